@@ -1,0 +1,1 @@
+"""ComplaintFlow topic schemas: one pydantic v2 module per topic plus the topic registry."""

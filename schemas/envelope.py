@@ -1,0 +1,78 @@
+"""The message envelope: JSON value plus CloudEvents binary-mode Kafka headers.
+
+`ce_id` values are derived deterministically from what caused the event, so a replay
+produces the same ids and consumers can de-duplicate on them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+SCHEMA_VERSION_HEADER = "ce_dataschemaversion"
+
+_NAMESPACE = uuid.UUID("6f1c8d1e-3b0a-5d6e-9a51-2f0c4e7b8a90")
+
+Headers = list[tuple[str, bytes]]
+
+
+def complaint_id_for(source: str, complaint_ref: str) -> str:
+    """The deterministic complaint id of (source, the call center's complaint reference)."""
+    return str(uuid.uuid5(_NAMESPACE, f"complaint:{source}:{complaint_ref}"))
+
+
+def derived_event_id(*parts: object) -> str:
+    """A stable event id from what caused the event (e.g. upstream id + output kind)."""
+    return str(uuid.uuid5(_NAMESPACE, "|".join(str(p) for p in parts)))
+
+
+@dataclass(frozen=True)
+class CloudEvent:
+    """The CloudEvents attributes carried in Kafka headers."""
+
+    id: str
+    type: str
+    source: str
+    time: datetime
+    schema_version: str = "1"
+    subject: str | None = None
+
+    def headers(self) -> Headers:
+        out: Headers = [
+            ("ce_specversion", SPECVERSION.encode()),
+            ("ce_id", self.id.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_time", self.time.astimezone(UTC).isoformat().encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+            (SCHEMA_VERSION_HEADER, self.schema_version.encode()),
+        ]
+        if self.subject:
+            out.append(("ce_subject", self.subject.encode()))
+        return out
+
+    @classmethod
+    def from_headers(cls, headers: Headers | None) -> CloudEvent | None:
+        """The CloudEvent of a record's headers, or None when they are missing or broken."""
+        found = {k: v for k, v in (headers or [])}
+        try:
+            return cls(
+                id=found["ce_id"].decode(),
+                type=found["ce_type"].decode(),
+                source=found["ce_source"].decode(),
+                time=datetime.fromisoformat(found["ce_time"].decode()),
+                schema_version=found.get(SCHEMA_VERSION_HEADER, b"1").decode(),
+                subject=found["ce_subject"].decode() if "ce_subject" in found else None,
+            )
+        except (KeyError, ValueError, UnicodeDecodeError):
+            return None
+
+
+def encode(model: BaseModel) -> bytes:
+    """The UTF-8 JSON value of a model."""
+    return model.model_dump_json(exclude_none=True).encode()

@@ -1,0 +1,133 @@
+"""`complaints.raw.v1`: events as call centers send them (new complaints and what follows).
+
+The producer is not ours, so unknown fields are ignored rather than rejected; everything
+we rely on is validated strictly.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.common import Status
+
+MAX_TEXT = 8000
+"""Longest free text (description, comment) accepted, in characters."""
+
+Ref = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+
+
+class _RawBase(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    source: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    """The call center (system) that sent the event."""
+    event_id: Ref
+    """The call center's own id for this event; de-duplication is on (source, event_id)."""
+    complaint_ref: Ref
+    """The call center's own reference of the complaint the event belongs to."""
+    occurred_at: AwareDatetime
+    """When it happened, with the offset the call center used (kept for the record)."""
+    channel: Annotated[str, Field(min_length=1, max_length=32)] = "phone"
+    language: Annotated[str, Field(min_length=2, max_length=16)] = "en"
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    name: Annotated[str, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    national_id: Annotated[str, Field(max_length=40)] | None = None
+    region: Annotated[str, Field(max_length=64)] | None = None
+    time_zone: Annotated[str, Field(max_length=64)] | None = None
+
+
+class NewComplaint(_RawBase):
+    type: Literal["complaint.new"]
+    customer: Customer
+    category: Annotated[str, Field(max_length=64)] | None = None
+    product: Annotated[str, Field(max_length=128)] | None = None
+    subject: Annotated[str, Field(max_length=300)] | None = None
+    description: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+
+
+class FollowUpContact(_RawBase):
+    type: Literal["complaint.contact"]
+    note: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+
+
+class StatusChange(_RawBase):
+    type: Literal["complaint.status"]
+    status: Status
+    agent: Annotated[str, Field(max_length=64)] | None = None
+    root_cause: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    corrective_action: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    preventive_action: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+
+
+class CallbackPromised(_RawBase):
+    type: Literal["callback.promised"]
+    due_at: AwareDatetime
+    agent: Annotated[str, Field(max_length=64)] | None = None
+
+
+class CompensationOffered(_RawBase):
+    type: Literal["compensation.offered"]
+    amount: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    authorised_by_role: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class SurveyAnswered(_RawBase):
+    type: Literal["survey.answered"]
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+
+
+RawEvent = Annotated[
+    NewComplaint
+    | FollowUpContact
+    | StatusChange
+    | CallbackPromised
+    | CompensationOffered
+    | SurveyAnswered,
+    Field(discriminator="type"),
+]
+RAW_EVENT_TYPES = (
+    "complaint.new",
+    "complaint.contact",
+    "complaint.status",
+    "callback.promised",
+    "compensation.offered",
+    "survey.answered",
+)
+
+raw_event_adapter: TypeAdapter[RawEvent] = TypeAdapter(RawEvent)
+
+
+def parse_raw_event(data: bytes | str) -> RawEvent:
+    """Parse and validate one raw event from JSON (raises pydantic.ValidationError)."""
+    return raw_event_adapter.validate_json(data)
+
+
+def raw_key(source: str, complaint_ref: str) -> bytes:
+    """Kafka key of the raw topic: source + the call center's complaint reference."""
+    return f"{source}:{complaint_ref}".encode()
+
+
+__all__ = [
+    "MAX_TEXT",
+    "CallbackPromised",
+    "CompensationOffered",
+    "Customer",
+    "FollowUpContact",
+    "NewComplaint",
+    "RawEvent",
+    "StatusChange",
+    "SurveyAnswered",
+    "parse_raw_event",
+    "raw_key",
+]

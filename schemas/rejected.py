@@ -1,0 +1,21 @@
+"""`complaints.rejected.v1`: dead letters with the original bytes and every reason."""
+
+from __future__ import annotations
+
+from schemas.common import StrictModel, UtcDateTime
+
+
+class DeadLetter(StrictModel):
+    worker: str
+    reason: str
+    """Low-cardinality reason code (e.g. `invalid_json`, `validation`), as in metrics."""
+    errors: list[str]
+    """Every specific, human-readable problem found."""
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    source_event_id: str | None = None
+    original_key_b64: str | None = None
+    original_value_b64: str
+    original_headers: dict[str, str] = {}
+    rejected_at: UtcDateTime

@@ -1,0 +1,28 @@
+"""`complaints.routed.v1`: who owns a complaint, how urgent it is and why (versioned)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from schemas.common import Priority, StrictModel, UtcDateTime
+
+
+class RoutedComplaint(StrictModel):
+    complaint_id: str
+    version: Annotated[int, Field(ge=1)]
+    """1 for the first decision, +1 for each re-route."""
+    category: str
+    department: str
+    queue: str
+    owner: str | None = None
+    priority: Priority
+    sla_policy: str
+    sensitive: bool = False
+    tags: list[str] = []
+    reasons: list[str]
+    """Every rule that matched and why the priority is what it is, for an auditor."""
+    occurred_at: UtcDateTime
+    """When the complaint (or the change that caused the re-route) happened."""
+    routed_at: UtcDateTime

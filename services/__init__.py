@@ -1,0 +1,1 @@
+"""ComplaintFlow services: the shared runtime and one package per worker."""

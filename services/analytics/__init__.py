@@ -1,0 +1,1 @@
+"""Analytics: the complaint archive (current state + full history) and rolling aggregates."""

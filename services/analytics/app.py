@@ -1,0 +1,77 @@
+"""The analytics worker: archives every event and publishes per-category aggregates."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from schemas.envelope import CloudEvent, derived_event_id
+from schemas.registry import LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, STATS
+from schemas.stats import StatsRecord
+from services.analytics import archive
+from services.analytics.migrations import MIGRATIONS
+from services.runtime.kafka import Emit, decode
+from services.runtime.worker import Handler, Record
+
+SOURCE = "/complaintflow/analytics"
+STATS_EVERY = 5.0
+OPEN = "('registered','acknowledged','assigned','in_progress','waiting_on_customer','reopened')"
+
+
+class Analytics(Handler):
+    name = "analytics"
+    inputs = (REGISTERED, LIFECYCLE, ROUTED, SLA, NOTIFICATIONS)
+    schema = "analytics"
+    migrations = MIGRATIONS
+
+    def start(self, conn: psycopg.Connection) -> None:
+        self._stats_at = 0.0
+        self._published: dict[str, tuple[int, int, int, int]] = {}
+
+    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
+        model, cause = decode(record.spec, record.value, record.headers)
+        kind, at = archive.kind_of(model)
+        now = self.clock.now()
+        fresh = conn.execute(
+            "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
+            " payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (cause.id, model.complaint_id, record.spec.name, kind, at, now,
+             Jsonb(model.model_dump(mode="json", exclude_none=True))),
+        ).fetchone()
+        if fresh is not None:  # a replayed event (same ce_id) is applied once
+            archive.apply(conn, model, now)
+        return ()
+
+    def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        if time.monotonic() - self._stats_at < STATS_EVERY:
+            return ()
+        self._stats_at = time.monotonic()
+        now = self.clock.now()
+        self.metrics.open_complaints.clear()
+        for department, priority, n in conn.execute(
+            f"SELECT coalesce(department, 'unrouted'), coalesce(priority, 'none'), count(*)"
+            f" FROM analytics.complaints WHERE status IN {OPEN} GROUP BY 1, 2"
+        ):
+            self.metrics.open_complaints.labels(department, priority).set(n)
+        out: list[Emit] = []
+        for category, received, opened, resolved, breached in conn.execute(
+            f"SELECT coalesce(category, 'uncategorised'), count(*),"
+            f" count(*) FILTER (WHERE status IN {OPEN}),"
+            f" count(*) FILTER (WHERE status IN ('resolved', 'closed')),"
+            f" count(*) FILTER (WHERE sla_breached) FROM analytics.complaints GROUP BY 1"
+        ):
+            counts = (received, opened, resolved, breached)
+            if self._published.get(category) == counts:
+                continue
+            self._published[category] = counts
+            record = StatsRecord(dimension="category", value=category, received=received,
+                                 open=opened, resolved=resolved, breached=breached,
+                                 updated_at=now)
+            key = f"category={category}"
+            ce = CloudEvent(id=derived_event_id("stats", key, *counts), type=STATS.ce_type,
+                            source=SOURCE, time=now, subject=key)
+            out.append(Emit(STATS, key, record, ce))
+        return out

@@ -1,0 +1,47 @@
+"""Versioned migrations of the analytics schema (the complaint archive)."""
+
+MIGRATIONS = (
+    (
+        1,
+        """
+        CREATE TABLE {schema}.complaints (
+            complaint_id text PRIMARY KEY,
+            reference text,
+            source text,
+            external_ref text,
+            category text,
+            channel text,
+            language text,
+            status text NOT NULL DEFAULT 'registered',
+            department text,
+            queue text,
+            owner text,
+            priority text,
+            sensitive boolean NOT NULL DEFAULT false,
+            route_version int NOT NULL DEFAULT 0,
+            repeat_count int NOT NULL DEFAULT 0,
+            occurred_at timestamptz,
+            registered_at timestamptz,
+            resolved_at timestamptz,
+            sla_deadline timestamptz,
+            sla_breached boolean NOT NULL DEFAULT false,
+            escalation_level int NOT NULL DEFAULT 0,
+            notifications int NOT NULL DEFAULT 0,
+            csat int,
+            updated_at timestamptz NOT NULL
+        );
+        CREATE INDEX complaints_category ON {schema}.complaints (category);
+        CREATE INDEX complaints_reference ON {schema}.complaints (reference);
+        CREATE TABLE {schema}.events (
+            ce_id text PRIMARY KEY,
+            complaint_id text NOT NULL,
+            topic text NOT NULL,
+            kind text NOT NULL,
+            at timestamptz NOT NULL,
+            recorded_at timestamptz NOT NULL,
+            payload jsonb NOT NULL
+        );
+        CREATE INDEX events_complaint ON {schema}.events (complaint_id, at);
+        """,
+    ),
+)

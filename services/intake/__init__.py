@@ -1,0 +1,1 @@
+"""Intake: validate, de-duplicate, normalise and protect raw call-center events."""

@@ -1,0 +1,75 @@
+"""Confidentiality of customer data: tokens, masks, redaction of free text, vault encryption."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+
+from cryptography.fernet import Fernet
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Card numbers: 13-19 digits, optionally grouped by spaces or dashes.
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# Mainland resident id: 17 digits + digit or X.
+_CN_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# US social security number.
+_SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
+# Phone numbers: international or local, 7+ digits with optional separators.
+_PHONE = re.compile(r"(?<![\dA-Za-z])(?:\+?\d{1,3}[ .-]?)?(?:\(?\d{2,4}\)?[ .-]?)?\d{3,4}[ .-]?\d{4}(?!\d)")
+
+
+def redact(text: str) -> str:
+    """Free text with emails, id, card and phone numbers replaced by placeholders."""
+    text = _EMAIL.sub("[email]", text)
+    text = _CN_ID.sub("[id]", text)
+    text = _SSN.sub("[id]", text)
+    text = _CARD.sub("[card]", text)
+    return _PHONE.sub("[phone]", text)
+
+
+def normalise_phone(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    return digits[-11:] if len(digits) > 11 else digits
+
+
+def customer_token(key: bytes, *, phone: str | None, email: str | None, national_id: str | None,
+                   name: str | None) -> str:
+    """A stable pseudonym of the customer: keyed hash of their strongest identifier."""
+    if national_id:
+        basis = "id:" + national_id.strip().upper()
+    elif phone and normalise_phone(phone):
+        basis = "phone:" + normalise_phone(phone)
+    elif email:
+        basis = "email:" + email.strip().lower()
+    else:
+        basis = "name:" + (name or "").strip().lower()
+    digest = hmac.new(key, basis.encode(), hashlib.sha256).digest()
+    return "cus_" + base64.b32encode(digest[:15]).decode().lower()
+
+
+def mask_phone(phone: str) -> str:
+    digits = normalise_phone(phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.strip().partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+class Vault:
+    """Symmetric encryption of a customer's clear data for the vault table."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"vault:" + key).digest()))
+
+    def seal(self, data: dict[str, str | None]) -> bytes:
+        return self._fernet.encrypt(json.dumps(data, ensure_ascii=False).encode())
+
+    def open(self, token: bytes) -> dict[str, str | None]:
+        return json.loads(self._fernet.decrypt(token))  # type: ignore[no-any-return]

@@ -1,0 +1,72 @@
+"""Validation of raw events: bytes in, a typed event out, or every reason it is refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+
+from schemas.raw import RAW_EVENT_TYPES, RawEvent, parse_raw_event
+from services.intake import normalize
+from services.runtime.errors import PoisonMessage
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_FUTURE = timedelta(minutes=15)
+"""Clock skew tolerated on a call center's event time."""
+
+
+def _event_id(doc: object) -> str | None:
+    if isinstance(doc, dict) and isinstance(doc.get("source"), str) and doc.get("event_id"):
+        return f"{doc['source']}:{doc['event_id']}"
+    return None
+
+
+def parse(value: bytes | None, *, now: datetime) -> RawEvent:
+    """The validated raw event, or PoisonMessage naming every problem found."""
+    if not value:
+        raise PoisonMessage("empty", ["message has no value"])
+    if len(value) > MAX_EVENT_BYTES:
+        raise PoisonMessage(
+            "too_large", [f"event is {len(value)} bytes, the limit is {MAX_EVENT_BYTES}"]
+        )
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PoisonMessage("invalid_utf8", [f"not UTF-8 at byte {exc.start}: {exc.reason}"]) from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PoisonMessage(
+            "invalid_json", [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+        ) from exc
+    event_id = _event_id(doc)
+    if not isinstance(doc, dict):
+        raise PoisonMessage("invalid_json", [f"expected a JSON object, got {type(doc).__name__}"])
+    if doc.get("type") not in RAW_EVENT_TYPES:
+        raise PoisonMessage(
+            "unknown_type",
+            [f"type {doc.get('type')!r} is not one of {', '.join(RAW_EVENT_TYPES)}"],
+            event_id=event_id,
+        )
+    try:
+        event = parse_raw_event(text)
+    except ValidationError as exc:
+        raise PoisonMessage(
+            "validation",
+            [f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: {e['msg']}" for e in exc.errors()],
+            event_id=event_id,
+        ) from exc
+    errors: list[str] = []
+    if event.occurred_at - now > MAX_FUTURE:
+        errors.append(
+            f"occurred_at {event.occurred_at.isoformat()} is more than "
+            f"{int(MAX_FUTURE.total_seconds() // 60)} minutes in the future"
+        )
+    if normalize.channel(event.channel) is None:
+        errors.append(f"channel {event.channel!r} is not a known channel")
+    if normalize.language(event.language) is None:
+        errors.append(f"language {event.language!r} is not supported (zh-Hans, zh-Hant, en)")
+    if errors:
+        raise PoisonMessage("validation", errors, event_id=event_id)
+    return event

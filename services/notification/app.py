@@ -1,0 +1,63 @@
+"""The notification worker: writes each notice once to the outbox and reports its outcome.
+
+Delivery channels (SMTP, SMS gateway, chat, webhooks) read the outbox; this worker's
+`outbox` channel is the durable hand-off point, keyed so a notice is recorded at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psycopg
+
+from schemas.envelope import CloudEvent, derived_event_id
+from schemas.notifications import NotificationOutcome, Outcome
+from schemas.registered import RegisteredComplaint
+from schemas.registry import NOTIFICATIONS, REGISTERED, SLA
+from schemas.sla import SlaEvent
+from services.notification.compose import Notice, acknowledgement, for_sla
+from services.notification.migrations import MIGRATIONS
+from services.runtime.kafka import Emit, decode
+from services.runtime.worker import Handler, Record
+
+SOURCE = "/complaintflow/notification"
+CHANNEL = "outbox"
+
+
+class Notification(Handler):
+    name = "notification"
+    inputs = (REGISTERED, SLA)
+    schema = "notification"
+    migrations = MIGRATIONS
+
+    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
+        model, _ = decode(record.spec, record.value, record.headers)
+        notice: Notice | None
+        if isinstance(model, RegisteredComplaint):
+            notice, complaint_id = acknowledgement(model), model.complaint_id
+        else:
+            assert isinstance(model, SlaEvent)
+            notice, complaint_id = for_sla(model), model.complaint_id
+        if notice is None:
+            return []
+        now = self.clock.now()
+        inserted = conn.execute(
+            "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
+            " recipient, channel, language, body, created_at) VALUES"
+            " (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (notice.key, complaint_id, notice.kind, notice.audience.value, notice.recipient,
+             CHANNEL, notice.language.value, notice.body, now),
+        ).fetchone()
+        if inserted is None:
+            return []
+        self.metrics.notifications.labels(CHANNEL, notice.kind, Outcome.SENT.value).inc()
+        outcome = NotificationOutcome(
+            notification_key=notice.key, complaint_id=complaint_id, kind=notice.kind,
+            audience=notice.audience, recipient=notice.recipient, channel=CHANNEL,
+            language=notice.language, outcome=Outcome.SENT, attempts=1, at=now,
+        )
+        ce = CloudEvent(
+            id=derived_event_id("notification", notice.key, Outcome.SENT.value),
+            type=NOTIFICATIONS.ce_type, source=SOURCE, time=now, subject=complaint_id,
+        )
+        return [Emit(NOTIFICATIONS, complaint_id, outcome, ce)]

@@ -1,0 +1,1 @@
+"""Routing: turn a registered complaint into a decision someone is accountable for."""

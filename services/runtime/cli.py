@@ -1,0 +1,195 @@
+"""The `complaintflow` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from services.runtime.config import Settings, settings
+from services.runtime.stack import WORKERS
+
+DEMO_SLA_SCALE = 45 / (72 * 3600)
+"""`make run` shrinks SLA targets so a P3 complaint breaches after ~45 s instead of 72 h."""
+
+
+def _setup_logging(level: str, name: str = "complaintflow") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s %(levelname)s {name} %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from services.runtime.worker import WorkerRunner
+    from services.workers import handler_class
+
+    s = settings()
+    _setup_logging(s.log_level, args.name)
+    WorkerRunner(handler_class(args.name), s).run()
+    return 0
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from services.runtime.kafka import ensure_topics
+    from services.runtime.stack import StackState, stack_down, stack_up
+
+    s = Settings()
+    if args.action == "up":
+        state = stack_up(s.home, bootstrap=s.kafka_bootstrap_servers, database_url=s.database_url)
+        created = ensure_topics(s.model_copy(update={"kafka_bootstrap_servers": state.bootstrap_servers}))
+        print(f"Topics created: {len(created)}")
+        return 0
+    if args.action == "down":
+        print("Stopped." if stack_down(s.home) else "No stack recorded; nothing to stop.")
+        return 0
+    state = StackState.load(s.home.resolve())
+    if state is None:
+        print(json.dumps({"running": False}) if args.json else "No local stack is running.")
+        return 1
+    status = state.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(f"Kafka       {status['bootstrap_servers']}")
+        print(f"PostgreSQL  {status['database_url']}")
+        for w in status["workers"]:  # type: ignore[union-attr]
+            print(f"{w['name']:<12} pid {w['pid']:<8} {w['metrics_url']}  "
+                  f"{'up' if w['alive'] else 'down'}")
+    return 0 if status["running"] else 1
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from schemas.registry import TOPICS
+    from services.runtime.kafka import ensure_topics
+
+    s = settings()
+    if args.create:
+        created = ensure_topics(s)
+        print(f"Created {len(created)} topic(s): {', '.join(created) or '-'}")
+    for spec in TOPICS.values():
+        policy = "compact" if spec.compacted else f"{spec.retention_ms // 86_400_000}d"
+        print(f"{s.topic(spec.name):<32} partitions={spec.partitions} key={spec.key} {policy}")
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from services.runtime.submit import submit_lines
+
+    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    with stream:
+        summary = submit_lines(settings(), stream, progress=not args.quiet)
+    print(summary.render())
+    return 0 if summary.failed == 0 else 1
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from services.simulator.feed import run_feed
+
+    sent = run_feed(settings(), rate=args.rate, duration=args.duration, seed=args.seed,
+                    out=Path(args.out) if args.out else None, progress=not args.quiet)
+    print(f"Simulated {sent} events.")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from services.runtime.archive_view import show
+
+    text = show(settings().db_url(), args.complaint)
+    print(text)
+    return 0 if not text.startswith("No complaint") else 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from services.runtime.archive_view import list_complaints
+
+    print(list_complaints(settings().db_url(), status=args.status, limit=args.limit))
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from schemas.export import export
+
+    written = export(Path(args.dir) if args.dir else None)
+    print(f"Wrote {len(written)} schema files to {written[0].parent if written else '-'}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from services.runtime.run import run
+
+    os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
+    _setup_logging("WARNING")
+    return run(Settings(), simulate=not args.no_simulate, rate=args.rate, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="complaintflow", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="local stack + all workers + simulated feed, live view")
+    r.add_argument("--no-simulate", action="store_true", help="run without the simulated feed")
+    r.add_argument("--rate", type=float, default=20.0, help="simulated events per second")
+    r.add_argument("--seed", type=int, default=7)
+    r.set_defaults(func=cmd_run)
+
+    w = sub.add_parser("worker", help="run one worker process")
+    w.add_argument("name", choices=WORKERS)
+    w.set_defaults(func=cmd_worker)
+
+    st = sub.add_parser("stack", help="start, stop or inspect the local broker and database")
+    st.add_argument("action", choices=("up", "down", "status"))
+    st.add_argument("--json", action="store_true", help="machine-readable status")
+    st.set_defaults(func=cmd_stack)
+
+    t = sub.add_parser("topics", help="list (and create) the topics of the registry")
+    t.add_argument("--create", action="store_true")
+    t.set_defaults(func=cmd_topics)
+
+    sb = sub.add_parser("submit", help="send JSONL raw events to complaints.raw.v1")
+    sb.add_argument("file", nargs="?", default="-", help="JSONL file, or - for stdin")
+    sb.add_argument("--quiet", action="store_true")
+    sb.set_defaults(func=cmd_submit)
+
+    sm = sub.add_parser("simulate", help="a simulated call-center feed")
+    sm.add_argument("--rate", type=float, default=50.0, help="events per second")
+    sm.add_argument("--duration", type=float, default=60.0, help="seconds")
+    sm.add_argument("--seed", type=int, default=7)
+    sm.add_argument("--out", help="write JSONL here instead of producing to Kafka")
+    sm.add_argument("--quiet", action="store_true")
+    sm.set_defaults(func=cmd_simulate)
+
+    sh = sub.add_parser("show", help="a complaint's timeline from the archive")
+    sh.add_argument("complaint", help="complaint id or reference (CF-XXXX-XXXX)")
+    sh.set_defaults(func=cmd_show)
+
+    ls = sub.add_parser("list", help="recent complaints from the archive")
+    ls.add_argument("--status")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.set_defaults(func=cmd_list)
+
+    sc = sub.add_parser("schemas", help="export JSON Schema of every topic")
+    sc.add_argument("action", choices=("export",))
+    sc.add_argument("--dir", help="output directory (default: schemas/json)")
+    sc.set_defaults(func=cmd_schemas)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except RuntimeError as exc:
+        print(f"complaintflow: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

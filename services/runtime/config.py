@@ -1,0 +1,118 @@
+"""Typed settings, built once per process from the environment (and `.env` when present)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path(".complaintflow")
+
+
+class KafkaConnection(BaseModel):
+    """How a client reaches the broker (kafka-python keyword arguments via `as_dict`)."""
+
+    bootstrap_servers: str
+    client_id: str = "complaintflow"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            cfg["sasl_mechanism"] = self.sasl_mechanism
+            cfg["sasl_plain_username"] = self.sasl_username
+            cfg["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return cfg
+
+
+class Settings(BaseSettings):
+    """Everything a worker or command needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="CF_", env_file=".env", extra="ignore")
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CF_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "CF_DATABASE_URL")
+    )
+    home: Path = DEFAULT_HOME
+    """Data directory of the local stack (broker log, database, state file)."""
+    topic_prefix: str = ""
+    """Prefix for every topic and consumer group (isolates tests and tenants on one broker)."""
+    pii_key: SecretStr = SecretStr("complaintflow-local-development-key-change-me")
+    """Key for the PII vault and customer tokens. Set your own in production."""
+    sla_scale: float = Field(default=1.0, gt=0)
+    """Multiplies every SLA duration; `make run` shrinks them so breaches show live."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    """Port of `/metrics`, `/healthz`, `/readyz`; 0 picks a free one."""
+    instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    log_level: str = "INFO"
+    poll_timeout_ms: int = 200
+    max_batch: int = 500
+
+    def kafka(self, client_id: str = "complaintflow") -> KafkaConnection:
+        if not self.kafka_bootstrap_servers:
+            raise RuntimeError(
+                "KAFKA_BOOTSTRAP_SERVERS is not set and no local stack is running "
+                "(start one with `complaintflow stack up` or `make run`)"
+            )
+        return KafkaConnection(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            client_id=client_id,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+        )
+
+    def db_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError(
+                "DATABASE_URL is not set and no local stack is running "
+                "(start one with `complaintflow stack up` or `make run`)"
+            )
+        return self.database_url
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def group(self, worker: str) -> str:
+        return f"{self.topic_prefix}complaintflow.{worker}"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, filled in from a running local stack when unset."""
+    from services.runtime.stack import StackState
+
+    s = Settings()
+    state = StackState.load(s.home)
+    if state is not None and state.alive():
+        updates: dict[str, Any] = {}
+        if not s.kafka_bootstrap_servers:
+            updates["kafka_bootstrap_servers"] = state.bootstrap_servers
+        if not s.database_url:
+            updates["database_url"] = state.database_url
+        if updates:
+            s = s.model_copy(update=updates)
+    return s

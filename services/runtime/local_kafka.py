@@ -1,0 +1,160 @@
+"""A real single-node Apache Kafka (KRaft) for the local stack, from jars on Maven Central.
+
+The jars are resolved by Maven from the checked-in `deploy/kafka/pom.xml` into a cache
+outside the repository, so only the first start downloads anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from services.runtime.ports import free_port, port_free
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POM = Path(os.environ.get("CF_KAFKA_POM", REPO_ROOT / "deploy" / "kafka" / "pom.xml"))
+LOG4J = POM.parent / "log4j2.xml"
+CACHE = Path(os.environ.get("CF_CACHE_DIR", Path.home() / ".cache" / "complaintflow"))
+
+SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={log_dir}
+num.partitions=6
+num.network.threads=2
+num.io.threads=4
+default.replication.factor=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.segment.bytes=104857600
+log.retention.check.interval.ms=300000
+"""
+
+
+def kafka_version() -> str:
+    """The Apache Kafka version the pom pins."""
+    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
+    if not found:
+        raise RuntimeError(f"{POM}: no <kafka.version> property")
+    return found.group(1)
+
+
+def ensure_jars(progress: bool = True) -> Path:
+    """The directory of the broker's jars, fetched through Maven on first use."""
+    libs = CACHE / f"kafka-{kafka_version()}" / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise RuntimeError("Maven (mvn) is needed once to fetch the Kafka broker jars")
+    if progress:
+        print(f"Fetching Apache Kafka {kafka_version()} jars from Maven Central into {libs} ...",
+              flush=True)
+    if libs.exists():
+        shutil.rmtree(libs)
+    subprocess.run(
+        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+         "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
+         f"-Dmaven.repo.local={CACHE / 'm2'}"],
+        check=True,
+    )
+    marker.touch()
+    return libs
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+class LocalKafka:
+    """One KRaft broker+controller in `home/kafka`, listening on 127.0.0.1 only."""
+
+    def __init__(self, home: Path, *, heap: str = "768m") -> None:
+        self.dir = home.resolve() / "kafka"
+        self.heap = heap
+        self.proc: subprocess.Popen[bytes] | None = None
+        ports_file = self.dir / "ports.json"
+        saved = json.loads(ports_file.read_text()) if ports_file.exists() else {}
+        self.port = saved.get("port") if saved.get("port") and port_free(saved["port"]) else free_port()
+        cport = saved.get("controller_port")
+        self.controller_port = cport if cport and port_free(cport) else free_port()
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> LocalKafka:
+        libs = ensure_jars()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "ports.json").write_text(
+            json.dumps({"port": self.port, "controller_port": self.controller_port})
+        )
+        log_dir = self.dir / "data"
+        props = self.dir / "server.properties"
+        props.write_text(SERVER_PROPERTIES.format(
+            port=self.port, controller_port=self.controller_port, log_dir=log_dir))
+        java = shutil.which("java") or "java"
+        classpath = f"{libs}/*"
+        if not (log_dir / "meta.properties").exists():
+            subprocess.run(
+                [java, "-cp", classpath, f"-Dlog4j2.configurationFile={LOG4J}",
+                 "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props),
+                 "--ignore-formatted"],
+                check=True, capture_output=True,
+            )
+        log = open(self.dir / "broker.log", "ab")  # noqa: SIM115 - owned by the child process
+        self.proc = subprocess.Popen(
+            [java, "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+             "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={LOG4J}",
+             f"-Dkafka.logs.dir={self.dir}", "-cp", classpath, "kafka.Kafka", str(props)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"Kafka exited with {self.proc.returncode}; see {self.dir / 'broker.log'}"
+                )
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=[self.bootstrap],
+                                         request_timeout_ms=3000)
+                try:
+                    admin.list_topics()
+                    return
+                finally:
+                    admin.close()
+            except (KafkaError, OSError, ValueError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"Kafka not ready after {timeout:.0f}s; see {self.dir / 'broker.log'}"
+                    ) from None
+                time.sleep(0.3)

@@ -1,0 +1,77 @@
+"""`complaintflow run`: the whole product on this machine, live in the terminal."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from rich.console import Console
+from rich.live import Live
+
+from services.runtime.config import Settings
+from services.runtime.dashboard import Dashboard
+from services.runtime.kafka import ensure_topics
+from services.runtime.local_postgres import LocalPostgres
+from services.runtime.ports import stop_process
+from services.runtime.stack import WORKERS, StackState, start_worker, stack_up
+
+
+def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
+    console = Console()
+    home = settings.home.resolve()
+    before = StackState.load(home)
+    owned = not (before is not None and before.alive() and before.broker and before.database)
+    state = stack_up(home, bootstrap=settings.kafka_bootstrap_servers,
+                     database_url=settings.database_url)
+    stop = threading.Event()
+    feeder: threading.Thread | None = None
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        live_settings = settings.model_copy(update={
+            "kafka_bootstrap_servers": state.bootstrap_servers,
+            "database_url": state.database_url,
+        })
+        created = ensure_topics(live_settings)
+        console.print(f"Topics ready ({len(created)} created). Starting workers: "
+                      f"{', '.join(WORKERS)}")
+        state.workers = [start_worker(name, state) for name in WORKERS]
+        state.save()
+        if simulate:
+            from services.simulator.feed import run_feed
+
+            feeder = threading.Thread(
+                target=run_feed, daemon=True, name="simulator",
+                kwargs={"settings": live_settings, "rate": rate, "duration": 10**9,
+                        "seed": seed, "progress": False, "stop": stop.is_set},
+            )
+            feeder.start()
+        board = Dashboard(state)
+        with Live(board.render(), console=console, refresh_per_second=2) as live:
+            while not stop.wait(1.0):
+                live.update(board.render())
+    finally:
+        stop.set()
+        console.print("Stopping workers ...")
+        if feeder is not None:
+            feeder.join(timeout=15)
+        for w in state.workers:
+            stop_process(w.pid, signal.SIGTERM, 30)
+        state.workers = []
+        if owned:
+            console.print("Stopping Kafka and PostgreSQL ...")
+            if state.broker:
+                stop_process(state.broker.pid, signal.SIGTERM, 60)
+            if state.database:
+                LocalPostgres.stop_pid(state.database.pid)
+            StackState.path(home).unlink(missing_ok=True)
+        else:
+            state.save()
+        console.print(f"Stopped. Data kept in {home} (run again to continue).")
+        time.sleep(0)
+    return 0

@@ -1,0 +1,155 @@
+"""The local stack: broker, database and worker processes, and the state file that finds them.
+
+`complaintflow stack status --json` reads `HOME/stack.json`; every process recorded there is
+started in its own session so one Ctrl-C is handled in order (workers, then broker and
+database) by whoever started them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from services.runtime.ports import alive, free_port, stop_process
+
+WORKERS = ("intake", "routing", "sla_timer", "notification", "analytics")
+
+
+@dataclass
+class ProcessInfo:
+    name: str
+    pid: int
+    metrics_url: str | None = None
+
+    def alive(self) -> bool:
+        return alive(self.pid)
+
+
+@dataclass
+class StackState:
+    home: str
+    bootstrap_servers: str
+    database_url: str
+    broker: ProcessInfo | None = None
+    database: ProcessInfo | None = None
+    workers: list[ProcessInfo] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+    @staticmethod
+    def path(home: Path) -> Path:
+        return home / "stack.json"
+
+    @classmethod
+    def load(cls, home: Path) -> StackState | None:
+        path = cls.path(home)
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        for key in ("broker", "database"):
+            if data.get(key):
+                data[key] = ProcessInfo(**data[key])
+        data["workers"] = [ProcessInfo(**w) for w in data.get("workers", [])]
+        return cls(**data)
+
+    def save(self) -> None:
+        home = Path(self.home)
+        home.mkdir(parents=True, exist_ok=True)
+        tmp = self.path(home).with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(self.path(home))
+
+    def alive(self) -> bool:
+        """True when the broker and database this state describes are running (or external)."""
+        return all(p.alive() for p in (self.broker, self.database) if p is not None)
+
+    def status(self) -> dict[str, object]:
+        def proc(p: ProcessInfo | None) -> dict[str, object] | None:
+            return None if p is None else {**asdict(p), "alive": p.alive()}
+
+        return {
+            "home": self.home,
+            "bootstrap_servers": self.bootstrap_servers,
+            "database_url": self.database_url,
+            "broker": proc(self.broker),
+            "database": proc(self.database),
+            "workers": [proc(w) for w in self.workers],
+            "running": self.alive(),
+        }
+
+
+def stack_up(home: Path, *, bootstrap: str | None = None, database_url: str | None = None,
+             log: bool = True) -> StackState:
+    """Start (or reuse) the broker and database; external ones are used as they are."""
+    from services.runtime.local_kafka import LocalKafka
+    from services.runtime.local_postgres import LocalPostgres
+
+    home = home.resolve()
+    existing = StackState.load(home)
+    if existing is not None and existing.alive() and existing.broker and existing.database:
+        if log:
+            print(f"Stack already running: Kafka {existing.bootstrap_servers}, "
+                  f"PostgreSQL {existing.database_url}", flush=True)
+        return existing
+    broker = database = None
+    if bootstrap is None:
+        if log:
+            print("Starting Apache Kafka (KRaft, single node) ...", flush=True)
+        kafka = LocalKafka(home).start()
+        assert kafka.proc is not None
+        bootstrap, broker = kafka.bootstrap, ProcessInfo("kafka", kafka.proc.pid)
+    if database_url is None:
+        if log:
+            print("Starting PostgreSQL ...", flush=True)
+        pg = LocalPostgres(home).start()
+        assert pg.proc is not None
+        database_url, database = pg.url, ProcessInfo("postgres", pg.proc.pid)
+    state = StackState(str(home), bootstrap, database_url, broker, database)
+    state.save()
+    if log:
+        print(f"Kafka {bootstrap}  PostgreSQL {database_url}", flush=True)
+    return state
+
+
+def stack_down(home: Path) -> bool:
+    """Stop every process recorded in the state file; True if there was anything to stop."""
+    from services.runtime.local_postgres import LocalPostgres
+
+    state = StackState.load(home.resolve())
+    if state is None:
+        return False
+    for worker in state.workers:
+        stop_process(worker.pid, signal.SIGTERM, 30)
+    if state.broker:
+        stop_process(state.broker.pid, signal.SIGTERM, 60)
+    if state.database:
+        LocalPostgres.stop_pid(state.database.pid)
+    state.workers, state.broker, state.database = [], None, None
+    StackState.path(home.resolve()).unlink(missing_ok=True)
+    return True
+
+
+def start_worker(name: str, state: StackState, *, env: dict[str, str] | None = None,
+                 log_dir: Path | None = None) -> ProcessInfo:
+    """Start one worker process against the stack; its ops endpoints get a free port."""
+    port = free_port()
+    child_env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": state.bootstrap_servers,
+        "DATABASE_URL": state.database_url,
+        "CF_METRICS_PORT": str(port),
+        **(env or {}),
+    }
+    log_dir = log_dir or Path(state.home) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.runtime.cli", "worker", name],
+        env=child_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    return ProcessInfo(name, proc.pid, f"http://127.0.0.1:{port}")

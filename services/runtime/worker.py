@@ -1,0 +1,302 @@
+"""The consume → handle → produce → commit loop shared by every worker.
+
+At-least-once with deterministic event ids: outputs are flushed, then the database
+transaction commits, then offsets commit. A crash anywhere replays the batch, and the
+replayed outputs carry the same `ce_id`, so consumers de-duplicate them.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from kafka import TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from prometheus_client import CollectorRegistry
+from psycopg_pool import ConnectionPool
+
+from schemas.envelope import CloudEvent, derived_event_id
+from schemas.registry import REJECTED, TopicSpec
+from schemas.rejected import DeadLetter
+from services.runtime import kafka as kf
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.config import Settings
+from services.runtime.db import Migration, migrate, open_pool
+from services.runtime.errors import PoisonMessage, RetryableError
+from services.runtime.http import OpsServer
+from services.runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed message with where it came from."""
+
+    spec: TopicSpec
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    timestamp_ms: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+class Handler:
+    """What a worker does; the runtime owns Kafka, the database and metrics around it."""
+
+    name: str = "worker"
+    inputs: tuple[TopicSpec, ...] = ()
+    schema: str = ""
+    migrations: tuple[Migration, ...] = ()
+
+    def __init__(self, settings: Settings, metrics: Metrics, clock: Clock) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+
+    def start(self, conn: psycopg.Connection) -> None:
+        """Called once after migrations, before the first poll."""
+
+    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[kf.Emit]:
+        """Process one record; raise PoisonMessage to dead-letter it."""
+        raise PoisonMessage("unhandled_topic", [f"{self.name} does not read {record.topic}"])
+
+    def tick(self, conn: psycopg.Connection) -> Iterable[kf.Emit]:
+        """Periodic work between polls (timers, aggregates)."""
+        return ()
+
+    def next_wakeup(self) -> float | None:
+        """Seconds until `tick` has something to do, if sooner than the poll timeout."""
+        return None
+
+    def assigned(self, partitions: set[int], conn: psycopg.Connection) -> None:
+        """Partitions (of the co-partitioned input topics) now owned by this instance."""
+
+    def revoked(self, partitions: set[int]) -> None:
+        """Partitions no longer owned by this instance."""
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, runner: WorkerRunner) -> None:
+        self.runner = runner
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.runner._partitions_revoked({tp.partition for tp in revoked})
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.runner._partitions_assigned({tp.partition for tp in assigned})
+
+
+class WorkerRunner:
+    """Runs one Handler against the broker and database until stopped."""
+
+    def __init__(
+        self,
+        handler_cls: type[Handler],
+        settings: Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics.create(self.registry)
+        self.handler = handler_cls(settings, self.metrics, clock or SystemClock())
+        self.name = self.handler.name
+        self.group = settings.group(self.name)
+        self._stop = threading.Event()
+        self._last_loop = time.monotonic()
+        self._ready = False
+        self._lag_at = 0.0
+        self._pool: ConnectionPool | None = None
+        self._by_topic = {settings.topic(s.name): s for s in self.handler.inputs}
+        self.ops = OpsServer(
+            self.registry,
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            healthy=lambda: time.monotonic() - self._last_loop < 60,
+            ready=lambda: self._ready,
+        )
+
+    def stop(self, *_: Any) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        """Serve ops endpoints, migrate, then consume until `stop()` or SIGTERM/SIGINT."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        self.ops.start()
+        log.info("%s serving ops endpoints on %s", self.name, self.ops.url)
+        self._pool = open_pool(self.settings.db_url(), name=self.name)
+        try:
+            with self._pool.connection() as conn:
+                if self.handler.migrations:
+                    migrate(conn, self.handler.schema, self.handler.migrations)
+                self.handler.start(conn)
+            self._consume()
+        finally:
+            self._pool.close()
+            self.ops.stop()
+
+    def _consume(self) -> None:
+        client_id = f"{self.name}-{self.settings.instance}"
+        self.consumer = kf.consumer(self.settings, group=self.group, client_id=client_id)
+        self.producer = kf.producer(self.settings, client_id=client_id)
+        self.consumer.subscribe(topics=list(self._by_topic), listener=_Rebalance(self))
+        log.info("%s consuming %s as group %s", self.name, sorted(self._by_topic), self.group)
+        try:
+            while not self._stop.is_set():
+                self._last_loop = time.monotonic()
+                self._once()
+        finally:
+            try:
+                self.producer.flush(timeout=10)
+            finally:
+                self.producer.close(timeout=10)
+                self.consumer.close()
+            log.info("%s stopped", self.name)
+
+    def _poll_timeout_ms(self) -> int:
+        timeout = self.settings.poll_timeout_ms / 1000
+        wake = self.handler.next_wakeup()
+        if wake is not None:
+            timeout = max(0.0, min(timeout, wake))
+        return int(timeout * 1000)
+
+    def _once(self) -> None:
+        batch = self.consumer.poll(
+            timeout_ms=self._poll_timeout_ms(), max_records=self.settings.max_batch
+        )
+        if self.consumer.assignment():
+            self._ready = True
+        records = [rec for recs in batch.values() for rec in recs]
+        assert self._pool is not None
+        try:
+            with self._pool.connection() as conn:
+                futures = [kf.send(self.producer, self.settings, e) for e in self._process(records, conn)]
+                futures += [kf.send(self.producer, self.settings, e) for e in self.handler.tick(conn)]
+                if futures:
+                    self.producer.flush()
+                    for fut in futures:
+                        fut.get(timeout=30)
+            if records:
+                self.consumer.commit()
+        except (RetryableError, psycopg.OperationalError) as exc:
+            log.warning("%s: passing failure, retrying the batch: %s", self.name, exc)
+            self._rewind(records)
+            self._stop.wait(1.0)
+        self._report_lag()
+
+    def _process(self, records: list[Any], conn: psycopg.Connection) -> list[kf.Emit]:
+        out: list[kf.Emit] = []
+        for raw in records:
+            rec = Record(
+                spec=self._by_topic[raw.topic],
+                topic=raw.topic,
+                partition=raw.partition,
+                offset=raw.offset,
+                key=raw.key,
+                value=raw.value,
+                headers=list(raw.headers or []),
+                timestamp_ms=raw.timestamp,
+            )
+            try:
+                with conn.transaction():
+                    out.extend(self.handler.handle(rec, conn))
+            except PoisonMessage as exc:
+                out.append(self.dead_letter(rec, exc))
+            except (RetryableError, psycopg.OperationalError):
+                raise
+            except Exception as exc:  # a bug must not stop the worker nor lose the message
+                log.exception("%s: unexpected error at %s", self.name, rec.where)
+                out.append(self.dead_letter(rec, PoisonMessage("handler_error", [repr(exc)])))
+            self.metrics.events_processed.labels(self.name, rec.spec.name).inc()
+            self._observe_latency(rec)
+        return out
+
+    def _observe_latency(self, rec: Record) -> None:
+        event = CloudEvent.from_headers(rec.headers)
+        started = event.time.timestamp() if event else rec.timestamp_ms / 1000
+        now = self.handler.clock.now().timestamp()
+        self.metrics.stage_latency.labels(self.name).observe(max(0.0, now - started))
+
+    def dead_letter(self, rec: Record, exc: PoisonMessage) -> kf.Emit:
+        """The dead letter of a record: original bytes, where it came from, every reason."""
+        log.warning("%s: dead-lettered %s (%s): %s", self.name, rec.where, exc.reason,
+                    "; ".join(exc.errors)[:500])
+        self.metrics.dead_letters.labels(self.name, exc.reason).inc()
+        letter = DeadLetter(
+            worker=self.name,
+            reason=exc.reason,
+            errors=exc.errors,
+            source_topic=rec.spec.name,
+            source_partition=rec.partition,
+            source_offset=rec.offset,
+            source_event_id=exc.event_id,
+            original_key_b64=base64.b64encode(rec.key).decode() if rec.key else None,
+            original_value_b64=base64.b64encode(rec.value or b"").decode(),
+            original_headers={
+                k: v.decode("utf-8", "replace") for k, v in rec.headers if k.startswith("ce_")
+            },
+            rejected_at=self.handler.clock.now(),
+        )
+        key = exc.event_id or f"{rec.spec.name}-{rec.partition}-{rec.offset}"
+        event = CloudEvent(
+            id=derived_event_id("rejected", self.name, rec.spec.name, rec.partition, rec.offset),
+            type=REJECTED.ce_type,
+            source=f"/complaintflow/{self.name}",
+            time=letter.rejected_at,
+        )
+        return kf.Emit(REJECTED, key, letter, event)
+
+    def _rewind(self, records: list[Any]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for raw in records:
+            tp = TopicPartition(raw.topic, raw.partition)
+            first[tp] = min(first.get(tp, raw.offset), raw.offset)
+        for tp, offset in first.items():
+            self.consumer.seek(tp, offset)
+
+    def _report_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < 5:
+            return
+        self._lag_at = now
+        assignment = list(self.consumer.assignment())
+        if not assignment:
+            return
+        try:
+            ends = self.consumer.end_offsets(assignment)
+        except Exception as exc:  # lag is advisory; never let it stop the loop
+            log.debug("could not read end offsets: %s", exc)
+            return
+        per_topic: dict[str, int] = {}
+        for tp in assignment:
+            position = self.consumer.position(tp)
+            per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, ends[tp] - position)
+        for topic, lag in per_topic.items():
+            spec = self._by_topic.get(topic)
+            self.metrics.consumer_lag.labels(self.group, spec.name if spec else topic).set(lag)
+
+    def _partitions_assigned(self, partitions: set[int]) -> None:
+        assert self._pool is not None
+        with self._pool.connection() as conn:
+            self.handler.assigned(partitions, conn)
+
+    def _partitions_revoked(self, partitions: set[int]) -> None:
+        self.handler.revoked(partitions)
+

@@ -1,0 +1,1 @@
+"""A simulated call-center feed: deterministic, bilingual, with follow-ups and bad input."""

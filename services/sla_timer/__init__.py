@@ -1,0 +1,1 @@
+"""SLA timer: durable deadlines per complaint and target, warnings, breaches, escalation."""
