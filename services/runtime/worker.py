@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
 from schemas.envelope import CloudEvent, derived_event_id
@@ -112,6 +112,7 @@ class WorkerRunner:
         clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        disable_created_metrics()  # `_created` series double the scrape for nothing we use
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics.create(self.registry)
         self.handler = handler_cls(settings, self.metrics, clock or SystemClock())

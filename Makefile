@@ -1,0 +1,43 @@
+# ComplaintFlow — `make help` lists the targets.
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test unit lint bench schemas clean stack-down
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check -U pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+run: $(STAMP) ## local Kafka + PostgreSQL + all five workers + simulated feed, live (Ctrl-C stops all)
+	$(BIN)/complaintflow run $(ARGS)
+
+test: $(STAMP) ## the whole suite: unit, integration and e2e (starts its own broker and database)
+	$(BIN)/pytest $(ARGS)
+
+unit: $(STAMP) ## unit tests only (no broker, no database)
+	$(BIN)/pytest tests/unit $(ARGS)
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check services schemas tests
+	$(BIN)/mypy services schemas
+
+bench: $(STAMP) ## throughput and latency of the pipeline against bare Kafka on this machine
+	$(BIN)/python -m services.bench $(ARGS)
+
+schemas: $(STAMP) ## re-export the JSON Schema of every topic into schemas/json
+	$(BIN)/complaintflow schemas export
+
+stack-down: $(STAMP) ## stop a stack left running by `complaintflow stack up`
+	$(BIN)/complaintflow stack down
+
+clean: ## remove the local data directory, the virtualenv and caches (not the jar cache)
+	-@test -x $(BIN)/complaintflow && $(BIN)/complaintflow stack down >/dev/null 2>&1 || true
+	rm -rf .complaintflow $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
