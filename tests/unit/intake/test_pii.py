@@ -1,0 +1,57 @@
+"""Confidentiality: redaction, masks, tokens and the vault."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake import pii
+from services.intake.identity import reference_for
+
+KEY = b"test-key"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("请回电 13812345678 谢谢", "13812345678"),
+        ("call me on +1 512-555-0147 today", "555-0147"),
+        ("mail jane.doe@example.com now", "jane.doe@example.com"),
+        ("身份证 11010519491231002X 的用户", "11010519491231002X"),
+        ("card 4111 1111 1111 1111 was charged", "4111 1111 1111 1111"),
+        ("SSN 123-45-6789", "123-45-6789"),
+    ],
+)
+def test_redact_removes_contact_and_id_numbers(text, secret):
+    assert secret not in pii.redact(text)
+
+
+def test_redact_keeps_ordinary_text_and_amounts():
+    assert pii.redact("多扣了200元 on 2026-03-15") == "多扣了200元 on 2026-03-15"
+
+
+def test_masks_show_only_what_an_agent_needs():
+    assert pii.mask_phone("+86 138-1234-5678") == "138****5678"
+    assert pii.mask_email("jane@example.com") == "j***@example.com"
+
+
+def test_token_is_stable_per_customer_and_keyed():
+    a = pii.customer_token(KEY, phone="138 1234 5678", email=None, national_id=None, name="x")
+    b = pii.customer_token(KEY, phone="13812345678", email="o@x.io", national_id=None, name="y")
+    other_key = pii.customer_token(b"k2", phone="13812345678", email=None, national_id=None,
+                                   name=None)
+    assert a == b and a != other_key and a.startswith("cus_")
+    assert "13812345678" not in a
+
+
+def test_vault_round_trip_is_encrypted():
+    vault = pii.Vault(KEY)
+    sealed = vault.seal({"name": "张伟", "phone": "13812345678"})
+    assert b"13812345678" not in sealed and "张伟".encode() not in sealed
+    assert vault.open(sealed) == {"name": "张伟", "phone": "13812345678"}
+
+
+def test_reference_is_readable_and_stable():
+    ref = reference_for("5503a75b-18f7-5152-886c-c2ad2fc9f4c2")
+    assert ref == reference_for("5503a75b-18f7-5152-886c-c2ad2fc9f4c2")
+    assert len(ref) == 12 and ref.startswith("CF-")
+    assert not set(ref[3:].replace("-", "")) & set("ILOU")

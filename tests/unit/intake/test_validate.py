@@ -1,0 +1,74 @@
+"""Validation of raw events: every refusal names its reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemas.raw import NewComplaint, StatusChange
+from services.intake.validate import MAX_EVENT_BYTES, parse
+from services.runtime.errors import PoisonMessage
+
+NOW = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
+
+
+def event(**over: object) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "type": "complaint.new", "source": "sh-cc", "event_id": "e1", "complaint_ref": "R1",
+        "occurred_at": "2026-03-15T17:59:00+08:00", "channel": "微信", "language": "zh-CN",
+        "customer": {"name": "张伟", "phone": "13812345678"}, "description": "  网络断了  ",
+    }
+    doc.update(over)
+    return doc
+
+
+def refuse(value: bytes) -> PoisonMessage:
+    with pytest.raises(PoisonMessage) as info:
+        parse(value, now=NOW)
+    return info.value
+
+
+def test_a_valid_new_complaint_parses_with_its_offset_kept():
+    parsed = parse(json.dumps(event()).encode(), now=NOW)
+    assert isinstance(parsed, NewComplaint)
+    assert parsed.occurred_at.utcoffset() == timedelta(hours=8)
+    assert parsed.description == "网络断了"
+
+
+def test_a_status_change_parses():
+    parsed = parse(json.dumps(event(type="complaint.status", status="resolved")).encode(), now=NOW)
+    assert isinstance(parsed, StatusChange)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason", "needle"),
+    [
+        (b"", "empty", "no value"),
+        (b"\xff\xfe{}", "invalid_utf8", "not UTF-8"),
+        (b'{"type": ', "invalid_json", "not JSON"),
+        (b"[1, 2]", "invalid_json", "JSON object"),
+        (json.dumps(event(type="complaint.teleport")).encode(), "unknown_type", "teleport"),
+        (json.dumps(event(description="")).encode(), "validation", "description"),
+        (json.dumps(event(occurred_at="2026-03-15T10:00:00")).encode(), "validation",
+         "occurred_at"),
+        (json.dumps(event(channel="pigeon")).encode(), "validation", "pigeon"),
+        (json.dumps(event(language="fr")).encode(), "validation", "fr"),
+        (json.dumps(event(occurred_at="2026-03-16T10:00:00+00:00")).encode(), "validation",
+         "in the future"),
+        (b"{" + b" " * MAX_EVENT_BYTES + b"}", "too_large", "limit"),
+    ],
+)
+def test_bad_input_is_refused_with_a_specific_reason(value, reason, needle):
+    refused = refuse(value)
+    assert refused.reason == reason
+    assert any(needle in e for e in refused.errors), refused.errors
+
+
+def test_every_invalid_field_is_named():
+    doc = event(customer="not an object", description="")
+    refused = refuse(json.dumps(doc).encode())
+    text = " ".join(refused.errors)
+    assert "customer" in text and "description" in text
+    assert refused.event_id == "sh-cc:e1"
