@@ -138,7 +138,7 @@ class SlaTimer(Handler):
         if status == Status.WAITING_ON_CUSTOMER and st.state == ACTIVE:
             paused = st.pause(now)
             self._save(conn, paused, now)
-            self.queue.cancel(key)
+            self._track(paused)
             return [self._emit(paused, SlaEventKind.PAUSED, now, extra=cause_id)]
         customer_answered = event.kind == LifecycleKind.CONTACT or status in RESUMING
         if customer_answered and st.state == PAUSED:
