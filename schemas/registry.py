@@ -46,7 +46,7 @@ class TopicSpec:
         """The (cached) validator of this topic's messages."""
         found = _ADAPTERS.get(self.name)
         if found is None:
-            found = _ADAPTERS[self.name] = TypeAdapter(self.schema)
+            found = _ADAPTERS[self.name] = TypeAdapter(self.schema)  # type: ignore[arg-type]
         return found
 
     def json_schema(self) -> dict[str, object]:

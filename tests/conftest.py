@@ -123,7 +123,8 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.runtime.cli", "worker", name],
             env=settings_env(settings, CF_METRICS_PORT=str(port), **env),
-            stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         worker = WorkerProcess(name, proc, f"http://127.0.0.1:{port}", log)
         started.append(worker)
@@ -140,7 +141,9 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
             w.proc.kill()
 
 
-def wait_for(check: Callable[[], object], *, timeout: float = 60, what: str = "condition") -> object:
+def wait_for(
+    check: Callable[[], object], *, timeout: float = 60, what: str = "condition"
+) -> object:
     """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

@@ -26,7 +26,8 @@ class TopicReader:
     def __init__(self, settings: Settings, topic: str) -> None:
         self.consumer = KafkaConsumer(
             **settings.kafka(f"test-reader-{uuid.uuid4().hex[:6]}").as_dict(),
-            enable_auto_commit=False, group_id=None,
+            enable_auto_commit=False,
+            group_id=None,
         )
         name = settings.topic(topic)
         parts = self.consumer.partitions_for_topic(name) or set()

@@ -38,8 +38,15 @@ class Analytics(Handler):
         fresh = conn.execute(
             "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
             " payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (cause.id, model.complaint_id, record.spec.name, kind, at, now,
-             Jsonb(model.model_dump(mode="json", exclude_none=True))),
+            (
+                cause.id,
+                model.complaint_id,
+                record.spec.name,
+                kind,
+                at,
+                now,
+                Jsonb(model.model_dump(mode="json", exclude_none=True)),
+            ),
         ).fetchone()
         if fresh is not None:  # a replayed event (same ce_id) is applied once
             archive.apply(conn, model, now)
@@ -67,11 +74,22 @@ class Analytics(Handler):
             if self._published.get(category) == counts:
                 continue
             self._published[category] = counts
-            record = StatsRecord(dimension="category", value=category, received=received,
-                                 open=opened, resolved=resolved, breached=breached,
-                                 updated_at=now)
+            record = StatsRecord(
+                dimension="category",
+                value=category,
+                received=received,
+                open=opened,
+                resolved=resolved,
+                breached=breached,
+                updated_at=now,
+            )
             key = f"category={category}"
-            ce = CloudEvent(id=derived_event_id("stats", key, *counts), type=STATS.ce_type,
-                            source=SOURCE, time=now, subject=key)
+            ce = CloudEvent(
+                id=derived_event_id("stats", key, *counts),
+                type=STATS.ce_type,
+                source=SOURCE,
+                time=now,
+                subject=key,
+            )
             out.append(Emit(STATS, key, record, ce))
         return out

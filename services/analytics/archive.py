@@ -43,9 +43,19 @@ def apply(conn: psycopg.Connection, model: Archived, now: datetime) -> None:
             " channel = EXCLUDED.channel, language = EXCLUDED.language,"
             " repeat_count = EXCLUDED.repeat_count, occurred_at = EXCLUDED.occurred_at,"
             " registered_at = EXCLUDED.registered_at, updated_at = EXCLUDED.updated_at",
-            (cid, model.reference, model.source, model.external_ref, model.category,
-             model.channel.value, model.language.value, model.repeat_count, model.occurred_at,
-             model.registered_at, now),
+            (
+                cid,
+                model.reference,
+                model.source,
+                model.external_ref,
+                model.category,
+                model.channel.value,
+                model.language.value,
+                model.repeat_count,
+                model.occurred_at,
+                model.registered_at,
+                now,
+            ),
         )
     elif isinstance(model, RoutedComplaint):
         conn.execute(
@@ -57,8 +67,17 @@ def apply(conn: psycopg.Connection, model: Archived, now: datetime) -> None:
             " priority = EXCLUDED.priority, sensitive = EXCLUDED.sensitive,"
             " route_version = EXCLUDED.route_version, updated_at = EXCLUDED.updated_at"
             " WHERE analytics.complaints.route_version < EXCLUDED.route_version",
-            (cid, model.category, model.department, model.queue, model.owner,
-             model.priority.value, model.sensitive, model.version, now),
+            (
+                cid,
+                model.category,
+                model.department,
+                model.queue,
+                model.owner,
+                model.priority.value,
+                model.sensitive,
+                model.version,
+                now,
+            ),
         )
     elif isinstance(model, LifecycleEvent):
         status = model.status.value if model.kind == LifecycleKind.STATUS and model.status else None

@@ -68,8 +68,11 @@ class Intake(Handler):
             self.metrics.complaints_rejected.labels("unknown_complaint").inc()
             raise PoisonMessage(
                 "unknown_complaint",
-                [f"{event.type} refers to complaint {event.complaint_ref!r} of {event.source!r}, "
-                 "which was never registered"],
+                [
+                    f"{event.type} refers to complaint {event.complaint_ref!r} "
+                    f"of {event.source!r}, "
+                    "which was never registered"
+                ],
                 event_id=f"{event.source}:{event.event_id}",
             )
         return [self._lifecycle(event, complaint_id)]
@@ -78,12 +81,19 @@ class Intake(Handler):
         now = self.clock.now()
         cust = event.customer
         token = pii.customer_token(
-            self._token_key, phone=cust.phone, email=cust.email,
-            national_id=cust.national_id, name=cust.name,
+            self._token_key,
+            phone=cust.phone,
+            email=cust.email,
+            national_id=cust.national_id,
+            name=cust.name,
         )
         sealed = self._vault.seal(
-            {"name": cust.name, "phone": cust.phone, "email": cust.email,
-             "national_id": cust.national_id}
+            {
+                "name": cust.name,
+                "phone": cust.phone,
+                "email": cust.email,
+                "national_id": cust.national_id,
+            }
         )
         conn.execute(
             "INSERT INTO intake.vault (customer_token, sealed, updated_at) VALUES (%s, %s, %s) "
@@ -109,8 +119,11 @@ class Intake(Handler):
         language = normalize.language(event.language)
         assert channel is not None and language is not None  # checked by validate.parse
         contact = (
-            pii.mask_phone(cust.phone) if cust.phone
-            else pii.mask_email(cust.email) if cust.email else None
+            pii.mask_phone(cust.phone)
+            if cust.phone
+            else pii.mask_email(cust.email)
+            if cust.email
+            else None
         )
         registered = RegisteredComplaint(
             complaint_id=complaint_id,
@@ -135,8 +148,12 @@ class Intake(Handler):
             repeat_count=repeat_count,
         )
         self.metrics.complaints_received.labels(channel.value).inc()
-        return Emit(REGISTERED, complaint_id, registered, self._event(
-            REGISTERED.ce_type, "registered", event, complaint_id))
+        return Emit(
+            REGISTERED,
+            complaint_id,
+            registered,
+            self._event(REGISTERED.ce_type, "registered", event, complaint_id),
+        )
 
     def _lifecycle(self, event: RawEvent, complaint_id: str) -> Emit:
         channel = normalize.channel(event.channel)
@@ -146,20 +163,32 @@ class Intake(Handler):
             fields = {"kind": LifecycleKind.CONTACT, "note": pii.redact(normalize.text(event.note))}
         elif isinstance(event, StatusChange):
             fields = {
-                "kind": LifecycleKind.STATUS, "status": event.status, "agent": event.agent,
+                "kind": LifecycleKind.STATUS,
+                "status": event.status,
+                "agent": event.agent,
                 "root_cause": _clean(event.root_cause),
                 "corrective_action": _clean(event.corrective_action),
                 "preventive_action": _clean(event.preventive_action),
             }
         elif isinstance(event, CallbackPromised):
-            fields = {"kind": LifecycleKind.CALLBACK_PROMISED, "due_at": event.due_at.astimezone(UTC),
-                      "agent": event.agent}
+            fields = {
+                "kind": LifecycleKind.CALLBACK_PROMISED,
+                "due_at": event.due_at.astimezone(UTC),
+                "agent": event.agent,
+            }
         elif isinstance(event, CompensationOffered):
-            fields = {"kind": LifecycleKind.COMPENSATION_OFFERED, "amount": str(event.amount),
-                      "currency": event.currency, "authorised_by_role": event.authorised_by_role}
+            fields = {
+                "kind": LifecycleKind.COMPENSATION_OFFERED,
+                "amount": str(event.amount),
+                "currency": event.currency,
+                "authorised_by_role": event.authorised_by_role,
+            }
         elif isinstance(event, SurveyAnswered):
-            fields = {"kind": LifecycleKind.SURVEY_ANSWERED, "score": event.score,
-                      "comment": _clean(event.comment)}
+            fields = {
+                "kind": LifecycleKind.SURVEY_ANSWERED,
+                "score": event.score,
+                "comment": _clean(event.comment),
+            }
         lifecycle = LifecycleEvent(
             complaint_id=complaint_id,
             source=event.source,
@@ -169,8 +198,12 @@ class Intake(Handler):
             channel=channel,
             **fields,  # type: ignore[arg-type]
         )
-        return Emit(LIFECYCLE, complaint_id, lifecycle, self._event(
-            LIFECYCLE.ce_type, "lifecycle", event, complaint_id))
+        return Emit(
+            LIFECYCLE,
+            complaint_id,
+            lifecycle,
+            self._event(LIFECYCLE.ce_type, "lifecycle", event, complaint_id),
+        )
 
     def _event(self, ce_type: str, kind: str, event: RawEvent, complaint_id: str) -> CloudEvent:
         return CloudEvent(
@@ -188,7 +221,9 @@ def _clean(text: str | None) -> str | None:
 
 def vault_lookup(conn: psycopg.Connection, key: bytes, token: str) -> dict[str, str | None] | None:
     """The clear contact data of a customer token (for notification only)."""
-    row = conn.execute("SELECT sealed FROM intake.vault WHERE customer_token = %s", (token,)).fetchone()
+    row = conn.execute(
+        "SELECT sealed FROM intake.vault WHERE customer_token = %s", (token,)
+    ).fetchone()
     return pii.Vault(key).open(bytes(row[0])) if row else None
 
 

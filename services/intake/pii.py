@@ -18,7 +18,9 @@ _CN_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 # US social security number.
 _SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
 # Phone numbers: international or local, 7+ digits with optional separators.
-_PHONE = re.compile(r"(?<![\dA-Za-z])(?:\+?\d{1,3}[ .-]?)?(?:\(?\d{2,4}\)?[ .-]?)?\d{3,4}[ .-]?\d{4}(?!\d)")
+_PHONE = re.compile(
+    r"(?<![\dA-Za-z])(?:\+?\d{1,3}[ .-]?)?(?:\(?\d{2,4}\)?[ .-]?)?\d{3,4}[ .-]?\d{4}(?!\d)"
+)
 
 
 def redact(text: str) -> str:
@@ -35,8 +37,9 @@ def normalise_phone(phone: str) -> str:
     return digits[-11:] if len(digits) > 11 else digits
 
 
-def customer_token(key: bytes, *, phone: str | None, email: str | None, national_id: str | None,
-                   name: str | None) -> str:
+def customer_token(
+    key: bytes, *, phone: str | None, email: str | None, national_id: str | None, name: str | None
+) -> str:
     """A stable pseudonym of the customer: keyed hash of their strongest identifier."""
     if national_id:
         basis = "id:" + national_id.strip().upper()

@@ -33,7 +33,9 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PoisonMessage("invalid_utf8", [f"not UTF-8 at byte {exc.start}: {exc.reason}"]) from exc
+        raise PoisonMessage(
+            "invalid_utf8", [f"not UTF-8 at byte {exc.start}: {exc.reason}"]
+        ) from exc
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -54,7 +56,10 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
     except ValidationError as exc:
         raise PoisonMessage(
             "validation",
-            [f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: {e['msg']}" for e in exc.errors()],
+            [
+                f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: {e['msg']}"
+                for e in exc.errors()
+            ],
             event_id=event_id,
         ) from exc
     errors: list[str] = []

@@ -45,19 +45,38 @@ class Notification(Handler):
             "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
             " recipient, channel, language, body, created_at) VALUES"
             " (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (notice.key, complaint_id, notice.kind, notice.audience.value, notice.recipient,
-             CHANNEL, notice.language.value, notice.body, now),
+            (
+                notice.key,
+                complaint_id,
+                notice.kind,
+                notice.audience.value,
+                notice.recipient,
+                CHANNEL,
+                notice.language.value,
+                notice.body,
+                now,
+            ),
         ).fetchone()
         if inserted is None:
             return []
         self.metrics.notifications.labels(CHANNEL, notice.kind, Outcome.SENT.value).inc()
         outcome = NotificationOutcome(
-            notification_key=notice.key, complaint_id=complaint_id, kind=notice.kind,
-            audience=notice.audience, recipient=notice.recipient, channel=CHANNEL,
-            language=notice.language, outcome=Outcome.SENT, attempts=1, at=now,
+            notification_key=notice.key,
+            complaint_id=complaint_id,
+            kind=notice.kind,
+            audience=notice.audience,
+            recipient=notice.recipient,
+            channel=CHANNEL,
+            language=notice.language,
+            outcome=Outcome.SENT,
+            attempts=1,
+            at=now,
         )
         ce = CloudEvent(
             id=derived_event_id("notification", notice.key, Outcome.SENT.value),
-            type=NOTIFICATIONS.ce_type, source=SOURCE, time=now, subject=complaint_id,
+            type=NOTIFICATIONS.ce_type,
+            source=SOURCE,
+            time=now,
+            subject=complaint_id,
         )
         return [Emit(NOTIFICATIONS, complaint_id, outcome, ce)]

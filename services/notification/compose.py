@@ -51,15 +51,19 @@ def acknowledgement(complaint: RegisteredComplaint) -> Notice:
 def for_sla(event: SlaEvent) -> Notice | None:
     """The staff notice an SLA event calls for (breaches and escalations), if any."""
     fields = {
-        "complaint_id": event.complaint_id, "priority": event.priority.value,
-        "department": event.department, "target": event.target.value,
+        "complaint_id": event.complaint_id,
+        "priority": event.priority.value,
+        "department": event.department,
+        "target": event.target.value,
         "deadline": event.deadline.isoformat(timespec="seconds"),
     }
     if event.kind == SlaEventKind.BREACHED:
         return Notice(
             key=f"{event.complaint_id}:{event.target.value}:{event.deadline.isoformat()}:breach",
-            kind="sla_breach", audience=Audience.STAFF,
-            recipient=f"owner:{event.department}", language=Language.EN,
+            kind="sla_breach",
+            audience=Audience.STAFF,
+            recipient=f"owner:{event.department}",
+            language=Language.EN,
             body=BREACH.format(**fields),
         )
     if event.kind == SlaEventKind.ESCALATED and event.level is not None:
@@ -67,8 +71,10 @@ def for_sla(event: SlaEvent) -> Notice | None:
         return Notice(
             key=f"{event.complaint_id}:{event.target.value}:{event.deadline.isoformat()}"
             f":escalation:{event.level}",
-            kind="sla_escalation", audience=Audience.STAFF,
-            recipient=f"{role}:{event.department}", language=Language.EN,
+            kind="sla_escalation",
+            audience=Audience.STAFF,
+            recipient=f"{role}:{event.department}",
+            language=Language.EN,
             body=ESCALATION.format(level=event.level, role=role, **fields),
         )
     return None

@@ -6,11 +6,40 @@ from dataclasses import dataclass
 
 from schemas.common import Priority
 
-SAFETY_WORDS = ("injur", "fire", "burn", "poison", "explod", "smoke", "受伤", "起火", "中毒",
-                "爆炸", "冒烟", "烧伤")
-SENSITIVE_WORDS = ("lawyer", "attorney", "sue ", "lawsuit", "regulator", "news", "journalist",
-                   "media", "记者", "曝光", "12315", "消协", "市场监管", "律师", "起诉", "微博",
-                   "投诉到", "媒体")
+SAFETY_WORDS = (
+    "injur",
+    "fire",
+    "burn",
+    "poison",
+    "explod",
+    "smoke",
+    "受伤",
+    "起火",
+    "中毒",
+    "爆炸",
+    "冒烟",
+    "烧伤",
+)
+SENSITIVE_WORDS = (
+    "lawyer",
+    "attorney",
+    "sue ",
+    "lawsuit",
+    "regulator",
+    "news",
+    "journalist",
+    "media",
+    "记者",
+    "曝光",
+    "12315",
+    "消协",
+    "市场监管",
+    "律师",
+    "起诉",
+    "微博",
+    "投诉到",
+    "媒体",
+)
 
 
 @dataclass(frozen=True)
@@ -86,5 +115,6 @@ def decide(*, category: str | None, text: str, repeat_count: int) -> Decision:
         if priority != Priority.P1:
             priority = _raise(priority)
         reasons.append(f"repeat complaint (#{repeat_count + 1}): priority {priority}")
-    return Decision(cat, route.department, route.queue, priority, sensitive, tuple(tags),
-                    tuple(reasons))
+    return Decision(
+        cat, route.department, route.queue, priority, sensitive, tuple(tags), tuple(reasons)
+    )

@@ -1,1 +1,1 @@
-"""Shared runtime of every worker: settings, Kafka, Postgres, metrics, the CLI and the local stack."""
+"""Shared runtime of every worker: settings, Kafka, Postgres, metrics, CLI, local stack."""

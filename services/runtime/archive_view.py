@@ -6,10 +6,29 @@ import json
 
 import psycopg
 
-COLUMNS = ("complaint_id", "reference", "source", "external_ref", "category", "channel",
-           "language", "status", "department", "queue", "priority", "sensitive",
-           "repeat_count", "occurred_at", "registered_at", "resolved_at", "sla_deadline",
-           "sla_breached", "escalation_level", "notifications", "csat")
+COLUMNS = (
+    "complaint_id",
+    "reference",
+    "source",
+    "external_ref",
+    "category",
+    "channel",
+    "language",
+    "status",
+    "department",
+    "queue",
+    "priority",
+    "sensitive",
+    "repeat_count",
+    "occurred_at",
+    "registered_at",
+    "resolved_at",
+    "sla_deadline",
+    "sla_breached",
+    "escalation_level",
+    "notifications",
+    "csat",
+)
 
 
 def _find(conn: psycopg.Connection, key: str) -> dict[str, object] | None:
@@ -40,15 +59,28 @@ def show(url: str, key: str) -> str:
             if found[col] is not None:
                 lines.append(f"  {col:<16} {found[col]}")
         lines.append("Timeline:")
-        for at, topic, kind, payload in timeline(conn, str(found["complaint_id"])):
+        for at, _topic, kind, payload in timeline(conn, str(found["complaint_id"])):
             detail = _detail(kind, payload)  # type: ignore[arg-type]
             lines.append(f"  {at:%Y-%m-%d %H:%M:%S}Z  {kind:<34} {detail}")
         return "\n".join(lines)
 
 
 def _detail(kind: str, payload: dict[str, object]) -> str:
-    keys = ("department", "priority", "status", "note", "threshold_pct", "late_by_seconds",
-            "level", "escalated_to", "outcome", "recipient", "score", "amount", "currency")
+    keys = (
+        "department",
+        "priority",
+        "status",
+        "note",
+        "threshold_pct",
+        "late_by_seconds",
+        "level",
+        "escalated_to",
+        "outcome",
+        "recipient",
+        "score",
+        "amount",
+        "currency",
+    )
     parts = [f"{k}={payload[k]}" for k in keys if payload.get(k) is not None]
     if kind.startswith("routed") and payload.get("reasons"):
         parts.append("reasons=" + json.dumps(payload["reasons"], ensure_ascii=False))

@@ -42,25 +42,26 @@ def cmd_stack(args: argparse.Namespace) -> int:
     s = Settings()
     if args.action == "up":
         state = stack_up(s.home, bootstrap=s.kafka_bootstrap_servers, database_url=s.database_url)
-        created = ensure_topics(s.model_copy(update={"kafka_bootstrap_servers": state.bootstrap_servers}))
+        created = ensure_topics(
+            s.model_copy(update={"kafka_bootstrap_servers": state.bootstrap_servers})
+        )
         print(f"Topics created: {len(created)}")
         return 0
     if args.action == "down":
         print("Stopped." if stack_down(s.home) else "No stack recorded; nothing to stop.")
         return 0
-    state = StackState.load(s.home.resolve())
-    if state is None:
+    found = StackState.load(s.home.resolve())
+    if found is None:
         print(json.dumps({"running": False}) if args.json else "No local stack is running.")
         return 1
-    status = state.status()
+    status = found.status()
     if args.json:
         print(json.dumps(status, indent=2))
     else:
         print(f"Kafka       {status['bootstrap_servers']}")
         print(f"PostgreSQL  {status['database_url']}")
-        for w in status["workers"]:  # type: ignore[union-attr]
-            print(f"{w['name']:<12} pid {w['pid']:<8} {w['metrics_url']}  "
-                  f"{'up' if w['alive'] else 'down'}")
+        for w in found.workers:
+            print(f"{w.name:<12} pid {w.pid:<8} {w.metrics_url}  {'up' if w.alive() else 'down'}")
     return 0 if status["running"] else 1
 
 
@@ -91,8 +92,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from services.simulator.feed import run_feed
 
-    sent = run_feed(settings(), rate=args.rate, duration=args.duration, seed=args.seed,
-                    out=Path(args.out) if args.out else None, progress=not args.quiet)
+    sent = run_feed(
+        settings(),
+        rate=args.rate,
+        duration=args.duration,
+        seed=args.seed,
+        out=Path(args.out) if args.out else None,
+        progress=not args.quiet,
+    )
     print(f"Simulated {sent} events.")
     return 0
 

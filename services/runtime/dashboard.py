@@ -27,10 +27,12 @@ def scrape(url: str, timeout: float = 1.0) -> dict[tuple[str, tuple[tuple[str, s
     return out
 
 
-def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
-          **match: str) -> float:
+def total(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **match: str
+) -> float:
     return sum(
-        v for (n, labels), v in samples.items()
+        v
+        for (n, labels), v in samples.items()
         if n == name and all(dict(labels).get(k) == val for k, val in match.items())
     )
 
@@ -62,7 +64,10 @@ class Dashboard:
             self.prev[w.name] = (now, processed)
             status = "[green]up" if s else ("[red]down" if not w.alive() else "[yellow]starting")
             flow.add_row(
-                w.name, status, f"{processed:,.0f}", f"{rate:,.1f}",
+                w.name,
+                status,
+                f"{processed:,.0f}",
+                f"{rate:,.1f}",
                 f"{total(s, 'complaintflow_consumer_lag'):,.0f}",
                 f"{total(s, 'complaintflow_dead_letters_total'):,.0f}",
                 _quantiles(s, w.name),
@@ -97,16 +102,20 @@ class Dashboard:
                 d = dict(labels)
                 by_dept[d.get("department", "?")][d.get("priority", "?")] = v
         for dept in sorted(by_dept):
-            open_table.add_row(dept, *[f"{by_dept[dept].get(p, 0):,.0f}" for p in
-                                       ("P1", "P2", "P3", "P4")])
-        footer = (f"Kafka {self.state.bootstrap_servers}   PostgreSQL {self.state.database_url}"
-                  f"   up {now - self.started:,.0f}s   Ctrl-C stops everything")
+            open_table.add_row(
+                dept, *[f"{by_dept[dept].get(p, 0):,.0f}" for p in ("P1", "P2", "P3", "P4")]
+            )
+        footer = (
+            f"Kafka {self.state.bootstrap_servers}   PostgreSQL {self.state.database_url}"
+            f"   up {now - self.started:,.0f}s   Ctrl-C stops everything"
+        )
         return Group(Panel(kpis, title="ComplaintFlow"), flow, open_table, footer)
 
 
 def _quantiles(s: dict[tuple[str, tuple[tuple[str, str], ...]], float], worker: str) -> str:
     buckets = sorted(
-        (float(dict(labels)["le"]), v) for (n, labels), v in s.items()
+        (float(dict(labels)["le"]), v)
+        for (n, labels), v in s.items()
         if n == "complaintflow_stage_latency_seconds_bucket" and dict(labels).get("stage") == worker
     )
     if not buckets or buckets[-1][1] == 0:

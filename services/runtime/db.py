@@ -17,7 +17,11 @@ Migration = tuple[int, str]
 def open_pool(url: str, *, name: str, max_size: int = 4) -> ConnectionPool:
     """A pool of connections to `url`, opened and checked before it is returned."""
     pool = ConnectionPool(
-        url, min_size=1, max_size=max_size, name=name, open=False,
+        url,
+        min_size=1,
+        max_size=max_size,
+        name=name,
+        open=False,
         kwargs={"application_name": f"complaintflow-{name}"},
     )
     pool.open(wait=True, timeout=30)
@@ -37,10 +41,7 @@ def migrate(conn: psycopg.Connection, schema: str, migrations: Sequence[Migratio
             f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations '
             "(version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {
-            row[0]
-            for row in conn.execute(f'SELECT version FROM "{schema}".schema_migrations')
-        }
+        done = {row[0] for row in conn.execute(f'SELECT version FROM "{schema}".schema_migrations')}
         for version, sql in sorted(migrations):
             if version in done:
                 continue

@@ -101,9 +101,9 @@ def send(prod: KafkaProducer, settings: Settings, emit: Emit) -> Any:
     )
 
 
-def decode(spec: TopicSpec, value: bytes | None, headers: list[tuple[str, bytes]]) -> tuple[
-    Any, CloudEvent
-]:
+def decode(
+    spec: TopicSpec, value: bytes | None, headers: list[tuple[str, bytes]]
+) -> tuple[Any, CloudEvent]:
     """Decode one of our own envelopes; a broken one is a poison message."""
     event = CloudEvent.from_headers(headers)
     if event is None:

@@ -69,14 +69,24 @@ def ensure_jars(progress: bool = True) -> Path:
     if mvn is None:
         raise RuntimeError("Maven (mvn) is needed once to fetch the Kafka broker jars")
     if progress:
-        print(f"Fetching Apache Kafka {kafka_version()} jars from Maven Central into {libs} ...",
-              flush=True)
+        print(
+            f"Fetching Apache Kafka {kafka_version()} jars from Maven Central into {libs} ...",
+            flush=True,
+        )
     if libs.exists():
         shutil.rmtree(libs)
     subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
-         f"-Dmaven.repo.local={CACHE / 'm2'}"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={libs}",
+            f"-Dmaven.repo.local={CACHE / 'm2'}",
+        ],
         check=True,
     )
     marker.touch()
@@ -96,7 +106,9 @@ class LocalKafka:
         self.proc: subprocess.Popen[bytes] | None = None
         ports_file = self.dir / "ports.json"
         saved = json.loads(ports_file.read_text()) if ports_file.exists() else {}
-        self.port = saved.get("port") if saved.get("port") and port_free(saved["port"]) else free_port()
+        self.port = (
+            saved.get("port") if saved.get("port") and port_free(saved["port"]) else free_port()
+        )
         cport = saved.get("controller_port")
         self.controller_port = cport if cport and port_free(cport) else free_port()
 
@@ -112,23 +124,50 @@ class LocalKafka:
         )
         log_dir = self.dir / "data"
         props = self.dir / "server.properties"
-        props.write_text(SERVER_PROPERTIES.format(
-            port=self.port, controller_port=self.controller_port, log_dir=log_dir))
+        props.write_text(
+            SERVER_PROPERTIES.format(
+                port=self.port, controller_port=self.controller_port, log_dir=log_dir
+            )
+        )
         java = shutil.which("java") or "java"
         classpath = f"{libs}/*"
         if not (log_dir / "meta.properties").exists():
             subprocess.run(
-                [java, "-cp", classpath, f"-Dlog4j2.configurationFile={LOG4J}",
-                 "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props),
-                 "--ignore-formatted"],
-                check=True, capture_output=True,
+                [
+                    java,
+                    "-cp",
+                    classpath,
+                    f"-Dlog4j2.configurationFile={LOG4J}",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    _cluster_id(),
+                    "-c",
+                    str(props),
+                    "--ignore-formatted",
+                ],
+                check=True,
+                capture_output=True,
             )
         log = open(self.dir / "broker.log", "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(
-            [java, "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-             "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={LOG4J}",
-             f"-Dkafka.logs.dir={self.dir}", "-cp", classpath, "kafka.Kafka", str(props)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                java,
+                "-Xms256m",
+                f"-Xmx{self.heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={LOG4J}",
+                f"-Dkafka.logs.dir={self.dir}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(props),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._wait_ready(timeout)
         return self
@@ -145,8 +184,9 @@ class LocalKafka:
                     f"Kafka exited with {self.proc.returncode}; see {self.dir / 'broker.log'}"
                 )
             try:
-                admin = KafkaAdminClient(bootstrap_servers=[self.bootstrap],
-                                         request_timeout_ms=3000)
+                admin = KafkaAdminClient(
+                    bootstrap_servers=[self.bootstrap], request_timeout_ms=3000
+                )
                 try:
                     admin.list_topics()
                     return

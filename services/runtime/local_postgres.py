@@ -37,8 +37,11 @@ def _as_user() -> dict[str, object]:
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-                        SYSTEM_USER], check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
     return {"user": SYSTEM_USER}
 
 
@@ -55,7 +58,9 @@ def _grant(path: Path) -> None:
     for root, dirs, files in os.walk(_bin_dir().parent):
         for name in files:
             full = os.path.join(root, name)
-            os.chmod(full, os.stat(full).st_mode | 0o044 | (0o011 if os.access(full, os.X_OK) else 0))
+            os.chmod(
+                full, os.stat(full).st_mode | 0o044 | (0o011 if os.access(full, os.X_OK) else 0)
+            )
         for name in dirs:
             full = os.path.join(root, name)
             os.chmod(full, os.stat(full).st_mode | 0o055)
@@ -84,16 +89,42 @@ class LocalPostgres:
         _grant(self.dir)
         if not (self.data / "PG_VERSION").exists():
             subprocess.run(
-                [str(_bin_dir() / "initdb"), "-D", str(self.data), "--auth=trust",
-                 "--encoding=UTF8", "--locale=C", "-U", "postgres"],
-                check=True, capture_output=True, **user,  # type: ignore[call-overload]
+                [
+                    str(_bin_dir() / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "-U",
+                    "postgres",
+                ],
+                check=True,
+                capture_output=True,
+                **user,  # type: ignore[call-overload]
             )
         log = open(self.dir / "postgres.log", "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(
-            [str(_bin_dir() / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-h", "127.0.0.1", "-k", str(self.dir), "-c", "max_connections=200",
-             "-c", "shared_buffers=128MB", "-c", "synchronous_commit=off"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(_bin_dir() / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(self.dir),
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=128MB",
+                "-c",
+                "synchronous_commit=off",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             **user,  # type: ignore[call-overload]
         )
         self._wait_ready(timeout)
@@ -106,18 +137,24 @@ class LocalPostgres:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"PostgreSQL exited with {self.proc.returncode}; see {self.dir / 'postgres.log'}"
+                    f"PostgreSQL exited with {self.proc.returncode}; "
+                    f"see {self.dir / 'postgres.log'}"
                 )
             try:
                 with psycopg.connect(admin, autocommit=True, connect_timeout=2) as conn:
-                    if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                    (DB_NAME,)).fetchone() is None:
+                    if (
+                        conn.execute(
+                            "SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)
+                        ).fetchone()
+                        is None
+                    ):
                         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
                 return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"PostgreSQL not ready after {timeout:.0f}s; see {self.dir / 'postgres.log'}"
+                        f"PostgreSQL not ready after {timeout:.0f}s; "
+                        f"see {self.dir / 'postgres.log'}"
                     ) from None
                 time.sleep(0.2)
 

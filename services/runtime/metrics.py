@@ -52,9 +52,7 @@ class Metrics:
             sla_breaches=counter(
                 "sla_breaches", "SLA targets breached.", ("target", "priority", "department")
             ),
-            sla_escalations=counter(
-                "sla_escalations", "Escalations after a breach.", ("level",)
-            ),
+            sla_escalations=counter("sla_escalations", "Escalations after a breach.", ("level",)),
             sla_timers_active=gauge(
                 "sla_timers_active", "Open SLA timers held by this instance.", ("target",)
             ),
@@ -77,17 +75,14 @@ class Metrics:
                 buckets=LATENCY_BUCKETS,
                 registry=registry,
             ),
-            consumer_lag=gauge(
-                "consumer_lag", "Records not yet consumed.", ("group", "topic")
-            ),
+            consumer_lag=gauge("consumer_lag", "Records not yet consumed.", ("group", "topic")),
             dead_letters=counter(
                 "dead_letters", "Messages sent to dead letters.", ("worker", "reason")
             ),
-            emerging_issues=counter(
-                "emerging_issues", "Emerging issues detected.", ("category",)
-            ),
+            emerging_issues=counter("emerging_issues", "Emerging issues detected.", ("category",)),
             events_processed=counter(
-                "events_processed", "Input events processed, per worker and topic.",
+                "events_processed",
+                "Input events processed, per worker and topic.",
                 ("worker", "topic"),
             ),
         )

@@ -14,7 +14,7 @@ from services.runtime.dashboard import Dashboard
 from services.runtime.kafka import ensure_topics
 from services.runtime.local_postgres import LocalPostgres
 from services.runtime.ports import stop_process
-from services.runtime.stack import WORKERS, StackState, start_worker, stack_up
+from services.runtime.stack import WORKERS, StackState, stack_up, start_worker
 
 
 def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
@@ -22,8 +22,9 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
     home = settings.home.resolve()
     before = StackState.load(home)
     owned = not (before is not None and before.alive() and before.broker and before.database)
-    state = stack_up(home, bootstrap=settings.kafka_bootstrap_servers,
-                     database_url=settings.database_url)
+    state = stack_up(
+        home, bootstrap=settings.kafka_bootstrap_servers, database_url=settings.database_url
+    )
     stop = threading.Event()
     feeder: threading.Thread | None = None
 
@@ -33,22 +34,33 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        live_settings = settings.model_copy(update={
-            "kafka_bootstrap_servers": state.bootstrap_servers,
-            "database_url": state.database_url,
-        })
+        live_settings = settings.model_copy(
+            update={
+                "kafka_bootstrap_servers": state.bootstrap_servers,
+                "database_url": state.database_url,
+            }
+        )
         created = ensure_topics(live_settings)
-        console.print(f"Topics ready ({len(created)} created). Starting workers: "
-                      f"{', '.join(WORKERS)}")
+        console.print(
+            f"Topics ready ({len(created)} created). Starting workers: {', '.join(WORKERS)}"
+        )
         state.workers = [start_worker(name, state) for name in WORKERS]
         state.save()
         if simulate:
             from services.simulator.feed import run_feed
 
             feeder = threading.Thread(
-                target=run_feed, daemon=True, name="simulator",
-                kwargs={"settings": live_settings, "rate": rate, "duration": 10**9,
-                        "seed": seed, "progress": False, "stop": stop.is_set},
+                target=run_feed,
+                daemon=True,
+                name="simulator",
+                kwargs={
+                    "settings": live_settings,
+                    "rate": rate,
+                    "duration": 10**9,
+                    "seed": seed,
+                    "progress": False,
+                    "stop": stop.is_set,
+                },
             )
             feeder.start()
         board = Dashboard(state)

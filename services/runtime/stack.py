@@ -83,8 +83,9 @@ class StackState:
         }
 
 
-def stack_up(home: Path, *, bootstrap: str | None = None, database_url: str | None = None,
-             log: bool = True) -> StackState:
+def stack_up(
+    home: Path, *, bootstrap: str | None = None, database_url: str | None = None, log: bool = True
+) -> StackState:
     """Start (or reuse) the broker and database; external ones are used as they are."""
     from services.runtime.local_kafka import LocalKafka
     from services.runtime.local_postgres import LocalPostgres
@@ -93,8 +94,11 @@ def stack_up(home: Path, *, bootstrap: str | None = None, database_url: str | No
     existing = StackState.load(home)
     if existing is not None and existing.alive() and existing.broker and existing.database:
         if log:
-            print(f"Stack already running: Kafka {existing.bootstrap_servers}, "
-                  f"PostgreSQL {existing.database_url}", flush=True)
+            print(
+                f"Stack already running: Kafka {existing.bootstrap_servers}, "
+                f"PostgreSQL {existing.database_url}",
+                flush=True,
+            )
         return existing
     broker = database = None
     if bootstrap is None:
@@ -134,8 +138,9 @@ def stack_down(home: Path) -> bool:
     return True
 
 
-def start_worker(name: str, state: StackState, *, env: dict[str, str] | None = None,
-                 log_dir: Path | None = None) -> ProcessInfo:
+def start_worker(
+    name: str, state: StackState, *, env: dict[str, str] | None = None, log_dir: Path | None = None
+) -> ProcessInfo:
     """Start one worker process against the stack; its ops endpoints get a free port."""
     port = free_port()
     child_env = {
@@ -150,6 +155,9 @@ def start_worker(name: str, state: StackState, *, env: dict[str, str] | None = N
     out = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.runtime.cli", "worker", name],
-        env=child_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        env=child_env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     return ProcessInfo(name, proc.pid, f"http://127.0.0.1:{port}")

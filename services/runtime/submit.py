@@ -27,8 +27,10 @@ class SubmitSummary:
     def render(self) -> str:
         lines = [f"read {self.read}, sent {self.sent}, failed {self.failed}"]
         if self.unparseable:
-            lines.append(f"{self.unparseable} line(s) are not valid events; they were sent and "
-                         "intake will dead-letter them with the reason")
+            lines.append(
+                f"{self.unparseable} line(s) are not valid events; they were sent and "
+                "intake will dead-letter them with the reason"
+            )
         lines += [f"  {e}" for e in self.errors[:10]]
         return "\n".join(lines)
 
@@ -57,7 +59,9 @@ def send_raw(prod: KafkaProducer, settings: Settings, line: bytes) -> tuple[obje
     return fut, complaint_id
 
 
-def submit_lines(settings: Settings, lines: Iterable[str], *, progress: bool = True) -> SubmitSummary:
+def submit_lines(
+    settings: Settings, lines: Iterable[str], *, progress: bool = True
+) -> SubmitSummary:
     """Send every non-empty JSONL line; waits until the broker acknowledged all of them."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
@@ -65,14 +69,17 @@ def submit_lines(settings: Settings, lines: Iterable[str], *, progress: bool = T
     prod = kf.producer(settings, client_id="complaintflow-submit")
     pending: list[tuple[int, object]] = []
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                      disable=not progress, transient=True) as bar:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), disable=not progress, transient=True
+        ) as bar:
             task = bar.add_task("submitting", total=None)
             for number, text in enumerate(lines, start=1):
                 if not text.strip():
                     continue
                 summary.read += 1
-                fut, cid = send_raw(prod, settings, text.rstrip("\n").encode("utf-8", "surrogateescape"))
+                fut, cid = send_raw(
+                    prod, settings, text.rstrip("\n").encode("utf-8", "surrogateescape")
+                )
                 if cid is None:
                     summary.unparseable += 1
                 pending.append((number, fut))

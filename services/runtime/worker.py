@@ -188,8 +188,12 @@ class WorkerRunner:
         assert self._pool is not None
         try:
             with self._pool.connection() as conn:
-                futures = [kf.send(self.producer, self.settings, e) for e in self._process(records, conn)]
-                futures += [kf.send(self.producer, self.settings, e) for e in self.handler.tick(conn)]
+                futures = [
+                    kf.send(self.producer, self.settings, e) for e in self._process(records, conn)
+                ]
+                futures += [
+                    kf.send(self.producer, self.settings, e) for e in self.handler.tick(conn)
+                ]
                 if futures:
                     self.producer.flush()
                     for fut in futures:
@@ -237,8 +241,13 @@ class WorkerRunner:
 
     def dead_letter(self, rec: Record, exc: PoisonMessage) -> kf.Emit:
         """The dead letter of a record: original bytes, where it came from, every reason."""
-        log.warning("%s: dead-lettered %s (%s): %s", self.name, rec.where, exc.reason,
-                    "; ".join(exc.errors)[:500])
+        log.warning(
+            "%s: dead-lettered %s (%s): %s",
+            self.name,
+            rec.where,
+            exc.reason,
+            "; ".join(exc.errors)[:500],
+        )
         self.metrics.dead_letters.labels(self.name, exc.reason).inc()
         letter = DeadLetter(
             worker=self.name,
@@ -300,4 +309,3 @@ class WorkerRunner:
 
     def _partitions_revoked(self, partitions: set[int]) -> None:
         self.handler.revoked(partitions)
-

@@ -17,8 +17,18 @@ from pathlib import Path
 
 from services.simulator.scenarios import CENTERS, NAMES, TEXTS, Center
 
-STEPS = ("acknowledged", "in_progress", "waiting_on_customer", "contact", "in_progress",
-         "callback", "compensation", "resolved", "survey", "closed")
+STEPS = (
+    "acknowledged",
+    "in_progress",
+    "waiting_on_customer",
+    "contact",
+    "in_progress",
+    "callback",
+    "compensation",
+    "resolved",
+    "survey",
+    "closed",
+)
 MALFORMED_SHARE = 0.01
 UNRESOLVED_SHARE = 0.35
 
@@ -70,19 +80,21 @@ class Feed:
         ref = f"{center.source[:2].upper()}{self.count:07d}"
         doc = self._base(center, ref, "complaint.new")
         digits = f"{self.rng.randrange(10**8):08d}"
-        doc.update({
-            "customer": {
-                "name": self.rng.choice(NAMES[lang]),
-                "phone": f"+86 139{digits}" if lang == "zh" else f"+1 512 555 {digits[:4]}",
-                "email": f"customer{self.rng.randrange(500)}@example.com",
-                "region": center.region,
-                "time_zone": center.time_zone,
-            },
-            # One in five call centers files under a category we do not know: triage.
-            "category": category if self.rng.random() > 0.2 else None,
-            "subject": text[:40],
-            "description": text,
-        })
+        doc.update(
+            {
+                "customer": {
+                    "name": self.rng.choice(NAMES[lang]),
+                    "phone": f"+86 139{digits}" if lang == "zh" else f"+1 512 555 {digits[:4]}",
+                    "email": f"customer{self.rng.randrange(500)}@example.com",
+                    "region": center.region,
+                    "time_zone": center.time_zone,
+                },
+                # One in five call centers files under a category we do not know: triage.
+                "category": category if self.rng.random() > 0.2 else None,
+                "subject": text[:40],
+                "description": text,
+            }
+        )
         item = _Open(center, ref, lang)
         if self.rng.random() > UNRESOLVED_SHARE:
             item.steps = list(STEPS)
@@ -106,9 +118,13 @@ class Feed:
             doc["due_at"] = due.astimezone(item.center.tz).isoformat(timespec="seconds")
         elif step == "compensation":
             doc = self._base(item.center, item.ref, "compensation.offered")
-            doc.update({"amount": f"{self.rng.randrange(10, 500)}.00",
-                        "currency": "CNY" if item.lang == "zh" else "USD",
-                        "authorised_by_role": "team_lead"})
+            doc.update(
+                {
+                    "amount": f"{self.rng.randrange(10, 500)}.00",
+                    "currency": "CNY" if item.lang == "zh" else "USD",
+                    "authorised_by_role": "team_lead",
+                }
+            )
         elif step == "survey":
             doc = self._base(item.center, item.ref, "survey.answered")
             doc["score"] = self.rng.randint(1, 5)
@@ -117,9 +133,13 @@ class Feed:
             doc["status"] = step
             doc["agent"] = f"agent-{self.rng.randrange(40):02d}"
             if step == "resolved":
-                doc.update({"root_cause": "billing system misconfiguration",
-                            "corrective_action": "refunded the customer",
-                            "preventive_action": "fixed the tariff rule"})
+                doc.update(
+                    {
+                        "root_cause": "billing system misconfiguration",
+                        "corrective_action": "refunded the customer",
+                        "preventive_action": "fixed the tariff rule",
+                    }
+                )
         return json.dumps(doc, ensure_ascii=False).encode()
 
     def _malformed(self) -> bytes:
@@ -138,9 +158,16 @@ class Feed:
         return json.dumps(doc, ensure_ascii=False).encode()
 
 
-def run_feed(settings: object, *, rate: float, duration: float, seed: int = 7,
-             out: Path | None = None, progress: bool = True,
-             stop: Callable[[], bool] | None = None) -> int:
+def run_feed(
+    settings: object,
+    *,
+    rate: float,
+    duration: float,
+    seed: int = 7,
+    out: Path | None = None,
+    progress: bool = True,
+    stop: Callable[[], bool] | None = None,
+) -> int:
     """Send `rate` events per second for `duration` seconds (to Kafka, or JSONL to `out`)."""
     from rich.progress import Progress
 

@@ -54,10 +54,20 @@ class SlaTimer(Handler):
         ).fetchall()
         for row in rows:
             st = TargetState(
-                complaint_id=row[0], target=row[1], partition=row[2], state=row[3],
-                priority=Priority(row[4]), department=row[5], policy=row[6], sensitive=row[7],
-                route_version=row[8], started_at=row[9], used=timedelta(seconds=row[10]),
-                duration=timedelta(seconds=row[11]), warned_pct=row[12], escalation_level=row[13],
+                complaint_id=row[0],
+                target=row[1],
+                partition=row[2],
+                state=row[3],
+                priority=Priority(row[4]),
+                department=row[5],
+                policy=row[6],
+                sensitive=row[7],
+                route_version=row[8],
+                started_at=row[9],
+                used=timedelta(seconds=row[10]),
+                duration=timedelta(seconds=row[11]),
+                warned_pct=row[12],
+                escalation_level=row[13],
             )
             self._track(st)
         self._gauge()
@@ -79,8 +89,9 @@ class SlaTimer(Handler):
         assert isinstance(model, LifecycleEvent)
         return self._lifecycle(model, record.partition, now, conn, cause.id)
 
-    def _routed(self, routed: RoutedComplaint, partition: int, now: datetime,
-                conn: psycopg.Connection) -> list[Emit]:
+    def _routed(
+        self, routed: RoutedComplaint, partition: int, now: datetime, conn: psycopg.Connection
+    ) -> list[Emit]:
         key = (routed.complaint_id, RESOLVE)
         duration = resolve_duration(routed.priority, scale=self.settings.sla_scale)
         st = self.states.get(key) or self._load(conn, routed.complaint_id)
@@ -88,30 +99,54 @@ class SlaTimer(Handler):
             return []
         if st is None:
             st = TargetState(
-                complaint_id=routed.complaint_id, target=RESOLVE, partition=partition,
-                state=ACTIVE, priority=routed.priority, department=routed.department,
-                policy=routed.sla_policy, sensitive=routed.sensitive,
-                route_version=routed.version, started_at=routed.occurred_at,
-                used=timedelta(0), duration=duration,
+                complaint_id=routed.complaint_id,
+                target=RESOLVE,
+                partition=partition,
+                state=ACTIVE,
+                priority=routed.priority,
+                department=routed.department,
+                policy=routed.sla_policy,
+                sensitive=routed.sensitive,
+                route_version=routed.version,
+                started_at=routed.occurred_at,
+                used=timedelta(0),
+                duration=duration,
             )
             kind = SlaEventKind.STARTED
         elif st.state == MET:
-            st = replace(st, route_version=routed.version, priority=routed.priority,
-                         department=routed.department, policy=routed.sla_policy)
+            st = replace(
+                st,
+                route_version=routed.version,
+                priority=routed.priority,
+                department=routed.department,
+                policy=routed.sla_policy,
+            )
             self._save(conn, st, now)
             return []
         else:
-            st = st.rerouted(now, priority=routed.priority, department=routed.department,
-                             policy=routed.sla_policy, duration=duration,
-                             sensitive=routed.sensitive, version=routed.version)
+            st = st.rerouted(
+                now,
+                priority=routed.priority,
+                department=routed.department,
+                policy=routed.sla_policy,
+                duration=duration,
+                sensitive=routed.sensitive,
+                version=routed.version,
+            )
             kind = SlaEventKind.STARTED
         self._save(conn, st, now)
         self._track(st)
         self._gauge()
         return [self._emit(st, kind, now, extra=f"v{routed.version}")]
 
-    def _lifecycle(self, event: LifecycleEvent, partition: int, now: datetime,
-                   conn: psycopg.Connection, cause_id: str) -> list[Emit]:
+    def _lifecycle(
+        self,
+        event: LifecycleEvent,
+        partition: int,
+        now: datetime,
+        conn: psycopg.Connection,
+        cause_id: str,
+    ) -> list[Emit]:
         key = (event.complaint_id, RESOLVE)
         st = self.states.get(key) or self._load(conn, event.complaint_id)
         status = event.status if event.kind == LifecycleKind.STATUS else None
@@ -125,13 +160,22 @@ class SlaTimer(Handler):
             done = replace(st, used=st.elapsed(now), started_at=now, state=MET)
             self._save(conn, done, now)
             self._untrack(key)
-            return [self._emit(done, SlaEventKind.MET, now, extra=cause_id,
-                               elapsed=done.used.total_seconds())]
+            return [
+                self._emit(
+                    done, SlaEventKind.MET, now, extra=cause_id, elapsed=done.used.total_seconds()
+                )
+            ]
         if st is None:
             return []
         if status == Status.REOPENED and st.state == MET:
-            fresh = replace(st, state=ACTIVE, started_at=event.occurred_at, used=timedelta(0),
-                            warned_pct=0, escalation_level=0)
+            fresh = replace(
+                st,
+                state=ACTIVE,
+                started_at=event.occurred_at,
+                used=timedelta(0),
+                warned_pct=0,
+                escalation_level=0,
+            )
             self._save(conn, fresh, now)
             self._track(fresh)
             return [self._emit(fresh, SlaEventKind.STARTED, now, extra=cause_id)]
@@ -157,7 +201,7 @@ class SlaTimer(Handler):
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         now = self.clock.now()
         out: list[Emit] = []
-        for key, due, (action, arg) in list(self.queue.pop_due(now.timestamp())):
+        for key, _due, (action, arg) in list(self.queue.pop_due(now.timestamp())):
             st = self.states.get(key)
             if st is None:
                 continue
@@ -198,7 +242,8 @@ class SlaTimer(Handler):
             timers.append((p.deadline.timestamp(), ("breach", None)))
         timers += [
             (at.timestamp(), ("escalate", (level, role)))
-            for level, role, at in p.escalations if level > st.escalation_level
+            for level, role, at in p.escalations
+            if level > st.escalation_level
         ]
         self.queue.replace(key, timers)
 
@@ -224,10 +269,20 @@ class SlaTimer(Handler):
         if row is None:
             return None
         return TargetState(
-            complaint_id=complaint_id, target=RESOLVE, partition=row[0], state=row[1],
-            priority=Priority(row[2]), department=row[3], policy=row[4], sensitive=row[5],
-            route_version=row[6], started_at=row[7], used=timedelta(seconds=row[8]),
-            duration=timedelta(seconds=row[9]), warned_pct=row[10], escalation_level=row[11],
+            complaint_id=complaint_id,
+            target=RESOLVE,
+            partition=row[0],
+            state=row[1],
+            priority=Priority(row[2]),
+            department=row[3],
+            policy=row[4],
+            sensitive=row[5],
+            route_version=row[6],
+            started_at=row[7],
+            used=timedelta(seconds=row[8]),
+            duration=timedelta(seconds=row[9]),
+            warned_pct=row[10],
+            escalation_level=row[11],
         )
 
     def _save(self, conn: psycopg.Connection, st: TargetState, now: datetime) -> None:
@@ -244,33 +299,84 @@ class SlaTimer(Handler):
             " duration_seconds = EXCLUDED.duration_seconds, deadline = EXCLUDED.deadline,"
             " warned_pct = EXCLUDED.warned_pct, escalation_level = EXCLUDED.escalation_level,"
             " updated_at = EXCLUDED.updated_at",
-            (st.complaint_id, st.target, st.partition, st.state, st.priority.value,
-             st.department, st.policy, st.sensitive, st.route_version, st.started_at,
-             st.used.total_seconds(), st.duration.total_seconds(), st.deadline,
-             st.warned_pct, st.escalation_level, now),
+            (
+                st.complaint_id,
+                st.target,
+                st.partition,
+                st.state,
+                st.priority.value,
+                st.department,
+                st.policy,
+                st.sensitive,
+                st.route_version,
+                st.started_at,
+                st.used.total_seconds(),
+                st.duration.total_seconds(),
+                st.deadline,
+                st.warned_pct,
+                st.escalation_level,
+                now,
+            ),
         )
 
-    def _emit(self, st: TargetState, kind: SlaEventKind, now: datetime, *, extra: str = "",
-              pct: int | None = None, level: int | None = None, to: str | None = None,
-              late: float | None = None, elapsed: float | None = None) -> Emit:
+    def _emit(
+        self,
+        st: TargetState,
+        kind: SlaEventKind,
+        now: datetime,
+        *,
+        extra: str = "",
+        pct: int | None = None,
+        level: int | None = None,
+        to: str | None = None,
+        late: float | None = None,
+        elapsed: float | None = None,
+    ) -> Emit:
         event = SlaEvent(
-            complaint_id=st.complaint_id, kind=kind, target=SlaTarget(st.target),
-            policy=st.policy, priority=st.priority, department=st.department,
-            deadline=st.deadline, emitted_at=now, threshold_pct=pct, level=level,
-            escalated_to=to, late_by_seconds=late, elapsed_seconds=elapsed,
+            complaint_id=st.complaint_id,
+            kind=kind,
+            target=SlaTarget(st.target),
+            policy=st.policy,
+            priority=st.priority,
+            department=st.department,
+            deadline=st.deadline,
+            emitted_at=now,
+            threshold_pct=pct,
+            level=level,
+            escalated_to=to,
+            late_by_seconds=late,
+            elapsed_seconds=elapsed,
         )
         ce = CloudEvent(
-            id=derived_event_id("sla", st.complaint_id, st.target, kind.value,
-                                pct or level or "", st.deadline.isoformat(), extra),
-            type=SLA.ce_type, source=SOURCE, time=now, subject=st.complaint_id,
+            id=derived_event_id(
+                "sla",
+                st.complaint_id,
+                st.target,
+                kind.value,
+                pct or level or "",
+                st.deadline.isoformat(),
+                extra,
+            ),
+            type=SLA.ce_type,
+            source=SOURCE,
+            time=now,
+            subject=st.complaint_id,
         )
         return Emit(SLA, st.complaint_id, event, ce)
 
 
 def _placeholder(event: LifecycleEvent, partition: int) -> TargetState:
     return TargetState(
-        complaint_id=event.complaint_id, target=RESOLVE, partition=partition, state=MET,
-        priority=Priority.P4, department="unknown", policy="none", sensitive=False,
-        route_version=0, started_at=event.occurred_at, used=timedelta(0),
+        complaint_id=event.complaint_id,
+        target=RESOLVE,
+        partition=partition,
+        state=MET,
+        priority=Priority.P4,
+        department="unknown",
+        policy="none",
+        sensitive=False,
+        route_version=0,
+        started_at=event.occurred_at,
+        used=timedelta(0),
         duration=timedelta(0),
     )

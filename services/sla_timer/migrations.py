@@ -23,7 +23,8 @@ MIGRATIONS = (
             updated_at timestamptz NOT NULL,
             PRIMARY KEY (complaint_id, target)
         );
-        CREATE INDEX timers_live ON {schema}.timers (partition) WHERE state IN ('active', 'breached', 'paused');
+        CREATE INDEX timers_live ON {schema}.timers (partition)
+            WHERE state IN ('active', 'breached', 'paused');
         """,
     ),
 )

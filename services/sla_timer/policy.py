@@ -8,7 +8,10 @@ from datetime import datetime, timedelta
 from schemas.common import Priority
 
 RESOLVE_HOURS: dict[Priority, float] = {
-    Priority.P1: 4, Priority.P2: 24, Priority.P3: 72, Priority.P4: 120,
+    Priority.P1: 4,
+    Priority.P2: 24,
+    Priority.P3: 72,
+    Priority.P4: 120,
 }
 WARNING_PCTS = (50, 75, 90)
 ESCALATION_CHAIN = ("team_lead", "department_manager", "director", "executive")
@@ -30,8 +33,13 @@ def resolve_duration(priority: Priority, *, scale: float = 1.0) -> timedelta:
     return timedelta(hours=RESOLVE_HOURS[priority] * scale)
 
 
-def plan(started_at: datetime, duration: timedelta, *, used: timedelta = timedelta(0),
-         start_level: int = 1) -> Plan:
+def plan(
+    started_at: datetime,
+    duration: timedelta,
+    *,
+    used: timedelta = timedelta(0),
+    start_level: int = 1,
+) -> Plan:
     """The deadline, warning times and escalation times of a target started at `started_at`.
 
     `used` is time already spent (after a pause or a priority change), so the deadline is
@@ -41,8 +49,11 @@ def plan(started_at: datetime, duration: timedelta, *, used: timedelta = timedel
     deadline = origin + duration
     warnings = tuple((pct, origin + duration * (pct / 100)) for pct in WARNING_PCTS)
     escalations = tuple(
-        (level, ESCALATION_CHAIN[level - 1],
-         deadline + duration * (ESCALATION_STEP * (level - start_level + 1)))
+        (
+            level,
+            ESCALATION_CHAIN[level - 1],
+            deadline + duration * (ESCALATION_STEP * (level - start_level + 1)),
+        )
         for level in range(start_level, len(ESCALATION_CHAIN) + 1)
     )
     return Plan(deadline, warnings, escalations)

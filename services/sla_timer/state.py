@@ -52,11 +52,29 @@ class TargetState:
     def resume(self, now: datetime) -> TargetState:
         return replace(self, state=ACTIVE, started_at=now)
 
-    def rerouted(self, now: datetime, *, priority: Priority, department: str, policy: str,
-                 duration: timedelta, sensitive: bool, version: int) -> TargetState:
+    def rerouted(
+        self,
+        now: datetime,
+        *,
+        priority: Priority,
+        department: str,
+        policy: str,
+        duration: timedelta,
+        sensitive: bool,
+        version: int,
+    ) -> TargetState:
         """A priority or policy change keeps the time already used and applies the new target."""
         used = self.elapsed(now)
         state = ACTIVE if self.state == BREACHED and used < duration else self.state
-        return replace(self, priority=priority, department=department, policy=policy,
-                       duration=duration, sensitive=sensitive, route_version=version,
-                       used=used, started_at=now, state=state)
+        return replace(
+            self,
+            priority=priority,
+            department=department,
+            policy=policy,
+            duration=duration,
+            sensitive=sensitive,
+            route_version=version,
+            used=used,
+            started_at=now,
+            state=state,
+        )

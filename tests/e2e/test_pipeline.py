@@ -21,35 +21,57 @@ pytestmark = pytest.mark.e2e
 WORKERS = ("intake", "routing", "sla_timer", "notification", "analytics")
 SLA_SCALE = 4 / (72 * 3600)  # a P3 complaint has 4 s to be resolved
 DESIGN_METRICS = (
-    "complaintflow_complaints_received_total", "complaintflow_complaints_rejected_total",
-    "complaintflow_complaints_routed_total", "complaintflow_sla_warnings_total",
-    "complaintflow_sla_breaches_total", "complaintflow_sla_escalations_total",
-    "complaintflow_sla_timers_active", "complaintflow_sla_breach_lag_seconds",
-    "complaintflow_notifications_total", "complaintflow_open_complaints",
-    "complaintflow_stage_latency_seconds", "complaintflow_consumer_lag",
-    "complaintflow_dead_letters_total", "complaintflow_emerging_issues_total",
+    "complaintflow_complaints_received_total",
+    "complaintflow_complaints_rejected_total",
+    "complaintflow_complaints_routed_total",
+    "complaintflow_sla_warnings_total",
+    "complaintflow_sla_breaches_total",
+    "complaintflow_sla_escalations_total",
+    "complaintflow_sla_timers_active",
+    "complaintflow_sla_breach_lag_seconds",
+    "complaintflow_notifications_total",
+    "complaintflow_open_complaints",
+    "complaintflow_stage_latency_seconds",
+    "complaintflow_consumer_lag",
+    "complaintflow_dead_letters_total",
+    "complaintflow_emerging_issues_total",
 )
 
 
 def raw(kind: str, ref: str, event_id: str, **fields: object) -> str:
     doc = {
-        "type": kind, "source": "e2e-cc", "event_id": event_id, "complaint_ref": ref,
+        "type": kind,
+        "source": "e2e-cc",
+        "event_id": event_id,
+        "complaint_ref": ref,
         "occurred_at": (datetime.now(UTC) - timedelta(seconds=1)).astimezone().isoformat(),
-        "channel": "电话", "language": "zh-CN", **fields,
+        "channel": "电话",
+        "language": "zh-CN",
+        **fields,
     }
     return json.dumps(doc, ensure_ascii=False)
 
 
 def new_complaint(ref: str, event_id: str, category: str, text: str) -> str:
-    return raw("complaint.new", ref, event_id, category=category, description=text,
-               customer={"name": "王芳", "phone": "+86 139 1234 5678", "email": "wf@example.com"})
+    return raw(
+        "complaint.new",
+        ref,
+        event_id,
+        category=category,
+        description=text,
+        customer={"name": "王芳", "phone": "+86 139 1234 5678", "email": "wf@example.com"},
+    )
 
 
 def submit(cf, lines: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.runtime.cli", "submit", "-", "--quiet"],
-        input="\n".join(lines) + "\n", text=True, capture_output=True,
-        env=settings_env(cf), timeout=60, check=True,
+        input="\n".join(lines) + "\n",
+        text=True,
+        capture_output=True,
+        env=settings_env(cf),
+        timeout=60,
+        check=True,
     )
 
 
@@ -76,13 +98,16 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
 
     # When a billing complaint (left open), a contract complaint, a duplicate delivery and a
     # malformed line are submitted, then another complaint after the bad input
-    result = submit(cf, [
-        new_complaint("OPEN-1", "ev-1", "billing", "账单多扣了200元，请回电 13812345678"),
-        new_complaint("OPEN-1", "ev-1", "billing", "账单多扣了200元，请回电 13812345678"),
-        new_complaint("DONE-1", "ev-2", "contract", "合同条款不清楚"),
-        malformed,
-        new_complaint("LATER-1", "ev-3", "delivery", "包裹没有收到"),
-    ])
+    result = submit(
+        cf,
+        [
+            new_complaint("OPEN-1", "ev-1", "billing", "账单多扣了200元，请回电 13812345678"),
+            new_complaint("OPEN-1", "ev-1", "billing", "账单多扣了200元，请回电 13812345678"),
+            new_complaint("DONE-1", "ev-2", "contract", "合同条款不清楚"),
+            malformed,
+            new_complaint("LATER-1", "ev-3", "delivery", "包裹没有收到"),
+        ],
+    )
     assert "read 5, sent 5, failed 0" in result.stdout
 
     # Then each complaint is registered once, with CloudEvents headers and no clear PII
@@ -121,50 +146,85 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
 
     # Then the open one breaches (P3: 4 s), the resolved one is met
     sla = TopicReader(cf, "complaints.sla.v1")
+
     def kinds(cid: str) -> set[str]:
-        return {json.loads(m.value)["kind"] for m in sla.poll()
-                if json.loads(m.value)["complaint_id"] == cid}
+        return {
+            json.loads(m.value)["kind"]
+            for m in sla.poll()
+            if json.loads(m.value)["complaint_id"] == cid
+        }
+
     wait_for(lambda: "breached" in kinds(open_id), timeout=60, what="SLA breach of OPEN-1")
     wait_for(lambda: "met" in kinds(done_id), timeout=30, what="SLA met of DONE-1")
     assert {"started", "warning"} <= kinds(open_id)
     assert "breached" not in kinds(done_id)
-    breach = next(json.loads(m.value) for m in sla.messages
-                  if json.loads(m.value)["complaint_id"] == open_id
-                  and json.loads(m.value)["kind"] == "breached")
+    breach = next(
+        json.loads(m.value)
+        for m in sla.messages
+        if json.loads(m.value)["complaint_id"] == open_id
+        and json.loads(m.value)["kind"] == "breached"
+    )
     assert breach["target"] == "resolve" and breach["late_by_seconds"] < 5
 
     # And the notification log holds the acknowledgements and the breach notice
     with psycopg.connect(cf.db_url()) as conn:
+
         def notices() -> set[tuple[str, str]]:
-            return set(conn.execute(
-                "SELECT complaint_id, kind FROM notification.outbox").fetchall())
+            return set(
+                conn.execute("SELECT complaint_id, kind FROM notification.outbox").fetchall()
+            )
+
         wait_for(lambda: (open_id, "sla_breach") in notices(), what="breach notice")
         assert {(open_id, "acknowledgement"), (done_id, "acknowledgement")} <= notices()
-        ack = conn.execute("SELECT body FROM notification.outbox WHERE complaint_id = %s"
-                           " AND kind = 'acknowledgement'", (open_id,)).fetchone()
+        ack = conn.execute(
+            "SELECT body FROM notification.outbox WHERE complaint_id = %s"
+            " AND kind = 'acknowledgement'",
+            (open_id,),
+        ).fetchone()
         assert ack is not None and json.loads(body)["reference"] in ack[0]
 
         # And the archive has the current state and the whole history
         def archived() -> tuple | None:
             return conn.execute(
                 "SELECT status, department, priority, sla_breached FROM analytics.complaints"
-                " WHERE complaint_id = %s", (open_id,)).fetchone()
+                " WHERE complaint_id = %s",
+                (open_id,),
+            ).fetchone()
+
         wait_for(lambda: (archived() or (None,) * 4)[3], what="archived breach of OPEN-1")
         assert archived() == ("registered", "finance", "P3", True)
-        history = [k for (k,) in conn.execute(
-            "SELECT kind FROM analytics.events WHERE complaint_id = %s ORDER BY at, recorded_at",
-            (open_id,))]
-        for step in ("registered", "routed:v1", "sla:started:resolve", "sla:breached:resolve",
-                     "notification:acknowledgement:sent", "notification:sla_breach:sent"):
+        history = [
+            k
+            for (k,) in conn.execute(
+                "SELECT kind FROM analytics.events WHERE complaint_id = %s"
+                " ORDER BY at, recorded_at",
+                (open_id,),
+            )
+        ]
+        for step in (
+            "registered",
+            "routed:v1",
+            "sla:started:resolve",
+            "sla:breached:resolve",
+            "notification:acknowledgement:sent",
+            "notification:sla_breach:sent",
+        ):
             assert step in history
-        done = conn.execute("SELECT status, resolved_at FROM analytics.complaints"
-                            " WHERE complaint_id = %s", (done_id,)).fetchone()
+        done = conn.execute(
+            "SELECT status, resolved_at FROM analytics.complaints WHERE complaint_id = %s",
+            (done_id,),
+        ).fetchone()
         assert done is not None and done[0] == "resolved" and done[1] is not None
 
     # And `complaintflow show` prints the timeline from the archive
     shown = subprocess.run(
         [sys.executable, "-m", "services.runtime.cli", "show", json.loads(body)["reference"]],
-        capture_output=True, text=True, env=settings_env(cf), timeout=30, check=True)
+        capture_output=True,
+        text=True,
+        env=settings_env(cf),
+        timeout=30,
+        check=True,
+    )
     assert "sla:breached:resolve" in shown.stdout and "routed:v1" in shown.stdout
 
     # And every worker serves the DESIGN metrics, health and readiness, and they moved
@@ -174,20 +234,37 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
             assert f"# TYPE {metric_name} " in text, f"{metric_name} missing on {name}"
         assert workers[name].status("/healthz") == 200
         assert workers[name].status("/readyz") == 200
-        assert metric(texts[name], "complaintflow_stage_latency_seconds_count",
-                      stage=name) > 0
+        assert metric(texts[name], "complaintflow_stage_latency_seconds_count", stage=name) > 0
     assert metric(texts["intake"], "complaintflow_complaints_received_total", channel="phone") == 3
-    assert metric(texts["intake"], "complaintflow_complaints_rejected_total",
-                  reason="invalid_json") == 1
+    assert (
+        metric(texts["intake"], "complaintflow_complaints_rejected_total", reason="invalid_json")
+        == 1
+    )
     assert metric(texts["intake"], "complaintflow_dead_letters_total", worker="intake") == 1
-    assert metric(texts["routing"], "complaintflow_complaints_routed_total",
-                  department="finance", priority="P3") == 1
+    assert (
+        metric(
+            texts["routing"],
+            "complaintflow_complaints_routed_total",
+            department="finance",
+            priority="P3",
+        )
+        == 1
+    )
     assert metric(texts["sla_timer"], "complaintflow_sla_breaches_total", target="resolve") >= 1
     assert metric(texts["sla_timer"], "complaintflow_sla_warnings_total") >= 1
     assert metric(texts["sla_timer"], "complaintflow_sla_breach_lag_seconds_count") >= 1
-    assert metric(texts["notification"], "complaintflow_notifications_total",
-                  kind="acknowledgement", outcome="sent") == 3
-    wait_for(lambda: metric(workers["analytics"].metrics(), "complaintflow_open_complaints") >= 2,
-             what="open complaints gauge")
+    assert (
+        metric(
+            texts["notification"],
+            "complaintflow_notifications_total",
+            kind="acknowledgement",
+            outcome="sent",
+        )
+        == 3
+    )
+    wait_for(
+        lambda: metric(workers["analytics"].metrics(), "complaintflow_open_complaints") >= 2,
+        what="open complaints gauge",
+    )
     for w in workers.values():
         assert w.proc.poll() is None, f"{w.name} stopped: {w.log.read_text()[-2000:]}"

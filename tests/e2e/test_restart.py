@@ -26,8 +26,11 @@ def test_sla_timer_killed_mid_flight_breaches_late_once_after_restart(cf, worker
     sla = TopicReader(cf, "complaints.sla.v1")
 
     def events(kind: str) -> list[dict]:
-        return [d for d in (json.loads(m.value) for m in sla.poll())
-                if d["complaint_id"] == cid and d["kind"] == kind]
+        return [
+            d
+            for d in (json.loads(m.value) for m in sla.poll())
+            if d["complaint_id"] == cid and d["kind"] == kind
+        ]
 
     # Given a started SLA timer
     submit(cf, [new_complaint("CRASH-1", "ev-c1", "billing", "账单错误")])
@@ -67,5 +70,6 @@ def test_intake_deduplicates_across_a_restart(cf, worker_factory):
     wait_for(lambda: len(registered.poll()) >= 2, what="second registration")
     time.sleep(1)
     ids = [json.loads(m.value)["complaint_id"] for m in registered.poll()]
-    assert sorted(ids) == sorted([complaint_id_for("e2e-cc", "DUP-1"),
-                                  complaint_id_for("e2e-cc", "DUP-2")])
+    assert sorted(ids) == sorted(
+        [complaint_id_for("e2e-cc", "DUP-1"), complaint_id_for("e2e-cc", "DUP-2")]
+    )

@@ -26,21 +26,44 @@ T0 = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
 
 def record(spec, model, offset: int) -> Record:
     ce = CloudEvent(id=f"ce-{offset}", type=spec.ce_type, source="/test", time=T0)
-    return Record(spec=spec, topic=spec.name, partition=2, offset=offset, key=b"k",
-                  value=encode(model), headers=ce.headers(), timestamp_ms=0)
+    return Record(
+        spec=spec,
+        topic=spec.name,
+        partition=2,
+        offset=offset,
+        key=b"k",
+        value=encode(model),
+        headers=ce.headers(),
+        timestamp_ms=0,
+    )
 
 
 def routed(cid: str, priority: Priority = Priority.P1, version: int = 1) -> RoutedComplaint:
     return RoutedComplaint(
-        complaint_id=cid, version=version, category="safety", department="quality",
-        queue="safety", priority=priority, sla_policy=f"standard-{priority.value}",
-        reasons=["test"], occurred_at=T0, routed_at=T0)
+        complaint_id=cid,
+        version=version,
+        category="safety",
+        department="quality",
+        queue="safety",
+        priority=priority,
+        sla_policy=f"standard-{priority.value}",
+        reasons=["test"],
+        occurred_at=T0,
+        routed_at=T0,
+    )
 
 
 def status(cid: str, value: Status, at: datetime) -> LifecycleEvent:
-    return LifecycleEvent(complaint_id=cid, kind=LifecycleKind.STATUS, source="t",
-                          source_event_id=f"{cid}-{value}", occurred_at=at, recorded_at=at,
-                          channel="phone", status=value)
+    return LifecycleEvent(
+        complaint_id=cid,
+        kind=LifecycleKind.STATUS,
+        source="t",
+        source_event_id=f"{cid}-{value}",
+        occurred_at=at,
+        recorded_at=at,
+        channel="phone",
+        status=value,
+    )
 
 
 def new_timer(cf, clock: FrozenClock, conn: psycopg.Connection) -> SlaTimer:
@@ -85,13 +108,15 @@ def test_resolution_stops_the_clock_and_wait_pauses_it(cf):
         timer = new_timer(cf, clock, conn)
         timer.handle(record(ROUTED, routed("c2", Priority.P3), 1), conn)
         clock.advance(timedelta(hours=10))
-        paused = timer.handle(record(LIFECYCLE, status("c2", Status.WAITING_ON_CUSTOMER,
-                                                       clock.now()), 2), conn)
+        paused = timer.handle(
+            record(LIFECYCLE, status("c2", Status.WAITING_ON_CUSTOMER, clock.now()), 2), conn
+        )
         assert kinds(paused) == ["paused"]
         clock.advance(timedelta(hours=100))  # far past the original deadline, but paused
         assert list(timer.tick(conn)) == []
-        resumed = timer.handle(record(LIFECYCLE, status("c2", Status.IN_PROGRESS, clock.now()),
-                                      3), conn)
+        resumed = timer.handle(
+            record(LIFECYCLE, status("c2", Status.IN_PROGRESS, clock.now()), 3), conn
+        )
         assert kinds(resumed) == ["resumed"]
         assert resumed[0].value.deadline == clock.now() + timedelta(hours=62)
         clock.advance(timedelta(hours=1))

@@ -22,7 +22,8 @@ def test_topics_are_created_from_the_registry(cf):
         for name, spec in TOPICS.items():
             assert len(described[cf.topic(name)]["partitions"]) == spec.partitions
         configs = admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, cf.topic("complaints.stats.v1"))])
+            [ConfigResource(ConfigResourceType.TOPIC, cf.topic("complaints.stats.v1"))]
+        )
         stats = configs["topic"][cf.topic("complaints.stats.v1")]
         assert stats["cleanup.policy"]["value"] == "compact"
     finally:

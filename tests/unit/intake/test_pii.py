@@ -37,8 +37,9 @@ def test_masks_show_only_what_an_agent_needs():
 def test_token_is_stable_per_customer_and_keyed():
     a = pii.customer_token(KEY, phone="138 1234 5678", email=None, national_id=None, name="x")
     b = pii.customer_token(KEY, phone="13812345678", email="o@x.io", national_id=None, name="y")
-    other_key = pii.customer_token(b"k2", phone="13812345678", email=None, national_id=None,
-                                   name=None)
+    other_key = pii.customer_token(
+        b"k2", phone="13812345678", email=None, national_id=None, name=None
+    )
     assert a == b and a != other_key and a.startswith("cus_")
     assert "13812345678" not in a
 

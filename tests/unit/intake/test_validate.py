@@ -16,9 +16,15 @@ NOW = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 
 def event(**over: object) -> dict[str, object]:
     doc: dict[str, object] = {
-        "type": "complaint.new", "source": "sh-cc", "event_id": "e1", "complaint_ref": "R1",
-        "occurred_at": "2026-03-15T17:59:00+08:00", "channel": "微信", "language": "zh-CN",
-        "customer": {"name": "张伟", "phone": "13812345678"}, "description": "  网络断了  ",
+        "type": "complaint.new",
+        "source": "sh-cc",
+        "event_id": "e1",
+        "complaint_ref": "R1",
+        "occurred_at": "2026-03-15T17:59:00+08:00",
+        "channel": "微信",
+        "language": "zh-CN",
+        "customer": {"name": "张伟", "phone": "13812345678"},
+        "description": "  网络断了  ",
     }
     doc.update(over)
     return doc
@@ -51,12 +57,18 @@ def test_a_status_change_parses():
         (b"[1, 2]", "invalid_json", "JSON object"),
         (json.dumps(event(type="complaint.teleport")).encode(), "unknown_type", "teleport"),
         (json.dumps(event(description="")).encode(), "validation", "description"),
-        (json.dumps(event(occurred_at="2026-03-15T10:00:00")).encode(), "validation",
-         "occurred_at"),
+        (
+            json.dumps(event(occurred_at="2026-03-15T10:00:00")).encode(),
+            "validation",
+            "occurred_at",
+        ),
         (json.dumps(event(channel="pigeon")).encode(), "validation", "pigeon"),
         (json.dumps(event(language="fr")).encode(), "validation", "fr"),
-        (json.dumps(event(occurred_at="2026-03-16T10:00:00+00:00")).encode(), "validation",
-         "in the future"),
+        (
+            json.dumps(event(occurred_at="2026-03-16T10:00:00+00:00")).encode(),
+            "validation",
+            "in the future",
+        ),
         (b"{" + b" " * MAX_EVENT_BYTES + b"}", "too_large", "limit"),
     ],
 )

@@ -19,8 +19,13 @@ def test_derived_event_ids_are_stable_and_distinct():
 
 
 def test_cloudevent_headers_round_trip():
-    event = CloudEvent(id="id-1", type="io.complaintflow.x.v1", source="/complaintflow/test",
-                       time=datetime(2026, 3, 15, 8, 0, tzinfo=UTC), subject="c-1")
+    event = CloudEvent(
+        id="id-1",
+        type="io.complaintflow.x.v1",
+        source="/complaintflow/test",
+        time=datetime(2026, 3, 15, 8, 0, tzinfo=UTC),
+        subject="c-1",
+    )
     headers = event.headers()
     names = [k for k, _ in headers]
     for required in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type"):

@@ -14,9 +14,15 @@ from schemas.registry import COMPLAINT_PARTITIONS, TOPICS
 
 def test_every_design_topic_is_registered():
     assert set(TOPICS) == {
-        "complaints.raw.v1", "complaints.rejected.v1", "complaints.registered.v1",
-        "complaints.lifecycle.v1", "complaints.routed.v1", "complaints.sla.v1",
-        "complaints.notifications.v1", "complaints.alerts.v1", "complaints.stats.v1",
+        "complaints.raw.v1",
+        "complaints.rejected.v1",
+        "complaints.registered.v1",
+        "complaints.lifecycle.v1",
+        "complaints.routed.v1",
+        "complaints.sla.v1",
+        "complaints.notifications.v1",
+        "complaints.alerts.v1",
+        "complaints.stats.v1",
     }
 
 
@@ -37,7 +43,8 @@ def test_committed_json_schemas_match_the_models():
         path = JSON_DIR / name
         assert path.exists(), f"{name} not exported: run `complaintflow schemas export`"
         assert path.read_text(encoding="utf-8") == text, (
-            f"{name} drifted from its model: run `complaintflow schemas export`")
+            f"{name} drifted from its model: run `complaintflow schemas export`"
+        )
 
 
 def test_exported_schema_names_topic_metadata():
@@ -49,10 +56,18 @@ def test_exported_schema_names_topic_metadata():
 
 def test_models_we_produce_reject_unknown_fields():
     fields = dict(
-        complaint_id="c", reference="CF-0000-0000", source="s", external_ref="r",
-        source_event_id="e", occurred_at="2026-01-01T00:00:00+08:00", source_utc_offset="+08:00",
-        registered_at="2026-01-01T00:00:00Z", channel="phone", language="en",
-        description="d", customer_token="cus_x",
+        complaint_id="c",
+        reference="CF-0000-0000",
+        source="s",
+        external_ref="r",
+        source_event_id="e",
+        occurred_at="2026-01-01T00:00:00+08:00",
+        source_utc_offset="+08:00",
+        registered_at="2026-01-01T00:00:00Z",
+        channel="phone",
+        language="en",
+        description="d",
+        customer_token="cus_x",
     )
     model = RegisteredComplaint.model_validate(fields)
     assert model.occurred_at.utcoffset().total_seconds() == 0  # normalised to UTC

@@ -35,8 +35,14 @@ def test_feed_mixes_types_languages_and_about_one_percent_malformed():
         languages.add(ev.language)
         sources.add(ev.source)
     assert 0.003 < bad / len(out) < 0.03
-    assert kinds == {"complaint.new", "complaint.contact", "complaint.status",
-                     "callback.promised", "compensation.offered", "survey.answered"}
+    assert kinds == {
+        "complaint.new",
+        "complaint.contact",
+        "complaint.status",
+        "callback.promised",
+        "compensation.offered",
+        "survey.answered",
+    }
     assert {"zh-CN", "zh-TW", "en-GB", "en-US"} <= languages
     assert len(sources) == 4
 

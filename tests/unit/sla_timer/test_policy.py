@@ -13,9 +13,18 @@ T0 = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
 
 def state(**over: object) -> TargetState:
     fields: dict[str, object] = dict(
-        complaint_id="c", target="resolve", partition=0, state=ACTIVE, priority=Priority.P3,
-        department="finance", policy="standard-P3", sensitive=False, route_version=1,
-        started_at=T0, used=timedelta(0), duration=timedelta(hours=72),
+        complaint_id="c",
+        target="resolve",
+        partition=0,
+        state=ACTIVE,
+        priority=Priority.P3,
+        department="finance",
+        policy="standard-P3",
+        sensitive=False,
+        route_version=1,
+        started_at=T0,
+        used=timedelta(0),
+        duration=timedelta(hours=72),
     )
     fields.update(over)
     return TargetState(**fields)  # type: ignore[arg-type]
@@ -61,9 +70,15 @@ def test_pause_stops_the_clock_and_resume_restarts_it():
 
 def test_priority_change_keeps_time_used_and_applies_the_new_target():
     later = T0 + timedelta(hours=2)
-    changed = state().rerouted(later, priority=Priority.P1, department="quality",
-                               policy="standard-P1", duration=timedelta(hours=4),
-                               sensitive=False, version=2)
+    changed = state().rerouted(
+        later,
+        priority=Priority.P1,
+        department="quality",
+        policy="standard-P1",
+        duration=timedelta(hours=4),
+        sensitive=False,
+        version=2,
+    )
     assert changed.used == timedelta(hours=2)
     assert changed.deadline == T0 + timedelta(hours=4)
     assert changed.route_version == 2
@@ -71,7 +86,13 @@ def test_priority_change_keeps_time_used_and_applies_the_new_target():
 
 def test_reroute_to_a_longer_target_lifts_a_breach():
     breached = state(state=BREACHED, duration=timedelta(hours=4))
-    lifted = breached.rerouted(T0 + timedelta(hours=5), priority=Priority.P4, department="x",
-                               policy="standard-P4", duration=timedelta(hours=120),
-                               sensitive=False, version=2)
+    lifted = breached.rerouted(
+        T0 + timedelta(hours=5),
+        priority=Priority.P4,
+        department="x",
+        policy="standard-P4",
+        duration=timedelta(hours=120),
+        sensitive=False,
+        version=2,
+    )
     assert lifted.state == ACTIVE
