@@ -183,6 +183,11 @@ class LocalKafka:
                 raise RuntimeError(
                     f"Kafka exited with {self.proc.returncode}; see {self.dir / 'broker.log'}"
                 )
+            if port_free(self.port):  # not listening yet: ask again without client noise
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kafka not listening after {timeout:.0f}s")
+                time.sleep(0.2)
+                continue
             try:
                 admin = KafkaAdminClient(
                     bootstrap_servers=[self.bootstrap], request_timeout_ms=3000
