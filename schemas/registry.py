@@ -70,7 +70,7 @@ RAW = TopicSpec(
     ce_type="io.complaintflow.raw.v1",
     description="Raw call-center events: new complaints, follow-up contacts, status changes, "
     "promised callbacks, compensation offers, survey answers.",
-    writers=("call centers (client, HTTP, import)",),
+    writers=("call centers (Kafka producers, `complaintflow submit`)",),
     readers=("intake",),
     retention_ms=7 * DAY_MS,
 )

@@ -69,6 +69,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from schemas.registry import TOPICS
     from services.runtime.kafka import ensure_topics
 
+    if args.markdown:
+        from schemas.catalog import markdown
+
+        print(markdown())
+        return 0
     s = settings()
     if args.create:
         created = ensure_topics(s)
@@ -155,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_stack)
 
     t = sub.add_parser("topics", help="list (and create) the topics of the registry")
-    t.add_argument("--create", action="store_true")
+    t.add_argument("--create", action="store_true", help="create the missing topics")
+    t.add_argument("--markdown", action="store_true", help="the README's topic catalog")
     t.set_defaults(func=cmd_topics)
 
     sb = sub.add_parser("submit", help="send JSONL raw events to complaints.raw.v1")
