@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +153,18 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.2)
+
+
+def wait_ready(workers: Iterable[WorkerProcess], timeout: float = 60) -> None:
+    """Wait until every worker answers /readyz with 200 (partitions assigned)."""
+    for w in workers:
+        wait_for(lambda w=w: _ready(w), timeout=timeout, what=f"{w.name} ready")
+
+
+def _ready(w: WorkerProcess) -> bool:
+    if w.proc.poll() is not None:
+        pytest.fail(f"{w.name} exited with {w.proc.returncode}: {w.log.read_text()[-2000:]}")
+    try:
+        return w.status("/readyz") == 200
+    except OSError:
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,9 +77,29 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                 created.append(topic.name)
             except TopicAlreadyExistsError:
                 pass
+        _wait_for_leaders(admin, {t.name: t.num_partitions for t in new})
         return created
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, wanted: dict[str, int], timeout: float = 30) -> None:
+    """Block until every topic in `wanted` has all its partitions in the metadata."""
+    deadline = time.monotonic() + timeout
+    while wanted:
+        described = admin.describe_topics(list(wanted))
+        ready = {
+            t["name"]
+            for t in described
+            if len(t.get("partitions") or []) == wanted.get(t["name"])
+            and all(p.get("leader_id", -1) >= 0 for p in t["partitions"])
+        }
+        wanted = {name: n for name, n in wanted.items() if name not in ready}
+        if not wanted:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics without leaders after {timeout:.0f}s: {sorted(wanted)}")
+        time.sleep(0.1)
 
 
 @dataclass(frozen=True)

@@ -81,4 +81,6 @@ def test_readme_topic_catalog_is_the_registry():
     from schemas.catalog import markdown
 
     readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
-    assert markdown() in readme, "README topic catalog drifted: paste `complaintflow topics --markdown`"
+    assert markdown() in readme, (
+        "README topic catalog drifted: paste `complaintflow topics --markdown`"
+    )
