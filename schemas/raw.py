@@ -48,10 +48,14 @@ class Customer(BaseModel):
 class NewComplaint(_RawBase):
     type: Literal["complaint.new"]
     customer: Customer
-    category: Annotated[str, Field(max_length=64)] | None = None
+    category: Annotated[str, Field(max_length=128)] | None = None
+    sub_category: Annotated[str, Field(max_length=200)] | None = None
     product: Annotated[str, Field(max_length=128)] | None = None
     subject: Annotated[str, Field(max_length=300)] | None = None
     description: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    related_ref: Annotated[str, Field(max_length=128)] | None = None
+    """An earlier complaint this one follows up: our reference (CF-XXXX-XXXX) or the call
+    center's own complaint reference."""
 
 
 class FollowUpContact(_RawBase):

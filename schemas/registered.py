@@ -24,6 +24,7 @@ class RegisteredComplaint(StrictModel):
     channel: Channel
     language: Language
     category: str | None = None
+    sub_category: str | None = None
     product: str | None = None
     subject: str | None = None
     """Subject with PII patterns redacted."""

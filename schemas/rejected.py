@@ -17,5 +17,9 @@ class DeadLetter(StrictModel):
     source_event_id: str | None = None
     original_key_b64: str | None = None
     original_value_b64: str
+    original_sealed: bool = False
+    """True for input that may hold customer data (raw events): `original_value_b64` is then
+    the base64 of a Fernet token under the dead-letter key (`complaintflow dead-letters
+    --reveal` opens it)."""
     original_headers: dict[str, str] = {}
     rejected_at: UtcDateTime

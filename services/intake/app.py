@@ -1,36 +1,41 @@
-"""The intake worker: raw events in; registered complaints, lifecycle events or dead letters out."""
+"""The intake worker: raw events in; registered complaints, lifecycle events or dead letters out.
+
+A poll's records are handled together: one statement de-duplicates the whole batch, one
+finds which complaints are known, one finds earlier complaints of the same customers.
+A follow-up that arrives before its complaint is held (sealed) for a grace period and
+released when the complaint registers, or dead-lettered when the grace runs out.
+"""
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Iterable
-from datetime import UTC, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import psycopg
+from pydantic import BaseModel
 
-from schemas.common import Language
-from schemas.envelope import CloudEvent, derived_event_id
-from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.raw import (
-    CallbackPromised,
-    CompensationOffered,
-    FollowUpContact,
-    NewComplaint,
-    RawEvent,
-    StatusChange,
-    SurveyAnswered,
-)
-from schemas.registered import RegisteredComplaint
-from schemas.registry import LIFECYCLE, RAW, REGISTERED
-from services.intake import normalize, pii, validate
-from services.intake.identity import complaint_id_for, reference_for
+from schemas.envelope import CloudEvent, complaint_id_for, derived_event_id
+from schemas.raw import NewComplaint, RawEvent
+from schemas.registry import LIFECYCLE, RAW, REGISTERED, TopicSpec
+from services.intake import pii, register, store, validate
 from services.intake.migrations import MIGRATIONS
 from services.runtime.errors import PoisonMessage
 from services.runtime.kafka import Emit
-from services.runtime.worker import Handler, Record
+from services.runtime.sealing import Sealer
+from services.runtime.worker import Handler, Record, Rejected
 
 REPEAT_WINDOW = timedelta(days=30)
+PURGE_EVERY = 600.0
 SOURCE = "/complaintflow/intake"
+
+
+@dataclass(frozen=True)
+class _Valid:
+    record: Record
+    event: RawEvent
+    complaint_id: str
 
 
 class Intake(Handler):
@@ -38,185 +43,195 @@ class Intake(Handler):
     inputs = (RAW,)
     schema = "intake"
     migrations = MIGRATIONS
+    batched = True
 
     def start(self, conn: psycopg.Connection) -> None:
         key = self.settings.pii_key.get_secret_value().encode()
         self._token_key = key
         self._vault = pii.Vault(key)
+        self._held_sealer = Sealer(key, "held-events")
+        self._partitions: set[int] = set()
+        self._checked_at = 0.0
+        self._purged_at = 0.0
 
-    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
+    def assigned(self, partitions: set[int], conn: psycopg.Connection) -> None:
+        self._partitions |= partitions
+
+    def revoked(self, partitions: set[int]) -> None:
+        self._partitions -= partitions
+
+    def handle_batch(
+        self, records: list[Record], conn: psycopg.Connection
+    ) -> Iterable[Emit | Rejected]:
         now = self.clock.now()
-        try:
-            event = validate.parse(record.value, now=now)
-        except PoisonMessage as exc:
-            self.metrics.complaints_rejected.labels(exc.reason).inc()
-            raise
-        first = conn.execute(
-            "INSERT INTO intake.seen_events (source, event_id, seen_at) VALUES (%s, %s, %s) "
-            "ON CONFLICT DO NOTHING RETURNING 1",
-            (event.source, event.event_id, now),
-        ).fetchone()
-        if first is None:
+        out: list[Emit | Rejected] = []
+        valid: list[_Valid] = []
+        for rec in records:
+            try:
+                event = validate.parse(rec.value, now=now)
+            except PoisonMessage as exc:
+                self.metrics.complaints_rejected.labels(exc.reason).inc()
+                out.append(Rejected(rec, exc))
+                continue
+            valid.append(_Valid(rec, event, complaint_id_for(event.source, event.complaint_ref)))
+        fresh = store.first_seen(conn, [(v.event.source, v.event.event_id) for v in valid], now)
+        todo: list[_Valid] = []
+        for v in valid:  # the first delivery of each event; later copies are duplicates
+            key = (v.event.source, v.event.event_id)
+            if key in fresh:
+                fresh.discard(key)
+                todo.append(v)
+        out.extend(self._apply(todo, conn, now))
+        return out
+
+    def _apply(self, todo: list[_Valid], conn: psycopg.Connection, now: datetime) -> list[Emit]:
+        news = [v.event for v in todo if isinstance(v.event, NewComplaint)]
+        known = store.known_complaints(conn, [v.complaint_id for v in todo])
+        tokens = {complaint_id_for(e.source, e.complaint_ref): self._token(e) for e in news}
+        latest = store.latest_by_customer(conn, tokens.values(), now - REPEAT_WINDOW)
+        refs = [ref for e in news for ref in register.mentioned_references(e)]
+        refs += [complaint_id_for(e.source, e.related_ref) for e in news if e.related_ref]
+        named = store.by_reference(conn, refs)
+        out: list[Emit] = []
+        held: list[store.Held] = []
+        complaints: list[tuple[object, ...]] = []
+        vault: list[tuple[str, bytes, datetime]] = []
+        registered_now: list[str] = []
+        for v in todo:
+            event = v.event
+            if isinstance(event, NewComplaint):
+                if v.complaint_id in known:
+                    continue  # a second "new" for the same complaint reference: nothing new
+                token = tokens[v.complaint_id]
+                category = register.category_of(event)
+                repeat = self._repeat(event, named, latest.get((token, category)))
+                reg = register.registered(
+                    event, complaint_id=v.complaint_id, token=token, now=now, repeat=repeat
+                )
+                known.add(v.complaint_id)
+                latest[(token, category)] = store.Earlier(v.complaint_id, reg.repeat_count)
+                named[reg.reference] = store.Earlier(v.complaint_id, reg.repeat_count)
+                complaints.append(
+                    (
+                        v.complaint_id,
+                        token,
+                        category,
+                        now,
+                        reg.repeat_count,
+                        reg.reference,
+                        event.source,
+                        event.complaint_ref,
+                    )
+                )
+                vault.append((token, self._seal_customer(event), now))
+                registered_now.append(v.complaint_id)
+                self.metrics.complaints_received.labels(reg.channel.value).inc()
+                out.append(self._emit(REGISTERED, reg.complaint_id, reg, "registered", event))
+            elif v.complaint_id in known:
+                out.append(self._follow_up(event, v.complaint_id, now))
+            else:
+                held.append(self._hold(v, now))
+        store.save_vault(conn, vault)
+        store.save_complaints(conn, complaints)
+        store.hold(conn, held)
+        for h in store.release(conn, registered_now):
+            event = validate.parse(self._held_sealer.open(h.sealed), now=now)
+            out.append(self._follow_up(event, h.complaint_id, now))
+        return out
+
+    def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        """Dead-letter follow-ups whose complaint never came; forget old de-dup keys."""
+        mono = time.monotonic()
+        if mono - self._checked_at < 1.0:
             return ()
-        complaint_id = complaint_id_for(event.source, event.complaint_ref)
-        if isinstance(event, NewComplaint):
-            return [self._register(event, complaint_id, conn)]
-        known = conn.execute(
-            "SELECT 1 FROM intake.complaints WHERE complaint_id = %s", (complaint_id,)
-        ).fetchone()
-        if known is None:
-            self.metrics.complaints_rejected.labels("unknown_complaint").inc()
-            raise PoisonMessage(
-                "unknown_complaint",
-                [
-                    f"{event.type} refers to complaint {event.complaint_ref!r} "
-                    f"of {event.source!r}, "
-                    "which was never registered"
-                ],
-                event_id=f"{event.source}:{event.event_id}",
-            )
-        return [self._lifecycle(event, complaint_id)]
-
-    def _register(self, event: NewComplaint, complaint_id: str, conn: psycopg.Connection) -> Emit:
+        self._checked_at = mono
         now = self.clock.now()
-        cust = event.customer
-        token = pii.customer_token(
-            self._token_key,
-            phone=cust.phone,
-            email=cust.email,
-            national_id=cust.national_id,
-            name=cust.name,
-        )
-        sealed = self._vault.seal(
-            {
-                "name": cust.name,
-                "phone": cust.phone,
-                "email": cust.email,
-                "national_id": cust.national_id,
-            }
-        )
-        conn.execute(
-            "INSERT INTO intake.vault (customer_token, sealed, updated_at) VALUES (%s, %s, %s) "
-            "ON CONFLICT (customer_token) DO UPDATE SET sealed = EXCLUDED.sealed, "
-            "updated_at = EXCLUDED.updated_at",
-            (token, sealed, now),
-        )
-        category = normalize.text(event.category).lower() if event.category else None
-        earlier = conn.execute(
-            "SELECT complaint_id, repeat_count FROM intake.complaints "
-            "WHERE customer_token = %s AND category IS NOT DISTINCT FROM %s "
-            "AND complaint_id <> %s AND registered_at > %s "
-            "ORDER BY registered_at DESC LIMIT 1",
-            (token, category, complaint_id, now - REPEAT_WINDOW),
-        ).fetchone()
-        repeat_of, repeat_count = (earlier[0], earlier[1] + 1) if earlier else (None, 0)
-        conn.execute(
-            "INSERT INTO intake.complaints (complaint_id, customer_token, category, registered_at,"
-            " repeat_count) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (complaint_id, token, category, now, repeat_count),
-        )
-        channel = normalize.channel(event.channel)
-        language = normalize.language(event.language)
-        assert channel is not None and language is not None  # checked by validate.parse
-        contact = (
-            pii.mask_phone(cust.phone)
-            if cust.phone
-            else pii.mask_email(cust.email)
-            if cust.email
-            else None
-        )
-        registered = RegisteredComplaint(
-            complaint_id=complaint_id,
-            reference=reference_for(complaint_id),
-            source=event.source,
-            external_ref=event.complaint_ref,
-            source_event_id=event.event_id,
-            occurred_at=event.occurred_at.astimezone(UTC),
-            source_utc_offset=normalize.utc_offset(event.occurred_at),
-            registered_at=now,
-            channel=channel,
-            language=language,
-            category=category,
-            product=normalize.text(event.product) if event.product else None,
-            subject=pii.redact(normalize.text(event.subject)) if event.subject else None,
-            description=pii.redact(normalize.text(event.description)),
-            customer_token=token,
-            contact_masked=contact,
-            region=cust.region,
-            time_zone=cust.time_zone,
-            repeat_of=repeat_of,
-            repeat_count=repeat_count,
-        )
-        self.metrics.complaints_received.labels(channel.value).inc()
-        return Emit(
-            REGISTERED,
-            complaint_id,
-            registered,
-            self._event(REGISTERED.ce_type, "registered", event, complaint_id),
+        if mono - self._purged_at > PURGE_EVERY:
+            self._purged_at = mono
+            store.purge_seen(conn, now - timedelta(days=self.settings.dedup_retention_days))
+        grace = timedelta(seconds=self.settings.intake_orphan_grace_seconds)
+        out = []
+        for h in store.expired(conn, self._partitions, now - grace):
+            self.metrics.complaints_rejected.labels("orphan_event").inc()
+            rec = Record(
+                spec=RAW,
+                topic=h.topic,
+                partition=h.partition,
+                offset=h.offset,
+                key=None,
+                value=self._held_sealer.open(h.sealed),
+                headers=[],
+                timestamp_ms=int(h.held_at.timestamp() * 1000),
+            )
+            out.append(
+                self.reject(
+                    rec,
+                    PoisonMessage(
+                        "orphan_event",
+                        [
+                            f"complaint {h.complaint_id} was not registered within "
+                            f"{grace.total_seconds():.0f}s of this follow-up"
+                        ],
+                        event_id=f"{h.source}:{h.event_id}",
+                    ),
+                )
+            )
+        return out
+
+    def _token(self, event: NewComplaint) -> str:
+        c = event.customer
+        return pii.customer_token(
+            self._token_key, phone=c.phone, email=c.email, national_id=c.national_id, name=c.name
         )
 
-    def _lifecycle(self, event: RawEvent, complaint_id: str) -> Emit:
-        channel = normalize.channel(event.channel)
-        assert channel is not None
-        fields: dict[str, object] = {}
-        if isinstance(event, FollowUpContact):
-            fields = {"kind": LifecycleKind.CONTACT, "note": pii.redact(normalize.text(event.note))}
-        elif isinstance(event, StatusChange):
-            fields = {
-                "kind": LifecycleKind.STATUS,
-                "status": event.status,
-                "agent": event.agent,
-                "root_cause": _clean(event.root_cause),
-                "corrective_action": _clean(event.corrective_action),
-                "preventive_action": _clean(event.preventive_action),
-            }
-        elif isinstance(event, CallbackPromised):
-            fields = {
-                "kind": LifecycleKind.CALLBACK_PROMISED,
-                "due_at": event.due_at.astimezone(UTC),
-                "agent": event.agent,
-            }
-        elif isinstance(event, CompensationOffered):
-            fields = {
-                "kind": LifecycleKind.COMPENSATION_OFFERED,
-                "amount": str(event.amount),
-                "currency": event.currency,
-                "authorised_by_role": event.authorised_by_role,
-            }
-        elif isinstance(event, SurveyAnswered):
-            fields = {
-                "kind": LifecycleKind.SURVEY_ANSWERED,
-                "score": event.score,
-                "comment": _clean(event.comment),
-            }
-        lifecycle = LifecycleEvent(
-            complaint_id=complaint_id,
-            source=event.source,
-            source_event_id=event.event_id,
-            occurred_at=event.occurred_at.astimezone(UTC),
-            recorded_at=self.clock.now(),
-            channel=channel,
-            **fields,  # type: ignore[arg-type]
-        )
-        return Emit(
-            LIFECYCLE,
-            complaint_id,
-            lifecycle,
-            self._event(LIFECYCLE.ce_type, "lifecycle", event, complaint_id),
+    def _seal_customer(self, event: NewComplaint) -> bytes:
+        c = event.customer
+        return self._vault.seal(
+            {"name": c.name, "phone": c.phone, "email": c.email, "national_id": c.national_id}
         )
 
-    def _event(self, ce_type: str, kind: str, event: RawEvent, complaint_id: str) -> CloudEvent:
-        return CloudEvent(
+    @staticmethod
+    def _repeat(
+        event: NewComplaint, named: dict[str, store.Earlier], same_customer: store.Earlier | None
+    ) -> register.Repeat | None:
+        refs = register.mentioned_references(event)
+        if event.related_ref:
+            refs.append(complaint_id_for(event.source, event.related_ref))
+        for ref in refs:
+            if ref in named:
+                return register.Repeat(named[ref].complaint_id, named[ref].repeat_count + 1)
+        if same_customer is not None:
+            return register.Repeat(same_customer.complaint_id, same_customer.repeat_count + 1)
+        return None
+
+    def _hold(self, v: _Valid, now: datetime) -> store.Held:
+        self.metrics.complaints_rejected.labels("held_out_of_order").inc()
+        return store.Held(
+            source=v.event.source,
+            event_id=v.event.event_id,
+            complaint_id=v.complaint_id,
+            topic=v.record.topic,
+            partition=v.record.partition,
+            offset=v.record.offset,
+            sealed=self._held_sealer.seal(v.record.value or b""),
+            held_at=now,
+        )
+
+    def _follow_up(self, event: RawEvent, complaint_id: str, now: datetime) -> Emit:
+        model = register.lifecycle(event, complaint_id=complaint_id, now=now)
+        return self._emit(LIFECYCLE, complaint_id, model, "lifecycle", event)
+
+    def _emit(
+        self, spec: TopicSpec, key: str, model: BaseModel, kind: str, event: RawEvent
+    ) -> Emit:
+        ce = CloudEvent(
             id=derived_event_id(kind, event.source, event.event_id),
-            type=ce_type,
+            type=spec.ce_type,
             source=SOURCE,
             time=self.clock.now(),
-            subject=complaint_id,
+            subject=key,
         )
-
-
-def _clean(text: str | None) -> str | None:
-    return pii.redact(normalize.text(text)) if text else None
+        return Emit(spec, key, model, ce)
 
 
 def vault_lookup(conn: psycopg.Connection, key: bytes, token: str) -> dict[str, str | None] | None:
@@ -225,6 +240,3 @@ def vault_lookup(conn: psycopg.Connection, key: bytes, token: str) -> dict[str, 
         "SELECT sealed FROM intake.vault WHERE customer_token = %s", (token,)
     ).fetchone()
     return pii.Vault(key).open(bytes(row[0])) if row else None
-
-
-__all__ = ["Intake", "Language", "json", "vault_lookup"]

@@ -26,4 +26,26 @@ MIGRATIONS = (
         CREATE INDEX complaints_customer ON {schema}.complaints (customer_token, registered_at);
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE {schema}.complaints ADD COLUMN reference text;
+        ALTER TABLE {schema}.complaints ADD COLUMN source text;
+        ALTER TABLE {schema}.complaints ADD COLUMN external_ref text;
+        CREATE INDEX complaints_reference ON {schema}.complaints (reference);
+        CREATE TABLE {schema}.pending (
+            source text NOT NULL,
+            event_id text NOT NULL,
+            complaint_id text NOT NULL,
+            topic text NOT NULL,
+            partition int NOT NULL,
+            "offset" bigint NOT NULL,
+            sealed bytea NOT NULL,
+            held_at timestamptz NOT NULL,
+            PRIMARY KEY (source, event_id)
+        );
+        CREATE INDEX pending_complaint ON {schema}.pending (complaint_id, held_at);
+        CREATE INDEX pending_held ON {schema}.pending (partition, held_at);
+        """,
+    ),
 )

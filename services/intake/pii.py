@@ -8,7 +8,7 @@ import hmac
 import json
 import re
 
-from cryptography.fernet import Fernet
+from services.runtime.sealing import Sealer
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Card numbers: 13-19 digits, optionally grouped by spaces or dashes.
@@ -66,13 +66,13 @@ def mask_email(email: str) -> str:
 
 
 class Vault:
-    """Symmetric encryption of a customer's clear data for the vault table."""
+    """Encryption of a customer's clear data for the vault table."""
 
     def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"vault:" + key).digest()))
+        self._sealer = Sealer(key, "vault")
 
     def seal(self, data: dict[str, str | None]) -> bytes:
-        return self._fernet.encrypt(json.dumps(data, ensure_ascii=False).encode())
+        return self._sealer.seal(json.dumps(data, ensure_ascii=False).encode())
 
     def open(self, token: bytes) -> dict[str, str | None]:
-        return json.loads(self._fernet.decrypt(token))  # type: ignore[no-any-return]
+        return json.loads(self._sealer.open(token))  # type: ignore[no-any-return]

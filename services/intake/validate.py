@@ -62,12 +62,16 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
             ],
             event_id=event_id,
         ) from exc
-    errors: list[str] = []
     if event.occurred_at - now > MAX_FUTURE:
-        errors.append(
-            f"occurred_at {event.occurred_at.isoformat()} is more than "
-            f"{int(MAX_FUTURE.total_seconds() // 60)} minutes in the future"
+        raise PoisonMessage(
+            "future_time",
+            [
+                f"occurred_at {event.occurred_at.isoformat()} is more than "
+                f"{int(MAX_FUTURE.total_seconds() // 60)} minutes in the future"
+            ],
+            event_id=event_id,
         )
+    errors: list[str] = []
     if normalize.channel(event.channel) is None:
         errors.append(f"channel {event.channel!r} is not a known channel")
     if normalize.language(event.language) is None:

@@ -49,6 +49,9 @@ def consumer(settings: Settings, *, group: str, client_id: str, **overrides: Any
         "heartbeat_interval_ms": 2_000,
         "max_poll_interval_ms": 300_000,
         "isolation_level": "read_committed",
+        # A topic created moments before may be missing from the first metadata; refresh
+        # soon so the group rebalances onto it instead of waiting the default 5 minutes.
+        "metadata_max_age_ms": 5_000,
     }
     cfg.update(overrides)
     return KafkaConsumer(**cfg)

@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from services.runtime.ports import free_port, port_free
+from services.runtime.ports import alive, free_port, port_free
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = Path(os.environ.get("CF_KAFKA_POM", REPO_ROOT / "deploy" / "kafka" / "pom.xml"))
@@ -93,6 +93,15 @@ def ensure_jars(progress: bool = True) -> Path:
     return libs
 
 
+def _runs_here(pid: int, directory: Path) -> bool:
+    """Whether `pid` is a live broker started on `directory` (not a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return alive(pid) and "kafka.Kafka" in cmdline and str(directory) in cmdline
+
+
 def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -106,9 +115,8 @@ class LocalKafka:
         self.proc: subprocess.Popen[bytes] | None = None
         ports_file = self.dir / "ports.json"
         saved = json.loads(ports_file.read_text()) if ports_file.exists() else {}
-        self.port = (
-            saved.get("port") if saved.get("port") and port_free(saved["port"]) else free_port()
-        )
+        port = saved.get("port")
+        self.port: int = port if port and port_free(port) else free_port()
         cport = saved.get("controller_port")
         self.controller_port = cport if cport and port_free(cport) else free_port()
 
@@ -129,6 +137,13 @@ class LocalKafka:
                 port=self.port, controller_port=self.controller_port, log_dir=log_dir
             )
         )
+        pid_file = self.dir / "kafka.pid"
+        if pid_file.exists() and _runs_here(int(pid_file.read_text() or 0), self.dir):
+            # Two brokers on one log directory corrupt its metadata: refuse instead.
+            raise RuntimeError(
+                f"a broker (pid {pid_file.read_text()}) already runs on {self.dir}; "
+                "stop it first (`complaintflow stack down`)"
+            )
         java = shutil.which("java") or "java"
         classpath = f"{libs}/*"
         if not (log_dir / "meta.properties").exists():
@@ -158,6 +173,7 @@ class LocalKafka:
                 "-XX:+UseG1GC",
                 "-XX:MaxGCPauseMillis=20",
                 "-Djava.awt.headless=true",
+                "-Dlog4j2.shutdownHookEnabled=false",
                 f"-Dlog4j2.configurationFile={LOG4J}",
                 f"-Dkafka.logs.dir={self.dir}",
                 "-cp",
@@ -169,6 +185,7 @@ class LocalKafka:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        pid_file.write_text(str(self.proc.pid))
         self._wait_ready(timeout)
         return self
 

@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
 from schemas.envelope import CloudEvent, derived_event_id
-from schemas.registry import REJECTED, TopicSpec
+from schemas.registry import RAW, REJECTED, TopicSpec
 from schemas.rejected import DeadLetter
 from services.runtime import kafka as kf
 from services.runtime.clock import Clock, SystemClock
@@ -32,6 +32,7 @@ from services.runtime.db import Migration, migrate, open_pool
 from services.runtime.errors import PoisonMessage, RetryableError
 from services.runtime.http import OpsServer
 from services.runtime.metrics import Metrics
+from services.runtime.sealing import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,14 @@ class Record:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A record a batch handler refuses: the runtime dead-letters it."""
+
+    record: Record
+    error: PoisonMessage
+
+
 class Handler:
     """What a worker does; the runtime owns Kafka, the database and metrics around it."""
 
@@ -61,11 +70,23 @@ class Handler:
     inputs: tuple[TopicSpec, ...] = ()
     schema: str = ""
     migrations: tuple[Migration, ...] = ()
+    batched: bool = False
+    """True when `handle_batch` does set-based work for a whole poll at once."""
 
     def __init__(self, settings: Settings, metrics: Metrics, clock: Clock) -> None:
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
+        self.reject: Callable[[Record, PoisonMessage], kf.Emit] = _no_dead_letters
+
+    def handle_batch(
+        self, records: list[Record], conn: psycopg.Connection
+    ) -> Iterable[kf.Emit | Rejected]:
+        """Process a whole poll; if it raises, the runtime retries the records one by one."""
+        out: list[kf.Emit | Rejected] = []
+        for rec in records:
+            out.extend(self.handle(rec, conn))
+        return out
 
     def start(self, conn: psycopg.Connection) -> None:
         """Called once after migrations, before the first poll."""
@@ -87,6 +108,10 @@ class Handler:
 
     def revoked(self, partitions: set[int]) -> None:
         """Partitions no longer owned by this instance."""
+
+
+def _no_dead_letters(record: Record, error: PoisonMessage) -> kf.Emit:
+    raise error
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -116,6 +141,8 @@ class WorkerRunner:
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics.create(self.registry)
         self.handler = handler_cls(settings, self.metrics, clock or SystemClock())
+        self.handler.reject = self.dead_letter
+        self._raw_sealer = Sealer(settings.pii_key.get_secret_value().encode(), "dead-letters")
         self.name = self.handler.name
         self.group = settings.group(self.name)
         self._stop = threading.Event()
@@ -157,6 +184,7 @@ class WorkerRunner:
         client_id = f"{self.name}-{self.settings.instance}"
         self.consumer = kf.consumer(self.settings, group=self.group, client_id=client_id)
         self.producer = kf.producer(self.settings, client_id=client_id)
+        self._await_metadata()
         self.consumer.subscribe(topics=list(self._by_topic), listener=_Rebalance(self))
         log.info("%s consuming %s as group %s", self.name, sorted(self._by_topic), self.group)
         try:
@@ -170,6 +198,16 @@ class WorkerRunner:
                 self.producer.close(timeout=10)
                 self.consumer.close()
             log.info("%s stopped", self.name)
+
+    def _await_metadata(self, timeout: float = 60) -> None:
+        """Know every input topic's partitions before joining the group: a member that joins
+        without them is assigned nothing and may not rejoin for minutes."""
+        deadline = time.monotonic() + timeout
+        for topic in self._by_topic:
+            while not self.consumer.partitions_for_topic(topic):
+                if time.monotonic() > deadline or self._stop.is_set():
+                    raise RuntimeError(f"topic {topic} does not exist (create it: topics --create)")
+                time.sleep(0.2)
 
     def _poll_timeout_ms(self) -> int:
         timeout = self.settings.poll_timeout_ms / 1000
@@ -207,9 +245,8 @@ class WorkerRunner:
         self._report_lag()
 
     def _process(self, records: list[Any], conn: psycopg.Connection) -> list[kf.Emit]:
-        out: list[kf.Emit] = []
-        for raw in records:
-            rec = Record(
+        recs = [
+            Record(
                 spec=self._by_topic[raw.topic],
                 topic=raw.topic,
                 partition=raw.partition,
@@ -219,19 +256,50 @@ class WorkerRunner:
                 headers=list(raw.headers or []),
                 timestamp_ms=raw.timestamp,
             )
-            try:
-                with conn.transaction():
-                    out.extend(self.handler.handle(rec, conn))
-            except PoisonMessage as exc:
-                out.append(self.dead_letter(rec, exc))
-            except (RetryableError, psycopg.OperationalError):
-                raise
-            except Exception as exc:  # a bug must not stop the worker nor lose the message
-                log.exception("%s: unexpected error at %s", self.name, rec.where)
-                out.append(self.dead_letter(rec, PoisonMessage("handler_error", [repr(exc)])))
+            for raw in records
+        ]
+        out: list[kf.Emit] | None = None
+        if self.handler.batched and recs:
+            out = self._process_batch(recs, conn)
+        if out is None:
+            out = []
+            for rec in recs:
+                out.extend(self._process_one(rec, conn))
+        for rec in recs:
             self.metrics.events_processed.labels(self.name, rec.spec.name).inc()
             self._observe_latency(rec)
         return out
+
+    def _process_batch(self, recs: list[Record], conn: psycopg.Connection) -> list[kf.Emit] | None:
+        try:
+            with conn.transaction():
+                results = list(self.handler.handle_batch(recs, conn))
+        except (RetryableError, psycopg.OperationalError):
+            raise
+        except Exception:
+            log.exception("%s: batch of %d failed; retrying one by one", self.name, len(recs))
+            return None
+        return [
+            self.dead_letter(r.record, r.error) if isinstance(r, Rejected) else r for r in results
+        ]
+
+    def _process_one(self, rec: Record, conn: psycopg.Connection) -> list[kf.Emit]:
+        try:
+            with conn.transaction():
+                if self.handler.batched:
+                    results = list(self.handler.handle_batch([rec], conn))
+                    for r in results:
+                        if isinstance(r, Rejected):
+                            raise r.error
+                    return [r for r in results if isinstance(r, kf.Emit)]
+                return list(self.handler.handle(rec, conn))
+        except PoisonMessage as exc:
+            return [self.dead_letter(rec, exc)]
+        except (RetryableError, psycopg.OperationalError):
+            raise
+        except Exception as exc:  # a bug must not stop the worker nor lose the message
+            log.exception("%s: unexpected error at %s", self.name, rec.where)
+            return [self.dead_letter(rec, PoisonMessage("handler_error", [repr(exc)]))]
 
     def _observe_latency(self, rec: Record) -> None:
         event = CloudEvent.from_headers(rec.headers)
@@ -249,6 +317,7 @@ class WorkerRunner:
             "; ".join(exc.errors)[:500],
         )
         self.metrics.dead_letters.labels(self.name, exc.reason).inc()
+        sealed = rec.spec.name == RAW.name  # raw input may carry customer data in clear
         letter = DeadLetter(
             worker=self.name,
             reason=exc.reason,
@@ -258,7 +327,10 @@ class WorkerRunner:
             source_offset=rec.offset,
             source_event_id=exc.event_id,
             original_key_b64=base64.b64encode(rec.key).decode() if rec.key else None,
-            original_value_b64=base64.b64encode(rec.value or b"").decode(),
+            original_value_b64=base64.b64encode(
+                self._raw_sealer.seal(rec.value or b"") if sealed else rec.value or b""
+            ).decode(),
+            original_sealed=sealed,
             original_headers={
                 k: v.decode("utf-8", "replace") for k, v in rec.headers if k.startswith("ce_")
             },

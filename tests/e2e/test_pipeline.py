@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from schemas.envelope import complaint_id_for
+from services.runtime.sealing import Sealer
 from tests.conftest import settings_env, wait_for, wait_ready
 from tests.kafka_helpers import TopicReader
 
@@ -131,7 +132,12 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
     letters = rejected.wait(lambda m: True)
     assert len(letters) == 1
     letter = json.loads(letters[0].value)
-    assert base64.b64decode(letter["original_value_b64"]).decode() == malformed
+    # raw input may hold customer data: the original is sealed under the dead-letter key
+    assert letter["original_sealed"] is True
+    sealed = base64.b64decode(letter["original_value_b64"])
+    assert malformed.encode() not in sealed
+    opener = Sealer(cf.pii_key.get_secret_value().encode(), "dead-letters")
+    assert opener.open(sealed).decode() == malformed
     assert letter["reason"] == "invalid_json" and letter["source_topic"] == "complaints.raw.v1"
     assert letter["errors"] and "not JSON" in letter["errors"][0]
 

@@ -66,7 +66,7 @@ def test_a_status_change_parses():
         (json.dumps(event(language="fr")).encode(), "validation", "fr"),
         (
             json.dumps(event(occurred_at="2026-03-16T10:00:00+00:00")).encode(),
-            "validation",
+            "future_time",
             "in the future",
         ),
         (b"{" + b" " * MAX_EVENT_BYTES + b"}", "too_large", "limit"),

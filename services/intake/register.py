@@ -1,0 +1,133 @@
+"""Building the downstream events of intake from validated raw events (pure functions)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from schemas.lifecycle import LifecycleEvent, LifecycleKind
+from schemas.raw import (
+    CallbackPromised,
+    CompensationOffered,
+    FollowUpContact,
+    NewComplaint,
+    RawEvent,
+    StatusChange,
+    SurveyAnswered,
+)
+from schemas.registered import RegisteredComplaint
+from services.intake import normalize, pii
+from services.intake.identity import reference_for
+
+OUR_REFERENCE = re.compile(r"\bCF-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b")
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """The earlier complaint a new one repeats, and how many came before it."""
+
+    of: str
+    count: int
+
+
+def contact_mask(event: NewComplaint) -> str | None:
+    cust = event.customer
+    if cust.phone:
+        return pii.mask_phone(cust.phone)
+    return pii.mask_email(cust.email) if cust.email else None
+
+
+def category_of(event: NewComplaint) -> str | None:
+    return normalize.text(event.category).lower() if event.category else None
+
+
+def mentioned_references(event: NewComplaint) -> list[str]:
+    """Earlier complaints the customer names: `related_ref`, or our references in the text."""
+    found = [event.related_ref] if event.related_ref else []
+    found += OUR_REFERENCE.findall(" ".join(filter(None, [event.subject, event.description])))
+    return found
+
+
+def registered(
+    event: NewComplaint, *, complaint_id: str, token: str, now: datetime, repeat: Repeat | None
+) -> RegisteredComplaint:
+    """The registered complaint: normalised, with PII replaced by a token and redactions."""
+    channel = normalize.channel(event.channel)
+    language = normalize.language(event.language)
+    assert channel is not None and language is not None  # guaranteed by validate.parse
+    return RegisteredComplaint(
+        complaint_id=complaint_id,
+        reference=reference_for(complaint_id),
+        source=event.source,
+        external_ref=event.complaint_ref,
+        source_event_id=event.event_id,
+        occurred_at=event.occurred_at.astimezone(UTC),
+        source_utc_offset=normalize.utc_offset(event.occurred_at),
+        registered_at=now,
+        channel=channel,
+        language=language,
+        category=category_of(event),
+        sub_category=_clean(event.sub_category),
+        product=normalize.text(event.product) if event.product else None,
+        subject=_clean(event.subject),
+        description=pii.redact(normalize.text(event.description)),
+        customer_token=token,
+        contact_masked=contact_mask(event),
+        region=event.customer.region,
+        time_zone=event.customer.time_zone,
+        repeat_of=repeat.of if repeat else None,
+        repeat_count=repeat.count if repeat else 0,
+    )
+
+
+def lifecycle(event: RawEvent, *, complaint_id: str, now: datetime) -> LifecycleEvent:
+    """The lifecycle event of a follow-up (contact, status, callback, compensation, survey)."""
+    channel = normalize.channel(event.channel)
+    assert channel is not None
+    fields: dict[str, object]
+    if isinstance(event, FollowUpContact):
+        fields = {"kind": LifecycleKind.CONTACT, "note": _clean(event.note)}
+    elif isinstance(event, StatusChange):
+        fields = {
+            "kind": LifecycleKind.STATUS,
+            "status": event.status,
+            "agent": event.agent,
+            "root_cause": _clean(event.root_cause),
+            "corrective_action": _clean(event.corrective_action),
+            "preventive_action": _clean(event.preventive_action),
+        }
+    elif isinstance(event, CallbackPromised):
+        fields = {
+            "kind": LifecycleKind.CALLBACK_PROMISED,
+            "due_at": event.due_at.astimezone(UTC),
+            "agent": event.agent,
+        }
+    elif isinstance(event, CompensationOffered):
+        fields = {
+            "kind": LifecycleKind.COMPENSATION_OFFERED,
+            "amount": str(event.amount),
+            "currency": event.currency,
+            "authorised_by_role": event.authorised_by_role,
+        }
+    elif isinstance(event, SurveyAnswered):
+        fields = {
+            "kind": LifecycleKind.SURVEY_ANSWERED,
+            "score": event.score,
+            "comment": _clean(event.comment),
+        }
+    else:
+        raise TypeError(f"{type(event).__name__} is not a follow-up event")
+    return LifecycleEvent(
+        complaint_id=complaint_id,
+        source=event.source,
+        source_event_id=event.event_id,
+        occurred_at=event.occurred_at.astimezone(UTC),
+        recorded_at=now,
+        channel=channel,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _clean(text: str | None) -> str | None:
+    return pii.redact(normalize.text(text)) if text else None
