@@ -9,17 +9,19 @@ released when the complaint registers, or dead-lettered when the grace runs out.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
+from kafka import KafkaProducer
 from pydantic import BaseModel
 
 from schemas.envelope import CloudEvent, complaint_id_for, derived_event_id
 from schemas.raw import NewComplaint, RawEvent
 from schemas.registry import LIFECYCLE, RAW, REGISTERED, TopicSpec
 from services.intake import pii, register, store, validate
+from services.intake.http_api import IntakeApi
 from services.intake.migrations import MIGRATIONS
 from services.runtime.errors import PoisonMessage
 from services.runtime.kafka import Emit
@@ -53,6 +55,13 @@ class Intake(Handler):
         self._partitions: set[int] = set()
         self._checked_at = 0.0
         self._purged_at = 0.0
+
+    def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
+        """The HTTP API, when a port and keys are configured."""
+        if self.settings.intake_http_port is None or self.settings.intake_api_keys is None:
+            return None
+        api = IntakeApi(self.settings, producer, self.clock.now).start()
+        return api.stop
 
     def assigned(self, partitions: set[int], conn: psycopg.Connection) -> None:
         self._partitions |= partitions
@@ -181,7 +190,12 @@ class Intake(Handler):
     def _token(self, event: NewComplaint) -> str:
         c = event.customer
         return pii.customer_token(
-            self._token_key, phone=c.phone, email=c.email, national_id=c.national_id, name=c.name
+            self._token_key,
+            phone=c.phone,
+            email=c.email,
+            national_id=c.national_id,
+            name=c.name,
+            anonymous=f"{event.source}:{event.complaint_ref}",
         )
 
     def _seal_customer(self, event: NewComplaint) -> bytes:

@@ -23,8 +23,12 @@ _PHONE = re.compile(
 )
 
 
-def redact(text: str) -> str:
-    """Free text with emails, id, card and phone numbers replaced by placeholders."""
+def redact(text: str, *, names: tuple[str, ...] = ()) -> str:
+    """Free text with emails, id, card and phone numbers replaced by placeholders, and the
+    customer's own `names` (known from the complaint) replaced by `[name]`."""
+    for name in names:
+        if len(name.strip()) >= 2:
+            text = text.replace(name.strip(), "[name]")
     text = _EMAIL.sub("[email]", text)
     text = _CN_ID.sub("[id]", text)
     text = _SSN.sub("[id]", text)
@@ -38,9 +42,19 @@ def normalise_phone(phone: str) -> str:
 
 
 def customer_token(
-    key: bytes, *, phone: str | None, email: str | None, national_id: str | None, name: str | None
+    key: bytes,
+    *,
+    phone: str | None,
+    email: str | None,
+    national_id: str | None,
+    name: str | None,
+    anonymous: str = "",
 ) -> str:
-    """A stable pseudonym of the customer: keyed hash of their strongest identifier."""
+    """A stable pseudonym of the customer: keyed hash of their strongest identifier.
+
+    A name alone identifies nobody (many customers share one), so without an id, phone or
+    email the token is unique to `anonymous` (the complaint) and links no repeats.
+    """
     if national_id:
         basis = "id:" + national_id.strip().upper()
     elif phone and normalise_phone(phone):
@@ -48,7 +62,7 @@ def customer_token(
     elif email:
         basis = "email:" + email.strip().lower()
     else:
-        basis = "name:" + (name or "").strip().lower()
+        basis = "anon:" + anonymous
     digest = hmac.new(key, basis.encode(), hashlib.sha256).digest()
     return "cus_" + base64.b32encode(digest[:15]).decode().lower()
 

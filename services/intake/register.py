@@ -56,6 +56,7 @@ def registered(
     channel = normalize.channel(event.channel)
     language = normalize.language(event.language)
     assert channel is not None and language is not None  # guaranteed by validate.parse
+    names = (event.customer.name,) if event.customer.name else ()
     return RegisteredComplaint(
         complaint_id=complaint_id,
         reference=reference_for(complaint_id),
@@ -70,8 +71,8 @@ def registered(
         category=category_of(event),
         sub_category=_clean(event.sub_category),
         product=normalize.text(event.product) if event.product else None,
-        subject=_clean(event.subject),
-        description=pii.redact(normalize.text(event.description)),
+        subject=_clean(event.subject, names),
+        description=pii.redact(normalize.text(event.description), names=names),
         customer_token=token,
         contact_masked=contact_mask(event),
         region=event.customer.region,
@@ -129,5 +130,5 @@ def lifecycle(event: RawEvent, *, complaint_id: str, now: datetime) -> Lifecycle
     )
 
 
-def _clean(text: str | None) -> str | None:
-    return pii.redact(normalize.text(text)) if text else None
+def _clean(text: str | None, names: tuple[str, ...] = ()) -> str | None:
+    return pii.redact(normalize.text(text), names=names) if text else None

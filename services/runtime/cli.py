@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from services.runtime.config import Settings, settings
+from services.runtime.errors import ConfigError
 from services.runtime.stack import WORKERS
 
 DEMO_SLA_SCALE = 45 / (72 * 3600)
@@ -94,6 +95,33 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0 if summary.failed == 0 else 1
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from services.runtime.importer import import_file
+
+    path = Path(args.file)
+    if not path.exists():
+        raise RuntimeError(f"{path}: no such file")
+    try:
+        tally = import_file(
+            settings(),
+            path,
+            fmt=args.format,
+            mapping_path=Path(args.mapping) if args.mapping else None,
+            progress=not args.quiet,
+        )
+    except ValueError as exc:
+        raise RuntimeError(f"{path}: {exc}") from exc
+    print(tally.render())
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from services.runtime.dead_letters import report
+
+    print(report(settings(), limit=args.limit, reveal=args.reveal))
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from services.simulator.feed import run_feed
 
@@ -169,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--quiet", action="store_true")
     sb.set_defaults(func=cmd_submit)
 
+    im = sub.add_parser("import", help="bulk import a CSV export (resumable)")
+    im.add_argument("file")
+    im.add_argument("--format", choices=("cfpb", "csv"), required=True)
+    im.add_argument("--mapping", help="YAML mapping of columns to event fields (--format csv)")
+    im.add_argument("--quiet", action="store_true")
+    im.set_defaults(func=cmd_import)
+
+    dl = sub.add_parser("dead-letters", help="what was rejected, by reason, and the latest")
+    dl.add_argument("--limit", type=int, default=10, help="latest dead letters to show")
+    dl.add_argument(
+        "--reveal", action="store_true", help="decrypt sealed originals (may show customer data)"
+    )
+    dl.set_defaults(func=cmd_dead_letters)
+
     sm = sub.add_parser("simulate", help="a simulated call-center feed")
     sm.add_argument("--rate", type=float, default=50.0, help="events per second")
     sm.add_argument("--duration", type=float, default=60.0, help="seconds")
@@ -199,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
-    except RuntimeError as exc:
+    except (RuntimeError, ConfigError) as exc:
         print(f"complaintflow: {exc}", file=sys.stderr)
         return 2
 

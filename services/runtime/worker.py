@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from kafka import TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from psycopg_pool import ConnectionPool
@@ -90,6 +90,10 @@ class Handler:
 
     def start(self, conn: psycopg.Connection) -> None:
         """Called once after migrations, before the first poll."""
+
+    def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
+        """Start any extra endpoint the worker offers; returns how to stop it."""
+        return None
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[kf.Emit]:
         """Process one record; raise PoisonMessage to dead-letter it."""
@@ -185,6 +189,7 @@ class WorkerRunner:
         self.consumer = kf.consumer(self.settings, group=self.group, client_id=client_id)
         self.producer = kf.producer(self.settings, client_id=client_id)
         self._await_metadata()
+        stop_serving = self.handler.serve(self.producer)
         self.consumer.subscribe(topics=list(self._by_topic), listener=_Rebalance(self))
         log.info("%s consuming %s as group %s", self.name, sorted(self._by_topic), self.group)
         try:
@@ -192,6 +197,8 @@ class WorkerRunner:
                 self._last_loop = time.monotonic()
                 self._once()
         finally:
+            if stop_serving is not None:
+                stop_serving()
             try:
                 self.producer.flush(timeout=10)
             finally:

@@ -56,3 +56,8 @@ def test_reference_is_readable_and_stable():
     assert ref == reference_for("5503a75b-18f7-5152-886c-c2ad2fc9f4c2")
     assert len(ref) == 12 and ref.startswith("CF-")
     assert not set(ref[3:].replace("-", "")) & set("ILOU")
+
+
+def test_the_customers_own_name_is_redacted_from_text():
+    assert pii.redact("我是欧阳娜娜，请回电", names=("欧阳娜娜",)) == "我是[name]，请回电"
+    assert pii.redact("Jane Doe called", names=("Jane Doe", " ")) == "[name] called"

@@ -1,0 +1,211 @@
+"""Intake's HTTP API: `POST /v1/events` and `POST /v1/events:batch`.
+
+An event is on Kafka (acks=all) before the 202 goes out; a refused request names every
+invalid field. Keys are per call center (`CF_INTAKE_API_KEYS=source=key,...`): a key only
+submits events of its own source, `*=key` submits for any source.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from kafka import KafkaProducer
+
+from schemas.envelope import complaint_id_for
+from services.intake.identity import reference_for
+from services.intake.validate import MAX_EVENT_BYTES, parse
+from services.runtime.config import Settings
+from services.runtime.errors import ConfigError, PoisonMessage
+from services.runtime.submit import send_raw
+
+log = logging.getLogger(__name__)
+MAX_BATCH_BYTES = 5 * 1024 * 1024
+
+
+def parse_keys(spec: str) -> dict[str, str]:
+    """`source=key,source2=key2` → {key: source}; raises ConfigError naming the bad pair."""
+    keys: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in spec.split(","))):
+        source, sep, key = pair.partition("=")
+        if not sep or not source.strip() or len(key.strip()) < 8:
+            raise ConfigError(
+                f"CF_INTAKE_API_KEYS: {source.strip() or pair!r}: expected source=key "
+                "with a key of at least 8 characters"
+            )
+        keys[key.strip()] = source.strip()
+    return keys
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("error"))
+        self.status = status
+        self.body = body
+
+
+class IntakeApi:
+    """The HTTP front door of intake, on its own port, sharing the worker's process."""
+
+    def __init__(
+        self, settings: Settings, producer: KafkaProducer, now: Callable[[], datetime]
+    ) -> None:
+        assert settings.intake_api_keys is not None and settings.intake_http_port is not None
+        self.settings = settings
+        self.producer = producer
+        self.now = now
+        self.keys = parse_keys(settings.intake_api_keys.get_secret_value())
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+                try:
+                    status, body = api.post(self.path, dict(self.headers.items()), self.rfile)
+                except _Refusal as refusal:
+                    status, body = refusal.status, refusal.body
+                data = json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(
+            (settings.intake_http_host, settings.intake_http_port), Handler
+        )
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> IntakeApi:
+        self._thread.start()
+        log.info(
+            "intake HTTP API on http://%s:%d/v1/events", self.settings.intake_http_host, self.port
+        )
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def post(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        """Answer one POST: (status, JSON body)."""
+        if path not in ("/v1/events", "/v1/events:batch"):
+            raise _Refusal(404, {"error": "not_found", "detail": f"no endpoint {path}"})
+        allowed_source = self._authenticate(headers)
+        batch = path.endswith(":batch")
+        limit = MAX_BATCH_BYTES if batch else MAX_EVENT_BYTES
+        size = int(headers.get("Content-Length") or headers.get("content-length") or -1)
+        if size < 0:
+            raise _Refusal(411, {"error": "length_required"})
+        if size > limit:
+            raise _Refusal(
+                413, {"error": "too_large", "detail": f"body is {size} bytes, the limit is {limit}"}
+            )
+        raw = body.read(size)
+        items = self._split(raw) if batch else [raw]
+        accepted, refused = [], []
+        for index, item in enumerate(items):
+            try:
+                event = parse(item, now=self.now())
+            except PoisonMessage as exc:
+                refused.append({"index": index, "reason": exc.reason, "errors": exc.errors})
+                continue
+            if allowed_source not in ("*", event.source):
+                refused.append(
+                    {
+                        "index": index,
+                        "reason": "forbidden_source",
+                        "errors": [f"this key may not submit events of {event.source!r}"],
+                    }
+                )
+                continue
+            accepted.append((item, event))
+        if refused:
+            if not batch:
+                first = refused[0]
+                status = (
+                    403
+                    if first["reason"] == "forbidden_source"
+                    else (
+                        400 if first["reason"] in ("invalid_json", "invalid_utf8", "empty") else 422
+                    )
+                )
+                raise _Refusal(status, {"error": first["reason"], "errors": first["errors"]})
+            raise _Refusal(
+                422,
+                {
+                    "error": "invalid_events",
+                    "refused": refused,
+                    "detail": "nothing was accepted; fix these and resend",
+                },
+            )
+        futures = [
+            (send_raw(self.producer, self.settings, item)[0], event) for item, event in accepted
+        ]
+        self.producer.flush(timeout=30)
+        results = []
+        for fut, event in futures:
+            try:
+                fut.get(timeout=30)  # type: ignore[attr-defined]
+            except Exception as exc:  # the broker did not take it: the caller must retry
+                raise _Refusal(
+                    503, {"error": "unavailable", "detail": f"not stored on Kafka ({exc}); retry"}
+                ) from exc
+            cid = complaint_id_for(event.source, event.complaint_ref)
+            results.append(
+                {"event_id": event.event_id, "complaint_id": cid, "reference": reference_for(cid)}
+            )
+        return 202, ({"accepted": results} if batch else results[0])
+
+    def _authenticate(self, headers: dict[str, str]) -> str:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        key = lowered.get("x-api-key") or ""
+        auth = lowered.get("authorization", "")
+        if not key and auth.lower().startswith("bearer "):
+            key = auth[7:].strip()
+        for known, source in self.keys.items():
+            if key and hmac.compare_digest(known.encode(), key.encode()):
+                return source
+        raise _Refusal(
+            401,
+            {
+                "error": "unauthorized",
+                "detail": "send a valid key as X-API-Key or Authorization: Bearer",
+            },
+        )
+
+    def _split(self, raw: bytes) -> list[bytes]:
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _Refusal(400, {"error": "invalid_json", "errors": [f"not JSON: {exc}"]}) from exc
+        items = doc.get("events") if isinstance(doc, dict) else doc
+        if not isinstance(items, list) or not items:
+            raise _Refusal(
+                400,
+                {
+                    "error": "invalid_batch",
+                    "errors": ['expected a non-empty JSON array of events (or {"events": [...]})'],
+                },
+            )
+        if len(items) > self.settings.intake_max_batch:
+            raise _Refusal(
+                413,
+                {
+                    "error": "too_many_events",
+                    "errors": [
+                        f"{len(items)} events, the limit is {self.settings.intake_max_batch}"
+                    ],
+                },
+            )
+        return [json.dumps(item, ensure_ascii=False).encode() for item in items]

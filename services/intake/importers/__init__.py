@@ -1,0 +1,1 @@
+"""Turning exports of other complaint systems into raw events (pure, row by row)."""

@@ -1,0 +1,115 @@
+"""Any CSV export as raw events, through a YAML mapping of columns to event fields.
+
+source: acme-cc                 # the call center
+time_format: "%d/%m/%Y %H:%M"   # optional; ISO-8601 when absent
+time_zone: Europe/London        # for times without an offset
+columns:                        # event field (dots for nesting) ← CSV column
+  complaint_ref: Ticket
+  occurred_at: Opened
+  description: Text
+  category: Type
+  customer.name: Customer
+  customer.phone: Phone
+defaults:                       # fields not in the file
+  channel: phone
+  language: en
+event_id: "{complaint_ref}-new" # optional template over the mapped fields
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.runtime.errors import ConfigError
+
+MISSING = {"", "none", "n/a", "na", "null"}
+
+
+class Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    columns: dict[str, str]
+    defaults: dict[str, Any] = {}
+    time_format: str | None = None
+    time_zone: str = "UTC"
+    event_id: str = "{complaint_ref}-new"
+
+    @field_validator("columns")
+    @classmethod
+    def _needs_reference(cls, columns: dict[str, str]) -> dict[str, str]:
+        for field in ("complaint_ref", "occurred_at", "description"):
+            if field not in columns:
+                raise ValueError(f"must map {field!r} to a column")
+        return columns
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {zone!r}") from exc
+        return zone
+
+
+def load(path: Path) -> Mapping:
+    """The mapping in `path`; a ConfigError names the file, the key and what is expected."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read mapping: {exc}") from exc
+    try:
+        return Mapping.model_validate(doc)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+def check_header(mapping: Mapping, columns: list[str]) -> None:
+    missing = sorted(set(mapping.columns.values()) - set(columns))
+    if missing:
+        raise ValueError(f"the file lacks mapped column(s): {', '.join(missing)}")
+
+
+def events(mapping: Mapping, row: dict[str, str]) -> list[dict[str, Any]]:
+    """The `complaint.new` event of one row."""
+    doc: dict[str, Any] = {"type": "complaint.new", "source": mapping.source, **mapping.defaults}
+    for field, column in mapping.columns.items():
+        raw = (row.get(column) or "").strip()
+        if raw.lower() in MISSING:
+            continue
+        target = doc
+        *parents, leaf = field.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = _time(mapping, raw) if field == "occurred_at" else raw
+    doc.setdefault("customer", {})
+    flat = {k: v for k, v in doc.items() if isinstance(v, str)}
+    try:
+        doc["event_id"] = mapping.event_id.format(**flat)
+    except KeyError:
+        doc["event_id"] = f"{doc.get('complaint_ref', '')}-new"
+    return [doc]
+
+
+def _time(mapping: Mapping, raw: str) -> str:
+    try:
+        parsed = (
+            datetime.strptime(raw, mapping.time_format)
+            if mapping.time_format
+            else datetime.fromisoformat(raw)
+        )
+    except ValueError:
+        return raw  # intake refuses it and says why
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(mapping.time_zone))
+    return parsed.isoformat()

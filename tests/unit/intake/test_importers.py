@@ -1,0 +1,149 @@
+"""Converting CFPB and mapped CSV exports into raw events."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from services.intake.importers import cfpb, mapping
+from services.intake.validate import parse
+from services.runtime.errors import ConfigError
+
+COLUMNS_18 = [
+    "Date received",
+    "Product",
+    "Sub-product",
+    "Issue",
+    "Sub-issue",
+    "Consumer complaint narrative",
+    "Company public response",
+    "Company",
+    "State",
+    "ZIP code",
+    "Tags",
+    "Consumer consent provided?",
+    "Submitted via",
+    "Date sent to company",
+    "Company response to consumer",
+    "Timely response?",
+    "Consumer disputed?",
+    "Complaint ID",
+]
+COLUMNS_16 = [c for c in COLUMNS_18 if c not in ("Consumer disputed?", "Company public response")]
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def rows(columns: list[str], *values: list[str]) -> list[dict[str, str]]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(columns)
+    writer.writerows(values)
+    return list(csv.DictReader(io.StringIO(buf.getvalue(), newline="")))
+
+
+def row18(**over: str) -> list[str]:
+    base = dict(
+        zip(
+            COLUMNS_18,
+            [
+                "2024-03-15",
+                "Debt collection",
+                "I do not know",
+                "Attempts to collect debt not owed",
+                "Debt was paid",
+                "They keep calling me.\nEven at night, about a debt I paid.",
+                "None",
+                "ACME CORP",
+                "TX",
+                "787XX",
+                "Servicemember",
+                "Consent provided",
+                "Web",
+                "2024-03-16",
+                "Closed with explanation",
+                "Yes",
+                "N/A",
+                "8812345",
+            ],
+            strict=True,
+        )
+    )
+    base.update(over)
+    return [base[c] for c in COLUMNS_18]
+
+
+def test_an_18_column_row_becomes_a_valid_new_complaint_and_a_closure():
+    (row,) = rows(COLUMNS_18, row18())
+    new, closed = cfpb.events(row)
+    parsed = parse(json.dumps(new).encode(), now=NOW)
+    assert parsed.type == "complaint.new" and parsed.complaint_ref == "8812345"
+    assert parsed.category == "Debt collection"
+    assert parsed.sub_category == "Attempts to collect debt not owed"
+    assert "Even at night" in parsed.description  # the quoted multi-line narrative survived
+    assert parse(json.dumps(closed).encode(), now=NOW).status == "closed"
+    assert new["event_id"] == "8812345-new" and closed["event_id"] == "8812345-closed"
+
+
+def test_the_16_column_variant_and_missing_values():
+    values = dict(
+        zip(
+            COLUMNS_18,
+            row18(
+                **{
+                    "Consumer complaint narrative": "",
+                    "Sub-product": "None",
+                    "Company response to consumer": "In progress",
+                    "Submitted via": "Referral",
+                }
+            ),
+            strict=True,
+        )
+    )
+    (row,) = rows(COLUMNS_16, [values[c] for c in COLUMNS_16])
+    cfpb.check_header(list(row))
+    (new,) = cfpb.events(row)
+    assert new["product"] is None
+    assert new["description"] == "Attempts to collect debt not owed — Debt was paid"
+    assert new["channel"] == "regulator"
+    parse(json.dumps(new).encode(), now=NOW)
+
+
+def test_a_file_that_is_not_a_cfpb_export_is_refused_by_name():
+    with pytest.raises(ValueError, match="Complaint ID"):
+        cfpb.check_header(["Date received", "Product"])
+
+
+def test_mapping_turns_any_export_into_events(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text(
+        "source: acme-cc\ntime_format: '%d/%m/%Y %H:%M'\ntime_zone: Europe/London\n"
+        "columns:\n  complaint_ref: Ticket\n  occurred_at: Opened\n  description: Text\n"
+        "  customer.phone: Phone\ndefaults:\n  channel: phone\n  language: en\n"
+    )
+    rules = mapping.load(path)
+    (event,) = mapping.events(
+        rules,
+        {
+            "Ticket": "T-9",
+            "Opened": "15/07/2026 09:30",
+            "Text": "Router broken",
+            "Phone": "07700 900123",
+        },
+    )
+    parsed = parse(json.dumps(event).encode(), now=NOW)
+    assert parsed.occurred_at.utcoffset().total_seconds() == 3600  # British summer time
+    assert parsed.customer.phone == "07700 900123"
+    assert event["event_id"] == "T-9-new"
+
+
+def test_mapping_errors_name_the_file_and_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("source: Acme CC\ncolumns:\n  complaint_ref: Ticket\ntime_zone: Mars/Base\n")
+    with pytest.raises(ConfigError) as info:
+        mapping.load(path)
+    text = str(info.value)
+    assert str(path) in text and "source" in text and "time_zone" in text and "columns" in text
