@@ -1,120 +1,494 @@
-"""Routing rules as pure functions: category → department, queue and priority, with reasons."""
+"""The routing decision as a pure function of what happened: classify, apply the rules of
+rules.yaml, assess severity and special periods, pick a queue and a dedicated owner, explain —
+and re-route on a transfer, a category correction or a reopen."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
 
-from schemas.common import Priority
+from pydantic import Field
 
-SAFETY_WORDS = (
-    "injur",
-    "fire",
-    "burn",
-    "poison",
-    "explod",
-    "smoke",
-    "受伤",
-    "起火",
-    "中毒",
-    "爆炸",
-    "冒烟",
-    "烧伤",
+from schemas.common import Channel, Language, Priority, StrictModel
+from services.routing.classifier import Classification, Classifier, Terms, fold, region_in
+from services.routing.config import (
+    CONFIG_DIR,
+    Rule,
+    RulesFile,
+    check_periods_named,
+    load_rules,
+    problems_error,
 )
-SENSITIVE_WORDS = (
-    "lawyer",
-    "attorney",
-    "sue ",
-    "lawsuit",
-    "regulator",
-    "news",
-    "journalist",
-    "media",
-    "记者",
-    "曝光",
-    "12315",
-    "消协",
-    "市场监管",
-    "律师",
-    "起诉",
-    "微博",
-    "投诉到",
-    "媒体",
+from services.routing.roster import Roster, RosterFile, choose_owner
+from services.routing.severity import (
+    Calendar,
+    SeverityAssessor,
+    adjust,
+    load_periods,
+    raise_priority,
+    tighten,
 )
 
+UNCATEGORISED = "uncategorised"
 
-@dataclass(frozen=True)
-class Route:
+
+class Facts(StrictModel):
+    """What happened. Priority and SLA are functions of these facts (and of reopens) alone."""
+
+    category: str | None = None
+    sub_category: str | None = None
+    product: str | None = None
+    text: str = ""
+    channel: Channel | None = None
+    region: str | None = None
+    repeat_count: Annotated[int, Field(ge=0)] = 0
+    on: date | None = None
+    """The complaint's local calendar date, for special periods (None: no period applies)."""
+
+
+class Decision(StrictModel):
+    """Where a complaint goes, who owns it, how urgent it is, and every reason why."""
+
+    version: Annotated[int, Field(ge=1)] = 1
+    category: str
+    sub_category: str | None = None
+    confidence: float
+    """1.0 for a category known by name or corrected by an agent, else the classifier's."""
     department: str
     queue: str
+    owner: str | None = None
     priority: Priority
+    sla_policy: str
+    """`{policy}-{priority}`, e.g. `standard-P3`, `standard-315-P2`, `regulatory-P2`."""
+    sla_base: str
+    """The policy name without the priority, so a re-route can re-derive `sla_policy`."""
+    sensitive: bool = False
+    tags: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    reasons: tuple[str, ...]
+    matched_rules: tuple[str, ...] = ()
+    special_periods: tuple[str, ...] = ()
+    reopens: Annotated[int, Field(ge=0)] = 0
+    customer_tier: str | None = None
+    language: Language | None = None
+    facts: Facts
 
 
-CATEGORY_ROUTES: dict[str, Route] = {
-    "billing": Route("finance", "billing", Priority.P3),
-    "payment": Route("finance", "payments", Priority.P3),
-    "refund": Route("finance", "refunds", Priority.P3),
-    "network": Route("technical", "network", Priority.P2),
-    "outage": Route("technical", "network", Priority.P2),
-    "device": Route("technical", "devices", Priority.P3),
-    "delivery": Route("logistics", "delivery", Priority.P3),
-    "product_quality": Route("quality", "product", Priority.P2),
-    "safety": Route("quality", "safety", Priority.P1),
-    "service_attitude": Route("customer_service", "conduct", Priority.P3),
-    "privacy": Route("compliance", "privacy", Priority.P2),
-    "fraud": Route("compliance", "fraud", Priority.P1),
-    "contract": Route("customer_service", "contracts", Priority.P4),
-}
-TRIAGE = Route("customer_service", "triage", Priority.P3)
+class Transfer(StrictModel):
+    """An agent hands the complaint to another queue and/or owner; priority and SLA stay."""
+
+    kind: Literal["transfer"] = "transfer"
+    queue: str | None = None
+    owner: str | None = None
+    department: str | None = None
+    """Defaults to the department the rules give the new queue, else the current one."""
+    by: str
+    note: str = ""
 
 
-@dataclass(frozen=True)
-class Decision:
+class CategoryCorrection(StrictModel):
+    """An agent says what the complaint is really about: everything is decided again."""
+
+    kind: Literal["category_correction"] = "category_correction"
+    category: str
+    sub_category: str | None = None
+    by: str
+    note: str = ""
+
+
+class Reopen(StrictModel):
+    """The customer (or an agent) reopens a resolved complaint: same owner, one level up."""
+
+    kind: Literal["reopen"] = "reopen"
+    by: str = "customer"
+    note: str = ""
+
+
+Change = Annotated[Transfer | CategoryCorrection | Reopen, Field(discriminator="kind")]
+
+
+class RerouteError(ValueError):
+    """A change that cannot be applied (unknown category, a transfer to nowhere)."""
+
+
+@dataclass
+class _Route:
+    """Everything but the queue choice and the owner — built without the customer tier."""
+
     category: str
     department: str
     queue: str
     priority: Priority
-    sensitive: bool
-    tags: tuple[str, ...]
-    reasons: tuple[str, ...]
-
-    @property
-    def sla_policy(self) -> str:
-        return f"standard-{self.priority.value}"
-
-
-def _raise(priority: Priority) -> Priority:
-    order = list(Priority)
-    return order[max(0, order.index(priority) - 1)]
+    sla_base: str
+    sensitive: bool = False
+    tier_queues: Mapping[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    skills: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    periods: list[str] = field(default_factory=list)
 
 
-def decide(*, category: str | None, text: str, repeat_count: int) -> Decision:
-    """The routing decision of a complaint, with every reason an auditor needs."""
-    reasons: list[str] = []
-    tags: list[str] = []
-    cat = (category or "").strip().lower()
-    route = CATEGORY_ROUTES.get(cat)
-    if route is None:
-        reasons.append(f"category {cat or '(none)'!r} has no route: sent to triage")
-        route, cat = TRIAGE, cat or "uncategorised"
-    else:
-        reasons.append(f"category {cat!r} → {route.department}/{route.queue} at {route.priority}")
-    priority = route.priority
-    lowered = text.lower()
-    if any(w in lowered for w in SAFETY_WORDS):
-        priority = Priority.P1
-        tags.append("safety")
-        reasons.append("safety words in the text: priority P1")
-    sensitive = any(w in lowered for w in SENSITIVE_WORDS)
-    if sensitive:
-        tags.append("sensitive")
-        if priority != Priority.P1:
-            priority = _raise(priority)
-        reasons.append(f"threat to go to media/regulator/court: sensitive, priority {priority}")
-    if repeat_count > 0:
-        tags.append("repeat")
-        if priority != Priority.P1:
-            priority = _raise(priority)
-        reasons.append(f"repeat complaint (#{repeat_count + 1}): priority {priority}")
-    return Decision(
-        cat, route.department, route.queue, priority, sensitive, tuple(tags), tuple(reasons)
+def _show(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
+
+
+def _add(items: list[str], new: Sequence[str]) -> None:
+    items.extend(x for x in dict.fromkeys(new) if x not in items)
+
+
+class Router:
+    """The routing configuration, compiled once; `decide` and `reroute` are pure."""
+
+    def __init__(
+        self,
+        rules: RulesFile,
+        *,
+        calendar: Calendar | None = None,
+        roster: Roster | RosterFile | None = None,
+    ) -> None:
+        self.config = rules
+        self.calendar = calendar or Calendar(())
+        self.roster = roster
+        self.classifier = Classifier(rules.classifier, rules.categories, rules.sub_categories)
+        self.severity = SeverityAssessor(rules.severity)
+        self._terms = [
+            (Terms(r.when.keywords or []), Terms(r.when.product or [])) for r in rules.rules
+        ]
+        # Queue → department and skills (the first rule naming the queue), so a transfer lands in
+        # the department that owns the queue, and the owner needs the skills the queue's work needs.
+        self.departments = {rules.triage.queue: rules.triage.department}
+        self.queue_skills: dict[str, tuple[str, ...]] = {}
+        for t in (r.then for r in rules.rules):
+            for queue in (t.queue, *t.tier_queues.values()) if t.queue else ():
+                self.queue_skills.setdefault(queue, tuple(t.skills))
+                if t.department:
+                    self.departments.setdefault(queue, t.department)
+        self.departments.setdefault(rules.defaults.queue, rules.defaults.department)
+
+    @classmethod
+    def from_files(
+        cls,
+        rules_path: Path | str,
+        *,
+        periods_path: Path | str | None = None,
+        roster_path: Path | str | None = None,
+    ) -> Router:
+        """A router from the YAML files, all validated now (ConfigError names file and key).
+        The roster is followed: an edited roster.yaml is used without a restart."""
+        rules = load_rules(rules_path)
+        periods = load_periods(periods_path, categories=rules.categories) if periods_path else None
+        calendar = Calendar(periods.periods if periods else ())
+        problems = check_periods_named(rules, calendar.names)
+        if problems:
+            raise problems_error(rules_path, problems)
+        return cls(
+            rules, calendar=calendar, roster=RosterFile(roster_path) if roster_path else None
+        )
+
+    def decide(
+        self,
+        facts: Facts,
+        *,
+        language: Language | str | None = None,
+        customer_tier: str | None = None,
+        load: Mapping[str, int] | None = None,
+    ) -> Decision:
+        """The first routing decision (version 1) of a complaint."""
+        cls = self.classifier.classify(
+            category=facts.category,
+            sub_category=facts.sub_category,
+            product=facts.product,
+            text=facts.text,
+        )
+        return self._finish(self._assess(facts, cls), cls, facts, language, customer_tier, load)
+
+    def _assess(self, facts: Facts, cls: Classification, reopens: int = 0) -> _Route:
+        # The customer tier is not a parameter here, by construction: priority and SLA cannot
+        # depend on it. It is read in `_finish`, for the queue only.
+        active = self.calendar.active(
+            facts.on,
+            category=cls.category,
+            region=facts.region,
+            product=facts.product,
+            text=facts.text,
+        )
+        r = self._route(facts, cls, frozenset(a.period.name for a in active))
+        severity = self.severity.assess(text=facts.text, channel=facts.channel)
+        moved = adjust(r.priority, severity, repeat_count=facts.repeat_count, reopens=reopens)
+        r.priority, r.sensitive = moved.priority, r.sensitive or moved.sensitive
+        _add(r.tags, moved.tags)
+        if r.sensitive:
+            _add(r.tags, ["sensitive"])
+        r.reasons.extend(moved.reasons)
+        tightened = tighten(r.sla_base, active)
+        r.sla_base = tightened.sla_base
+        _add(r.tags, tightened.tags)
+        _add(r.periods, [a.period.name for a in active])
+        r.reasons.extend(tightened.reasons)
+        return r
+
+    def _route(self, facts: Facts, cls: Classification, periods: frozenset[str]) -> _Route:
+        """Department, queue, base priority and policy, tags and skills from the rules."""
+        if cls.category is None:
+            tr = self.config.triage
+            r = _Route(UNCATEGORISED, tr.department, tr.queue, tr.priority, tr.sla_policy)
+            r.reasons.extend(cls.reasons)
+            r.reasons.append(f"sent to triage: {tr.department}/{tr.queue} at {tr.priority}")
+            return r
+        d = self.config.defaults
+        r = _Route(cls.category, d.department, d.queue, d.priority, d.sla_policy)
+        r.reasons.extend(cls.reasons)
+        text, product = fold(facts.text), fold(facts.product or "")
+        priorities: list[Priority] = []
+        decided = False
+        for i, rule in enumerate(self.config.rules):
+            why = self._match(i, rule, cls, text, product, facts, periods)
+            if why is None:
+                continue
+            t = rule.then
+            r.department = t.department or r.department
+            if t.queue:
+                r.queue, r.tier_queues = t.queue, t.tier_queues
+            r.sla_base = t.sla_policy or r.sla_base
+            r.sensitive = r.sensitive or t.sensitive
+            _add(r.tags, t.tags)
+            _add(r.skills, t.skills)
+            priorities += [t.priority] if t.priority else []
+            r.rules.append(rule.name)
+            sets = ", ".join(
+                f"{k}={_show(v)}" for k, v in t.model_dump(exclude_defaults=True).items()
+            )
+            r.reasons.append(f"rule #{i + 1} {rule.name!r} matched ({why}): {sets}")
+            if not rule.continue_:
+                decided = True
+                break
+        if priorities:
+            # A later rule never lowers what an earlier matching rule made more urgent.
+            r.priority = min(priorities, key=list(Priority).index)
+        if not decided:
+            r.reasons.append(f"no rule decided the route: defaults {d.department}/{d.queue}")
+        return r
+
+    def _match(
+        self,
+        i: int,
+        rule: Rule,
+        cls: Classification,
+        text: str,
+        product: str,
+        facts: Facts,
+        periods: frozenset[str],
+    ) -> str | None:
+        """Why `rule` matches (every condition it has holds), or None."""
+        w = rule.when
+        keywords, products = self._terms[i]
+        checks: list[tuple[object, object, str]] = []  # (condition given, holds, why)
+        checks.append((w.category, cls.category in (w.category or ()), f"category {cls.category}"))
+        sub = cls.sub_category
+        checks.append((w.sub_category, sub in (w.sub_category or ()), f"sub-category {sub}"))
+        found = products.find(product) if w.product else []
+        checks.append((w.product, found, "product " + ", ".join(map(repr, found))))
+        checks.append((w.channel, facts.channel in (w.channel or ()), f"channel {facts.channel}"))
+        in_region = region_in(facts.region, w.region or ())
+        checks.append((w.region, in_region, f"region {facts.region}"))
+        said = keywords.find(text) if w.keywords else []
+        checks.append((w.keywords, said, "keywords " + ", ".join(map(repr, said))))
+        repeat = facts.repeat_count > 0
+        checks.append((w.repeat, repeat == w.repeat, "repeat" if repeat else "first complaint"))
+        wanted = set(w.special_period or ())
+        hit = sorted(periods if "any" in wanted else periods & wanted)
+        checks.append((w.special_period, hit, "special period " + ", ".join(hit)))
+        why = [reason for given, holds, reason in checks if given is not None]
+        if any(given is not None and not holds for given, holds, _ in checks):
+            return None
+        return "; ".join(why) or "no conditions"
+
+    def _finish(
+        self,
+        r: _Route,
+        cls: Classification,
+        facts: Facts,
+        language: Language | str | None,
+        tier: str | None,
+        load: Mapping[str, int] | None,
+        *,
+        version: int = 1,
+        reopens: int = 0,
+        keep: tuple[str, str | None] | None = None,
+    ) -> Decision:
+        """Queue (the only place the customer tier is read), owner, and the Decision."""
+        queue, reasons = r.queue, list(r.reasons)
+        if tier and tier in r.tier_queues:
+            queue = r.tier_queues[tier]
+            reasons.append(
+                f"customer tier {tier!r}: queue {r.queue} → {queue} (priority, SLA same)"
+            )
+        lang = Language(language) if language else None
+        owner: str | None = keep[1] if keep and keep[0] == queue else None
+        if owner:
+            why = f"owner {owner!r} stays: the queue did not change"
+        else:
+            owner, why = choose_owner(self.roster, queue, lang, r.skills, load)
+        return Decision(
+            version=version,
+            category=r.category,
+            sub_category=cls.sub_category,
+            confidence=cls.confidence,
+            department=r.department,
+            queue=queue,
+            owner=owner,
+            priority=r.priority,
+            sla_policy=f"{r.sla_base}-{r.priority.value}",
+            sla_base=r.sla_base,
+            sensitive=r.sensitive,
+            tags=tuple(r.tags),
+            skills=tuple(r.skills),
+            reasons=(*reasons, why),
+            matched_rules=tuple(r.rules),
+            special_periods=tuple(r.periods),
+            reopens=reopens,
+            customer_tier=tier,
+            language=lang,
+            facts=facts,
+        )
+
+    def reroute(
+        self, previous: Decision, change: Change, *, load: Mapping[str, int] | None = None
+    ) -> Decision:
+        """The next version of a decision after a transfer, a category correction or a reopen.
+
+        The new reasons say what changed, prefixed `v{version}:`. A transfer and a reopen keep
+        the earlier reasons, since priority and SLA still rest on them; a correction decides
+        everything again from the stored facts.
+        """
+        v = previous.version + 1
+        note = f" ({change.note})" if change.note else ""
+        if isinstance(change, CategoryCorrection):
+            return self._correct(previous, change, v, note, load)
+        if isinstance(change, Reopen):
+            priority = raise_priority(previous.priority)
+            why = f"v{v}: reopened by {change.by}{note}: priority {previous.priority} → {priority}"
+            if previous.owner:
+                why += f"; owner {previous.owner!r} stays accountable"
+            tags = previous.tags if "reopened" in previous.tags else (*previous.tags, "reopened")
+            return previous.model_copy(
+                update={
+                    "version": v,
+                    "priority": priority,
+                    "sla_policy": f"{previous.sla_base}-{priority.value}",
+                    "reopens": previous.reopens + 1,
+                    "tags": tags,
+                    "reasons": (*previous.reasons, why),
+                }
+            )
+        if not change.queue and not change.owner:
+            raise RerouteError("a transfer must name a queue, an owner or both")
+        queue = change.queue or previous.queue
+        department = change.department or self.departments.get(queue, previous.department)
+        moved = (
+            f"v{v}: transferred by {change.by} from {previous.department}/{previous.queue} "
+            f"(owner {previous.owner}) to {department}/{queue}{note}; priority and SLA unchanged"
+        )
+        skills = previous.skills if queue == previous.queue else self.queue_skills.get(queue, ())
+        owner: str | None = change.owner
+        if owner is None:
+            owner, why = choose_owner(self.roster, queue, previous.language, skills, load)
+        else:
+            why = f"owner {owner!r} named by the transfer"
+        return previous.model_copy(
+            update={
+                "version": v,
+                "department": department,
+                "queue": queue,
+                "owner": owner,
+                "skills": skills,
+                "reasons": (*previous.reasons, moved, f"v{v}: {why}"),
+            }
+        )
+
+    def _correct(
+        self,
+        previous: Decision,
+        change: CategoryCorrection,
+        v: int,
+        note: str,
+        load: Mapping[str, int] | None,
+    ) -> Decision:
+        name = self.classifier.known(change.category)
+        if name is None:
+            known = ", ".join(self.config.categories)
+            raise RerouteError(f"unknown category {change.category!r}: expected one of {known}")
+        sub = change.sub_category or previous.facts.sub_category
+        facts = previous.facts.model_copy(update={"category": name, "sub_category": sub})
+        cls = self.classifier.classify(category=name, sub_category=sub, product=facts.product)
+        r = self._assess(facts, cls, reopens=previous.reopens)
+        head = f"v{v}: category corrected by {change.by} from {previous.category} to {name}"
+        r.reasons.insert(0, head + note)
+        keep = (previous.queue, previous.owner)
+        return self._finish(
+            r, cls, facts, previous.language, previous.customer_tier, load,
+            version=v, reopens=previous.reopens, keep=keep,
+        )  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def default_router() -> Router:
+    """The router of the shipped configuration in services/routing/config/."""
+    return Router.from_files(
+        CONFIG_DIR / "rules.yaml",
+        periods_path=CONFIG_DIR / "special_periods.yaml",
+        roster_path=CONFIG_DIR / "roster.yaml",
     )
+
+
+def decide(
+    *,
+    category: str | None,
+    text: str,
+    repeat_count: int,
+    sub_category: str | None = None,
+    product: str | None = None,
+    channel: Channel | str | None = None,
+    region: str | None = None,
+    on: date | None = None,
+    language: Language | str | None = None,
+    customer_tier: str | None = None,
+    load: Mapping[str, int] | None = None,
+    router: Router | None = None,
+) -> Decision:
+    """The routing decision of a complaint, with every reason an auditor needs.
+
+    Priority and SLA depend only on what happened (category, text, channel, region, repeat,
+    date); `customer_tier` may choose a queue, `language` and `load` the owner, nothing else.
+    """
+    facts = Facts(
+        category=category,
+        sub_category=sub_category,
+        product=product,
+        text=text,
+        channel=Channel(channel) if channel else None,
+        region=region,
+        repeat_count=repeat_count,
+        on=on,
+    )
+    return (router or default_router()).decide(
+        facts, language=language, customer_tier=customer_tier, load=load
+    )
+
+
+def reroute(
+    previous: Decision,
+    change: Change,
+    *,
+    load: Mapping[str, int] | None = None,
+    router: Router | None = None,
+) -> Decision:
+    """`Router.reroute` with the shipped configuration unless `router` is given."""
+    return (router or default_router()).reroute(previous, change, load=load)

@@ -1,0 +1,353 @@
+"""Routing configuration files: YAML in, validated pydantic models out, or a ConfigError that
+names the file, the line, the rule (or agent, or period) and the key, and what was expected."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from schemas.common import Channel, Priority
+from services.runtime.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).parent / "config"
+"""The shipped default configuration (rules.yaml, roster.yaml, special_periods.yaml)."""
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+Problem = tuple[Loc, str]
+"""A problem found after validation: where (a path into the YAML document) and what."""
+
+LABELLED = {"rules": ("rule", "name"), "agents": ("agent", "id"), "periods": ("period", "name")}
+"""Lists whose items an operator knows by name: errors say `rule #3 'card-fraud'`, not `[2]`."""
+
+NAME = r"^[a-z0-9][a-z0-9_\-]*$"
+
+
+def one_or_many(value: Any) -> Any:
+    """Accept `category: billing` as well as `category: [billing]`, and numbers as text (a term
+    like 12315 is a hotline number, not an integer)."""
+
+    def text(item: Any) -> Any:
+        return str(item) if isinstance(item, int | float) and not isinstance(item, bool) else item
+
+    if isinstance(value, list):
+        return [text(item) for item in value]
+    return [text(value)] if isinstance(value, str | int | float) else value
+
+
+OneOrMany = Annotated[list[str], BeforeValidator(one_or_many)]
+Channels = Annotated[list[Channel], BeforeValidator(one_or_many)]
+
+
+def _weighted(value: Any) -> Any:
+    # A plain list of terms means weight 1 each; a mapping gives each term its own weight.
+    return {str(term): 1.0 for term in value} if isinstance(value, list) else value
+
+
+Weighted = Annotated[dict[str, Annotated[float, Field(gt=0, le=10)]], BeforeValidator(_weighted)]
+
+
+class Model(BaseModel):
+    """Base of every configuration model: unknown keys are typos, and typos are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Route(Model):
+    """Where a complaint goes when nothing more specific says otherwise."""
+
+    department: str
+    queue: str
+    priority: Priority
+    sla_policy: str = "standard"
+
+
+class CategorySpec(Model):
+    labels: OneOrMany = []
+    """Exact category names call centers use for it (CFPB products, 账单, …), any case."""
+    keywords: Weighted = {}
+    """Terms that point to this category in free text, with their weight (default 1)."""
+
+
+class SubCategorySpec(Model):
+    labels: OneOrMany = []
+    """Exact sub-category names (CFPB issues, …) that mean this sub-category."""
+
+
+class ClassifierSpec(Model):
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    """Below this confidence a complaint without a known category goes to triage."""
+    prior: Annotated[float, Field(gt=0)] = 1.0
+    """Pseudo-weight of "none of these": confidence = best / (best + runner-up + prior)."""
+
+
+class SeveritySpec(Model):
+    safety: OneOrMany
+    """Terms that mean someone is or could be hurt: priority P1."""
+    threats: dict[str, OneOrMany]
+    """Kind (media, regulator, court, social_media) → terms: sensitive, priority up one level."""
+    sensitive_channels: Channels = []
+    """Channels that are already public or regulatory: sensitive, priority up one level."""
+
+
+class When(Model):
+    """Conditions of a rule: all given keys must hold; within a key any listed value will do."""
+
+    category: OneOrMany | None = None
+    sub_category: OneOrMany | None = None
+    product: OneOrMany | None = None
+    """Terms matched in the product name (word boundaries for English)."""
+    channel: Channels | None = None
+    region: OneOrMany | None = None
+    """Region codes; `CN` also matches `CN-SH`."""
+    keywords: OneOrMany | None = None
+    """Terms matched in the complaint's subject and description."""
+    repeat: bool | None = None
+    special_period: OneOrMany | None = None
+    """Names of special periods, one of which must be active; `any` for any active period."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_customer_value(cls, data: Any) -> Any:
+        # Fairness: what a customer is worth may choose a queue, never which rule (and so which
+        # priority or SLA) applies. Say so instead of a bare "unknown key".
+        if isinstance(data, dict):
+            for key in ("customer_tier", "tier", "vip", "customer_value"):
+                if key in data:
+                    raise ValueError(
+                        f"'{key}' cannot be a rule condition: a customer tier may only pick a "
+                        "queue (then.tier_queues), never the priority or SLA"
+                    )
+        return data
+
+
+class Then(Model):
+    """What a matching rule sets; keys it leaves out keep what earlier rules or defaults set."""
+
+    department: str | None = None
+    queue: str | None = None
+    priority: Priority | None = None
+    sla_policy: str | None = None
+    tags: OneOrMany = []
+    skills: OneOrMany = []
+    """Skills the owner needs (added to those of earlier matching rules)."""
+    sensitive: bool = False
+    """Mark the complaint sensitive; the priority moves only if the rule sets one."""
+    tier_queues: dict[str, str] = {}
+    """Customer tier → queue. Consulted for the queue only; priority and SLA never see it."""
+
+
+class Rule(Model):
+    name: Annotated[str, Field(pattern=NAME)]
+    when: When = When()
+    then: Then
+    continue_: bool = Field(False, alias="continue")
+    """Keep evaluating later rules after this one matched (first match wins otherwise)."""
+
+
+class RulesFile(Model):
+    """rules.yaml: categories, classifier, severity terms and the ordered routing rules."""
+
+    version: Literal[1]
+    defaults: Route
+    triage: Route
+    classifier: ClassifierSpec = ClassifierSpec()
+    categories: dict[Annotated[str, Field(pattern=NAME)], CategorySpec]
+    sub_categories: dict[Annotated[str, Field(pattern=NAME)], SubCategorySpec] = {}
+    severity: SeveritySpec
+    rules: list[Rule]
+
+
+def check_rules(doc: RulesFile) -> list[Problem]:
+    """Cross-references a schema cannot see: a label of two categories, unknown categories,
+    duplicate rule names, tier queues on a rule that does not choose a queue."""
+    problems: list[Problem] = []
+    owner: dict[str, str] = {}
+    for name, spec in doc.categories.items():
+        for j, label in enumerate(spec.labels):
+            other = owner.setdefault(label.casefold().strip(), name)
+            if other != name:
+                where = ("categories", name, "labels", j)
+                problems.append((where, f"label {label!r} is already a label of {other!r}"))
+    seen: set[str] = set()
+    for i, rule in enumerate(doc.rules):
+        if rule.name in seen:
+            problems.append((("rules", i, "name"), f"duplicate rule name {rule.name!r}"))
+        seen.add(rule.name)
+        for key, known in (("category", doc.categories), ("sub_category", doc.sub_categories)):
+            for j, value in enumerate(getattr(rule.when, key) or []):
+                if value not in known:
+                    problems.append(
+                        (
+                            ("rules", i, "when", key, j),
+                            f"unknown {key} {value!r}: expected one of {', '.join(sorted(known))}",
+                        )
+                    )
+        if rule.then.tier_queues and not rule.then.queue:
+            problems.append(
+                (("rules", i, "then", "tier_queues"), "tier_queues needs a queue on the same rule")
+            )
+    return problems
+
+
+def check_periods_named(doc: RulesFile, periods: frozenset[str]) -> list[Problem]:
+    """Rules that name a special period the calendar does not have (a typo would never match)."""
+    known = ", ".join(sorted(periods)) or "(no periods configured)"
+    return [
+        (
+            ("rules", i, "when", "special_period", j),
+            f"unknown special period {name!r}: expected 'any' or one of {known}",
+        )
+        for i, rule in enumerate(doc.rules)
+        for j, name in enumerate(rule.when.special_period or [])
+        if name != "any" and name not in periods
+    ]
+
+
+def load_rules(path: Path | str) -> RulesFile:
+    """Read and validate a rules file (ConfigError names the file, line, rule and key)."""
+    return load_model(path, RulesFile, check=check_rules)
+
+
+def load_model(
+    path: Path | str, model: type[M], *, check: Callable[[M], list[Problem]] | None = None
+) -> M:
+    """Read and validate one YAML file; every problem in it is reported in one ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top, got {_kind(data)}")
+    duplicates = list(_duplicate_keys(node))
+    if duplicates:
+        # YAML keeps the last of two equal keys silently: a second `billing:` would erase the first.
+        raise ConfigError(
+            _join(path, [f"{path}:{line}: duplicate key {k!r}" for k, line in duplicates])
+        )
+    try:
+        doc = model.model_validate(data)
+    except ValidationError as exc:
+        lines = [_format(path, data, node, _loc(e["loc"]), _message(e)) for e in exc.errors()]
+        raise ConfigError(_join(path, lines)) from exc
+    problems = check(doc) if check else []
+    if problems:
+        raise problems_error(path, problems, data=data, node=node)
+    return doc
+
+
+def problems_error(
+    path: Path | str,
+    problems: Sequence[Problem],
+    *,
+    data: Any = None,
+    node: yaml.Node | None = None,
+) -> ConfigError:
+    """A ConfigError for problems found in a file that parsed (e.g. references across files)."""
+    path = Path(path)
+    if data is None:
+        text = path.read_text(encoding="utf-8")
+        data, node = yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    return ConfigError(_join(path, [_format(path, data, node, loc, m) for loc, m in problems]))
+
+
+def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[str, int]]:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                yield key.value, key.start_mark.line + 1
+            seen.add(key.value)
+            yield from _duplicate_keys(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(item)
+
+
+def _join(path: Path, lines: Sequence[str]) -> str:
+    if len(lines) == 1:
+        return lines[0]
+    return f"{path}: {len(lines)} problems\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_VALIDATOR_STEP = re.compile(r"^[a-z\-]*\[.*\]$")
+
+
+def _loc(loc: tuple[Any, ...]) -> Loc:
+    # pydantic puts validator steps (`function-before[...]`, `[key]`) into some locations.
+    return tuple(p for p in loc if not (isinstance(p, str) and _VALIDATOR_STEP.match(p)))
+
+
+def _message(error: Any) -> str:
+    msg = str(error["msg"])
+    kind = error["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (not allowed here)"
+    msg = msg.removeprefix("Value error, ")
+    if msg.startswith("Input should be "):
+        msg = "expected " + msg.removeprefix("Input should be ")
+    value = error.get("input")
+    if not isinstance(value, dict | list):
+        shown = repr(value)
+        msg += f" (got {shown[:60] + '…' if len(shown) > 60 else shown})"
+    return msg
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _format(path: Path, data: Any, node: yaml.Node | None, loc: Loc, message: str) -> str:
+    """`file:line: rule #3 'name': key when.channel[0]: message` for one problem."""
+    line = _line(node, loc)
+    where = f"{path}:{line}" if line else str(path)
+    owner = ""
+    rest: Loc = loc
+    if len(loc) >= 2 and isinstance(loc[0], str) and loc[0] in LABELLED and isinstance(loc[1], int):
+        noun, key = LABELLED[loc[0]]
+        item = data.get(loc[0]) if isinstance(data, dict) else None
+        name = None
+        if isinstance(item, list) and loc[1] < len(item) and isinstance(item[loc[1]], dict):
+            name = item[loc[1]].get(key)
+        owner = f"{noun} #{loc[1] + 1}" + (f" {name!r}" if name is not None else "") + ": "
+        rest = loc[2:]
+    key_path = _dotted(rest)
+    return f"{where}: {owner}" + (f"key {key_path}: " if key_path else "") + message
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line(node: yaml.Node | None, loc: Loc) -> int | None:
+    # Walk the YAML node tree as far as the location goes; the deepest node found gives the line.
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
