@@ -13,6 +13,8 @@ from schemas.common import Channel, Status, StrictModel, UtcDateTime
 class LifecycleKind(StrEnum):
     CONTACT = "contact"
     STATUS = "status"
+    TRANSFER = "transfer"
+    RECATEGORISED = "recategorised"
     CALLBACK_PROMISED = "callback_promised"
     COMPENSATION_OFFERED = "compensation_offered"
     SURVEY_ANSWERED = "survey_answered"
@@ -33,6 +35,13 @@ class LifecycleEvent(StrictModel):
     root_cause: str | None = None
     corrective_action: str | None = None
     preventive_action: str | None = None
+    queue: str | None = None
+    owner: str | None = None
+    department: str | None = None
+    """Where a transfer sends the complaint."""
+    category: str | None = None
+    sub_category: str | None = None
+    """What an agent corrected the category to."""
     due_at: UtcDateTime | None = None
     amount: str | None = None
     """Decimal amount as a string, to keep it exact."""

@@ -72,6 +72,27 @@ class StatusChange(_RawBase):
     preventive_action: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
 
 
+class Transfer(_RawBase):
+    """An agent hands the complaint to another queue, owner or department."""
+
+    type: Literal["complaint.transfer"]
+    queue: Annotated[str, Field(max_length=64)] | None = None
+    owner: Annotated[str, Field(max_length=64)] | None = None
+    department: Annotated[str, Field(max_length=64)] | None = None
+    agent: Annotated[str, Field(min_length=1, max_length=64)]
+    note: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+
+
+class Recategorised(_RawBase):
+    """An agent corrects what the complaint is about."""
+
+    type: Literal["complaint.recategorised"]
+    category: Annotated[str, Field(min_length=1, max_length=128)]
+    sub_category: Annotated[str, Field(max_length=200)] | None = None
+    agent: Annotated[str, Field(min_length=1, max_length=64)]
+    note: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+
+
 class CallbackPromised(_RawBase):
     type: Literal["callback.promised"]
     due_at: AwareDatetime
@@ -95,6 +116,8 @@ RawEvent = Annotated[
     NewComplaint
     | FollowUpContact
     | StatusChange
+    | Transfer
+    | Recategorised
     | CallbackPromised
     | CompensationOffered
     | SurveyAnswered,
@@ -104,6 +127,8 @@ RAW_EVENT_TYPES = (
     "complaint.new",
     "complaint.contact",
     "complaint.status",
+    "complaint.transfer",
+    "complaint.recategorised",
     "callback.promised",
     "compensation.offered",
     "survey.answered",
@@ -131,6 +156,8 @@ __all__ = [
     "NewComplaint",
     "RawEvent",
     "StatusChange",
+    "Transfer",
+    "Recategorised",
     "SurveyAnswered",
     "parse_raw_event",
     "raw_key",

@@ -14,6 +14,9 @@ class RoutedComplaint(StrictModel):
     version: Annotated[int, Field(ge=1)]
     """1 for the first decision, +1 for each re-route."""
     category: str
+    sub_category: str | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] = 1.0
+    """How sure the classifier is of the category (1.0 when named by the call center)."""
     department: str
     queue: str
     owner: str | None = None
@@ -21,6 +24,9 @@ class RoutedComplaint(StrictModel):
     sla_policy: str
     sensitive: bool = False
     tags: list[str] = []
+    special_periods: list[str] = []
+    """Special periods (e.g. around 15 March) in force: stricter SLA, visible to management."""
+    matched_rules: list[str] = []
     reasons: list[str]
     """Every rule that matched and why the priority is what it is, for an auditor."""
     occurred_at: UtcDateTime

@@ -57,12 +57,6 @@ class Analytics(Handler):
             return ()
         self._stats_at = time.monotonic()
         now = self.clock.now()
-        self.metrics.open_complaints.clear()
-        for department, priority, n in conn.execute(
-            f"SELECT coalesce(department, 'unrouted'), coalesce(priority, 'none'), count(*)"
-            f" FROM analytics.complaints WHERE status IN {OPEN} GROUP BY 1, 2"
-        ):
-            self.metrics.open_complaints.labels(department, priority).set(n)
         out: list[Emit] = []
         for category, received, opened, resolved, breached in conn.execute(
             f"SELECT coalesce(category, 'uncategorised'), count(*),"

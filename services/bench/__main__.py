@@ -82,18 +82,25 @@ def _events(n: int) -> list[bytes]:
     return [next(feed) for _ in range(n)]
 
 
-def _count_until(consumer: KafkaConsumer, n: int, timeout: float, label: str) -> float:
-    """Seconds until `n` records were consumed (from the consumer's current position)."""
-    seen, started = 0, time.monotonic()
-    with Progress(transient=True, console=console) as bar:
-        task = bar.add_task(label, total=n)
-        while seen < n and time.monotonic() - started < timeout:
-            for recs in consumer.poll(timeout_ms=200, max_records=5000).values():
-                seen += len(recs)
-            bar.update(task, completed=seen)
-    if seen < n:
-        raise RuntimeError(f"{label}: only {seen} of {n} records after {timeout:.0f}s")
-    return time.monotonic() - started
+class _Counter:
+    """Counts records consumed so far; `until` waits for a running total."""
+
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self.consumer = consumer
+        self.seen = 0
+
+    def until(self, n: int, timeout: float, label: str) -> float:
+        """Seconds until `n` records in all were consumed."""
+        started = time.monotonic()
+        with Progress(transient=True, console=console) as bar:
+            task = bar.add_task(label, total=n)
+            while self.seen < n and time.monotonic() - started < timeout:
+                for recs in self.consumer.poll(timeout_ms=200, max_records=5000).values():
+                    self.seen += len(recs)
+                bar.update(task, completed=self.seen)
+        if self.seen < n:
+            raise RuntimeError(f"{label}: only {self.seen} of {n} records after {timeout:.0f}s")
+        return time.monotonic() - started
 
 
 def _reader(s: Settings, topics: list[str]) -> KafkaConsumer:
@@ -120,7 +127,7 @@ def bare_kafka(s: Settings, events: list[bytes]) -> dict[str, float]:
     produce_s = time.monotonic() - started
     prod.close()
     consumer = _reader(s, [RAW.name])
-    consume_s = _count_until(consumer, len(events), 120, "bare Kafka consume")
+    consume_s = _Counter(consumer).until(len(events), 120, "bare Kafka consume")
     consumer.close()
     return {"produce_per_s": len(events) / produce_s, "consume_per_s": len(events) / consume_s}
 
@@ -157,13 +164,15 @@ def intake_throughput(s: Settings, events: list[bytes]) -> dict[str, float]:
     proc = _start_intake(s)
     try:
         # The clock starts at the first output, so group join and migrations are not counted.
-        _count_until(outputs, 1, 60, "intake warm-up")
-        elapsed = _count_until(outputs, len(events) - 1, 600, "intake throughput")
+        counter = _Counter(outputs)
+        counter.until(1, 60, "intake warm-up")
+        first = counter.seen
+        elapsed = counter.until(len(events), 600, "intake throughput")
         rss = rss_mb(proc.pid)
     finally:
         stop_process(proc.pid, signal.SIGTERM, 30)
         outputs.close()
-    return {"events_per_s": (len(events) - 1) / elapsed, "rss_mb": rss}
+    return {"events_per_s": (len(events) - first) / elapsed, "rss_mb": rss}
 
 
 def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
@@ -173,7 +182,7 @@ def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
     try:
         # Warm up: one event through before the clock starts.
         send_raw(prod, s, _events(1)[0].replace(b"ev-", b"warm-"))
-        _count_until(registered, 1, 60, "intake warm-up")
+        _Counter(registered).until(1, 60, "intake warm-up")
         feed = Feed(seed=23)
         sent_at: dict[str, float] = {}
         latencies: list[float] = []

@@ -13,8 +13,10 @@ from schemas.raw import (
     FollowUpContact,
     NewComplaint,
     RawEvent,
+    Recategorised,
     StatusChange,
     SurveyAnswered,
+    Transfer,
 )
 from schemas.registered import RegisteredComplaint
 from services.intake import normalize, pii
@@ -97,6 +99,23 @@ def lifecycle(event: RawEvent, *, complaint_id: str, now: datetime) -> Lifecycle
             "root_cause": _clean(event.root_cause),
             "corrective_action": _clean(event.corrective_action),
             "preventive_action": _clean(event.preventive_action),
+        }
+    elif isinstance(event, Transfer):
+        fields = {
+            "kind": LifecycleKind.TRANSFER,
+            "queue": event.queue,
+            "owner": event.owner,
+            "department": event.department,
+            "agent": event.agent,
+            "note": _clean(event.note),
+        }
+    elif isinstance(event, Recategorised):
+        fields = {
+            "kind": LifecycleKind.RECATEGORISED,
+            "category": normalize.text(event.category).lower(),
+            "sub_category": _clean(event.sub_category),
+            "agent": event.agent,
+            "note": _clean(event.note),
         }
     elif isinstance(event, CallbackPromised):
         fields = {

@@ -1,56 +1,234 @@
-"""The routing worker: registered complaints in, routing decisions out."""
+"""The routing worker: registered complaints in, routing decisions out; re-routes on change.
+
+The latest decision per complaint is kept in `routing.decisions` so a transfer, a category
+correction or a reopen can be decided again (version + 1), and so owners' open load is
+known when picking the next owner.
+"""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
 import psycopg
+from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter
 
+from schemas.common import Status
 from schemas.envelope import CloudEvent, derived_event_id
+from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registered import RegisteredComplaint
-from schemas.registry import REGISTERED, ROUTED
+from schemas.registry import LIFECYCLE, REGISTERED, ROUTED
 from schemas.routed import RoutedComplaint
-from services.routing.rules import decide
+from services.routing.config import CONFIG_DIR
+from services.routing.migrations import MIGRATIONS
+from services.routing.rules import (
+    CategoryCorrection,
+    Change,
+    Decision,
+    Reopen,
+    RerouteError,
+    Router,
+    Transfer,
+    decide,
+)
+from services.routing.severity import local_date
+from services.runtime.errors import PoisonMessage
 from services.runtime.kafka import Emit, decode
 from services.runtime.worker import Handler, Record
 
 SOURCE = "/complaintflow/routing"
+CLOSING = (Status.RESOLVED, Status.CLOSED)
+GAUGE_EVERY = 5.0
+_decision = TypeAdapter(Decision)
 
 
 class Routing(Handler):
     name = "routing"
-    inputs = (REGISTERED,)
+    inputs = (REGISTERED, LIFECYCLE)
     schema = "routing"
+    migrations = MIGRATIONS
+
+    def start(self, conn: psycopg.Connection) -> None:
+        s = self.settings
+        # Validated now, so a bad file stops the start with its name, not each event later.
+        self.router = Router.from_files(
+            s.routing_rules_path or CONFIG_DIR / "rules.yaml",
+            periods_path=s.routing_periods_path or CONFIG_DIR / "special_periods.yaml",
+            roster_path=s.routing_roster_path or CONFIG_DIR / "roster.yaml",
+        )
+        self.load: Counter[str] = Counter(
+            dict(
+                conn.execute(
+                    "SELECT owner, count(*) FROM routing.decisions WHERE open AND owner IS NOT NULL"
+                    " GROUP BY owner"
+                ).fetchall()
+            )
+        )
+        self._gauge_at = 0.0
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
-        complaint, cause = decode(record.spec, record.value, record.headers)
-        assert isinstance(complaint, RegisteredComplaint)
+        model, cause = decode(record.spec, record.value, record.headers)
+        if isinstance(model, RegisteredComplaint):
+            return self._first(model, cause.id, conn)
+        assert isinstance(model, LifecycleEvent)
+        return self._change(model, cause.id, conn)
+
+    def _first(self, c: RegisteredComplaint, cause: str, conn: psycopg.Connection) -> list[Emit]:
+        row = conn.execute(
+            "SELECT decision, open FROM routing.decisions WHERE complaint_id = %s",
+            (c.complaint_id,),
+        ).fetchone()
+        if row is not None and row[0] is not None:
+            return []  # already decided (a replay): the decision went out then
+        is_open = row[1] if row is not None else True
         decision = decide(
-            category=complaint.category,
-            text=" ".join(filter(None, [complaint.subject, complaint.description])),
-            repeat_count=complaint.repeat_count,
+            category=c.category,
+            sub_category=c.sub_category,
+            product=c.product,
+            text=" ".join(filter(None, [c.subject, c.description])),
+            repeat_count=c.repeat_count,
+            channel=c.channel,
+            region=c.region,
+            on=local_date(c.occurred_at, time_zone=c.time_zone, utc_offset=c.source_utc_offset),
+            language=c.language,
+            load=self.load,
+            router=self.router,
         )
+        return [
+            self._publish(c.complaint_id, decision, c.occurred_at, cause, conn, is_open=is_open)
+        ]
+
+    def _change(self, e: LifecycleEvent, cause: str, conn: psycopg.Connection) -> list[Emit]:
+        change: Change | None = None
+        if e.kind == LifecycleKind.TRANSFER:
+            change = Transfer(
+                queue=e.queue,
+                owner=e.owner,
+                department=e.department,
+                by=e.agent or "agent",
+                note=e.note or "",
+            )
+        elif e.kind == LifecycleKind.RECATEGORISED and e.category:
+            change = CategoryCorrection(
+                category=e.category,
+                sub_category=e.sub_category,
+                by=e.agent or "agent",
+                note=e.note or "",
+            )
+        elif e.status == Status.REOPENED:
+            change = Reopen(by=e.agent or "customer", note=e.note or "")
+        elif e.status in CLOSING:
+            self._close(e.complaint_id, conn)
+            return []
+        if change is None:
+            return []
+        row = conn.execute(
+            "SELECT decision, open FROM routing.decisions WHERE complaint_id = %s",
+            (e.complaint_id,),
+        ).fetchone()
+        if row is None or row[0] is None:
+            raise PoisonMessage(
+                "not_routed",
+                [f"{e.kind.value} of complaint {e.complaint_id} before its first routing decision"],
+            )
+        previous = _decision.validate_python(row[0])
+        try:
+            decision = self.router.reroute(previous, change, load=self.load)
+        except RerouteError as exc:
+            raise PoisonMessage("reroute_refused", [str(exc)]) from exc
+        if previous.owner and row[1]:
+            self.load[previous.owner] -= 1
+        return [self._publish(e.complaint_id, decision, e.occurred_at, cause, conn, is_open=True)]
+
+    def _close(self, complaint_id: str, conn: psycopg.Connection) -> None:
+        row = conn.execute(
+            "UPDATE routing.decisions SET open = false, updated_at = %s"
+            " WHERE complaint_id = %s AND open RETURNING owner",
+            (self.clock.now(), complaint_id),
+        ).fetchone()
+        if row is not None and row[0]:
+            self.load[row[0]] -= 1
+        elif row is None:
+            # Closed before its decision arrived: remember, so it is never counted as open.
+            conn.execute(
+                "INSERT INTO routing.decisions (complaint_id, version, open, updated_at)"
+                " VALUES (%s, 0, false, %s) ON CONFLICT DO NOTHING",
+                (complaint_id, self.clock.now()),
+            )
+
+    def _publish(
+        self,
+        complaint_id: str,
+        d: Decision,
+        occurred_at: datetime,
+        cause: str,
+        conn: psycopg.Connection,
+        *,
+        is_open: bool,
+    ) -> Emit:
+        now = self.clock.now()
+        conn.execute(
+            "INSERT INTO routing.decisions (complaint_id, version, owner, department, priority,"
+            " open, decision, occurred_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (complaint_id) DO UPDATE SET version = EXCLUDED.version,"
+            " owner = EXCLUDED.owner, department = EXCLUDED.department,"
+            " priority = EXCLUDED.priority, open = EXCLUDED.open, decision = EXCLUDED.decision,"
+            " updated_at = EXCLUDED.updated_at",
+            (
+                complaint_id,
+                d.version,
+                d.owner,
+                d.department,
+                d.priority.value,
+                is_open,
+                Jsonb(d.model_dump(mode="json")),
+                occurred_at,
+                now,
+            ),
+        )
+        if d.owner and is_open:
+            self.load[d.owner] += 1
         routed = RoutedComplaint(
-            complaint_id=complaint.complaint_id,
-            version=1,
-            category=decision.category,
-            department=decision.department,
-            queue=decision.queue,
-            owner=None,
-            priority=decision.priority,
-            sla_policy=decision.sla_policy,
-            sensitive=decision.sensitive,
-            tags=list(decision.tags),
-            reasons=list(decision.reasons),
-            occurred_at=complaint.occurred_at,
-            routed_at=self.clock.now(),
+            complaint_id=complaint_id,
+            version=d.version,
+            category=d.category,
+            sub_category=d.sub_category,
+            confidence=round(d.confidence, 3),
+            department=d.department,
+            queue=d.queue,
+            owner=d.owner,
+            priority=d.priority,
+            sla_policy=d.sla_policy,
+            sensitive=d.sensitive,
+            tags=list(d.tags),
+            special_periods=list(d.special_periods),
+            matched_rules=list(d.matched_rules),
+            reasons=list(d.reasons),
+            occurred_at=occurred_at,
+            routed_at=now,
         )
-        self.metrics.complaints_routed.labels(decision.department, decision.priority.value).inc()
+        self.metrics.complaints_routed.labels(d.department, d.priority.value).inc()
         event = CloudEvent(
-            id=derived_event_id("routed", cause.id, 1),
+            id=derived_event_id("routed", cause, d.version),
             type=ROUTED.ce_type,
             source=SOURCE,
-            time=routed.routed_at,
-            subject=complaint.complaint_id,
+            time=now,
+            subject=complaint_id,
         )
-        return [Emit(ROUTED, complaint.complaint_id, routed, event)]
+        return Emit(ROUTED, complaint_id, routed, event)
+
+    def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        if time.monotonic() - self._gauge_at < GAUGE_EVERY:
+            return ()
+        self._gauge_at = time.monotonic()
+        rows = conn.execute(
+            "SELECT department, priority, count(*) FROM routing.decisions"
+            " WHERE open AND decision IS NOT NULL GROUP BY 1, 2"
+        ).fetchall()
+        self.metrics.open_complaints.clear()
+        for department, priority, n in rows:
+            self.metrics.open_complaints.labels(department, priority).set(n)
+        return ()

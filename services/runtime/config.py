@@ -77,6 +77,16 @@ class Settings(BaseSettings):
     """`source=key` pairs, comma-separated; `*=key` lets a key submit for any source."""
     intake_max_batch: int = Field(default=500, ge=1, le=10_000)
     """Most events accepted by one `POST /v1/events:batch`."""
+    routing_rules_path: Path | None = None
+    """Routing rules (YAML); unset: the shipped default for telecom/retail/finance."""
+    routing_roster_path: Path | None = None
+    """Agents per queue with skills, languages and capacity; re-read when the file changes."""
+    routing_periods_path: Path | None = None
+    """Special periods (e.g. around 15 March) that tighten SLAs."""
+    sla_policies_path: Path | None = None
+    """SLA policies (YAML); unset: the shipped default."""
+    sla_calendars_path: Path | None = None
+    """Business calendars per call center (YAML); unset: the shipped default."""
     log_level: str = "INFO"
     poll_timeout_ms: int = 200
     max_batch: int = 500

@@ -270,7 +270,7 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
         == 3
     )
     wait_for(
-        lambda: metric(workers["analytics"].metrics(), "complaintflow_open_complaints") >= 2,
+        lambda: metric(workers["routing"].metrics(), "complaintflow_open_complaints") >= 2,
         what="open complaints gauge",
     )
     for w in workers.values():
