@@ -59,17 +59,18 @@ class CloudEvent:
     @classmethod
     def from_headers(cls, headers: Headers | None) -> CloudEvent | None:
         """The CloudEvent of a record's headers, or None when they are missing or broken."""
-        found = {k: v for k, v in (headers or [])}
+        found = {k: v for k, v in (headers or []) if v is not None}
         try:
+            time = datetime.fromisoformat(found["ce_time"].decode())
             return cls(
                 id=found["ce_id"].decode(),
                 type=found["ce_type"].decode(),
                 source=found["ce_source"].decode(),
-                time=datetime.fromisoformat(found["ce_time"].decode()),
+                time=time if time.tzinfo else time.replace(tzinfo=UTC),
                 schema_version=found.get(SCHEMA_VERSION_HEADER, b"1").decode(),
                 subject=found["ce_subject"].decode() if "ce_subject" in found else None,
             )
-        except (KeyError, ValueError, UnicodeDecodeError):
+        except (KeyError, ValueError, UnicodeDecodeError, AttributeError, TypeError):
             return None
 
 

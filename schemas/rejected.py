@@ -21,5 +21,10 @@ class DeadLetter(StrictModel):
     """True for input that may hold customer data (raw events): `original_value_b64` is then
     the base64 of a Fernet token under the dead-letter key (`complaintflow dead-letters
     --reveal` opens it)."""
+    original_size: int = 0
+    """Length of the original value in bytes."""
+    original_sha256: str | None = None
+    original_truncated: bool = False
+    """True when only the first 256 KiB of the original are kept."""
     original_headers: dict[str, str] = {}
     rejected_at: UtcDateTime

@@ -11,6 +11,8 @@ from schemas.common import Priority, StrictModel, UtcDateTime
 
 class RoutedComplaint(StrictModel):
     complaint_id: str
+    source: str | None = None
+    """The call center that took the complaint (its business calendar applies)."""
     version: Annotated[int, Field(ge=1)]
     """1 for the first decision, +1 for each re-route."""
     category: str

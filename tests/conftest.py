@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from services.runtime.config import Settings
 from services.runtime.kafka import ensure_topics
@@ -71,6 +72,7 @@ def cf(stack: Stack) -> Iterator[Settings]:
         topic_prefix=f"t{tag}.",
         home=Path("/tmp") / f"cf-home-{tag}",
         poll_timeout_ms=100,
+        pii_key=SecretStr(f"test-pii-key-{tag}"),
     )
     ensure_topics(settings)
     yield settings
@@ -88,6 +90,7 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
         "CF_HOME": str(settings.home),
         "CF_POLL_TIMEOUT_MS": str(settings.poll_timeout_ms),
         "CF_SLA_SCALE": str(settings.sla_scale),
+        "CF_PII_KEY": settings.pii_secret().decode(),
     }
     env.update(extra)
     return env

@@ -18,14 +18,14 @@ from kafka import KafkaProducer
 from pydantic import BaseModel
 
 from schemas.envelope import CloudEvent, complaint_id_for, derived_event_id
-from schemas.raw import NewComplaint, RawEvent
+from schemas.raw import FollowUpContact, NewComplaint, RawEvent
 from schemas.registry import LIFECYCLE, RAW, REGISTERED, TopicSpec
 from services.intake import pii, register, store, validate
 from services.intake.http_api import IntakeApi
 from services.intake.migrations import MIGRATIONS
 from services.runtime.errors import PoisonMessage
 from services.runtime.kafka import Emit
-from services.runtime.sealing import Sealer
+from services.runtime.sealing import InvalidToken, Sealer
 from services.runtime.worker import Handler, Record, Rejected
 
 REPEAT_WINDOW = timedelta(days=30)
@@ -48,7 +48,7 @@ class Intake(Handler):
     batched = True
 
     def start(self, conn: psycopg.Connection) -> None:
-        key = self.settings.pii_key.get_secret_value().encode()
+        key = self.settings.pii_secret()
         self._token_key = key
         self._vault = pii.Vault(key)
         self._held_sealer = Sealer(key, "held-events")
@@ -110,7 +110,10 @@ class Intake(Handler):
             event = v.event
             if isinstance(event, NewComplaint):
                 if v.complaint_id in known:
-                    continue  # a second "new" for the same complaint reference: nothing new
+                    # The same complaint reported again (a new event id): the customer came
+                    # back about it, so it is a follow-up contact, not a second complaint.
+                    out.append(self._follow_up(_as_contact(event), v.complaint_id, now))
+                    continue
                 token = tokens[v.complaint_id]
                 category = register.category_of(event)
                 repeat = self._repeat(event, named, latest.get((token, category)))
@@ -144,9 +147,33 @@ class Intake(Handler):
         store.save_complaints(conn, complaints)
         store.hold(conn, held)
         for h in store.release(conn, registered_now):
-            event = validate.parse(self._held_sealer.open(h.sealed), now=now)
-            out.append(self._follow_up(event, h.complaint_id, now))
+            out.append(self._release(h, now))
         return out
+
+    def _release(self, h: store.Held, now: datetime) -> Emit:
+        """The lifecycle event of a held follow-up, or its dead letter if it cannot be read."""
+        try:
+            original = self._held_sealer.open(h.sealed)
+            return self._follow_up(validate.parse(original, now=now), h.complaint_id, now)
+        except (InvalidToken, PoisonMessage) as exc:
+            reason = (
+                exc
+                if isinstance(exc, PoisonMessage)
+                else PoisonMessage(
+                    "unreadable_held_event", ["sealed under another key (was CF_PII_KEY changed?)"]
+                )
+            )
+            rec = Record(
+                spec=RAW,
+                topic=h.topic,
+                partition=h.partition,
+                offset=h.offset,
+                key=None,
+                value=h.sealed,
+                headers=[],
+                timestamp_ms=int(h.held_at.timestamp() * 1000),
+            )
+            return self.reject(rec, reason)
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         """Dead-letter follow-ups whose complaint never came; forget old de-dup keys."""
@@ -159,8 +186,13 @@ class Intake(Handler):
             self._purged_at = mono
             store.purge_seen(conn, now - timedelta(days=self.settings.dedup_retention_days))
         grace = timedelta(seconds=self.settings.intake_orphan_grace_seconds)
-        out = []
-        for h in store.expired(conn, self._partitions, now - grace):
+        out: list[Emit] = []
+        expired = store.expired(conn, self._partitions, now - grace)
+        known = store.known_complaints(conn, [h.complaint_id for h in expired])
+        for h in expired:
+            if h.complaint_id in known:  # registered by another instance meanwhile
+                out.append(self._release(h, now))
+                continue
             self.metrics.complaints_rejected.labels("orphan_event").inc()
             rec = Record(
                 spec=RAW,
@@ -219,7 +251,6 @@ class Intake(Handler):
         return None
 
     def _hold(self, v: _Valid, now: datetime) -> store.Held:
-        self.metrics.complaints_rejected.labels("held_out_of_order").inc()
         return store.Held(
             source=v.event.source,
             event_id=v.event.event_id,
@@ -246,6 +277,19 @@ class Intake(Handler):
             subject=key,
         )
         return Emit(spec, key, model, ce)
+
+
+def _as_contact(event: NewComplaint) -> FollowUpContact:
+    return FollowUpContact(
+        type="complaint.contact",
+        source=event.source,
+        event_id=event.event_id,
+        complaint_ref=event.complaint_ref,
+        occurred_at=event.occurred_at,
+        channel=event.channel,
+        language=event.language,
+        note=event.description,
+    )
 
 
 def vault_lookup(conn: psycopg.Connection, key: bytes, token: str) -> dict[str, str | None] | None:

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from schemas.envelope import complaint_id_for
 from services.intake.identity import reference_for
@@ -64,11 +65,19 @@ class IntakeApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 30  # a client that stalls mid-request does not hold a thread forever
+
             def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
                 try:
                     status, body = api.post(self.path, dict(self.headers.items()), self.rfile)
                 except _Refusal as refusal:
                     status, body = refusal.status, refusal.body
+                except KafkaError as exc:
+                    log.warning("intake HTTP: broker unavailable: %s", type(exc).__name__)
+                    status, body = 503, {"error": "unavailable", "detail": "retry later"}
+                except Exception as exc:  # never echo the body: it may hold customer data
+                    log.error("intake HTTP: %s while handling %s", type(exc).__name__, self.path)
+                    status, body = 500, {"error": "internal", "detail": type(exc).__name__}
                 data = json.dumps(body, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -104,9 +113,15 @@ class IntakeApi:
         allowed_source = self._authenticate(headers)
         batch = path.endswith(":batch")
         limit = MAX_BATCH_BYTES if batch else MAX_EVENT_BYTES
-        size = int(headers.get("Content-Length") or headers.get("content-length") or -1)
-        if size < 0:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if "content-length" not in lowered:
             raise _Refusal(411, {"error": "length_required"})
+        try:
+            size = int(lowered["content-length"])
+        except ValueError:
+            size = -1
+        if size < 0:
+            raise _Refusal(400, {"error": "bad_length", "detail": "Content-Length is invalid"})
         if size > limit:
             raise _Refusal(
                 413, {"error": "too_large", "detail": f"body is {size} bytes, the limit is {limit}"}
@@ -187,8 +202,10 @@ class IntakeApi:
     def _split(self, raw: bytes) -> list[bytes]:
         try:
             doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _Refusal(400, {"error": "invalid_json", "errors": [f"not JSON: {exc}"]}) from exc
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise _Refusal(
+                400, {"error": "invalid_json", "errors": [f"not JSON: {type(exc).__name__}"]}
+            ) from exc
         items = doc.get("events") if isinstance(doc, dict) else doc
         if not isinstance(items, list) or not items:
             raise _Refusal(
@@ -208,4 +225,22 @@ class IntakeApi:
                     ],
                 },
             )
-        return [json.dumps(item, ensure_ascii=False).encode() for item in items]
+        out = []
+        for index, item in enumerate(items):
+            try:
+                out.append(json.dumps(item, ensure_ascii=False).encode())
+            except (UnicodeEncodeError, ValueError, RecursionError) as exc:
+                raise _Refusal(
+                    400,
+                    {
+                        "error": "invalid_json",
+                        "refused": [
+                            {
+                                "index": index,
+                                "reason": "invalid_json",
+                                "errors": [f"cannot be encoded: {type(exc).__name__}"],
+                            }
+                        ],
+                    },
+                ) from exc
+        return out

@@ -68,10 +68,11 @@ def customer_token(
 
 
 def mask_phone(phone: str) -> str:
+    """`138****5678` for mobile-length numbers; shorter numbers show only their last two."""
     digits = normalise_phone(phone)
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) >= 10:
+        return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    return "*" * max(0, len(digits) - 2) + digits[-2:]
 
 
 def mask_email(email: str) -> str:

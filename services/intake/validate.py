@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
@@ -12,6 +13,9 @@ from services.intake import normalize
 from services.runtime.errors import PoisonMessage
 
 MAX_EVENT_BYTES = 64 * 1024
+# NUL and C0 controls (but tab, newline, carriage return) break PostgreSQL text and consumers;
+# escaped ones (\u0000 inside JSON strings) are caught on the decoded document.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\\u000[0-8bcef]|\\u001[0-9a-f]", re.I)
 MAX_FUTURE = timedelta(minutes=15)
 """Clock skew tolerated on a call center's event time."""
 
@@ -36,19 +40,27 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
         raise PoisonMessage(
             "invalid_utf8", [f"not UTF-8 at byte {exc.start}: {exc.reason}"]
         ) from exc
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        raise PoisonMessage(
+            "control_characters",
+            [f"control character U+{ord(bad.group()):04X} at character {bad.start()}"],
+        )
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PoisonMessage(
             "invalid_json", [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
         ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise PoisonMessage("invalid_json", [f"not JSON: {type(exc).__name__}"]) from exc
     event_id = _event_id(doc)
     if not isinstance(doc, dict):
         raise PoisonMessage("invalid_json", [f"expected a JSON object, got {type(doc).__name__}"])
     if doc.get("type") not in RAW_EVENT_TYPES:
         raise PoisonMessage(
             "unknown_type",
-            [f"type {doc.get('type')!r} is not one of {', '.join(RAW_EVENT_TYPES)}"],
+            [f"type {str(doc.get('type'))[:40]!r} is not one of {', '.join(RAW_EVENT_TYPES)}"],
             event_id=event_id,
         )
     try:
@@ -73,7 +85,7 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
         )
     errors: list[str] = []
     if normalize.channel(event.channel) is None:
-        errors.append(f"channel {event.channel!r} is not a known channel")
+        errors.append(f"channel {event.channel[:32]!r} is not a known channel")
     if normalize.language(event.language) is None:
         errors.append(f"language {event.language!r} is not supported (zh-Hans, zh-Hant, en)")
     if errors:

@@ -98,7 +98,15 @@ class Routing(Handler):
             router=self.router,
         )
         return [
-            self._publish(c.complaint_id, decision, c.occurred_at, cause, conn, is_open=is_open)
+            self._publish(
+                c.complaint_id,
+                decision,
+                c.occurred_at,
+                cause,
+                conn,
+                is_open=is_open,
+                source=c.source,
+            )
         ]
 
     def _change(self, e: LifecycleEvent, cause: str, conn: psycopg.Connection) -> list[Emit]:
@@ -126,7 +134,7 @@ class Routing(Handler):
         if change is None:
             return []
         row = conn.execute(
-            "SELECT decision, open FROM routing.decisions WHERE complaint_id = %s",
+            "SELECT decision, open, source FROM routing.decisions WHERE complaint_id = %s",
             (e.complaint_id,),
         ).fetchone()
         if row is None or row[0] is None:
@@ -141,7 +149,11 @@ class Routing(Handler):
             raise PoisonMessage("reroute_refused", [str(exc)]) from exc
         if previous.owner and row[1]:
             self.load[previous.owner] -= 1
-        return [self._publish(e.complaint_id, decision, e.occurred_at, cause, conn, is_open=True)]
+        return [
+            self._publish(
+                e.complaint_id, decision, e.occurred_at, cause, conn, is_open=True, source=row[2]
+            )
+        ]
 
     def _close(self, complaint_id: str, conn: psycopg.Connection) -> None:
         row = conn.execute(
@@ -168,15 +180,17 @@ class Routing(Handler):
         conn: psycopg.Connection,
         *,
         is_open: bool,
+        source: str | None,
     ) -> Emit:
         now = self.clock.now()
         conn.execute(
             "INSERT INTO routing.decisions (complaint_id, version, owner, department, priority,"
-            " open, decision, occurred_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " open, decision, occurred_at, updated_at, source)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (complaint_id) DO UPDATE SET version = EXCLUDED.version,"
             " owner = EXCLUDED.owner, department = EXCLUDED.department,"
             " priority = EXCLUDED.priority, open = EXCLUDED.open, decision = EXCLUDED.decision,"
-            " updated_at = EXCLUDED.updated_at",
+            " updated_at = EXCLUDED.updated_at, source = EXCLUDED.source",
             (
                 complaint_id,
                 d.version,
@@ -187,12 +201,14 @@ class Routing(Handler):
                 Jsonb(d.model_dump(mode="json")),
                 occurred_at,
                 now,
+                source,
             ),
         )
         if d.owner and is_open:
             self.load[d.owner] += 1
         routed = RoutedComplaint(
             complaint_id=complaint_id,
+            source=source,
             version=d.version,
             category=d.category,
             sub_category=d.sub_category,

@@ -18,4 +18,5 @@ MIGRATIONS = (
         CREATE INDEX decisions_open_owner ON {schema}.decisions (owner) WHERE open;
         """,
     ),
+    (2, "ALTER TABLE {schema}.decisions ADD COLUMN source text;"),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,9 @@ class Settings(BaseSettings):
     """Data directory of the local stack (broker log, database, state file)."""
     topic_prefix: str = ""
     """Prefix for every topic and consumer group (isolates tests and tenants on one broker)."""
-    pii_key: SecretStr = SecretStr("complaintflow-local-development-key-change-me")
-    """Key for the PII vault and customer tokens. Set your own in production."""
+    pii_key: SecretStr | None = None
+    """Key for the PII vault, customer tokens and sealed dead letters. Unset: a random key
+    made once in `HOME/pii.key` (fine for one machine; set it for several)."""
     sla_scale: float = Field(default=1.0, gt=0)
     """Multiplies every SLA duration; `make run` shrinks them so breaches show live."""
     metrics_host: str = "127.0.0.1"
@@ -113,6 +115,18 @@ class Settings(BaseSettings):
                 "(start one with `complaintflow stack up` or `make run`)"
             )
         return self.database_url
+
+    def pii_secret(self) -> bytes:
+        """The PII key: configured, or this installation's own (created on first use)."""
+        if self.pii_key is not None:
+            return self.pii_key.get_secret_value().encode()
+        path = self.home / "pii.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

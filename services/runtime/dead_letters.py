@@ -43,7 +43,7 @@ def report(settings: Settings, *, limit: int, reveal: bool) -> str:
     by_reason = Counter(f"{d['worker']}/{d['reason']}" for d in letters)
     lines = [f"{len(letters):,} dead letters"]
     lines += [f"  {n:>7,}  {reason}" for reason, n in by_reason.most_common()]
-    sealer = Sealer(settings.pii_key.get_secret_value().encode(), "dead-letters")
+    sealer = Sealer(settings.pii_secret(), "dead-letters")
     lines.append(f"Latest {min(limit, len(letters))}:")
     latest = sorted(letters, key=lambda d: str(d["rejected_at"]))[-limit:]
     for d in latest:

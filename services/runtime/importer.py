@@ -97,6 +97,7 @@ def import_file(
     checkpoint = _checkpoint_path(settings, path)
     done = json.loads(checkpoint.read_text())["rows_done"] if checkpoint.exists() else 0
     tally = Tally()
+    pending: list[Any] = []
     prod = kf.producer(settings, client_id="complaintflow-import")
     size = path.stat().st_size
     with path.open("rb") as fh:
@@ -121,19 +122,28 @@ def import_file(
                     tally.skipped += 1
                     continue
                 for event in convert(row):
-                    _send(prod, settings, event, tally)
+                    pending.append(_send(prod, settings, event, tally))
                 if tally.rows % CHECKPOINT_EVERY == 0:
-                    prod.flush()
+                    _confirm(prod, pending)
                     _save(checkpoint, tally.rows)
                     bar.update(task, completed=counting.count, rows=tally.rows)
-            prod.flush()
+            _confirm(prod, pending)
             _save(checkpoint, tally.rows)
             bar.update(task, completed=size, rows=tally.rows)
     prod.close(timeout=10)
     return tally
 
 
-def _send(prod: Any, settings: Settings, event: dict[str, Any], tally: Tally) -> None:
+def _confirm(prod: Any, pending: list[Any]) -> None:
+    """Block until the broker has every event sent so far; raises if one was refused, so
+    the checkpoint never moves past a row that is not on Kafka."""
+    prod.flush()
+    for fut in pending:
+        fut.get(timeout=60)
+    pending.clear()
+
+
+def _send(prod: Any, settings: Settings, event: dict[str, Any], tally: Tally) -> Any:
     data = json.dumps(event, ensure_ascii=False).encode()
     tally.events += 1
     try:
@@ -141,9 +151,11 @@ def _send(prod: Any, settings: Settings, event: dict[str, Any], tally: Tally) ->
         tally.accepted += 1
     except PoisonMessage as exc:
         tally.rejected[exc.reason] += 1
-    send_raw(prod, settings, data)
+    return send_raw(prod, settings, data)[0]
 
 
 def _save(checkpoint: Path, rows: int) -> None:
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_text(json.dumps({"rows_done": rows}))
+    tmp = checkpoint.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"rows_done": rows}))
+    tmp.replace(checkpoint)  # atomic: a crash never leaves half a checkpoint

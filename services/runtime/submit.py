@@ -39,7 +39,8 @@ def envelope_of(line: bytes) -> tuple[bytes | None, CloudEvent | None, str | Non
     """Key, CloudEvent and complaint id of a raw line, as far as it can be read."""
     try:
         doc = json.loads(line)
-        source, ref, event_id = str(doc["source"]), str(doc["complaint_ref"]), str(doc["event_id"])
+        source = str(doc["source"]).strip()
+        ref, event_id = str(doc["complaint_ref"]).strip(), str(doc["event_id"]).strip()
     except (ValueError, KeyError, TypeError):
         return None, None, None
     event = CloudEvent(

@@ -8,6 +8,7 @@ replayed outputs carry the same `ce_id`, so consumers de-duplicate them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import signal
 import threading
@@ -19,6 +20,7 @@ from typing import Any
 import psycopg
 from kafka import KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
@@ -35,6 +37,8 @@ from services.runtime.metrics import Metrics
 from services.runtime.sealing import Sealer
 
 log = logging.getLogger(__name__)
+MAX_KEPT = 256 * 1024
+"""Most bytes of an original a dead letter keeps (sealed and base64 it stays under 1 MB)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ class WorkerRunner:
         self.metrics = Metrics.create(self.registry)
         self.handler = handler_cls(settings, self.metrics, clock or SystemClock())
         self.handler.reject = self.dead_letter
-        self._raw_sealer = Sealer(settings.pii_key.get_secret_value().encode(), "dead-letters")
+        self._raw_sealer = Sealer(settings.pii_secret(), "dead-letters")
         self.name = self.handler.name
         self.group = settings.group(self.name)
         self._stop = threading.Event()
@@ -195,7 +199,7 @@ class WorkerRunner:
         try:
             while not self._stop.is_set():
                 self._last_loop = time.monotonic()
-                self._once()
+                self._safely_once()
         finally:
             if stop_serving is not None:
                 stop_serving()
@@ -216,6 +220,14 @@ class WorkerRunner:
                     raise RuntimeError(f"topic {topic} does not exist (create it: topics --create)")
                 time.sleep(0.2)
 
+    def _safely_once(self) -> None:
+        """One poll; whatever goes wrong is logged and retried, never the end of the worker."""
+        try:
+            self._once()
+        except Exception:
+            log.exception("%s: unexpected failure in the loop; retrying in 1 s", self.name)
+            self._stop.wait(1.0)
+
     def _poll_timeout_ms(self) -> int:
         timeout = self.settings.poll_timeout_ms / 1000
         wake = self.handler.next_wakeup()
@@ -232,23 +244,28 @@ class WorkerRunner:
         records = [rec for recs in batch.values() for rec in recs]
         assert self._pool is not None
         try:
-            with self._pool.connection() as conn:
-                futures = [
-                    kf.send(self.producer, self.settings, e) for e in self._process(records, conn)
-                ]
-                futures += [
-                    kf.send(self.producer, self.settings, e) for e in self.handler.tick(conn)
-                ]
+            # One transaction per poll: outputs are flushed and acknowledged inside it, so the
+            # database commits only what the broker has; records get savepoints within it.
+            with self._pool.connection() as conn, conn.transaction():
+                emits = self._process(records, conn)
+                emits += list(self.handler.tick(conn))
+                futures = [kf.send(self.producer, self.settings, e) for e in emits]
                 if futures:
                     self.producer.flush()
                     for fut in futures:
-                        fut.get(timeout=30)
-            if records:
-                self.consumer.commit()
-        except (RetryableError, psycopg.OperationalError) as exc:
+                        fut.get(timeout=60)
+        except (RetryableError, psycopg.OperationalError, KafkaError) as exc:
             log.warning("%s: passing failure, retrying the batch: %s", self.name, exc)
             self._rewind(records)
             self._stop.wait(1.0)
+            return
+        if records:
+            try:
+                self.consumer.commit()
+            except KafkaError as exc:  # a rebalance: the records come again, de-duplicated
+                log.warning(
+                    "%s: offset commit failed (%s); records will be redelivered", self.name, exc
+                )
         self._report_lag()
 
     def _process(self, records: list[Any], conn: psycopg.Connection) -> list[kf.Emit]:
@@ -310,7 +327,10 @@ class WorkerRunner:
 
     def _observe_latency(self, rec: Record) -> None:
         event = CloudEvent.from_headers(rec.headers)
-        started = event.time.timestamp() if event else rec.timestamp_ms / 1000
+        try:
+            started = event.time.timestamp() if event else rec.timestamp_ms / 1000
+        except (ValueError, OverflowError):
+            return
         now = self.handler.clock.now().timestamp()
         self.metrics.stage_latency.labels(self.name).observe(max(0.0, now - started))
 
@@ -325,6 +345,8 @@ class WorkerRunner:
         )
         self.metrics.dead_letters.labels(self.name, exc.reason).inc()
         sealed = rec.spec.name == RAW.name  # raw input may carry customer data in clear
+        original = rec.value or b""
+        kept = original[:MAX_KEPT]  # a dead letter must itself fit in a Kafka message
         letter = DeadLetter(
             worker=self.name,
             reason=exc.reason,
@@ -335,11 +357,16 @@ class WorkerRunner:
             source_event_id=exc.event_id,
             original_key_b64=base64.b64encode(rec.key).decode() if rec.key else None,
             original_value_b64=base64.b64encode(
-                self._raw_sealer.seal(rec.value or b"") if sealed else rec.value or b""
+                self._raw_sealer.seal(kept) if sealed else kept
             ).decode(),
+            original_size=len(original),
+            original_sha256=hashlib.sha256(original).hexdigest(),
+            original_truncated=len(kept) < len(original),
             original_sealed=sealed,
             original_headers={
-                k: v.decode("utf-8", "replace") for k, v in rec.headers if k.startswith("ce_")
+                k: v.decode("utf-8", "replace")[:256]
+                for k, v in rec.headers
+                if k.startswith("ce_") and v is not None
             },
             rejected_at=self.handler.clock.now(),
         )

@@ -1,15 +1,21 @@
 """The SLA timer worker: routing decisions and lifecycle events in, SLA events out.
 
-Timers live in Postgres (durable) and in an in-memory heap for the partitions this
-instance owns; the poll loop wakes for the next deadline, so a breach is emitted as soon
-as it falls due rather than on a periodic scan.
+Per complaint it keeps the targets of its policy — acknowledge, keep informed, resolve,
+a promised callback, the follow-up after resolution — on the business calendar of the
+call center that took it. Each target's next step (a warning, the breach, the next
+escalation level) is one entry in an in-memory heap; the poll loop sleeps only until the
+earliest, so a breach goes out as the deadline passes rather than on a periodic scan.
+The row in `sla_timer.timers` is the truth: it survives restarts and rebalances, and a
+deadline that passed while no instance ran fires at once on recovery, marked late.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+import time
+from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -21,15 +27,37 @@ from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.runtime.kafka import Emit, decode
 from services.runtime.worker import Handler, Record
+from services.sla_timer import store
+from services.sla_timer.calendar import BusinessCalendar
 from services.sla_timer.migrations import MIGRATIONS
-from services.sla_timer.policy import resolve_duration
-from services.sla_timer.state import ACTIVE, BREACHED, LIVE, MET, PAUSED, TargetState
-from services.sla_timer.timers import TimerQueue
+from services.sla_timer.policies import PolicyBook, load, load_default
+from services.sla_timer.policy import WALL_CLOCK, Plan, Policy
+from services.sla_timer.scaling import scaled
+from services.sla_timer.state import (
+    ACTIVE,
+    BREACHED,
+    CANCELLED,
+    MET,
+    PAUSED,
+    TargetState,
+    next_step,
+)
+from services.sla_timer.timers import DueQueue
 
 SOURCE = "/complaintflow/sla_timer"
-RESOLVE = SlaTarget.RESOLVE.value
-STOPPING = (Status.RESOLVED, Status.CLOSED)
-RESUMING = (Status.IN_PROGRESS, Status.ASSIGNED, Status.ACKNOWLEDGED)
+ACK, KEEP, RESOLVE = SlaTarget.ACKNOWLEDGE, SlaTarget.KEEP_INFORMED, SlaTarget.RESOLVE
+CALLBACK, FOLLOW_UP = SlaTarget.CALLBACK, SlaTarget.FOLLOW_UP
+AGENT_STATUSES = (
+    Status.ACKNOWLEDGED,
+    Status.ASSIGNED,
+    Status.IN_PROGRESS,
+    Status.WAITING_ON_CUSTOMER,
+    Status.RESOLVED,
+    Status.CLOSED,
+)
+CLOSING = (Status.RESOLVED, Status.CLOSED)
+FIRE_LIMIT = 5000
+GAUGE_EVERY = 10.0
 
 
 class SlaTimer(Handler):
@@ -39,158 +67,187 @@ class SlaTimer(Handler):
     migrations = MIGRATIONS
 
     def start(self, conn: psycopg.Connection) -> None:
-        self.queue = TimerQueue()
-        self.states: dict[Hashable, TargetState] = {}
+        s = self.settings
+        self.book: PolicyBook = (
+            load(s.sla_policies_path, s.sla_calendars_path)
+            if s.sla_policies_path and s.sla_calendars_path
+            else load_default()
+        )
+        self.scale = s.sla_scale
+        self.queue = DueQueue()
+        self.partitions: set[int] = set()
+        self._policies: dict[tuple[object, ...], Policy] = {}
+        self._gauge_at = 0.0
 
     # --- partition ownership -------------------------------------------------------------
 
     def assigned(self, partitions: set[int], conn: psycopg.Connection) -> None:
-        rows = conn.execute(
-            "SELECT complaint_id, target, partition, state, priority, department, policy,"
-            " sensitive, route_version, started_at, used_seconds, duration_seconds, warned_pct,"
-            " escalation_level FROM sla_timer.timers"
-            " WHERE partition = ANY(%s) AND state = ANY(%s)",
-            (list(partitions), list(LIVE)),
-        ).fetchall()
-        for row in rows:
-            st = TargetState(
-                complaint_id=row[0],
-                target=row[1],
-                partition=row[2],
-                state=row[3],
-                priority=Priority(row[4]),
-                department=row[5],
-                policy=row[6],
-                sensitive=row[7],
-                route_version=row[8],
-                started_at=row[9],
-                used=timedelta(seconds=row[10]),
-                duration=timedelta(seconds=row[11]),
-                warned_pct=row[12],
-                escalation_level=row[13],
-            )
-            self._track(st)
-        self._gauge()
+        self.queue.drop_partitions(partitions)  # re-read below: no entry twice
+        self.queue.extend(store.due_entries(conn, partitions))
+        self.partitions |= partitions
+        self._gauge_at = 0.0
 
     def revoked(self, partitions: set[int]) -> None:
-        for key, st in list(self.states.items()):
-            if st.partition in partitions:
-                self.queue.cancel(key)
-                del self.states[key]
-        self._gauge()
+        self.partitions -= partitions
+        self.queue.drop_partitions(partitions)
 
     # --- input -----------------------------------------------------------------------------
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         model, cause = decode(record.spec, record.value, record.headers)
         now = self.clock.now()
+        rows = store.of_complaint(conn, model.complaint_id)
+        changed: list[TargetState] = []
+        out: list[Emit] = []
         if isinstance(model, RoutedComplaint):
-            return self._routed(model, record.partition, now, conn)
-        assert isinstance(model, LifecycleEvent)
-        return self._lifecycle(model, record.partition, now, conn, cause.id)
+            self._routed(model, record.partition, rows, now, changed, out)
+        else:
+            assert isinstance(model, LifecycleEvent)
+            self._lifecycle(model, record.partition, rows, now, changed, out, cause.id)
+        store.save(conn, changed, now)
+        for st in changed:
+            if st.next_due is not None:
+                self.queue.push(st.next_due.timestamp(), st.complaint_id, st.target, st.partition)
+        return out
 
     def _routed(
-        self, routed: RoutedComplaint, partition: int, now: datetime, conn: psycopg.Connection
-    ) -> list[Emit]:
-        key = (routed.complaint_id, RESOLVE)
-        duration = resolve_duration(routed.priority, scale=self.settings.sla_scale)
-        st = self.states.get(key) or self._load(conn, routed.complaint_id)
-        if st is not None and routed.version <= st.route_version:
-            return []
-        if st is None:
-            st = TargetState(
-                complaint_id=routed.complaint_id,
-                target=RESOLVE,
-                partition=partition,
-                state=ACTIVE,
-                priority=routed.priority,
-                department=routed.department,
-                policy=routed.sla_policy,
-                sensitive=routed.sensitive,
-                route_version=routed.version,
-                started_at=routed.occurred_at,
-                used=timedelta(0),
-                duration=duration,
-            )
-            kind = SlaEventKind.STARTED
-        elif st.state == MET:
-            st = replace(
-                st,
-                route_version=routed.version,
-                priority=routed.priority,
-                department=routed.department,
-                policy=routed.sla_policy,
-            )
-            self._save(conn, st, now)
-            return []
-        else:
-            st = st.rerouted(
-                now,
-                priority=routed.priority,
-                department=routed.department,
-                policy=routed.sla_policy,
-                duration=duration,
-                sensitive=routed.sensitive,
-                version=routed.version,
-            )
-            kind = SlaEventKind.STARTED
-        self._save(conn, st, now)
-        self._track(st)
-        self._gauge()
-        return [self._emit(st, kind, now, extra=f"v{routed.version}")]
+        self,
+        r: RoutedComplaint,
+        partition: int,
+        rows: dict[str, TargetState],
+        now: datetime,
+        changed: list[TargetState],
+        out: list[Emit],
+    ) -> None:
+        meta: dict[str, Any] = dict(
+            priority=r.priority,
+            department=r.department,
+            category=r.category,
+            policy=r.sla_policy,
+            sensitive=r.sensitive,
+            tightened=bool(r.special_periods),
+            route_version=r.version,
+            source=r.source,
+        )
+        for target in (ACK, RESOLVE, KEEP):
+            st = rows.get(target)
+            if st is None:
+                if target != ACK and rows.get(RESOLVE) is not None:
+                    continue  # resolved before routing: no resolve or keep-informed clock
+                fresh = TargetState(
+                    complaint_id=r.complaint_id,
+                    target=target,
+                    partition=partition,
+                    state=ACTIVE,
+                    started_at=r.occurred_at,
+                    **meta,
+                )
+                self._start(fresh, now, changed, out, extra=f"v{r.version}")
+            elif r.version <= st.route_version:
+                continue
+            elif not st.live:
+                changed.append(replace(st, **meta))
+            else:
+                # A re-route keeps the business time used and applies the new policy.
+                calendar = self._calendar(st)
+                moved = replace(st, used=st.elapsed(now, calendar), started_at=now, **meta)
+                moved = replace(moved, state=ACTIVE if moved.state == BREACHED else moved.state)
+                self._start(moved, now, changed, out, extra=f"v{r.version}", fresh=False)
+        for st in rows.values():
+            if st.target in (CALLBACK, FOLLOW_UP) and st.live and r.version > st.route_version:
+                changed.append(replace(st, **meta))
 
     def _lifecycle(
         self,
-        event: LifecycleEvent,
+        e: LifecycleEvent,
         partition: int,
+        rows: dict[str, TargetState],
         now: datetime,
-        conn: psycopg.Connection,
-        cause_id: str,
-    ) -> list[Emit]:
-        key = (event.complaint_id, RESOLVE)
-        st = self.states.get(key) or self._load(conn, event.complaint_id)
-        status = event.status if event.kind == LifecycleKind.STATUS else None
-        if status in STOPPING:
-            if st is None:
-                # Resolved before its routing decision arrived: remember, so no timer starts.
-                self._save(conn, _placeholder(event, partition), now)
-                return []
-            if st.state not in LIVE:
-                return []
-            done = replace(st, used=st.elapsed(now), started_at=now, state=MET)
-            self._save(conn, done, now)
-            self._untrack(key)
-            return [
-                self._emit(
-                    done, SlaEventKind.MET, now, extra=cause_id, elapsed=done.used.total_seconds()
+        changed: list[TargetState],
+        out: list[Emit],
+        cause: str,
+    ) -> None:
+        status = e.status if e.kind == LifecycleKind.STATUS else None
+        if not rows:
+            # Before the routing decision: remember what is already done, start nothing.
+            for target, done in ((ACK, status in AGENT_STATUSES), (RESOLVE, status in CLOSING)):
+                if done:
+                    changed.append(_placeholder(e, partition, target))
+            return
+        agent_update = status is not None or e.kind in (
+            LifecycleKind.CALLBACK_PROMISED,
+            LifecycleKind.COMPENSATION_OFFERED,
+        )
+        if status in AGENT_STATUSES:
+            self._finish(rows.get(ACK), now, changed, out, cause)
+        if (
+            status in CLOSING
+            or status == Status.REOPENED
+            or e.kind in (LifecycleKind.COMPENSATION_OFFERED,)
+            or (status is not None and status != Status.WAITING_ON_CUSTOMER)
+        ):
+            self._finish(rows.get(CALLBACK), now, changed, out, cause)
+        if status in CLOSING:
+            for target in (RESOLVE, KEEP):
+                self._finish(rows.get(target), now, changed, out, cause)
+            follow = rows.get(FOLLOW_UP)
+            if follow is None or not follow.live:
+                base = rows.get(RESOLVE) or next(iter(rows.values()))
+                st = replace(
+                    base,
+                    target=FOLLOW_UP,
+                    state=ACTIVE,
+                    started_at=e.occurred_at,
+                    used=base.used * 0,
+                    due_at=None,
+                    deadline=None,
+                    warned_pct=0,
+                    escalation_level=0,
+                    next_due=None,
                 )
-            ]
-        if st is None:
-            return []
-        if status == Status.REOPENED and st.state == MET:
-            fresh = replace(
-                st,
+                if status == Status.RESOLVED or follow is None:
+                    self._start(st, now, changed, out, extra=cause)
+            return
+        if status == Status.REOPENED:
+            self._finish(rows.get(FOLLOW_UP), now, changed, out, cause, state=CANCELLED)
+            for target in (RESOLVE, KEEP):
+                again = rows.get(target)
+                if again is not None:
+                    self._start(again.restart(e.occurred_at), now, changed, out, extra=cause)
+            return
+        resolve = rows.get(RESOLVE)
+        if status == Status.WAITING_ON_CUSTOMER and resolve is not None and resolve.state == ACTIVE:
+            paused = replace(resolve.pause(now, self._calendar(resolve)), next_due=None)
+            changed.append(paused)
+            out.append(self._emit(paused, SlaEventKind.PAUSED, now, extra=cause))
+        elif (
+            resolve is not None
+            and resolve.state == PAUSED
+            and (e.kind == LifecycleKind.CONTACT or status is not None)
+        ):
+            self._start(
+                resolve.resume(now), now, changed, out, extra=cause, kind=SlaEventKind.RESUMED
+            )
+        if e.kind == LifecycleKind.CALLBACK_PROMISED and e.due_at is not None:
+            base = resolve or next(iter(rows.values()))
+            promise = replace(
+                base,
+                target=CALLBACK,
                 state=ACTIVE,
-                started_at=event.occurred_at,
-                used=timedelta(0),
+                started_at=now,
+                used=base.used * 0,
+                due_at=e.due_at,
+                deadline=None,
                 warned_pct=0,
                 escalation_level=0,
+                next_due=None,
             )
-            self._save(conn, fresh, now)
-            self._track(fresh)
-            return [self._emit(fresh, SlaEventKind.STARTED, now, extra=cause_id)]
-        if status == Status.WAITING_ON_CUSTOMER and st.state == ACTIVE:
-            paused = st.pause(now)
-            self._save(conn, paused, now)
-            self._track(paused)
-            return [self._emit(paused, SlaEventKind.PAUSED, now, extra=cause_id)]
-        customer_answered = event.kind == LifecycleKind.CONTACT or status in RESUMING
-        if customer_answered and st.state == PAUSED:
-            resumed = st.resume(now)
-            self._save(conn, resumed, now)
-            self._track(resumed)
-            return [self._emit(resumed, SlaEventKind.RESUMED, now, extra=cause_id)]
-        return []
+            self._start(promise, now, changed, out, extra=cause)
+        keep = rows.get(KEEP)
+        if agent_update and keep is not None and keep.live:
+            # The customer was told something: the keep-informed clock starts over.
+            self._finish(keep, now, changed, out, cause)
+            self._start(keep.restart(now), now, changed, out, extra=cause)
 
     # --- the clock -------------------------------------------------------------------------
 
@@ -200,124 +257,146 @@ class SlaTimer(Handler):
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         now = self.clock.now()
+        self._gauge(conn)
+        entries = self.queue.pop_due(now.timestamp(), FIRE_LIMIT)
+        if not entries:
+            return ()
+        rows = store.by_keys(conn, [(e[1], e[2]) for e in entries])
         out: list[Emit] = []
-        for key, _due, (action, arg) in list(self.queue.pop_due(now.timestamp())):
-            st = self.states.get(key)
-            if st is None:
-                continue
-            if action == "warn":
-                if st.state != ACTIVE or now >= st.deadline:
-                    continue  # a warning after the deadline is noise: the breach says it all
-                st = replace(st, warned_pct=arg)
+        changed: dict[tuple[str, str], TargetState] = {}
+        for due, complaint_id, target, partition in entries:
+            key = (complaint_id, target)
+            found = changed.get(key) or rows.get(key)
+            if (
+                found is None
+                or found.next_due is None
+                or partition not in self.partitions
+                or abs(found.next_due.timestamp() - due) > 1e-3
+            ):
+                continue  # cancelled or rescheduled since: a stale entry
+            st = self._fire(found, now, out)
+            for _ in range(16):  # steps that fell due together (a late recovery) fire now
+                if st.next_due is None or st.next_due > now:
+                    break
+                st = self._fire(st, now, out)
+            changed[key] = st
+        store.save(conn, list(changed.values()), now)
+        for st in changed.values():
+            if st.next_due is not None:
+                self.queue.push(st.next_due.timestamp(), st.complaint_id, st.target, st.partition)
+        return out
+
+    def _fire(self, st: TargetState, now: datetime, out: list[Emit]) -> TargetState:
+        plan = self._plan(st)
+        step = next_step(st, plan)
+        if step is None:
+            return replace(st, next_due=None)
+        _, action, arg = step
+        if action == "warn":
+            st = replace(st, warned_pct=arg)
+            if now < plan.deadline:  # after the deadline a warning is noise: the breach says it
                 self.metrics.sla_warnings.labels(st.target, st.priority.value).inc()
                 out.append(self._emit(st, SlaEventKind.WARNING, now, pct=arg))
-            elif action == "breach":
-                late = max(0.0, (now - st.deadline).total_seconds())
-                st = replace(st, state=BREACHED)
-                self.metrics.sla_breaches.labels(st.target, st.priority.value, st.department).inc()
-                self.metrics.sla_breach_lag.observe(late)
-                out.append(self._emit(st, SlaEventKind.BREACHED, now, late=late))
-            elif action == "escalate":
-                level, role = arg
-                st = replace(st, escalation_level=level)
-                self.metrics.sla_escalations.labels(str(level)).inc()
-                out.append(self._emit(st, SlaEventKind.ESCALATED, now, level=level, to=role))
-            self.states[key] = st
-            self._save(conn, st, now)
-        return out
+        elif action == "breach":
+            late = max(0.0, (now - plan.deadline).total_seconds())
+            st = replace(st, state=BREACHED)
+            self.metrics.sla_breaches.labels(st.target, st.priority.value, st.department).inc()
+            self.metrics.sla_breach_lag.observe(late)
+            out.append(self._emit(st, SlaEventKind.BREACHED, now, late=late))
+        else:
+            role = next(r for level, r, _ in plan.escalations if level == arg)
+            st = replace(st, escalation_level=arg)
+            self.metrics.sla_escalations.labels(str(arg)).inc()
+            out.append(self._emit(st, SlaEventKind.ESCALATED, now, level=arg, to=role))
+        following = next_step(st, plan)
+        return replace(st, next_due=following[0] if following else None)
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _track(self, st: TargetState) -> None:
-        key = (st.complaint_id, st.target)
-        self.states[key] = st
-        if st.state == PAUSED:
-            self.queue.cancel(key)
+    def _start(
+        self,
+        st: TargetState,
+        now: datetime,
+        changed: list[TargetState],
+        out: list[Emit],
+        *,
+        extra: str,
+        fresh: bool = True,
+        kind: SlaEventKind = SlaEventKind.STARTED,
+    ) -> None:
+        try:
+            plan = self._plan(st)
+        except (KeyError, ValueError):
+            return  # this policy does not track the target
+        step = next_step(st, plan)
+        st = replace(st, deadline=plan.deadline, next_due=step[0] if step else None)
+        changed.append(st)
+        out.append(self._emit(st, kind, now, extra=extra))
+
+    def _finish(
+        self,
+        st: TargetState | None,
+        now: datetime,
+        changed: list[TargetState],
+        out: list[Emit],
+        cause: str,
+        *,
+        state: str = MET,
+    ) -> None:
+        if st is None or not st.live:
             return
-        p = st.plan()
-        timers: list[tuple[float, object]] = [
-            (at.timestamp(), ("warn", pct)) for pct, at in p.warnings if pct > st.warned_pct
-        ]
-        if st.state == ACTIVE:
-            timers.append((p.deadline.timestamp(), ("breach", None)))
-        timers += [
-            (at.timestamp(), ("escalate", (level, role)))
-            for level, role, at in p.escalations
-            if level > st.escalation_level
-        ]
-        self.queue.replace(key, timers)
+        done = st.stop(now, self._calendar(st), state)
+        changed.append(done)
+        if state == MET:
+            out.append(
+                self._emit(
+                    done, SlaEventKind.MET, now, extra=cause, elapsed=done.used.total_seconds()
+                )
+            )
+        else:
+            out.append(self._emit(done, SlaEventKind.CANCELLED, now, extra=cause))
 
-    def _untrack(self, key: Hashable) -> None:
-        self.queue.cancel(key)
-        self.states.pop(key, None)
-        self._gauge()
+    def _policy(self, st: TargetState) -> Policy:
+        key = (st.policy, st.priority, st.category, st.department, st.sensitive, st.tightened)
+        found = self._policies.get(key)
+        if found is None:
+            priority = st.priority
+            if st.tightened:  # a special period: the next stricter priority's targets
+                order = list(Priority)
+                priority = order[max(0, order.index(priority) - 1)]
+            try:
+                found = (
+                    self.book.resolve(priority, st.category, st.department, st.sensitive)
+                    if st.tightened
+                    else self.book.named(st.policy, sensitive=st.sensitive)
+                )
+            except KeyError:
+                found = self.book.resolve(priority, st.category, st.department, st.sensitive)
+            if self.scale != 1.0:
+                found = scaled(found, self.scale)
+            if len(self._policies) > 4096:
+                self._policies.clear()
+            self._policies[key] = found
+        return found
 
-    def _gauge(self) -> None:
-        counts: dict[str, int] = {t.value: 0 for t in SlaTarget}
-        for st in self.states.values():
-            counts[st.target] = counts.get(st.target, 0) + 1
-        for target, n in counts.items():
-            self.metrics.sla_timers_active.labels(target).set(n)
+    def _calendar(self, st: TargetState) -> BusinessCalendar:
+        if self.scale != 1.0:
+            return WALL_CLOCK
+        return self.book.calendar_for(self._policy(st), st.target, st.source)
 
-    def _load(self, conn: psycopg.Connection, complaint_id: str) -> TargetState | None:
-        row = conn.execute(
-            "SELECT partition, state, priority, department, policy, sensitive, route_version,"
-            " started_at, used_seconds, duration_seconds, warned_pct, escalation_level"
-            " FROM sla_timer.timers WHERE complaint_id = %s AND target = %s",
-            (complaint_id, RESOLVE),
-        ).fetchone()
-        if row is None:
-            return None
-        return TargetState(
-            complaint_id=complaint_id,
-            target=RESOLVE,
-            partition=row[0],
-            state=row[1],
-            priority=Priority(row[2]),
-            department=row[3],
-            policy=row[4],
-            sensitive=row[5],
-            route_version=row[6],
-            started_at=row[7],
-            used=timedelta(seconds=row[8]),
-            duration=timedelta(seconds=row[9]),
-            warned_pct=row[10],
-            escalation_level=row[11],
+    def _plan(self, st: TargetState) -> Plan:
+        policy = self._policy(st)
+        return policy.plan_target(
+            st.target, st.started_at, self._calendar(st), st.used, due=st.due_at
         )
 
-    def _save(self, conn: psycopg.Connection, st: TargetState, now: datetime) -> None:
-        conn.execute(
-            "INSERT INTO sla_timer.timers (complaint_id, target, partition, state, priority,"
-            " department, policy, sensitive, route_version, started_at, used_seconds,"
-            " duration_seconds, deadline, warned_pct, escalation_level, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (complaint_id, target) DO UPDATE SET partition = EXCLUDED.partition,"
-            " state = EXCLUDED.state, priority = EXCLUDED.priority,"
-            " department = EXCLUDED.department, policy = EXCLUDED.policy,"
-            " sensitive = EXCLUDED.sensitive, route_version = EXCLUDED.route_version,"
-            " started_at = EXCLUDED.started_at, used_seconds = EXCLUDED.used_seconds,"
-            " duration_seconds = EXCLUDED.duration_seconds, deadline = EXCLUDED.deadline,"
-            " warned_pct = EXCLUDED.warned_pct, escalation_level = EXCLUDED.escalation_level,"
-            " updated_at = EXCLUDED.updated_at",
-            (
-                st.complaint_id,
-                st.target,
-                st.partition,
-                st.state,
-                st.priority.value,
-                st.department,
-                st.policy,
-                st.sensitive,
-                st.route_version,
-                st.started_at,
-                st.used.total_seconds(),
-                st.duration.total_seconds(),
-                st.deadline,
-                st.warned_pct,
-                st.escalation_level,
-                now,
-            ),
-        )
+    def _gauge(self, conn: psycopg.Connection) -> None:
+        if time.monotonic() - self._gauge_at < GAUGE_EVERY:
+            return
+        self._gauge_at = time.monotonic()
+        counts = store.active_counts(conn, self.partitions)
+        for target in SlaTarget:
+            self.metrics.sla_timers_active.labels(target.value).set(counts.get(target.value, 0))
 
     def _emit(
         self,
@@ -332,6 +411,7 @@ class SlaTimer(Handler):
         late: float | None = None,
         elapsed: float | None = None,
     ) -> Emit:
+        deadline = st.deadline or now
         event = SlaEvent(
             complaint_id=st.complaint_id,
             kind=kind,
@@ -339,7 +419,7 @@ class SlaTimer(Handler):
             policy=st.policy,
             priority=st.priority,
             department=st.department,
-            deadline=st.deadline,
+            deadline=deadline,
             emitted_at=now,
             threshold_pct=pct,
             level=level,
@@ -354,7 +434,7 @@ class SlaTimer(Handler):
                 st.target,
                 kind.value,
                 pct or level or "",
-                st.deadline.isoformat(),
+                deadline.isoformat(),
                 extra,
             ),
             type=SLA.ce_type,
@@ -365,18 +445,19 @@ class SlaTimer(Handler):
         return Emit(SLA, st.complaint_id, event, ce)
 
 
-def _placeholder(event: LifecycleEvent, partition: int) -> TargetState:
+def _placeholder(e: LifecycleEvent, partition: int, target: str) -> TargetState:
     return TargetState(
-        complaint_id=event.complaint_id,
-        target=RESOLVE,
+        complaint_id=e.complaint_id,
+        target=target,
         partition=partition,
         state=MET,
         priority=Priority.P4,
         department="unknown",
+        category=None,
         policy="none",
         sensitive=False,
+        tightened=False,
+        source=e.source,
         route_version=0,
-        started_at=event.occurred_at,
-        used=timedelta(0),
-        duration=timedelta(0),
+        started_at=e.occurred_at.astimezone(UTC),
     )

@@ -27,4 +27,17 @@ MIGRATIONS = (
             WHERE state IN ('active', 'breached', 'paused');
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE {schema}.timers DROP COLUMN duration_seconds;
+        ALTER TABLE {schema}.timers ALTER COLUMN deadline DROP NOT NULL;
+        ALTER TABLE {schema}.timers ADD COLUMN category text;
+        ALTER TABLE {schema}.timers ADD COLUMN tightened boolean NOT NULL DEFAULT false;
+        ALTER TABLE {schema}.timers ADD COLUMN source text;
+        ALTER TABLE {schema}.timers ADD COLUMN due_at timestamptz;
+        ALTER TABLE {schema}.timers ADD COLUMN next_due timestamptz;
+        CREATE INDEX timers_next_due ON {schema}.timers (partition) WHERE next_due IS NOT NULL;
+        """,
+    ),
 )

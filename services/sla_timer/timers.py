@@ -1,56 +1,44 @@
-"""A timer queue: a heap with lazy cancellation, so schedule, cancel and fire are O(log n)."""
+"""The due queue: a heap of (instant, complaint, target) — the only per-timer state in memory.
+
+Entries are never removed when a timer changes: the database row's `next_due` is the
+truth, and an entry whose instant no longer matches it is skipped when it surfaces (lazy
+cancellation). Scheduling and firing are O(log n); nothing scans.
+"""
 
 from __future__ import annotations
 
 import heapq
-import itertools
-from collections.abc import Hashable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
+
+Entry = tuple[float, str, str, int]
+"""(due as epoch seconds, complaint_id, target, partition)."""
 
 
-@dataclass(order=True)
-class _Entry:
-    due: float
-    seq: int
-    key: Hashable = field(compare=False)
-    generation: int = field(compare=False)
-    payload: Any = field(compare=False)
-
-
-class TimerQueue:
-    """Timers keyed by an owner (e.g. complaint and target); rescheduling an owner cancels
-    its earlier timers without searching for them."""
-
+class DueQueue:
     def __init__(self) -> None:
-        self._heap: list[_Entry] = []
-        self._generation: dict[Hashable, int] = {}
-        self._seq = itertools.count()
+        self._heap: list[Entry] = []
 
     def __len__(self) -> int:
-        return len(self._generation)
+        return len(self._heap)
 
-    def replace(self, key: Hashable, timers: list[tuple[float, Any]]) -> None:
-        """Drop every pending timer of `key` and schedule `timers` (due, payload) instead."""
-        generation = self._generation.get(key, 0) + 1
-        self._generation[key] = generation
-        for due, payload in timers:
-            heapq.heappush(self._heap, _Entry(due, next(self._seq), key, generation, payload))
+    def push(self, due: float, complaint_id: str, target: str, partition: int) -> None:
+        heapq.heappush(self._heap, (due, complaint_id, target, partition))
 
-    def cancel(self, key: Hashable) -> None:
-        self._generation.pop(key, None)
+    def extend(self, entries: Iterable[Entry]) -> None:
+        self._heap.extend(entries)
+        heapq.heapify(self._heap)
 
     def next_due(self) -> float | None:
-        while self._heap and not self._live(self._heap[0]):
-            heapq.heappop(self._heap)
-        return self._heap[0].due if self._heap else None
+        return self._heap[0][0] if self._heap else None
 
-    def pop_due(self, now: float) -> Iterator[tuple[Hashable, float, Any]]:
-        """Every live timer due at or before `now`, earliest first."""
-        while self._heap and self._heap[0].due <= now:
-            entry = heapq.heappop(self._heap)
-            if self._live(entry):
-                yield entry.key, entry.due, entry.payload
+    def pop_due(self, now: float, limit: int) -> list[Entry]:
+        """Up to `limit` entries due at or before `now`, earliest first."""
+        out: list[Entry] = []
+        while self._heap and self._heap[0][0] <= now and len(out) < limit:
+            out.append(heapq.heappop(self._heap))
+        return out
 
-    def _live(self, entry: _Entry) -> bool:
-        return self._generation.get(entry.key) == entry.generation
+    def drop_partitions(self, partitions: set[int]) -> None:
+        """Forget the entries of partitions this instance no longer owns (rebalance: rare)."""
+        self._heap = [e for e in self._heap if e[3] not in partitions]
+        heapq.heapify(self._heap)

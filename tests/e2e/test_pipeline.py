@@ -136,7 +136,7 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
     assert letter["original_sealed"] is True
     sealed = base64.b64decode(letter["original_value_b64"])
     assert malformed.encode() not in sealed
-    opener = Sealer(cf.pii_key.get_secret_value().encode(), "dead-letters")
+    opener = Sealer(cf.pii_secret(), "dead-letters")
     assert opener.open(sealed).decode() == malformed
     assert letter["reason"] == "invalid_json" and letter["source_topic"] == "complaints.raw.v1"
     assert letter["errors"] and "not JSON" in letter["errors"][0]
@@ -159,6 +159,7 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
             json.loads(m.value)["kind"]
             for m in sla.poll()
             if json.loads(m.value)["complaint_id"] == cid
+            and json.loads(m.value)["target"] == "resolve"
         }
 
     wait_for(lambda: "breached" in kinds(open_id), timeout=60, what="SLA breach of OPEN-1")
@@ -170,6 +171,7 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
         for m in sla.messages
         if json.loads(m.value)["complaint_id"] == open_id
         and json.loads(m.value)["kind"] == "breached"
+        and json.loads(m.value)["target"] == "resolve"
     )
     assert breach["target"] == "resolve" and breach["late_by_seconds"] < 5
 

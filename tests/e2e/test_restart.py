@@ -28,7 +28,7 @@ def test_sla_timer_killed_mid_flight_breaches_late_once_after_restart(cf, worker
         return [
             d
             for d in (json.loads(m.value) for m in sla.poll())
-            if d["complaint_id"] == cid and d["kind"] == kind
+            if d["complaint_id"] == cid and d["kind"] == kind and d["target"] == "resolve"
         ]
 
     # Given a started SLA timer

@@ -1,8 +1,7 @@
-"""The SLA timer's logic against the real database, driven by an injected clock."""
+"""The SLA timer against the real database, driven by an injected clock (no sleeping)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -21,11 +20,13 @@ from services.runtime.worker import Record
 from services.sla_timer.app import SlaTimer
 
 pytestmark = pytest.mark.integration
-T0 = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+MON = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # Monday 09:00 in London (GMT)
+_offsets = iter(range(1, 10_000))
 
 
-def record(spec, model, offset: int) -> Record:
-    ce = CloudEvent(id=f"ce-{offset}", type=spec.ce_type, source="/test", time=T0)
+def record(spec, model) -> Record:
+    offset = next(_offsets)
+    ce = CloudEvent(id=f"ce-{offset}", type=spec.ce_type, source="/test", time=MON)
     return Record(
         spec=spec,
         topic=spec.name,
@@ -38,31 +39,46 @@ def record(spec, model, offset: int) -> Record:
     )
 
 
-def routed(cid: str, priority: Priority = Priority.P1, version: int = 1) -> RoutedComplaint:
-    return RoutedComplaint(
-        complaint_id=cid,
-        version=version,
-        category="safety",
-        department="quality",
-        queue="safety",
-        priority=priority,
-        sla_policy=f"standard-{priority.value}",
-        reasons=["test"],
-        occurred_at=T0,
-        routed_at=T0,
+def routed(
+    cid: str,
+    priority: Priority,
+    at: datetime,
+    *,
+    version: int = 1,
+    department: str = "quality",
+    source: str = "london-cc",
+) -> Record:
+    return record(
+        ROUTED,
+        RoutedComplaint(
+            complaint_id=cid,
+            source=source,
+            version=version,
+            category="billing",
+            department=department,
+            queue="q",
+            priority=priority,
+            sla_policy=f"standard-{priority.value}",
+            reasons=["test"],
+            occurred_at=at,
+            routed_at=at,
+        ),
     )
 
 
-def status(cid: str, value: Status, at: datetime) -> LifecycleEvent:
-    return LifecycleEvent(
-        complaint_id=cid,
-        kind=LifecycleKind.STATUS,
-        source="t",
-        source_event_id=f"{cid}-{value}",
-        occurred_at=at,
-        recorded_at=at,
-        channel="phone",
-        status=value,
+def status(cid: str, value: Status, at: datetime) -> Record:
+    return record(
+        LIFECYCLE,
+        LifecycleEvent(
+            complaint_id=cid,
+            kind=LifecycleKind.STATUS,
+            source="london-cc",
+            source_event_id=f"{cid}-{value}-{at.isoformat()}",
+            occurred_at=at,
+            recorded_at=at,
+            channel="phone",
+            status=value,
+        ),
     )
 
 
@@ -74,73 +90,127 @@ def new_timer(cf, clock: FrozenClock, conn: psycopg.Connection) -> SlaTimer:
     return handler
 
 
-def kinds(emits) -> list[str]:
-    return [json.loads(encode(e.value))["kind"] for e in emits]
+def events(emits, target: str = "resolve") -> list[tuple[str, object]]:
+    out = []
+    for e in emits:
+        if e.value.target.value == target:
+            out.append((e.value.kind.value, e.value.threshold_pct or e.value.level))
+    return out
 
 
-def test_breach_warning_escalation_driven_by_the_clock(cf):
-    clock = FrozenClock(T0)
+def test_p1_round_the_clock_warn_breach_escalate(cf):
+    clock = FrozenClock(MON)
     with psycopg.connect(cf.db_url()) as conn:
         timer = new_timer(cf, clock, conn)
-        # Given a P1 complaint routed at T0 (4 h to resolve)
-        assert kinds(timer.handle(record(ROUTED, routed("c1"), 1), conn)) == ["started"]
-        assert timer.next_wakeup() == pytest.approx(2 * 3600)
-        # When 2 h pass, Then the 50% warning and nothing else
+        # Given a P1 complaint routed now (4 h, 24x7, escalation starts at the team lead)
+        started = timer.handle(routed("c1", Priority.P1, MON), conn)
+        assert {e.value.target.value for e in started} == {
+            "acknowledge",
+            "resolve",
+            "keep_informed",
+        }
+        resolve = next(e.value for e in started if e.value.target.value == "resolve")
+        assert resolve.deadline == MON + timedelta(hours=4)
+        # When 2 h pass, Then the 50% warning of resolve
         clock.advance(timedelta(hours=2))
-        assert kinds(timer.tick(conn)) == ["warning"]
-        # When the deadline passes by 0.3 s, Then the breach, marked 0.3 s late
+        assert ("warning", 50) in events(timer.tick(conn))
+        # When the deadline passes by 0.3 s, Then the breach, 0.3 s late (stale warnings dropped)
         clock.advance(timedelta(hours=2, seconds=0.3))
-        emits = list(timer.tick(conn))
-        # (the 75% and 90% warnings fell due in the same step: after the deadline they are noise)
-        assert kinds(emits) == ["breached"]
-        breach = emits[0].value
+        fired = list(timer.tick(conn))
+        assert events(fired) == [("breached", None), ("escalated", 2)]
+        breach = next(
+            e.value
+            for e in fired
+            if e.value.kind.value == "breached" and e.value.target.value == "resolve"
+        )
         assert breach.late_by_seconds == pytest.approx(0.3)
-        # P1 starts escalating at the department manager, an hour after the deadline
-        clock.advance(timedelta(hours=1))
-        escalated = [e.value for e in timer.tick(conn)]
-        assert [e.escalated_to for e in escalated] == ["department_manager"]
-        conn.commit()
+        # And later levels follow on the wall clock, each once
+        clock.advance(timedelta(hours=3))
+        levels = [lvl for kind, lvl in events(timer.tick(conn)) if kind == "escalated"]
+        assert levels == [3, 4, 5]
+        clock.advance(timedelta(days=3))
+        assert events(timer.tick(conn)) == []
 
 
-def test_resolution_stops_the_clock_and_wait_pauses_it(cf):
-    clock = FrozenClock(T0)
+def test_p3_counts_business_hours_only(cf):
+    friday = datetime(2026, 3, 13, 16, 0, tzinfo=UTC)
+    clock = FrozenClock(friday)
     with psycopg.connect(cf.db_url()) as conn:
         timer = new_timer(cf, clock, conn)
-        timer.handle(record(ROUTED, routed("c2", Priority.P3), 1), conn)
-        clock.advance(timedelta(hours=10))
-        paused = timer.handle(
-            record(LIFECYCLE, status("c2", Status.WAITING_ON_CUSTOMER, clock.now()), 2), conn
-        )
-        assert kinds(paused) == ["paused"]
-        clock.advance(timedelta(hours=100))  # far past the original deadline, but paused
+        started = timer.handle(routed("c2", Priority.P3, friday), conn)
+        ack = next(e.value for e in started if e.value.target.value == "acknowledge")
+        # 4 business hours from Friday 16:00 in London: 1.5 h on Friday, 2.5 h on Monday
+        assert ack.deadline == datetime(2026, 3, 16, 11, 30, tzinfo=UTC)
+        clock.advance(timedelta(days=2))  # the weekend: nothing falls due
         assert list(timer.tick(conn)) == []
-        resumed = timer.handle(
-            record(LIFECYCLE, status("c2", Status.IN_PROGRESS, clock.now()), 3), conn
-        )
-        assert kinds(resumed) == ["resumed"]
-        assert resumed[0].value.deadline == clock.now() + timedelta(hours=62)
+        acked = timer.handle(status("c2", Status.ACKNOWLEDGED, clock.now()), conn)
+        assert ("met", None) in events(acked, "acknowledge")
+
+
+def test_waiting_pauses_resolution_and_answer_resumes(cf):
+    clock = FrozenClock(MON)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        timer.handle(routed("c3", Priority.P1, MON), conn)
         clock.advance(timedelta(hours=1))
-        met = timer.handle(record(LIFECYCLE, status("c2", Status.RESOLVED, clock.now()), 4), conn)
-        assert kinds(met) == ["met"] and met[0].value.elapsed_seconds == 11 * 3600
-        clock.advance(timedelta(hours=500))
-        assert list(timer.tick(conn)) == []
+        paused = timer.handle(status("c3", Status.WAITING_ON_CUSTOMER, clock.now()), conn)
+        assert ("paused", None) in events(paused)
+        clock.advance(timedelta(hours=10))  # far past the deadline, but paused
+        assert events(list(timer.tick(conn))) == []
+        resumed = timer.handle(status("c3", Status.IN_PROGRESS, clock.now()), conn)
+        back = next(e.value for e in resumed if e.value.kind.value == "resumed")
+        assert back.deadline == clock.now() + timedelta(hours=3)
+        clock.advance(timedelta(minutes=30))
+        done = timer.handle(status("c3", Status.RESOLVED, clock.now()), conn)
+        met = next(
+            e.value
+            for e in done
+            if e.value.kind.value == "met" and e.value.target.value == "resolve"
+        )
+        assert met.elapsed_seconds == pytest.approx(1.5 * 3600)
+        # And the follow-up survey clock starts at the resolution
+        assert ("started", None) in events(done, "follow_up")
+        clock.advance(timedelta(days=30))
+        assert events(list(timer.tick(conn))) == []  # resolve is over: nothing more
 
 
-def test_timers_survive_a_restart_and_fire_late_once(cf):
-    clock = FrozenClock(T0)
+def test_priority_change_keeps_time_used_and_reopen_starts_again(cf):
+    clock = FrozenClock(MON)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        timer.handle(routed("c4", Priority.P1, MON), conn)
+        clock.advance(timedelta(hours=1))
+        moved = timer.handle(routed("c4", Priority.P1, MON, version=2, department="finance"), conn)
+        resolve = next(e.value for e in moved if e.value.target.value == "resolve")
+        assert resolve.department == "finance" and resolve.deadline == MON + timedelta(hours=4)
+        clock.advance(timedelta(minutes=30))
+        timer.handle(status("c4", Status.RESOLVED, clock.now()), conn)
+        clock.advance(timedelta(hours=1))
+        reopened = timer.handle(status("c4", Status.REOPENED, clock.now()), conn)
+        again = next(e.value for e in reopened if e.value.target.value == "resolve")
+        assert again.kind.value == "started"
+        assert again.deadline == clock.now() + timedelta(hours=4)
+        assert ("cancelled", None) in events(reopened, "follow_up")
+
+
+def test_a_deadline_passed_while_down_fires_late_once_after_restart(cf):
+    clock = FrozenClock(MON)
     with psycopg.connect(cf.db_url()) as conn:
         first = new_timer(cf, clock, conn)
-        first.handle(record(ROUTED, routed("c3", Priority.P1), 1), conn)
+        first.handle(routed("c5", Priority.P1, MON), conn)
         conn.commit()
-    # When the instance is gone for the whole deadline and a new one takes the partition
-    clock.advance(timedelta(hours=4, minutes=30))
+    clock.advance(timedelta(hours=4, minutes=5))  # no instance runs through the deadline
     with psycopg.connect(cf.db_url()) as conn:
         second = new_timer(cf, clock, conn)
-        emits = list(second.tick(conn))
+        fired = list(second.tick(conn))
         conn.commit()
-        # Then the breach fires at once, marked 30 minutes late; stale warnings are dropped
-        assert kinds(emits) == ["breached"]
-        assert emits[0].value.late_by_seconds == pytest.approx(1800)
+        breach = [
+            e.value
+            for e in fired
+            if e.value.kind.value == "breached" and e.value.target.value == "resolve"
+        ]
+        assert len(breach) == 1 and breach[0].late_by_seconds == pytest.approx(300)
+        assert ("warning", 50) not in events(fired)  # stale warnings are dropped
     with psycopg.connect(cf.db_url()) as conn:
         third = new_timer(cf, clock, conn)
-        assert list(third.tick(conn)) == []  # not emitted twice after another restart
+        assert "breached" not in [kind for kind, _ in events(third.tick(conn))]

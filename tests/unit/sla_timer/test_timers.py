@@ -1,39 +1,30 @@
-"""The timer queue: ordering, replacement and lazy cancellation."""
+"""The due queue: ordering, batches, and forgetting partitions on a rebalance."""
 
 from __future__ import annotations
 
-from services.sla_timer.timers import TimerQueue
+from services.sla_timer.timers import DueQueue
 
 
-def test_due_timers_fire_in_order():
-    q = TimerQueue()
-    q.replace("a", [(30.0, "a30"), (10.0, "a10")])
-    q.replace("b", [(20.0, "b20")])
-    assert [p for _, _, p in q.pop_due(25.0)] == ["a10", "b20"]
-    assert q.next_due() == 30.0
+def test_due_entries_come_out_in_order_and_in_batches():
+    q = DueQueue()
+    q.push(30.0, "a", "resolve", 0)
+    q.push(10.0, "b", "resolve", 1)
+    q.push(20.0, "c", "acknowledge", 0)
+    assert [e[1] for e in q.pop_due(25.0, limit=1)] == ["b"]
+    assert [e[1] for e in q.pop_due(25.0, limit=10)] == ["c"]
+    assert q.next_due() == 30.0 and len(q) == 1
 
 
-def test_replace_cancels_earlier_timers_of_the_same_key():
-    q = TimerQueue()
-    q.replace("a", [(10.0, "old")])
-    q.replace("a", [(15.0, "new")])
-    assert [p for _, _, p in q.pop_due(100.0)] == ["new"]
+def test_nothing_is_due_early():
+    q = DueQueue()
+    q.push(10.0, "a", "resolve", 0)
+    assert q.pop_due(9.999, limit=10) == []
 
 
-def test_cancel_is_lazy_and_skipped_when_due():
-    q = TimerQueue()
-    q.replace("a", [(10.0, "x")])
-    q.replace("b", [(20.0, "y")])
-    q.cancel("a")
-    assert q.next_due() == 20.0
-    assert len(q) == 1
-    assert [k for k, _, _ in q.pop_due(100.0)] == ["b"]
-
-
-def test_many_timers():
-    q = TimerQueue()
-    for i in range(10_000):
-        q.replace(i, [(float(i % 97), i)])
-    fired = list(q.pop_due(50.0))
-    assert len(fired) == sum(1 for i in range(10_000) if i % 97 <= 50)
-    assert [d for _, d, _ in fired] == sorted(d for _, d, _ in fired)
+def test_revoked_partitions_are_forgotten():
+    q = DueQueue()
+    q.extend([(float(i), f"c{i}", "resolve", i % 3) for i in range(30)])
+    q.drop_partitions({0, 2})
+    fired = q.pop_due(100.0, limit=100)
+    assert {e[3] for e in fired} == {1} and len(fired) == 10
+    assert [e[0] for e in fired] == sorted(e[0] for e in fired)
