@@ -62,7 +62,11 @@ def cmd_stack(args: argparse.Namespace) -> int:
         print(f"Kafka       {status['bootstrap_servers']}")
         print(f"PostgreSQL  {status['database_url']}")
         for w in found.workers:
-            print(f"{w.name:<12} pid {w.pid:<8} {w.metrics_url}  {'up' if w.alive() else 'down'}")
+            http = f"  HTTP {w.http_url}" if w.http_url else ""
+            print(
+                f"{w.name:<12} pid {w.pid:<8} {w.metrics_url}  {'up' if w.alive() else 'down'}"
+                + http
+            )
     return 0 if status["running"] else 1
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
 import threading
 import time
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -13,8 +16,27 @@ from services.runtime.config import Settings
 from services.runtime.dashboard import Dashboard
 from services.runtime.kafka import ensure_topics
 from services.runtime.local_postgres import LocalPostgres
-from services.runtime.ports import stop_process
+from services.runtime.ports import free_port, stop_process
 from services.runtime.stack import WORKERS, StackState, stack_up, start_worker
+
+
+def _intake_api(settings: Settings) -> dict[str, Any]:
+    """Intake's HTTP API for the local stack: a free port, and a key made once per home."""
+    port = settings.intake_http_port or free_port()
+    if settings.intake_api_keys is not None:
+        keys = settings.intake_api_keys.get_secret_value()
+    else:
+        path = settings.home / "intake-api.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(24))
+        keys = f"*={path.read_text().strip()}"
+    return {
+        "env": {"CF_INTAKE_HTTP_PORT": str(port), "CF_INTAKE_API_KEYS": keys},
+        "http_url": f"http://127.0.0.1:{port}/v1/events",
+    }
 
 
 def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
@@ -44,7 +66,10 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
         console.print(
             f"Topics ready ({len(created)} created). Starting workers: {', '.join(WORKERS)}"
         )
-        state.workers = [start_worker(name, state) for name in WORKERS]
+        state.workers = [
+            start_worker(name, state, **_intake_api(settings) if name == "intake" else {})
+            for name in WORKERS
+        ]
         state.save()
         if simulate:
             from services.simulator.feed import run_feed
@@ -60,6 +85,7 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
                     "seed": seed,
                     "progress": False,
                     "stop": stop.is_set,
+                    "run": format(int(time.time()) % 36**5, "x"),
                 },
             )
             feeder.start()

@@ -26,6 +26,8 @@ class ProcessInfo:
     name: str
     pid: int
     metrics_url: str | None = None
+    http_url: str | None = None
+    """Intake's HTTP API, when it serves one."""
 
     def alive(self) -> bool:
         return alive(self.pid)
@@ -139,7 +141,12 @@ def stack_down(home: Path) -> bool:
 
 
 def start_worker(
-    name: str, state: StackState, *, env: dict[str, str] | None = None, log_dir: Path | None = None
+    name: str,
+    state: StackState,
+    *,
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    http_url: str | None = None,
 ) -> ProcessInfo:
     """Start one worker process against the stack; its ops endpoints get a free port."""
     port = free_port()
@@ -160,4 +167,4 @@ def start_worker(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    return ProcessInfo(name, proc.pid, f"http://127.0.0.1:{port}")
+    return ProcessInfo(name, proc.pid, f"http://127.0.0.1:{port}", http_url)

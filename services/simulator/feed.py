@@ -44,8 +44,13 @@ class _Open:
 class Feed:
     """Raw events as JSON bytes, reproducible for a given seed."""
 
-    def __init__(self, seed: int = 7, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, seed: int = 7, now: Callable[[], datetime] | None = None, run: str = ""
+    ) -> None:
+        """`run` prefixes ids and references: the same seed in another run adds new
+        complaints instead of repeating (and being de-duplicated as) the earlier ones."""
         self.rng = random.Random(seed)
+        self.run = run
         self.now = now or (lambda: datetime.now(UTC))
         self.open: list[_Open] = []
         self.count = 0
@@ -65,7 +70,7 @@ class Feed:
         return {
             "type": kind,
             "source": center.source,
-            "event_id": f"ev-{self.count:08d}-{self.rng.randrange(16**6):06x}",
+            "event_id": f"ev-{self.run}{self.count:08d}-{self.rng.randrange(16**6):06x}",
             "complaint_ref": ref,
             "occurred_at": self.now().astimezone(center.tz).isoformat(timespec="seconds"),
             "channel": self.rng.choice(center.channels),
@@ -77,7 +82,7 @@ class Feed:
         lang = "zh" if center.language.startswith("zh") else "en"
         category = self.rng.choice(list(TEXTS))
         text = self.rng.choice(TEXTS[category][lang])
-        ref = f"{center.source[:2].upper()}{self.count:07d}"
+        ref = f"{center.source[:2].upper()}{self.run}{self.count:07d}"
         doc = self._base(center, ref, "complaint.new")
         digits = f"{self.rng.randrange(10**8):08d}"
         doc.update(
@@ -167,6 +172,7 @@ def run_feed(
     out: Path | None = None,
     progress: bool = True,
     stop: Callable[[], bool] | None = None,
+    run: str = "",
 ) -> int:
     """Send `rate` events per second for `duration` seconds (to Kafka, or JSONL to `out`)."""
     from rich.progress import Progress
@@ -174,7 +180,7 @@ def run_feed(
     from services.runtime import kafka as kf
     from services.runtime.submit import send_raw
 
-    feed = Feed(seed)
+    feed = Feed(seed, run=run)
     total = int(rate * duration)
     if out is not None:
         with out.open("wb") as fh:
