@@ -70,7 +70,7 @@ RAW = TopicSpec(
     ce_type="io.complaintflow.raw.v1",
     description="Raw call-center events: new complaints, follow-up contacts, status changes, "
     "promised callbacks, compensation offers, survey answers.",
-    writers=("call centers (Kafka producers, `complaintflow submit`)",),
+    writers=("call centers (Kafka client, `submit`, HTTP, `import`)",),
     readers=("intake",),
     retention_ms=7 * DAY_MS,
 )
