@@ -215,6 +215,8 @@ class SlaTimer(Handler):
                 if again is not None:
                     self._start(again.restart(e.occurred_at), now, changed, out, extra=cause)
             return
+        if e.kind == LifecycleKind.SURVEY_ANSWERED:  # the follow-up after resolution is done
+            self._finish(rows.get(FOLLOW_UP), now, changed, out, cause)
         resolve = rows.get(RESOLVE)
         if status == Status.WAITING_ON_CUSTOMER and resolve is not None and resolve.state == ACTIVE:
             paused = replace(resolve.pause(now, self._calendar(resolve)), next_due=None)

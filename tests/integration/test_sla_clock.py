@@ -168,8 +168,20 @@ def test_waiting_pauses_resolution_and_answer_resumes(cf):
             if e.value.kind.value == "met" and e.value.target.value == "resolve"
         )
         assert met.elapsed_seconds == pytest.approx(1.5 * 3600)
-        # And the follow-up survey clock starts at the resolution
+        # And the follow-up survey clock starts at the resolution, and the survey meets it
         assert ("started", None) in events(done, "follow_up")
+        clock.advance(timedelta(hours=2))
+        survey = LifecycleEvent(
+            complaint_id="c3",
+            kind=LifecycleKind.SURVEY_ANSWERED,
+            source="london-cc",
+            source_event_id="c3-survey",
+            occurred_at=clock.now(),
+            recorded_at=clock.now(),
+            channel="phone",
+            score=4,
+        )
+        assert ("met", None) in events(timer.handle(record(LIFECYCLE, survey), conn), "follow_up")
         clock.advance(timedelta(days=30))
         assert events(list(timer.tick(conn))) == []  # resolve is over: nothing more
 
