@@ -4,6 +4,8 @@
 2. intake throughput: N raw events already on the topic; time until intake has turned all
    of them into registered/lifecycle events or dead letters (a consume + produce per event).
 3. intake latency at a fixed rate: send time → the registered event's broker timestamp.
+4. SLA timer: breach lag with a million open timers and 1,000 deadlines a second falling
+   due, worker memory per million open timers, recovery after kill -9 (see `sla.py`).
 
 Results are printed and written to `bench-results/` (JSON and an SVG chart).
 """
@@ -29,6 +31,7 @@ from rich.table import Table
 from schemas.registry import RAW, REGISTERED, TOPICS
 from services.bench.chart import latency_svg
 from services.bench.measure import percentile, rss_mb
+from services.bench.sla import run_sla
 from services.runtime.config import Settings
 from services.runtime.kafka import ensure_topics
 from services.runtime.ports import free_port, stop_process
@@ -248,20 +251,76 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=1000.0, help="events/s for the latency run")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
     p.add_argument("--out", default="bench-results", help="directory for JSON and charts")
+    stages = p.add_mutually_exclusive_group()
+    stages.add_argument(
+        "--skip-intake", action="store_true", help="skip bare Kafka and the intake stages"
+    )
+    stages.add_argument("--only-sla", action="store_true", help="run the SLA timer stage only")
+    stages.add_argument("--skip-sla", action="store_true", help="skip the SLA timer stage")
+    sla = p.add_argument_group("SLA timer stage")
+    sla.add_argument(
+        "--sla-timers", type=int, default=1_000_000, help="open timers in the database"
+    )
+    sla.add_argument("--sla-rate", type=float, default=1000.0, help="deadlines falling due per s")
+    sla.add_argument("--sla-seconds", type=float, default=30.0, help="length of the steady window")
+    sla.add_argument(
+        "--sla-down", type=float, default=5.0, help="seconds of deadlines with the worker killed"
+    )
+    sla.add_argument(
+        "--sla-recover",
+        type=float,
+        default=30.0,
+        help="seconds of deadlines from the restart of the worker on",
+    )
+    sla.add_argument(
+        "--sla-lead",
+        type=float,
+        default=None,
+        help="seconds from loading the due timers to the first deadline"
+        " (default: 20 + 25 per million timers)",
+    )
     args = p.parse_args(argv)
+    run_intake = not (args.skip_intake or args.only_sla)
+    run_sla_stage = not args.skip_sla
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    n_stages = 3 * run_intake + run_sla_stage
     home = Path("/tmp") / f"cf-bench-{uuid.uuid4().hex[:8]}"
     home.mkdir()
     console.print(f"Starting a local stack in {home} ...")
     base, pids = _stack(home)
+    bare: dict[str, float] = {}
+    thr: dict[str, float] = {}
+    lat: dict[str, Any] = {}
+    slar: dict[str, Any] = {}
     try:
-        events = _events(args.events)
-        console.print(f"[bold]1/3[/] bare Kafka with {len(events):,} events")
-        bare = bare_kafka(_fresh(base), events)
-        console.print(f"[bold]2/3[/] intake throughput with {len(events):,} events")
-        thr = intake_throughput(_fresh(base), events)
-        console.print(f"[bold]3/3[/] intake latency at {args.rate:,.0f} events/s")
-        lat = intake_latency(_fresh(base), args.rate, args.seconds)
+        if run_intake:
+            events = _events(args.events)
+            console.print(f"[bold]1/{n_stages}[/] bare Kafka with {len(events):,} events")
+            bare = bare_kafka(_fresh(base), events)
+            console.print(f"[bold]2/{n_stages}[/] intake throughput with {len(events):,} events")
+            thr = intake_throughput(_fresh(base), events)
+            console.print(f"[bold]3/{n_stages}[/] intake latency at {args.rate:,.0f} events/s")
+            lat = intake_latency(_fresh(base), args.rate, args.seconds)
+        if run_sla_stage:
+            console.print(
+                f"[bold]{n_stages}/{n_stages}[/] SLA timer: {args.sla_timers:,} open timers,"
+                f" {args.sla_rate:,.0f} deadlines/s, kill -9 and recovery"
+            )
+            slar = run_sla(
+                _fresh(base),
+                timers=args.sla_timers,
+                rate=args.sla_rate,
+                seconds=args.sla_seconds,
+                down=args.sla_down,
+                recover=args.sla_recover,
+                lead=args.sla_lead,
+                logs=out,
+                stamp=stamp,
+                console=console,
+            )
     finally:
         for pid in pids:
             stop_process(pid, signal.SIGINT if pid == pids[-1] else signal.SIGTERM, 60)
@@ -270,32 +329,115 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title="ComplaintFlow bench (this machine, broker on the same machine)")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("bare Kafka produce (acks=all)", f"{bare['produce_per_s']:,.0f} msg/s")
-    table.add_row("bare Kafka consume", f"{bare['consume_per_s']:,.0f} msg/s")
-    table.add_row("intake throughput", f"{thr['events_per_s']:,.0f} events/s")
-    ratio = thr["events_per_s"] / min(bare["produce_per_s"], bare["consume_per_s"])
-    table.add_row("intake / bare Kafka", f"{ratio:.2f}")
-    table.add_row("intake RSS", f"{thr['rss_mb']:,.0f} MiB")
-    table.add_row(f"raw → registered p50 @ {args.rate:,.0f}/s", f"{lat['p50_ms']:,.1f} ms")
-    table.add_row(f"raw → registered p99 @ {args.rate:,.0f}/s", f"{lat['p99_ms']:,.1f} ms")
+    if run_intake:
+        table.add_row("bare Kafka produce (acks=all)", f"{bare['produce_per_s']:,.0f} msg/s")
+        table.add_row("bare Kafka consume", f"{bare['consume_per_s']:,.0f} msg/s")
+        table.add_row("intake throughput", f"{thr['events_per_s']:,.0f} events/s")
+        ratio = thr["events_per_s"] / min(bare["produce_per_s"], bare["consume_per_s"])
+        table.add_row("intake / bare Kafka", f"{ratio:.2f}")
+        table.add_row("intake RSS", f"{thr['rss_mb']:,.0f} MiB")
+        table.add_row(f"raw → registered p50 @ {args.rate:,.0f}/s", f"{lat['p50_ms']:,.1f} ms")
+        table.add_row(f"raw → registered p99 @ {args.rate:,.0f}/s", f"{lat['p99_ms']:,.1f} ms")
+    if run_sla_stage:
+        _sla_rows(table, slar)
     console.print(table)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    result = {
-        "at": stamp,
-        "cpus": os.cpu_count(),
-        "bare_kafka": bare,
-        "intake": thr,
-        "latency": {k: v for k, v in lat.items() if k != "latencies_ms"},
-    }
+    result: dict[str, Any] = {"at": stamp, "cpus": os.cpu_count()}
+    charts: list[str] = []
+    if run_intake:
+        result["bare_kafka"] = bare
+        result["intake"] = thr
+        result["latency"] = {k: v for k, v in lat.items() if k != "latencies_ms"}
+        (out / f"latency-{stamp}.svg").write_text(
+            latency_svg(lat["latencies_ms"], title=f"raw → registered at {args.rate:,.0f} events/s")
+        )
+        charts.append(f"latency-{stamp}.svg")
+    if run_sla_stage:
+        result["sla"] = {k: v for k, v in slar.items() if k != "steady_late_by_ms"}
+        (out / f"sla-breach-lag-{stamp}.svg").write_text(
+            latency_svg(
+                slar["steady_late_by_ms"],
+                title=f"SLA breach lag (late_by) with {slar['timers']:,} open timers,"
+                f" {slar['rate']:,.0f} deadlines/s",
+            )
+        )
+        charts.append(f"sla-breach-lag-{stamp}.svg")
+        charts.append(f"sla-breaches-{stamp}.csv")
     (out / f"bench-{stamp}.json").write_text(json.dumps(result, indent=2))
-    (out / f"latency-{stamp}.svg").write_text(
-        latency_svg(lat["latencies_ms"], title=f"raw → registered at {args.rate:,.0f} events/s")
-    )
-    console.print(f"Results in {out}/bench-{stamp}.json and latency-{stamp}.svg")
+    console.print(f"Results in {out}/bench-{stamp}.json and {', '.join(charts)}")
     return 0
+
+
+def _sla_rows(table: Table, r: dict[str, Any]) -> None:
+    n, rate = r["timers"], r["rate"]
+    st, rss, rec, down = r["steady"], r["rss"], r["recovery"], r["down"]
+    at = f"{n / 1e6:g}M timers, {rate:,.0f}/s"
+    table.add_section()
+    table.add_row(f"SLA timers ({at}): COPY", f"{r['load']['far_rows_per_s']:,.0f} rows/s")
+    table.add_row("SLA worker start → ready (heap loaded)", f"{r['startup']['ready_s']:,.1f} s")
+    wu = r["warmup"]["record_ts"]
+    table.add_row(
+        "SLA breach lag, first second after start (record ts) p50 / max",
+        f"{wu['p50_ms']:,.1f} / {wu['max_ms']:,.1f} ms",
+    )
+    table.add_row(
+        f"SLA breaches in steady window ({r['windows_s']['steady']:g} s)",
+        f"{st['breaches']:,} of {st['expected']:,}",
+    )
+    for label, key in (
+        ("late_by", "late_by"),
+        ("record ts", "record_ts"),
+        ("received", "received"),
+    ):
+        s = st[key]
+        table.add_row(
+            f"SLA breach lag ({label}) p50 / p99 / max",
+            f"{s['p50_ms']:,.1f} / {s['p99_ms']:,.1f} / {s['max_ms']:,.1f} ms",
+        )
+    table.add_row("SLA breaches later than 1 s (record ts)", f"{st['over_1s']:,}")
+    table.add_row(
+        "SLA worker CPU in steady window (whole machine)",
+        f"{r['cpu'].get('steady_cores', 0):,.2f} ({r['cpu'].get('machine_busy_cores', 0):,.2f})"
+        f" of {os.cpu_count()} cores",
+    )
+    table.add_row(
+        "SLA worker RSS: no timers / loaded / end of steady / peak",
+        f"{rss.get('baseline_mb', 0):,.0f} / {rss.get('loaded_mb', 0):,.0f}"
+        f" / {rss.get('steady_end_mb', 0):,.0f} / {rss.get('steady_end_hwm_mb', 0):,.0f} MiB",
+    )
+    table.add_row(
+        "SLA worker RSS per million timers (total / peak / above no-timer base)",
+        f"{rss['mb_per_million']:,.0f} / {rss['hwm_mb_per_million']:,.0f}"
+        f" / {rss['timers_mb_per_million']:,.0f} MiB",
+    )
+    table.add_row("kill -9 → restart (down)", f"{rec['killed_to_restart_s']:,.1f} s")
+    table.add_row("restart → ready", f"{rec['ready_s']:,.1f} s")
+    table.add_row("restart → first breach", f"{rec['first_breach_s']:,.1f} s")
+    table.add_row(
+        f"restart → backlog cleared ({rec['backlog_breaches']:,} due while down or starting)",
+        f"{rec['backlog_cleared_s']:,.1f} s",
+    )
+    table.add_row(
+        "down-window breaches: unique / expected",
+        f"{down['unique']:,} / {down['expected']:,}"
+        f" (missing {down['missing']}, duplicates {down['duplicate_events']})",
+    )
+    dl = down["lag"]["record_ts"]
+    table.add_row(
+        "down-window lateness p50 / max",
+        f"{dl['p50_ms'] / 1000:,.1f} / {dl['max_ms'] / 1000:,.1f} s",
+    )
+    al = rec["lag_after_backlog"]["record_ts"]
+    table.add_row(
+        "breach lag once backlog cleared p50 / p99", f"{al['p50_ms']:,.1f} / {al['p99_ms']:,.1f} ms"
+    )
+    a = r["all"]
+    table.add_row(
+        "all planned deadlines: exactly one breach",
+        f"{'yes' if a['exactly_once'] else 'NO'} ({a['unique']:,} / {a['expected']:,},"
+        f" missing {a['missing']}, duplicates {a['duplicate_events']},"
+        f" unexpected {r['unexpected_breaches']})",
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -63,6 +65,8 @@ FAR_DAYS = (30, 60)
 """Deadlines of the timers that do not fall due during the run: this many days ahead."""
 GAP = 1.0
 """Seconds without deadlines between the steady window and the down window."""
+WARMUP = 1.0
+"""Seconds of deadlines, ending 2 s before the steady window, that warm the worker up."""
 COLUMNS = (
     "complaint_id, target, partition, state, priority, department, category, policy,"
     " sensitive, tightened, source, route_version, started_at, used_seconds, due_at,"
@@ -100,7 +104,10 @@ class _Run:
     """What the consumer has seen so far."""
 
     planned: dict[str, float]
+    window_of: dict[str, str]
     breaches: list[_Breach] = field(default_factory=list)
+    per_window: dict[str, int] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
     escalations: int = 0
     other: dict[str, int] = field(default_factory=dict)
     unexpected: int = 0
@@ -121,7 +128,8 @@ def run_sla(
 ) -> dict[str, Any]:
     """The SLA stage on a fresh database and topic prefix `s`; returns the figures."""
     steady_n, down_n, recover_n = int(rate * seconds), int(rate * down), int(rate * recover)
-    window_n = steady_n + down_n + recover_n
+    warmup_n = int(rate * WARMUP)
+    window_n = warmup_n + steady_n + down_n + recover_n
     if timers < window_n:
         raise SystemExit(f"--sla-timers {timers:,} must be at least rate × windows = {window_n:,}")
     far_n = timers - window_n
@@ -129,6 +137,15 @@ def run_sla(
     with psycopg.connect(s.db_url()) as conn:
         migrate(conn, "sla_timer", MIGRATIONS)
         conn.commit()
+    # What the worker weighs with no timers at all: the base of the memory per timer.
+    w0 = _start_worker(s, logs / f"sla-worker-0-{stamp}.log")
+    try:
+        with _spinner(console, "worker with no timers (memory baseline)"):
+            _wait_ready(w0, 60)
+            baseline_mb, _ = _rss(w0.proc.pid)
+    finally:
+        stop_process(w0.proc.pid, signal.SIGTERM, 30)
+
     t = time.monotonic()
     _copy(s, _far_rows(far_n), far_n, "COPY far-future timers", console)
     far_copy_s = time.monotonic() - t
@@ -146,6 +163,9 @@ def run_sla(
     t0 = time.time() + lead
     planned: dict[str, float] = {}
     windows = {
+        # A second of deadlines before the measured window: the worker's first breaches pay
+        # one-off costs (producer metadata for the SLA topic, first policy plans).
+        "warmup": (t0 - WARMUP - 2.0, t0 - 2.0),
         "steady": (t0, t0 + seconds),
         "down": (t0 + seconds + GAP, t0 + seconds + GAP + down),
         "recovery": (t0 + seconds + GAP + down, t0 + seconds + GAP + down + recover),
@@ -165,18 +185,19 @@ def run_sla(
         table_mb = conn.execute(
             "SELECT pg_total_relation_size('sla_timer.timers') / 1048576.0"
         ).fetchone()
+    first_due = windows["warmup"][0]
     console.print(
         f"  {loaded[0] if loaded else 0:,} open timers ({table_mb[0] if table_mb else 0:,.0f}"
-        f" MiB with indexes); first deadline in {t0 - time.time():.1f} s"
+        f" MiB with indexes); first deadline in {first_due - time.time():.1f} s"
     )
 
     reader = _reader(s)
-    run = _Run(planned)
+    run = _Run(planned, window_of)
     kill_at = windows["steady"][1] + GAP / 2
     restart_at = windows["down"][1]
     end_at = windows["recovery"][1]
     w1 = _start_worker(s, logs / f"sla-worker-1-{stamp}.log")
-    rss: dict[str, float] = {}
+    rss: dict[str, float] = {"baseline_mb": baseline_mb}
     cpu: dict[str, float] = {}
     timers_gauge: float | None = None
     w2: _Worker | None = None
@@ -190,29 +211,34 @@ def run_sla(
                 _drain(reader, run, 0.1)
                 if time.time() > t0 + seconds:
                     raise RuntimeError(f"the SLA worker was not ready after {lead + seconds:.0f} s")
-            bar.update(task, description=f"worker ready after {w1.ready - w1.started:.1f} s")
+            _done(bar, task, f"worker ready after {w1.ready - w1.started:.1f} s")
             rss["loaded_mb"], rss["loaded_hwm_mb"] = _rss(w1.proc.pid)
             # The worker refreshes its gauge from the database at its first tick after assignment.
             timers_gauge = _gauge_after(w1, 5.0, reader, run)
-            task = bar.add_task("waiting for the first deadline", total=max(0.0, t0 - time.time()))
+            wait = max(0.0, t0 - time.time())
+            task = bar.add_task("warm-up deadlines, then the first measured one", total=wait)
             while time.time() < t0:
                 _drain(reader, run, min(0.2, max(0.0, t0 - time.time())))
-                bar.update(task, completed=bar.tasks[task].total - max(0.0, t0 - time.time()))
-            cpu0 = _cpu_seconds(w1.proc.pid)
+                bar.update(task, completed=wait - max(0.0, t0 - time.time()))
+            _done(bar, task)
+            cpu0, machine0 = _cpu_seconds(w1.proc.pid), _machine_busy()
             task = bar.add_task(f"steady: {rate:,.0f} deadlines/s", total=steady_n)
             while time.time() < kill_at:
                 _check_alive(w1)
                 _drain(reader, run, 0.1)
-                bar.update(task, completed=_count(run, window_of, "steady"))
+                bar.update(task, completed=run.per_window.get("steady", 0))
+            _done(bar, task)
             cpu["steady_cores"] = (_cpu_seconds(w1.proc.pid) - cpu0) / (kill_at - t0)
+            busy, total = (b - a for a, b in zip(machine0, _machine_busy(), strict=True))
+            cpu["machine_busy_cores"] = (os.cpu_count() or 1) * busy / total if total else 0.0
             rss["steady_end_mb"], rss["steady_end_hwm_mb"] = _rss(w1.proc.pid)
             w1.proc.send_signal(signal.SIGKILL)
             w1.proc.wait()
             killed_at = time.time()
-            task = bar.add_task("killed -9; deadlines passing with no worker", total=down + GAP / 2)
+            task = bar.add_task("killed -9; deadlines passing with no worker", total=None)
             while time.time() < restart_at:
                 _drain(reader, run, min(0.1, max(0.0, restart_at - time.time())))
-                bar.update(task, completed=time.time() - killed_at)
+            _done(bar, task)
             w2 = _start_worker(s, logs / f"sla-worker-2-{stamp}.log")
             expected = len(planned)
             task = bar.add_task("recovery: new worker, backlog, then steady", total=expected)
@@ -225,10 +251,11 @@ def run_sla(
                     if w2.ready is not None:
                         rss["recovered_mb"], rss["recovered_hwm_mb"] = _rss(w2.proc.pid)
                 _drain(reader, run, 0.1)
-                seen = len({b.complaint_id for b in run.breaches})
+                seen = len(run.seen)
                 bar.update(task, completed=seen)
                 if time.time() > end_at + 2.0 and seen >= expected:
                     stop_at = min(stop_at, time.time() + 2.0)
+            _done(bar, task)
             rss["end_mb"], rss["end_hwm_mb"] = _rss(w2.proc.pid)
     finally:
         reader.close()
@@ -241,10 +268,13 @@ def run_sla(
     by_window: dict[str, list[_Breach]] = {name: [] for name in windows}
     for b in run.breaches:
         by_window[window_of[b.complaint_id]].append(b)
+    steady = _lags(by_window["steady"], steady_n)
+    steady["max_ms_per_second"] = _max_per_second(by_window["steady"], t0, seconds)
+    grown = rss.get("steady_end_mb", 0.0) - baseline_mb
     out: dict[str, Any] = {
         "timers": timers,
         "rate": rate,
-        "windows_s": {"steady": seconds, "down": down, "recovery": recover},
+        "windows_s": {"steady": seconds, "down": down, "recovery": recover, "warmup": WARMUP},
         "load": {
             "far_copy_s": far_copy_s,
             "far_rows_per_s": far_n / far_copy_s if far_copy_s else 0.0,
@@ -254,27 +284,38 @@ def run_sla(
         },
         "startup": {
             "ready_s": (w1.ready or 0) - w1.started,
-            "margin_before_first_deadline_s": t0 - (w1.ready or 0),
+            "margin_before_first_deadline_s": first_due - (w1.ready or 0),
             "timers_active_gauge": timers_gauge,
         },
         "rss": {
             **rss,
             "mb_per_million": rss.get("steady_end_mb", 0.0) * 1_000_000 / timers,
             "hwm_mb_per_million": rss.get("steady_end_hwm_mb", 0.0) * 1_000_000 / timers,
+            "timers_mb_per_million": grown * 1_000_000 / timers,
         },
         "cpu": cpu,
-        "steady": _lags(by_window["steady"], steady_n),
+        "warmup": _lags(by_window["warmup"], warmup_n),
+        "steady": steady,
         "down": _exactly_once(by_window["down"], [c for c, w in window_of.items() if w == "down"]),
         "recovery": _recovery(run, by_window, window_of, w2, killed_at),
         "all": _exactly_once(run.breaches, list(planned)),
         "escalations": run.escalations,
         "other_events": run.other,
         "unexpected_breaches": run.unexpected,
-        "worker_log_lines": _log_summary([w1.log, w2.log]),
+        "worker_log_lines": _log_summary([w0.log, w1.log, w2.log]),
         "steady_late_by_ms": [b.late_by * 1000 for b in by_window["steady"]],
     }
     out["down"]["lag"] = _lags(by_window["down"], len(by_window["down"]))
     return out
+
+
+def _max_per_second(breaches: list[_Breach], t0: float, seconds: float) -> list[float]:
+    """The worst record-timestamp lag of the deadlines in each second of the window (ms)."""
+    worst = [0.0] * max(1, int(seconds + 0.999))
+    for b in breaches:
+        i = min(len(worst) - 1, max(0, int(b.deadline - t0)))
+        worst[i] = max(worst[i], round(b.record_lag * 1000, 1))
+    return worst
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -338,7 +379,8 @@ def _start_worker(s: Settings, log: Path) -> _Worker:
         "DATABASE_URL": s.db_url(),
         "CF_TOPIC_PREFIX": s.topic_prefix,
         "CF_METRICS_PORT": str(port),
-        "CF_LOG_LEVEL": "WARNING",
+        # The worker's log lands in the bench output; INFO shows its group joins and rebalances.
+        "CF_LOG_LEVEL": os.environ.get("CF_BENCH_SLA_LOG_LEVEL", "WARNING"),
         "CF_PII_KEY": "bench-sla-" + "0" * 32,
     }
     env.pop("CF_SLA_SCALE", None)  # the plan assumes real P1 durations
@@ -376,6 +418,16 @@ def _poll_ready(w: _Worker) -> None:
         w.ready = time.time()
 
 
+def _wait_ready(w: _Worker, timeout: float) -> None:
+    end = time.time() + timeout
+    while w.ready is None:
+        _check_alive(w)
+        if time.time() > end:
+            raise RuntimeError(f"the SLA worker was not ready after {timeout:.0f} s")
+        _poll_ready(w)
+        time.sleep(0.1)
+
+
 def _gauge_after(w: _Worker, timeout: float, reader: KafkaConsumer, run: _Run) -> float | None:
     """complaintflow_sla_timers_active{target="resolve"} once the worker has set it."""
     end = time.time() + timeout
@@ -407,6 +459,14 @@ def _cpu_seconds(pid: int) -> float:
         fields = fh.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return 0.0
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs so far: broker, database, worker and this process."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return float(sum(fields) - idle), float(sum(fields))
 
 
 # --- the output topic -------------------------------------------------------------------
@@ -441,6 +501,9 @@ def _drain(consumer: KafkaConsumer, run: _Run, seconds: float) -> None:
             if due is None:
                 run.unexpected += 1
                 continue
+            window = run.window_of[cid]
+            run.seen.add(cid)
+            run.per_window[window] = run.per_window.get(window, 0) + 1
             ce_id = next((v.decode() for k, v in (r.headers or []) if k == "ce_id"), "")
             event_deadline = datetime.fromisoformat(doc["deadline"]).timestamp()
             run.breaches.append(
@@ -455,10 +518,6 @@ def _drain(consumer: KafkaConsumer, run: _Run, seconds: float) -> None:
                     event_deadline_off=abs(event_deadline - due),
                 )
             )
-
-
-def _count(run: _Run, window_of: dict[str, str], name: str) -> int:
-    return sum(1 for b in run.breaches if window_of[b.complaint_id] == name)
 
 
 # --- figures ----------------------------------------------------------------------------
@@ -526,7 +585,7 @@ def _recovery(
     caught_up = max((b.record_ts for b in backlog), default=float("nan"))
     recov = _first_per_complaint(by_window["recovery"])
     ready = w2.ready or float("nan")
-    later = [b for b in recov if b.deadline > ready + 1.0]
+    later = [b for b in recov if b.deadline > caught_up]
     return {
         "killed_to_restart_s": w2.started - killed_at,
         "ready_s": ready - w2.started,
@@ -536,7 +595,7 @@ def _recovery(
         "window": _exactly_once(
             by_window["recovery"], [c for c, w in window_of.items() if w == "recovery"]
         ),
-        "lag_after_ready": _lags(later, len(later)),
+        "lag_after_backlog": _lags(later, len(later)),
     }
 
 
@@ -580,6 +639,18 @@ def _bar(console: Console) -> Progress:
         console=console,
         transient=False,
     )
+
+
+def _done(bar: Progress, task: TaskID, description: str | None = None) -> None:
+    """Mark a phase finished so its elapsed time stops."""
+    total = bar.tasks[task].total
+    if total is None:
+        bar.update(task, total=1, completed=1)
+    else:
+        bar.update(task, completed=max(total, bar.tasks[task].completed))
+    if description:
+        bar.update(task, description=description)
+    bar.stop_task(task)
 
 
 @contextlib.contextmanager

@@ -392,18 +392,19 @@ class WorkerRunner:
         if now - self._lag_at < 5:
             return
         self._lag_at = now
-        assignment = list(self.consumer.assignment())
-        if not assignment:
-            return
-        try:
-            ends = self.consumer.end_offsets(assignment)
-        except Exception as exc:  # lag is advisory; never let it stop the loop
-            log.debug("could not read end offsets: %s", exc)
-            return
         per_topic: dict[str, int] = {}
-        for tp in assignment:
-            position = self.consumer.position(tp)
-            per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, ends[tp] - position)
+        for tp in self.consumer.assignment():
+            # The high watermark comes with every fetch response: no broker round trip that
+            # would wait behind a long-poll fetch and stall the timers of this loop.
+            end = self.consumer.highwater(tp)
+            if end is None:
+                continue
+            try:
+                position = self.consumer.position(tp, timeout_ms=0)
+            except Exception:  # lag is advisory; never let it stop the loop
+                continue
+            if position is not None:
+                per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, end - position)
         for topic, lag in per_topic.items():
             spec = self._by_topic.get(topic)
             self.metrics.consumer_lag.labels(self.group, spec.name if spec else topic).set(lag)
