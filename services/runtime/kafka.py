@@ -52,6 +52,9 @@ def consumer(settings: Settings, *, group: str, client_id: str, **overrides: Any
         # A topic created moments before may be missing from the first metadata; refresh
         # soon so the group rebalances onto it instead of waiting the default 5 minutes.
         "metadata_max_age_ms": 5_000,
+        # A short long-poll: requests queued behind an idle fetch on the same connection
+        # (offset lookups, commits) wait at most this long.
+        "fetch_max_wait_ms": 100,
     }
     cfg.update(overrides)
     return KafkaConsumer(**cfg)
