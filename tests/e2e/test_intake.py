@@ -9,7 +9,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
 
 import pytest
 
@@ -246,4 +245,3 @@ def test_planted_pii_never_leaves_intake_in_clear(cf, worker_factory):
             assert secret not in log, f"{secret!r} in the {w.name} log"
         for line in w.metrics().splitlines():
             assert cid not in line and "cus_" not in line
-    assert datetime.now(UTC)  # the scan ran over every topic above
