@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, REGISTERED, TOPICS
 from services.bench.chart import latency_svg
 from services.bench.measure import percentile, rss_mb
@@ -179,38 +180,90 @@ def intake_throughput(s: Settings, events: list[bytes]) -> dict[str, float]:
 
 
 def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
+    """raw → registered at a fixed rate, from broker timestamps: the feed runs in its own
+    process (`complaintflow simulate`), so neither side's client skews the other."""
     proc = _start_intake(s)
     registered = _reader(s, ["complaints.registered.v1"])
-    prod = KafkaProducer(**s.kafka("bench-rate").as_dict(), acks="all", linger_ms=0)
+    raw = _reader(s, [RAW.name])
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
+        "CF_TOPIC_PREFIX": s.topic_prefix,
+    }
     try:
-        # Warm up: one event through before the clock starts.
-        send_raw(prod, s, _events(1)[0].replace(b"ev-", b"warm-"))
+        warm = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "services.runtime.cli",
+                "simulate",
+                "--rate",
+                "50",
+                "--duration",
+                "1",
+                "--quiet",
+                "--seed",
+                "1",
+            ],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        del warm
         _Counter(registered).until(1, 60, "intake warm-up")
-        feed = Feed(seed=23)
-        sent_at: dict[str, float] = {}
+        for recs in raw.poll(timeout_ms=500, max_records=100_000).values():
+            del recs  # the warm-up events are not measured
+        with Progress(transient=True, console=console) as bar:
+            bar.add_task(f"feed at {rate:,.0f}/s for {seconds:.0f} s", total=None)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "services.runtime.cli",
+                    "simulate",
+                    "--rate",
+                    str(rate),
+                    "--duration",
+                    str(seconds),
+                    "--quiet",
+                    "--seed",
+                    "23",
+                ],
+                env=env,
+                capture_output=True,
+                timeout=seconds + 120,
+                check=True,
+            )
+        sent: dict[str, int] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            batch = raw.poll(timeout_ms=500, max_records=100_000)
+            if not batch and sent:
+                break
+            for recs in batch.values():
+                for r in recs:
+                    doc = _doc(r.value)
+                    if doc and doc.get("type") == "complaint.new" and r.key:
+                        source, _, ref = r.key.decode().partition(":")
+                        sent.setdefault(complaint_id_for(source, ref), r.timestamp)
+        # The feed's first second is its producer connecting and fetching metadata, which a
+        # long-lived call-center producer does once: it is not intake's latency.
+        first = min(sent.values(), default=0)
+        sent = {cid: at for cid, at in sent.items() if at >= first + 1000}
         latencies: list[float] = []
-        started = time.monotonic()
-        total = int(rate * seconds)
-        sent = 0
-        while sent < total:
-            line = next(feed)
-            doc = _doc(line)
-            if not doc or doc.get("type") != "complaint.new":
-                continue
-            _, cid = send_raw(prod, s, line)
-            sent_at[cid or ""] = time.time()
-            sent += 1
-            ahead = sent / rate - (time.monotonic() - started)
-            if ahead > 0:
-                _drain(registered, sent_at, latencies, ahead)
-        prod.flush()
+        expected = len(sent)
         deadline = time.monotonic() + 60
-        while len(latencies) < total and time.monotonic() < deadline:
-            _drain(registered, sent_at, latencies, 0.2)
+        while len(latencies) < expected and time.monotonic() < deadline:
+            for recs in registered.poll(timeout_ms=500, max_records=100_000).values():
+                for r in recs:
+                    at = sent.pop(r.key.decode(), None) if r.key else None
+                    if at is not None:
+                        latencies.append((r.timestamp - at) / 1000)
     finally:
-        prod.close()
         stop_process(proc.pid, signal.SIGTERM, 30)
         registered.close()
+        raw.close()
     return {
         "rate": rate,
         "events": len(latencies),
@@ -227,22 +280,6 @@ def _doc(line: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None
-
-
-def _drain(
-    consumer: KafkaConsumer, sent_at: dict[str, float], out: list[float], seconds: float
-) -> None:
-    end = time.monotonic() + seconds
-    while True:
-        remaining = end - time.monotonic()
-        batch = consumer.poll(timeout_ms=max(0, int(remaining * 1000)), max_records=5000)
-        for recs in batch.values():
-            for r in recs:
-                cid = r.key.decode() if r.key else ""
-                if cid in sent_at:
-                    out.append(r.timestamp / 1000 - sent_at.pop(cid))
-        if remaining <= 0:
-            return
 
 
 def main(argv: list[str] | None = None) -> int:

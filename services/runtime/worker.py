@@ -204,6 +204,10 @@ class WorkerRunner:
             if stop_serving is not None:
                 stop_serving()
             try:
+                self.consumer.commit()  # what was processed, before leaving the group
+            except Exception as exc:  # the records will come again, de-duplicated
+                log.warning("%s: final offset commit failed: %s", self.name, exc)
+            try:
                 self.producer.flush(timeout=10)
             finally:
                 self.producer.close(timeout=10)
@@ -261,7 +265,9 @@ class WorkerRunner:
             return
         if records:
             try:
-                self.consumer.commit()
+                # Asynchronous: the outputs are already durable, so a lost commit only means
+                # redelivery (de-duplicated); the loop does not wait a round trip per poll.
+                self.consumer.commit_async()
             except KafkaError as exc:  # a rebalance: the records come again, de-duplicated
                 log.warning(
                     "%s: offset commit failed (%s); records will be redelivered", self.name, exc
