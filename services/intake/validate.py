@@ -46,6 +46,10 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
             "control_characters",
             [f"control character U+{ord(bad.group()):04X} at character {bad.start()}"],
         )
+    try:  # the common case: valid; the diagnosis below runs only for refused input
+        return _checked(parse_raw_event(text), None, now)
+    except ValidationError:
+        pass
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -74,6 +78,12 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
             ],
             event_id=event_id,
         ) from exc
+    return _checked(event, event_id, now)
+
+
+def _checked(event: RawEvent, event_id: str | None, now: datetime) -> RawEvent:
+    """The event, once its time, channel and language are acceptable."""
+    event_id = event_id or f"{event.source}:{event.event_id}"
     if event.occurred_at - now > MAX_FUTURE:
         raise PoisonMessage(
             "future_time",

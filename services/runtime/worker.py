@@ -295,9 +295,15 @@ class WorkerRunner:
             out = []
             for rec in recs:
                 out.extend(self._process_one(rec, conn))
+        counts: dict[str, int] = {}
+        now = self.handler.clock.now().timestamp()
+        latency = self.metrics.stage_latency.labels(self.name)
         for rec in recs:
-            self.metrics.events_processed.labels(self.name, rec.spec.name).inc()
-            self._observe_latency(rec)
+            counts[rec.spec.name] = counts.get(rec.spec.name, 0) + 1
+            # CreateTime is when the upstream stage (or call center) sent the event.
+            latency.observe(max(0.0, now - rec.timestamp_ms / 1000))
+        for topic, n in counts.items():
+            self.metrics.events_processed.labels(self.name, topic).inc(n)
         return out
 
     def _process_batch(self, recs: list[Record], conn: psycopg.Connection) -> list[kf.Emit] | None:
@@ -330,15 +336,6 @@ class WorkerRunner:
         except Exception as exc:  # a bug must not stop the worker nor lose the message
             log.exception("%s: unexpected error at %s", self.name, rec.where)
             return [self.dead_letter(rec, PoisonMessage("handler_error", [repr(exc)]))]
-
-    def _observe_latency(self, rec: Record) -> None:
-        event = CloudEvent.from_headers(rec.headers)
-        try:
-            started = event.time.timestamp() if event else rec.timestamp_ms / 1000
-        except (ValueError, OverflowError):
-            return
-        now = self.handler.clock.now().timestamp()
-        self.metrics.stage_latency.labels(self.name).observe(max(0.0, now - started))
 
     def dead_letter(self, rec: Record, exc: PoisonMessage) -> kf.Emit:
         """The dead letter of a record: original bytes, where it came from, every reason."""
