@@ -94,10 +94,14 @@ def parse_weekdays(key: object) -> tuple[int, ...]:
 def parse_holiday_code(code: object) -> str:
     """Check the `holidays` library knows a country ("CN") or subdivision ("US-TX") code."""
     country, _, subdiv = str(code).strip().partition("-")
-    try:
-        holidays.country_holidays(country, subdiv=subdiv or None, years=2000)
-    except NotImplementedError as exc:
-        raise ValueError(f"expected a country or country-subdivision code ({exc})") from None
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise ValueError(f"expected a country code the holidays library knows, got {country!r}")
+    if subdiv and subdiv not in supported[country]:
+        raise ValueError(
+            f"expected a subdivision of {country} ({', '.join(supported[country][:12])} ...), "
+            f"got {subdiv!r}"
+        )
     return str(code).strip()
 
 

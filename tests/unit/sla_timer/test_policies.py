@@ -390,7 +390,7 @@ def test_policy_errors_name_file_line_key_and_expectation(tmp_path, policies, wh
         (
             _replace(CALENDARS, "holidays: CN", "holidays: US-XX"),
             ":9: calendars.shanghai.holidays:",
-            "expected a country or country-subdivision code",
+            "expected a subdivision of US",
         ),
         (
             _replace(CALENDARS, "shanghai-cc: shanghai", "shanghai-cc: shangai"),
