@@ -37,8 +37,6 @@ from services.runtime.metrics import Metrics
 from services.runtime.sealing import Sealer
 
 log = logging.getLogger(__name__)
-COMMIT_EVERY = 1.0
-"""Seconds between offset commits (synchronous; outputs are durable before)."""
 MAX_KEPT = 256 * 1024
 """Most bytes of an original a dead letter keeps (sealed and base64 it stays under 1 MB)."""
 
@@ -159,8 +157,6 @@ class WorkerRunner:
         self._last_loop = time.monotonic()
         self._ready = False
         self._lag_at = 0.0
-        self._committed_at = 0.0
-        self._uncommitted = False
         self._pool: ConnectionPool | None = None
         self._by_topic = {settings.topic(s.name): s for s in self.handler.inputs}
         self.ops = OpsServer(
@@ -268,15 +264,8 @@ class WorkerRunner:
             self._stop.wait(1.0)
             return
         if records:
-            self._uncommitted = True
-        if self._uncommitted and time.monotonic() - self._committed_at >= COMMIT_EVERY:
-            # At most once a second: the outputs are already durable, so what a crash loses
-            # is only redelivery (de-duplicated), while a commit per poll would make every
-            # event wait for a round trip behind the fetch long-poll.
-            self._committed_at = time.monotonic()
             try:
                 self.consumer.commit()
-                self._uncommitted = False
             except KafkaError as exc:  # a rebalance: the records come again, de-duplicated
                 log.warning(
                     "%s: offset commit failed (%s); records will be redelivered", self.name, exc
@@ -412,7 +401,7 @@ class WorkerRunner:
             if end is None:
                 continue
             try:
-                position = self.consumer.position(tp, timeout_ms=0)
+                position = self.consumer.position(tp)
             except Exception:  # lag is advisory; never let it stop the loop
                 continue
             if position is not None:
