@@ -49,9 +49,6 @@ def consumer(settings: Settings, *, group: str, client_id: str, **overrides: Any
         "heartbeat_interval_ms": 2_000,
         "max_poll_interval_ms": 300_000,
         "isolation_level": "read_committed",
-        # A topic created moments before may be missing from the first metadata; refresh
-        # soon so the group rebalances onto it instead of waiting the default 5 minutes.
-        "metadata_max_age_ms": 5_000,
         # A short long-poll: requests queued behind an idle fetch on the same connection
         # (offset lookups, commits) wait at most this long.
         "fetch_max_wait_ms": 100,
