@@ -1,8 +1,8 @@
 """Benchmarks of the pipeline on this machine, each next to bare Kafka doing the same I/O.
 
 1. bare Kafka: produce N raw-sized messages (acks=all), then consume them.
-2. intake throughput: N raw events already on the topic; time until intake has turned all
-   of them into registered/lifecycle events or dead letters (a consume + produce per event).
+2. intake throughput: N raw events already on the topic; one intake instance, then two in
+   one consumer group, drain them (consume, validate, de-duplicate, store, produce).
 3. intake latency at a fixed rate: send time → the registered event's broker timestamp.
 4. SLA timer: breach lag with a million open timers and 1,000 deadlines a second falling
    due, worker memory per million open timers, recovery after kill -9 (see `sla.py`).
@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -31,7 +31,7 @@ from rich.table import Table
 from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, REGISTERED, TOPICS
 from services.bench.chart import latency_svg
-from services.bench.measure import percentile, rss_mb
+from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
 from services.bench.sla import run_sla
 from services.runtime.config import Settings
 from services.runtime.kafka import ensure_topics
@@ -154,7 +154,14 @@ def _start_intake(s: Settings) -> subprocess.Popen[bytes]:
     )
 
 
-def intake_throughput(s: Settings, events: list[bytes]) -> dict[str, float]:
+def intake_throughput(s: Settings, events: list[bytes], instances: int) -> dict[str, Any]:
+    """`instances` intake processes in one consumer group drain a backlog of `events`.
+
+    Progress is read from the group's committed offsets: an event counts once its outputs
+    are acknowledged by the broker and its state is committed in the database. The clock
+    starts when every instance holds partitions, so process start, migrations, group join
+    and the rebalance a second member causes are not counted.
+    """
     prod = KafkaProducer(
         **s.kafka("bench-feed").as_dict(), acks="all", linger_ms=5, batch_size=64 * 1024
     )
@@ -162,21 +169,73 @@ def intake_throughput(s: Settings, events: list[bytes]) -> dict[str, float]:
         send_raw(prod, s, ev)
     prod.flush()
     prod.close()
-    outputs = _reader(
-        s, ["complaints.registered.v1", "complaints.lifecycle.v1", "complaints.rejected.v1"]
-    )
-    proc = _start_intake(s)
+    admin = KafkaAdminClient(**s.kafka("bench-admin").as_dict())
+    group, topic = s.group("intake"), s.topic(RAW.name)
+    procs = [_start_intake(s) for _ in range(instances)]
     try:
-        # The clock starts at the first output, so group join and migrations are not counted.
-        counter = _Counter(outputs)
-        counter.until(1, 60, "intake warm-up")
-        first = counter.seen
-        elapsed = counter.until(len(events), 600, "intake throughput")
-        rss = rss_mb(proc.pid)
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"intake ×{instances}: joining the group", total=len(events))
+            _wait_members(admin, group, procs, timeout=120)
+            t0, done0 = time.monotonic(), _committed(admin, group, topic)
+            cpu0, machine0 = [cpu_seconds(p.pid) for p in procs], machine_busy()
+            bar.update(task, description=f"intake ×{instances}", completed=done0)
+            done = done0
+            while done < len(events):
+                if time.monotonic() - t0 > 600:
+                    raise RuntimeError(f"intake: {done} of {len(events)} events after 600 s")
+                _check_running(procs)
+                time.sleep(0.1)
+                done = _committed(admin, group, topic)
+                bar.update(task, completed=done)
+            elapsed = time.monotonic() - t0
+            cores = [(cpu_seconds(p.pid) - c) / elapsed for p, c in zip(procs, cpu0, strict=True)]
+            busy, total = (b - a for a, b in zip(machine0, machine_busy(), strict=True))
+            rss = max(rss_mb(p.pid) for p in procs)
     finally:
-        stop_process(proc.pid, signal.SIGTERM, 30)
-        outputs.close()
-    return {"events_per_s": (len(events) - first) / elapsed, "rss_mb": rss}
+        for p in procs:
+            stop_process(p.pid, signal.SIGTERM, 30)
+        admin.close()
+    return {
+        "instances": instances,
+        "events": len(events) - done0,
+        "events_per_s": (len(events) - done0) / elapsed,
+        "rss_mb": rss,
+        "instance_cores": cores,
+        "machine_busy_cores": (os.cpu_count() or 1) * busy / total if total else 0.0,
+    }
+
+
+def _wait_members(
+    admin: KafkaAdminClient, group: str, procs: list[subprocess.Popen[bytes]], timeout: float
+) -> None:
+    """Wait until the group is stable with one member per process, each holding partitions."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _check_running(procs)
+        described = admin.describe_groups([group])
+        desc = described.get(group) if isinstance(described, dict) else None
+        members = (desc or {}).get("members") or []
+        if (
+            desc
+            and desc.get("group_state") == "Stable"
+            and len(members) == len(procs)
+            and all((m.get("member_assignment") or {}).get("assigned_partitions") for m in members)
+        ):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"intake group {group} not stable with {len(procs)} members in {timeout} s")
+
+
+def _committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
+    """Events the group has fully processed: the sum of its committed offsets on `topic`."""
+    offsets = admin.list_group_offsets(group).get(group, {})
+    return sum(o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0)
+
+
+def _check_running(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is not None:
+            raise RuntimeError(f"an intake process exited with code {p.returncode}")
 
 
 def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
@@ -284,7 +343,12 @@ def _doc(line: bytes) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make bench", description=__doc__)
-    p.add_argument("--events", type=int, default=20_000, help="events for throughput runs")
+    p.add_argument("--events", type=int, default=60_000, help="events for throughput runs")
+    p.add_argument(
+        "--intake-instances",
+        default="1,2",
+        help="intake throughput runs: comma-separated numbers of instances in one group",
+    )
     p.add_argument("--rate", type=float, default=1000.0, help="events/s for the latency run")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
     p.add_argument("--out", default="bench-results", help="directory for JSON and charts")
@@ -319,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     run_intake = not (args.skip_intake or args.only_sla)
     run_sla_stage = not args.skip_sla
+    instances = [int(n) for n in args.intake_instances.split(",") if n.strip()]
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -329,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"Starting a local stack in {home} ...")
     base, pids = _stack(home)
     bare: dict[str, float] = {}
-    thr: dict[str, float] = {}
+    thr: dict[int, dict[str, Any]] = {}
     lat: dict[str, Any] = {}
     slar: dict[str, Any] = {}
     try:
@@ -337,8 +402,12 @@ def main(argv: list[str] | None = None) -> int:
             events = _events(args.events)
             console.print(f"[bold]1/{n_stages}[/] bare Kafka with {len(events):,} events")
             bare = bare_kafka(_fresh(base), events)
-            console.print(f"[bold]2/{n_stages}[/] intake throughput with {len(events):,} events")
-            thr = intake_throughput(_fresh(base), events)
+            for n in instances:
+                console.print(
+                    f"[bold]2/{n_stages}[/] intake throughput with {len(events):,} events,"
+                    f" {n} instance{'s' if n > 1 else ''}"
+                )
+                thr[n] = intake_throughput(_fresh(base), events, n)
             console.print(f"[bold]3/{n_stages}[/] intake latency at {args.rate:,.0f} events/s")
             lat = intake_latency(_fresh(base), args.rate, args.seconds)
         if run_sla_stage:
@@ -369,10 +438,18 @@ def main(argv: list[str] | None = None) -> int:
     if run_intake:
         table.add_row("bare Kafka produce (acks=all)", f"{bare['produce_per_s']:,.0f} msg/s")
         table.add_row("bare Kafka consume", f"{bare['consume_per_s']:,.0f} msg/s")
-        table.add_row("intake throughput", f"{thr['events_per_s']:,.0f} events/s")
-        ratio = thr["events_per_s"] / min(bare["produce_per_s"], bare["consume_per_s"])
-        table.add_row("intake / bare Kafka", f"{ratio:.2f}")
-        table.add_row("intake RSS", f"{thr['rss_mb']:,.0f} MiB")
+        for n, t in thr.items():
+            ratio = t["events_per_s"] / min(bare["produce_per_s"], bare["consume_per_s"])
+            table.add_row(
+                f"intake throughput, {n} instance{'s' if n > 1 else ''}",
+                f"{t['events_per_s']:,.0f} events/s ({ratio:.2f} of bare)",
+            )
+            table.add_row(
+                "  CPU per instance / machine; RSS",
+                f"{' + '.join(f'{c:.2f}' for c in t['instance_cores'])}"
+                f" / {t['machine_busy_cores']:.2f} of {os.cpu_count()} cores;"
+                f" {t['rss_mb']:,.0f} MiB",
+            )
         table.add_row(f"raw → registered p50 @ {args.rate:,.0f}/s", f"{lat['p50_ms']:,.1f} ms")
         table.add_row(f"raw → registered p99 @ {args.rate:,.0f}/s", f"{lat['p99_ms']:,.1f} ms")
     if run_sla_stage:
@@ -383,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     charts: list[str] = []
     if run_intake:
         result["bare_kafka"] = bare
-        result["intake"] = thr
+        result["intake"] = {f"{n}_instances": t for n, t in thr.items()}
         result["latency"] = {k: v for k, v in lat.items() if k != "latencies_ms"}
         (out / f"latency-{stamp}.svg").write_text(
             latency_svg(lat["latencies_ms"], title=f"raw → registered at {args.rate:,.0f} events/s")

@@ -53,7 +53,7 @@ from rich.progress import (
 )
 
 from schemas.registry import SLA
-from services.bench.measure import percentile
+from services.bench.measure import cpu_seconds, machine_busy, percentile
 from services.runtime.config import Settings
 from services.runtime.db import migrate
 from services.runtime.ports import free_port, stop_process
@@ -221,15 +221,15 @@ def run_sla(
                 _drain(reader, run, min(0.2, max(0.0, t0 - time.time())))
                 bar.update(task, completed=wait - max(0.0, t0 - time.time()))
             _done(bar, task)
-            cpu0, machine0 = _cpu_seconds(w1.proc.pid), _machine_busy()
+            cpu0, machine0 = cpu_seconds(w1.proc.pid), machine_busy()
             task = bar.add_task(f"steady: {rate:,.0f} deadlines/s", total=steady_n)
             while time.time() < kill_at:
                 _check_alive(w1)
                 _drain(reader, run, 0.1)
                 bar.update(task, completed=run.per_window.get("steady", 0))
             _done(bar, task)
-            cpu["steady_cores"] = (_cpu_seconds(w1.proc.pid) - cpu0) / (kill_at - t0)
-            busy, total = (b - a for a, b in zip(machine0, _machine_busy(), strict=True))
+            cpu["steady_cores"] = (cpu_seconds(w1.proc.pid) - cpu0) / (kill_at - t0)
+            busy, total = (b - a for a, b in zip(machine0, machine_busy(), strict=True))
             cpu["machine_busy_cores"] = (os.cpu_count() or 1) * busy / total if total else 0.0
             rss["steady_end_mb"], rss["steady_end_hwm_mb"] = _rss(w1.proc.pid)
             w1.proc.send_signal(signal.SIGKILL)
@@ -452,21 +452,6 @@ def _rss(pid: int) -> tuple[float, float]:
             if key in found:
                 found[key] = int(line.split()[1]) / 1024
     return found["VmRSS:"], found["VmHWM:"]
-
-
-def _cpu_seconds(pid: int) -> float:
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
-
-
-def _machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all CPUs so far: broker, database, worker and this process."""
-    with open("/proc/stat") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return float(sum(fields) - idle), float(sum(fields))
 
 
 # --- the output topic -------------------------------------------------------------------
