@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import OffsetSpec
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -158,9 +159,10 @@ def intake_throughput(s: Settings, events: list[bytes], instances: int) -> dict[
     """`instances` intake processes in one consumer group drain a backlog of `events`.
 
     Progress is read from the group's committed offsets: an event counts once its outputs
-    are acknowledged by the broker and its state is committed in the database. The clock
-    starts when every instance holds partitions, so process start, migrations, group join
-    and the rebalance a second member causes are not counted.
+    are acknowledged by the broker and its state is committed in the database. The window
+    opens when every instance holds partitions (process start, migrations and the group
+    join are not counted) and closes when the first instance has drained its partitions,
+    so it measures all instances busy at once.
     """
     prod = KafkaProducer(
         **s.kafka("bench-feed").as_dict(), acks="all", linger_ms=5, batch_size=64 * 1024
@@ -171,22 +173,28 @@ def intake_throughput(s: Settings, events: list[bytes], instances: int) -> dict[
     prod.close()
     admin = KafkaAdminClient(**s.kafka("bench-admin").as_dict())
     group, topic = s.group("intake"), s.topic(RAW.name)
+    ends = {
+        tp.partition: info.offset
+        for tp, info in admin.list_partition_offsets(
+            {TopicPartition(topic, p): OffsetSpec.LATEST for p in range(RAW.partitions)}
+        ).items()
+    }
     procs = [_start_intake(s) for _ in range(instances)]
     try:
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"intake ×{instances}: joining the group", total=len(events))
-            _wait_members(admin, group, procs, timeout=120)
-            t0, done0 = time.monotonic(), _committed(admin, group, topic)
+            members = _wait_members(admin, group, procs, timeout=120)
+            t0, done = time.monotonic(), _committed(admin, group, topic)
+            done0 = sum(done.values())
             cpu0, machine0 = [cpu_seconds(p.pid) for p in procs], machine_busy()
             bar.update(task, description=f"intake ×{instances}", completed=done0)
-            done = done0
-            while done < len(events):
+            while all(sum(ends[p] - done.get(p, 0) for p in parts) > 0 for parts in members):
                 if time.monotonic() - t0 > 600:
-                    raise RuntimeError(f"intake: {done} of {len(events)} events after 600 s")
+                    raise RuntimeError(f"intake: {sum(done.values())} of {len(events)} after 600 s")
                 _check_running(procs)
-                time.sleep(0.1)
+                time.sleep(0.05)
                 done = _committed(admin, group, topic)
-                bar.update(task, completed=done)
+                bar.update(task, completed=sum(done.values()))
             elapsed = time.monotonic() - t0
             cores = [(cpu_seconds(p.pid) - c) / elapsed for p, c in zip(procs, cpu0, strict=True)]
             busy, total = (b - a for a, b in zip(machine0, machine_busy(), strict=True))
@@ -195,10 +203,12 @@ def intake_throughput(s: Settings, events: list[bytes], instances: int) -> dict[
         for p in procs:
             stop_process(p.pid, signal.SIGTERM, 30)
         admin.close()
+    measured = sum(done.values()) - done0
     return {
         "instances": instances,
-        "events": len(events) - done0,
-        "events_per_s": (len(events) - done0) / elapsed,
+        "events": measured,
+        "window_s": elapsed,
+        "events_per_s": measured / elapsed,
         "rss_mb": rss,
         "instance_cores": cores,
         "machine_busy_cores": (os.cpu_count() or 1) * busy / total if total else 0.0,
@@ -207,29 +217,40 @@ def intake_throughput(s: Settings, events: list[bytes], instances: int) -> dict[
 
 def _wait_members(
     admin: KafkaAdminClient, group: str, procs: list[subprocess.Popen[bytes]], timeout: float
-) -> None:
-    """Wait until the group is stable with one member per process, each holding partitions."""
+) -> list[list[int]]:
+    """Wait until the group is stable with one member per process, each holding partitions;
+    returns the partitions of each member."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _check_running(procs)
         described = admin.describe_groups([group])
         desc = described.get(group) if isinstance(described, dict) else None
         members = (desc or {}).get("members") or []
+        held = [
+            [
+                p
+                for a in (m.get("member_assignment") or {}).get("assigned_partitions") or []
+                for p in a["partitions"]
+            ]
+            for m in members
+        ]
         if (
             desc
             and desc.get("group_state") == "Stable"
             and len(members) == len(procs)
-            and all((m.get("member_assignment") or {}).get("assigned_partitions") for m in members)
+            and all(held)
         ):
-            return
+            return held
         time.sleep(0.1)
     raise RuntimeError(f"intake group {group} not stable with {len(procs)} members in {timeout} s")
 
 
-def _committed(admin: KafkaAdminClient, group: str, topic: str) -> int:
-    """Events the group has fully processed: the sum of its committed offsets on `topic`."""
+def _committed(admin: KafkaAdminClient, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offset per partition of `topic` (events fully processed)."""
     offsets = admin.list_group_offsets(group).get(group, {})
-    return sum(o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0)
+    return {
+        tp.partition: o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0
+    }
 
 
 def _check_running(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -343,7 +364,7 @@ def _doc(line: bytes) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make bench", description=__doc__)
-    p.add_argument("--events", type=int, default=60_000, help="events for throughput runs")
+    p.add_argument("--events", type=int, default=100_000, help="events for throughput runs")
     p.add_argument(
         "--intake-instances",
         default="1,2",

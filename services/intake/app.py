@@ -94,12 +94,11 @@ class Intake(Handler):
         return out
 
     def _apply(self, todo: list[_Valid], conn: psycopg.Connection, now: datetime) -> list[Emit]:
-        news = [v.event for v in todo if isinstance(v.event, NewComplaint)]
+        news = [(v.complaint_id, v.event) for v in todo if isinstance(v.event, NewComplaint)]
         known = store.known_complaints(conn, [v.complaint_id for v in todo])
-        tokens = {complaint_id_for(e.source, e.complaint_ref): self._token(e) for e in news}
+        tokens = {cid: self._token(event) for cid, event in news}
         latest = store.latest_by_customer(conn, tokens.values(), now - REPEAT_WINDOW)
-        refs = [ref for e in news for ref in register.mentioned_references(e)]
-        refs += [complaint_id_for(e.source, e.related_ref) for e in news if e.related_ref]
+        refs = [ref for _, event in news for ref in self._references(event)]
         named = store.by_reference(conn, refs)
         out: list[Emit] = []
         held: list[store.Held] = []
@@ -237,13 +236,20 @@ class Intake(Handler):
         )
 
     @staticmethod
-    def _repeat(
-        event: NewComplaint, named: dict[str, store.Earlier], same_customer: store.Earlier | None
-    ) -> register.Repeat | None:
+    def _references(event: NewComplaint) -> list[str]:
+        """What an event names of earlier complaints: references, and the id of related_ref."""
         refs = register.mentioned_references(event)
         if event.related_ref:
             refs.append(complaint_id_for(event.source, event.related_ref))
-        for ref in refs:
+        return refs
+
+    def _repeat(
+        self,
+        event: NewComplaint,
+        named: dict[str, store.Earlier],
+        same_customer: store.Earlier | None,
+    ) -> register.Repeat | None:
+        for ref in self._references(event):
             if ref in named:
                 return register.Repeat(named[ref].complaint_id, named[ref].repeat_count + 1)
         if same_customer is not None:

@@ -80,24 +80,28 @@ def save_complaints(conn: psycopg.Connection, rows: list[tuple[object, ...]]) ->
     """(complaint_id, customer_token, category, registered_at, repeat_count, reference,
     source, external_ref) rows."""
     if rows:
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO intake.complaints (complaint_id, customer_token, category,"
-                " registered_at, repeat_count, reference, source, external_ref)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                rows,
-            )
+        cols = list(zip(*rows, strict=True))
+        conn.execute(
+            "INSERT INTO intake.complaints (complaint_id, customer_token, category,"
+            " registered_at, repeat_count, reference, source, external_ref)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[],"
+            " %s::int[], %s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+            [list(c) for c in cols],
+        )
 
 
 def save_vault(conn: psycopg.Connection, rows: list[tuple[str, bytes, datetime]]) -> None:
-    if rows:
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO intake.vault (customer_token, sealed, updated_at) VALUES (%s, %s, %s)"
-                " ON CONFLICT (customer_token) DO UPDATE SET sealed = EXCLUDED.sealed,"
-                " updated_at = EXCLUDED.updated_at",
-                rows,
-            )
+    """(customer_token, sealed, updated_at) rows; the last row of a token wins."""
+    latest = {token: (token, sealed, at) for token, sealed, at in rows}
+    if latest:
+        tokens, sealed, at = (list(c) for c in zip(*latest.values(), strict=True))
+        conn.execute(
+            "INSERT INTO intake.vault (customer_token, sealed, updated_at)"
+            " SELECT * FROM unnest(%s::text[], %s::bytea[], %s::timestamptz[])"
+            " ON CONFLICT (customer_token) DO UPDATE SET sealed = EXCLUDED.sealed,"
+            " updated_at = EXCLUDED.updated_at",
+            (tokens, sealed, at),
+        )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ KEY = b"test-key"
         ("身份证 11010519491231002X 的用户", "11010519491231002X"),
         ("card 4111 1111 1111 1111 was charged", "4111 1111 1111 1111"),
         ("SSN 123-45-6789", "123-45-6789"),
+        ("请回电 １３８１２３４５６７８ 谢谢", "１３８１２３４５６７８"),  # full-width digits
+        ("local 555-1234", "555-1234"),  # the shortest number: seven digits
     ],
 )
 def test_redact_removes_contact_and_id_numbers(text, secret):

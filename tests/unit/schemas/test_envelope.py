@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
-from schemas.envelope import CloudEvent, complaint_id_for, derived_event_id
+import pytest
+
+from schemas import envelope
+from schemas.envelope import CloudEvent, complaint_id_for, derived_event_id, uuid5
 
 
 def test_complaint_id_is_deterministic_per_source_and_reference():
@@ -37,3 +41,18 @@ def test_cloudevent_headers_round_trip():
 def test_missing_headers_are_reported_as_none():
     assert CloudEvent.from_headers([("ce_id", b"x")]) is None
     assert CloudEvent.from_headers(None) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "complaint:hz-1:A-1",
+        "rejected|intake|complaints.raw.v1|3|17",
+        "投诉:客户 张三",
+        "x" * 500,
+    ],
+)
+def test_fast_uuid5_equals_the_standard_library(name: str) -> None:
+    assert uuid5(name) == str(uuid.uuid5(envelope._NAMESPACE, name))
+    assert uuid.UUID(uuid5(name)).version == 5
