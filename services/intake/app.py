@@ -103,7 +103,7 @@ class Intake(Handler):
         out: list[Emit] = []
         held: list[store.Held] = []
         complaints: list[tuple[object, ...]] = []
-        vault: list[tuple[str, bytes, datetime]] = []
+        contacts: list[tuple[str, str, bytes, datetime]] = []
         registered_now: list[str] = []
         for v in todo:
             event = v.event
@@ -134,7 +134,7 @@ class Intake(Handler):
                         event.complaint_ref,
                     )
                 )
-                vault.append((token, self._seal_customer(event), now))
+                contacts.append((v.complaint_id, token, self._seal_customer(event), now))
                 registered_now.append(v.complaint_id)
                 self.metrics.complaints_received.labels(reg.channel.value).inc()
                 out.append(self._emit(REGISTERED, reg.complaint_id, reg, "registered", event))
@@ -142,7 +142,7 @@ class Intake(Handler):
                 out.append(self._follow_up(event, v.complaint_id, now))
             else:
                 held.append(self._hold(v, now))
-        store.save_vault(conn, vault)
+        store.save_contacts(conn, contacts)
         store.save_complaints(conn, complaints)
         store.hold(conn, held)
         for h in store.release(conn, registered_now):
@@ -299,8 +299,6 @@ def _as_contact(event: NewComplaint) -> FollowUpContact:
 
 
 def vault_lookup(conn: psycopg.Connection, key: bytes, token: str) -> dict[str, str | None] | None:
-    """The clear contact data of a customer token (for notification only)."""
-    row = conn.execute(
-        "SELECT sealed FROM intake.vault WHERE customer_token = %s", (token,)
-    ).fetchone()
-    return pii.Vault(key).open(bytes(row[0])) if row else None
+    """The clear contact data a customer gave most recently (for notification only)."""
+    sealed = store.latest_contact(conn, token)
+    return pii.Vault(key).open(sealed) if sealed is not None else None

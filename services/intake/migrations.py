@@ -48,4 +48,25 @@ MIGRATIONS = (
         CREATE INDEX pending_held ON {schema}.pending (partition, held_at);
         """,
     ),
+    (
+        3,
+        # The sealed contact data of each complaint, as the customer gave it then. One row per
+        # complaint (not per customer) so that instances on different partitions never wait
+        # on each other's row locks when the same customer complains twice at once.
+        """
+        CREATE TABLE {schema}.contacts (
+            complaint_id text PRIMARY KEY,
+            customer_token text NOT NULL,
+            sealed bytea NOT NULL,
+            sealed_at timestamptz NOT NULL
+        );
+        CREATE INDEX contacts_customer ON {schema}.contacts (customer_token, sealed_at);
+        INSERT INTO {schema}.contacts (complaint_id, customer_token, sealed, sealed_at)
+        SELECT DISTINCT ON (v.customer_token) c.complaint_id, v.customer_token, v.sealed,
+               v.updated_at
+          FROM {schema}.vault v JOIN {schema}.complaints c USING (customer_token)
+         ORDER BY v.customer_token, c.registered_at DESC;
+        DROP TABLE {schema}.vault;
+        """,
+    ),
 )

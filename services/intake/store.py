@@ -90,18 +90,26 @@ def save_complaints(conn: psycopg.Connection, rows: list[tuple[object, ...]]) ->
         )
 
 
-def save_vault(conn: psycopg.Connection, rows: list[tuple[str, bytes, datetime]]) -> None:
-    """(customer_token, sealed, updated_at) rows; the last row of a token wins."""
-    latest = {token: (token, sealed, at) for token, sealed, at in rows}
-    if latest:
-        tokens, sealed, at = (list(c) for c in zip(*latest.values(), strict=True))
+def save_contacts(conn: psycopg.Connection, rows: list[tuple[str, str, bytes, datetime]]) -> None:
+    """(complaint_id, customer_token, sealed, sealed_at) rows of the PII vault."""
+    if rows:
+        cids, tokens, sealed, at = (list(c) for c in zip(*rows, strict=True))
         conn.execute(
-            "INSERT INTO intake.vault (customer_token, sealed, updated_at)"
-            " SELECT * FROM unnest(%s::text[], %s::bytea[], %s::timestamptz[])"
-            " ON CONFLICT (customer_token) DO UPDATE SET sealed = EXCLUDED.sealed,"
-            " updated_at = EXCLUDED.updated_at",
-            (tokens, sealed, at),
+            "INSERT INTO intake.contacts (complaint_id, customer_token, sealed, sealed_at)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::timestamptz[])"
+            " ON CONFLICT DO NOTHING",
+            (cids, tokens, sealed, at),
         )
+
+
+def latest_contact(conn: psycopg.Connection, customer_token: str) -> bytes | None:
+    """The sealed contact data the customer gave most recently."""
+    row = conn.execute(
+        "SELECT sealed FROM intake.contacts WHERE customer_token = %s"
+        " ORDER BY sealed_at DESC LIMIT 1",
+        (customer_token,),
+    ).fetchone()
+    return bytes(row[0]) if row else None
 
 
 @dataclass(frozen=True)

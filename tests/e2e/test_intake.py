@@ -10,10 +10,12 @@ import sys
 import urllib.error
 import urllib.request
 
+import psycopg
 import pytest
 
 from schemas.envelope import complaint_id_for
 from services.client import ComplaintFlowClient
+from services.intake.app import vault_lookup
 from services.intake.identity import reference_for
 from services.runtime.ports import free_port
 from tests.conftest import settings_env, wait_for, wait_ready
@@ -245,3 +247,13 @@ def test_planted_pii_never_leaves_intake_in_clear(cf, worker_factory):
             assert secret not in log, f"{secret!r} in the {w.name} log"
         for line in w.metrics().splitlines():
             assert cid not in line and "cus_" not in line
+    # The clear contact data is kept only sealed, one row per complaint, for notification.
+    with psycopg.connect(cf.db_url()) as conn:
+        token, sealed = conn.execute(
+            "SELECT customer_token, sealed FROM intake.contacts WHERE complaint_id = %s", (cid,)
+        ).fetchone()
+        for secret in (PII["name"], PII["email"], PII["national_id"], PII["phone"]):
+            assert secret.encode() not in bytes(sealed)
+        assert vault_lookup(conn, cf.pii_secret(), token) == {
+            k: PII.get(k) for k in ("name", "phone", "email", "national_id")
+        }

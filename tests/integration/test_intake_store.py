@@ -1,0 +1,52 @@
+"""Intake's tables on the real database: the contacts vault and its migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from services.intake import store
+from services.intake.migrations import MIGRATIONS
+from services.runtime.db import migrate
+
+pytestmark = pytest.mark.integration
+
+
+def test_migration_moves_each_customer_vault_row_to_their_latest_complaint(cf):
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    with psycopg.connect(cf.db_url()) as conn:
+        migrate(conn, "intake", MIGRATIONS[:2])
+        for cid, token, days in (("c1", "cus_a", 0), ("c2", "cus_a", 3), ("c3", "cus_b", 1)):
+            conn.execute(
+                "INSERT INTO intake.complaints (complaint_id, customer_token, category,"
+                " registered_at) VALUES (%s, %s, 'billing', %s)",
+                (cid, token, t0 + timedelta(days=days)),
+            )
+        conn.execute(
+            "INSERT INTO intake.vault VALUES ('cus_a', 'sealed-a', %s), ('cus_b', 'sealed-b', %s)",
+            (t0, t0),
+        )
+        assert migrate(conn, "intake", MIGRATIONS) == 1
+        rows = conn.execute(
+            "SELECT complaint_id, customer_token, sealed FROM intake.contacts ORDER BY 1"
+        ).fetchall()
+        assert [(c, t, bytes(s)) for c, t, s in rows] == [
+            ("c2", "cus_a", b"sealed-a"),
+            ("c3", "cus_b", b"sealed-b"),
+        ]
+        assert conn.execute("SELECT to_regclass('intake.vault')").fetchone() == (None,)
+
+
+def test_contacts_are_kept_per_complaint_and_the_latest_is_found(cf):
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    with psycopg.connect(cf.db_url()) as conn:
+        migrate(conn, "intake", MIGRATIONS)
+        store.save_contacts(
+            conn, [("c1", "cus_a", b"old", t0), ("c2", "cus_a", b"new", t0 + timedelta(days=1))]
+        )
+        store.save_contacts(conn, [("c1", "cus_a", b"again", t0 + timedelta(days=2))])  # replay
+        assert store.latest_contact(conn, "cus_a") == b"new"
+        assert store.latest_contact(conn, "cus_nobody") is None
+        assert conn.execute("SELECT count(*) FROM intake.contacts").fetchone() == (2,)
