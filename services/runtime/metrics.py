@@ -27,6 +27,7 @@ class Metrics:
     dead_letters: Counter
     emerging_issues: Counter
     events_processed: Counter
+    consumer_rejoins: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -84,5 +85,10 @@ class Metrics:
                 "events_processed",
                 "Input events processed, per worker and topic.",
                 ("worker", "topic"),
+            ),
+            consumer_rejoins=counter(
+                "consumer_rejoins",
+                "Consumers replaced after staying out of a stable group for a minute.",
+                ("worker",),
             ),
         )

@@ -21,6 +21,7 @@ import psycopg
 from kafka import KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
+from kafka.structs import MemberState
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
@@ -39,6 +40,8 @@ from services.runtime.sealing import Sealer
 log = logging.getLogger(__name__)
 MAX_KEPT = 256 * 1024
 """Most bytes of an original a dead letter keeps (sealed and base64 it stays under 1 MB)."""
+MEMBERSHIP_GRACE_S = 60.0
+"""How long a member may stay out of a stable group before its consumer is replaced."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class WorkerRunner:
         self._last_loop = time.monotonic()
         self._ready = False
         self._lag_at = 0.0
+        self._unstable_since: float | None = None
         self._pool: ConnectionPool | None = None
         self._by_topic = {settings.topic(s.name): s for s in self.handler.inputs}
         self.ops = OpsServer(
@@ -190,16 +194,14 @@ class WorkerRunner:
 
     def _consume(self) -> None:
         client_id = f"{self.name}-{self.settings.instance}"
-        self.consumer = kf.consumer(self.settings, group=self.group, client_id=client_id)
         self.producer = kf.producer(self.settings, client_id=client_id)
-        self._await_metadata()
+        self._join(client_id)
         stop_serving = self.handler.serve(self.producer)
-        self.consumer.subscribe(topics=list(self._by_topic), listener=_Rebalance(self))
-        log.info("%s consuming %s as group %s", self.name, sorted(self._by_topic), self.group)
         try:
             while not self._stop.is_set():
                 self._last_loop = time.monotonic()
                 self._safely_once()
+                self._watch_membership(client_id)
         finally:
             if stop_serving is not None:
                 stop_serving()
@@ -213,6 +215,49 @@ class WorkerRunner:
                 self.producer.close(timeout=10)
                 self.consumer.close()
             log.info("%s stopped", self.name)
+
+    def _join(self, client_id: str) -> None:
+        """A new consumer, subscribed to the inputs in the worker's group."""
+        self.consumer = kf.consumer(self.settings, group=self.group, client_id=client_id)
+        self._await_metadata()
+        self.consumer.subscribe(topics=list(self._by_topic), listener=_Rebalance(self))
+        log.info("%s consuming %s as group %s", self.name, sorted(self._by_topic), self.group)
+
+    def _watch_membership(self, client_id: str) -> None:
+        """Replace a consumer that has been out of a stable group for too long.
+
+        kafka-python 3.0 can leave a member "rebalancing" with no join under way: it then
+        fetches nothing and polls in a tight loop while the group carries on without it.
+        Its records go to the other members; leaving and joining again with a new consumer
+        gets this instance its share back.
+        """
+        state = self.consumer.group_metadata().state
+        now = time.monotonic()
+        if state == MemberState.STABLE:
+            self._unstable_since = None
+            return
+        if self._unstable_since is None:
+            self._unstable_since = now
+            return
+        if now - self._unstable_since < MEMBERSHIP_GRACE_S or self._stop.is_set():
+            return
+        log.warning(
+            "%s: not a stable group member for %.0f s (%s); joining again with a new consumer",
+            self.name,
+            now - self._unstable_since,
+            state,
+        )
+        self.metrics.consumer_rejoins.labels(self.name).inc()
+        owned = {tp.partition for tp in self.consumer.assignment()}
+        if owned:
+            self._partitions_revoked(owned)
+        try:
+            self.consumer.close(autocommit=False)
+        except Exception as exc:  # a broken member may not leave cleanly; the broker expires it
+            log.warning("%s: closing the stuck consumer failed: %s", self.name, exc)
+        self._ready = False
+        self._unstable_since = None
+        self._join(client_id)
 
     def _await_metadata(self, timeout: float = 60) -> None:
         """Know every input topic's partitions before joining the group: a member that joins
