@@ -1,6 +1,6 @@
 """The call centers' Python client: send raw events to ComplaintFlow over Kafka.
 
-    from services.client import ComplaintFlowClient
+    from complaintflow.client import ComplaintFlowClient
 
     with ComplaintFlowClient("broker:9092") as client:
         sent = client.submit({"type": "complaint.new", "source": "shanghai-cc", ...})
