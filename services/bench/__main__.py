@@ -25,6 +25,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import OffsetSpec
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -223,7 +224,11 @@ def _wait_members(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _check_running(procs)
-        described = admin.describe_groups([group])
+        try:
+            described = admin.describe_groups([group])
+        except KafkaError:  # e.g. no coordinator yet: the broker's first group
+            time.sleep(0.2)
+            continue
         desc = described.get(group) if isinstance(described, dict) else None
         members = (desc or {}).get("members") or []
         held = [
@@ -247,7 +252,14 @@ def _wait_members(
 
 def _committed(admin: KafkaAdminClient, group: str, topic: str) -> dict[int, int]:
     """The group's committed offset per partition of `topic` (events fully processed)."""
-    offsets = admin.list_group_offsets(group).get(group, {})
+    for attempt in range(50):
+        try:
+            offsets = admin.list_group_offsets(group).get(group, {})
+            break
+        except KafkaError:  # a passing coordinator error; ask again
+            if attempt == 49:
+                raise
+            time.sleep(0.1)
     return {
         tp.partition: o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0
     }
