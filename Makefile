@@ -13,7 +13,8 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/pip install -q --disable-pip-version-check -U pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@# the build backend's notice about editable installs is not for users
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
 run: $(STAMP) ## local Kafka + PostgreSQL + all five workers + simulated feed, live (Ctrl-C stops all)
