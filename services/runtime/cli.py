@@ -17,11 +17,14 @@ DEMO_SLA_SCALE = 45 / (72 * 3600)
 """`make run` shrinks SLA targets so a P3 complaint breaches after ~45 s instead of 72 h."""
 
 
-def _setup_logging(level: str, name: str = "complaintflow") -> None:
+def _setup_logging(level: str, name: str = "complaintflow", file: Path | None = None) -> None:
+    """Log to stderr, or to `file` (the live view of `run` owns the terminal)."""
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=level.upper(),
         format=f"%(asctime)s %(levelname)s {name} %(name)s: %(message)s",
-        stream=sys.stderr,
+        **({"filename": str(file)} if file is not None else {"stream": sys.stderr}),
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)
 
@@ -168,8 +171,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from services.runtime.run import run
 
     os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
-    _setup_logging("WARNING")
-    return run(Settings(), simulate=not args.no_simulate, rate=args.rate, seed=args.seed)
+    settings = Settings()
+    _setup_logging("WARNING", file=settings.home / "logs" / "run.log")
+    return run(settings, simulate=not args.no_simulate, rate=args.rate, seed=args.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
