@@ -156,6 +156,7 @@ class WorkerRunner:
         self._raw_sealer = Sealer(settings.pii_secret(), "dead-letters")
         self.name = self.handler.name
         self.group = settings.group(self.name)
+        self._client_id = f"{self.name}-{settings.instance}"
         self._stop = threading.Event()
         self._last_loop = time.monotonic()
         self._ready = False
@@ -193,15 +194,13 @@ class WorkerRunner:
             self.ops.stop()
 
     def _consume(self) -> None:
-        client_id = f"{self.name}-{self.settings.instance}"
-        self.producer = kf.producer(self.settings, client_id=client_id)
-        self._join(client_id)
+        self.producer = kf.producer(self.settings, client_id=self._client_id)
+        self._join()
         stop_serving = self.handler.serve(self.producer)
         try:
             while not self._stop.is_set():
                 self._last_loop = time.monotonic()
                 self._safely_once()
-                self._watch_membership(client_id)
         finally:
             if stop_serving is not None:
                 stop_serving()
@@ -216,14 +215,14 @@ class WorkerRunner:
                 self.consumer.close()
             log.info("%s stopped", self.name)
 
-    def _join(self, client_id: str) -> None:
+    def _join(self) -> None:
         """A new consumer, subscribed to the inputs in the worker's group."""
-        self.consumer = kf.consumer(self.settings, group=self.group, client_id=client_id)
+        self.consumer = kf.consumer(self.settings, group=self.group, client_id=self._client_id)
         self._await_metadata()
         self.consumer.subscribe(topics=list(self._by_topic), listener=_Rebalance(self))
         log.info("%s consuming %s as group %s", self.name, sorted(self._by_topic), self.group)
 
-    def _watch_membership(self, client_id: str) -> None:
+    def _watch_membership(self) -> None:
         """Replace a consumer that has been out of a stable group for too long.
 
         kafka-python 3.0 can leave a member "rebalancing" with no join under way: it then
@@ -257,7 +256,7 @@ class WorkerRunner:
             log.warning("%s: closing the stuck consumer failed: %s", self.name, exc)
         self._ready = False
         self._unstable_since = None
-        self._join(client_id)
+        self._join()
 
     def _await_metadata(self, timeout: float = 60) -> None:
         """Know every input topic's partitions before joining the group: a member that joins
@@ -273,6 +272,7 @@ class WorkerRunner:
         """One poll; whatever goes wrong is logged and retried, never the end of the worker."""
         try:
             self._once()
+            self._watch_membership()
         except Exception:
             log.exception("%s: unexpected failure in the loop; retrying in 1 s", self.name)
             self._stop.wait(1.0)

@@ -45,13 +45,18 @@ def test_a_member_stuck_rebalancing_is_replaced_and_work_goes_on(cf, monkeypatch
         wait_for(lambda: _committed(cf, admin) == 1, what="first offset committed")
         stuck = runner.consumer
 
-        # What the client does on its own, rarely: "rebalancing", with no join under way.
-        coordinator = stuck._coordinator
-        with coordinator._lock:
-            coordinator.state = MemberState.REBALANCING
-            coordinator.rejoin_needed = False
+        def stuck_until_replaced() -> bool:
+            """What the client does on its own, rarely: "rebalancing" with no join under way,
+            for good (set again on every check, in case a join was in flight when it was set)."""
+            if runner.consumer is not stuck:
+                return True
+            coordinator = stuck._coordinator
+            with coordinator._lock:
+                coordinator.state = MemberState.REBALANCING
+                coordinator.rejoin_needed = False
+            return False
 
-        wait_for(lambda: runner.consumer is not stuck, timeout=30, what="a new consumer")
+        wait_for(stuck_until_replaced, timeout=60, what="a new consumer")
         assert runner.metrics.consumer_rejoins.labels("intake")._value.get() == 1
         wait_for(
             lambda: runner.consumer.group_metadata().state == MemberState.STABLE,
