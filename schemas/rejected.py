@@ -16,6 +16,8 @@ class DeadLetter(StrictModel):
     source_offset: int
     source_event_id: str | None = None
     original_key_b64: str | None = None
+    """Base64 of the record's key (its first 1 KiB; see `original_key_truncated`)."""
+    original_key_truncated: bool = False
     original_value_b64: str
     original_sealed: bool = False
     """True for input that may hold customer data (raw events): `original_value_b64` is then

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.runtime.worker import Handler
+from services.runtime.handler import Handler
 
 
 def handler_class(name: str) -> type[Handler]:

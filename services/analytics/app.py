@@ -13,8 +13,8 @@ from schemas.registry import LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, 
 from schemas.stats import StatsRecord
 from services.analytics import archive
 from services.analytics.migrations import MIGRATIONS
+from services.runtime.handler import Handler, Record
 from services.runtime.kafka import Emit, decode
-from services.runtime.worker import Handler, Record
 
 SOURCE = "/complaintflow/analytics"
 STATS_EVERY = 5.0
@@ -58,6 +58,7 @@ class Analytics(Handler):
         self._stats_at = time.monotonic()
         now = self.clock.now()
         out: list[Emit] = []
+        published: dict[str, tuple[int, int, int, int]] = {}
         for category, received, opened, resolved, breached in conn.execute(
             f"SELECT coalesce(category, 'uncategorised'), count(*),"
             f" count(*) FILTER (WHERE status IN {OPEN}),"
@@ -67,7 +68,7 @@ class Analytics(Handler):
             counts = (received, opened, resolved, breached)
             if self._published.get(category) == counts:
                 continue
-            self._published[category] = counts
+            published[category] = counts
             record = StatsRecord(
                 dimension="category",
                 value=category,
@@ -86,4 +87,6 @@ class Analytics(Handler):
                 subject=key,
             )
             out.append(Emit(STATS, key, record, ce))
+        # Remembered as published only once the broker has them and the transaction commits.
+        self.after_commit(lambda: self._published.update(published))
         return out

@@ -24,13 +24,16 @@ from services.intake import pii, register, store, validate
 from services.intake.http_api import IntakeApi
 from services.intake.migrations import MIGRATIONS
 from services.runtime.errors import PoisonMessage
+from services.runtime.handler import Handler, Record, Rejected
 from services.runtime.kafka import Emit
 from services.runtime.sealing import InvalidToken, Sealer
-from services.runtime.worker import Handler, Record, Rejected
 
 REPEAT_WINDOW = timedelta(days=30)
 PURGE_EVERY = 600.0
 SOURCE = "/complaintflow/intake"
+UNREADABLE = PoisonMessage(
+    "unreadable_held_event", ["sealed under another key (was CF_PII_KEY changed?)"]
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class Intake(Handler):
             try:
                 event = validate.parse(rec.value, now=now)
             except PoisonMessage as exc:
-                self.metrics.complaints_rejected.labels(exc.reason).inc()
+                self.after_commit(self.metrics.complaints_rejected.labels(exc.reason).inc)
                 out.append(Rejected(rec, exc))
                 continue
             valid.append(_Valid(rec, event, complaint_id_for(event.source, event.complaint_ref)))
@@ -136,7 +139,7 @@ class Intake(Handler):
                 )
                 contacts.append((v.complaint_id, token, self._seal_customer(event), now))
                 registered_now.append(v.complaint_id)
-                self.metrics.complaints_received.labels(reg.channel.value).inc()
+                self.after_commit(self.metrics.complaints_received.labels(reg.channel.value).inc)
                 out.append(self._emit(REGISTERED, reg.complaint_id, reg, "registered", event))
             elif v.complaint_id in known:
                 out.append(self._follow_up(event, v.complaint_id, now))
@@ -155,24 +158,9 @@ class Intake(Handler):
             original = self._held_sealer.open(h.sealed)
             return self._follow_up(validate.parse(original, now=now), h.complaint_id, now)
         except (InvalidToken, PoisonMessage) as exc:
-            reason = (
-                exc
-                if isinstance(exc, PoisonMessage)
-                else PoisonMessage(
-                    "unreadable_held_event", ["sealed under another key (was CF_PII_KEY changed?)"]
-                )
+            return self.reject(
+                _held_record(h, h.sealed), exc if isinstance(exc, PoisonMessage) else UNREADABLE
             )
-            rec = Record(
-                spec=RAW,
-                topic=h.topic,
-                partition=h.partition,
-                offset=h.offset,
-                key=None,
-                value=h.sealed,
-                headers=[],
-                timestamp_ms=int(h.held_at.timestamp() * 1000),
-            )
-            return self.reject(rec, reason)
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         """Dead-letter follow-ups whose complaint never came; forget old de-dup keys."""
@@ -192,17 +180,13 @@ class Intake(Handler):
             if h.complaint_id in known:  # registered by another instance meanwhile
                 out.append(self._release(h, now))
                 continue
-            self.metrics.complaints_rejected.labels("orphan_event").inc()
-            rec = Record(
-                spec=RAW,
-                topic=h.topic,
-                partition=h.partition,
-                offset=h.offset,
-                key=None,
-                value=self._held_sealer.open(h.sealed),
-                headers=[],
-                timestamp_ms=int(h.held_at.timestamp() * 1000),
-            )
+            try:
+                original = self._held_sealer.open(h.sealed)
+            except InvalidToken:
+                out.append(self.reject(_held_record(h, h.sealed), UNREADABLE))
+                continue
+            self.after_commit(self.metrics.complaints_rejected.labels("orphan_event").inc)
+            rec = _held_record(h, original)
             out.append(
                 self.reject(
                     rec,
@@ -283,6 +267,20 @@ class Intake(Handler):
             subject=key,
         )
         return Emit(spec, key, model, ce)
+
+
+def _held_record(h: store.Held, value: bytes) -> Record:
+    """The record a held follow-up came from, as a dead letter names it."""
+    return Record(
+        spec=RAW,
+        topic=h.topic,
+        partition=h.partition,
+        offset=h.offset,
+        key=None,
+        value=value,
+        headers=[],
+        timestamp_ms=int(h.held_at.timestamp() * 1000),
+    )
 
 
 def _as_contact(event: NewComplaint) -> FollowUpContact:

@@ -17,8 +17,8 @@ from schemas.registry import NOTIFICATIONS, REGISTERED, SLA
 from schemas.sla import SlaEvent
 from services.notification.compose import Notice, acknowledgement, for_sla
 from services.notification.migrations import MIGRATIONS
+from services.runtime.handler import Handler, Record
 from services.runtime.kafka import Emit, decode
-from services.runtime.worker import Handler, Record
 
 SOURCE = "/complaintflow/notification"
 CHANNEL = "outbox"
@@ -59,7 +59,9 @@ class Notification(Handler):
         ).fetchone()
         if inserted is None:
             return []
-        self.metrics.notifications.labels(CHANNEL, notice.kind, Outcome.SENT.value).inc()
+        self.after_commit(
+            self.metrics.notifications.labels(CHANNEL, notice.kind, Outcome.SENT.value).inc
+        )
         outcome = NotificationOutcome(
             notification_key=notice.key,
             complaint_id=complaint_id,

@@ -36,12 +36,30 @@ from services.routing.rules import (
 )
 from services.routing.severity import local_date
 from services.runtime.errors import PoisonMessage
+from services.runtime.handler import Handler, Record
 from services.runtime.kafka import Emit, decode
-from services.runtime.worker import Handler, Record
 
 SOURCE = "/complaintflow/routing"
 CLOSING = (Status.RESOLVED, Status.CLOSED)
 GAUGE_EVERY = 5.0
+
+
+def open_load(conn: psycopg.Connection) -> Counter[str]:
+    """Open complaints per owner, as every routing instance sees them (the decisions table is
+    the only record of it: no counter in memory to drift on a retried batch).
+
+    Agents own at most their capacity, so this counts a few hundred rows of a partial index.
+    """
+    return Counter(
+        dict(
+            conn.execute(
+                "SELECT owner, count(*) FROM routing.decisions WHERE open AND owner IS NOT NULL"
+                " GROUP BY owner"
+            ).fetchall()
+        )
+    )
+
+
 _decision = TypeAdapter(Decision)
 
 
@@ -58,14 +76,6 @@ class Routing(Handler):
             s.routing_rules_path or CONFIG_DIR / "rules.yaml",
             periods_path=s.routing_periods_path or CONFIG_DIR / "special_periods.yaml",
             roster_path=s.routing_roster_path or CONFIG_DIR / "roster.yaml",
-        )
-        self.load: Counter[str] = Counter(
-            dict(
-                conn.execute(
-                    "SELECT owner, count(*) FROM routing.decisions WHERE open AND owner IS NOT NULL"
-                    " GROUP BY owner"
-                ).fetchall()
-            )
         )
         self._gauge_at = 0.0
 
@@ -94,7 +104,7 @@ class Routing(Handler):
             region=c.region,
             on=local_date(c.occurred_at, time_zone=c.time_zone, utc_offset=c.source_utc_offset),
             language=c.language,
-            load=self.load,
+            load=open_load(conn),
             router=self.router,
         )
         return [
@@ -144,11 +154,9 @@ class Routing(Handler):
             )
         previous = _decision.validate_python(row[0])
         try:
-            decision = self.router.reroute(previous, change, load=self.load)
+            decision = self.router.reroute(previous, change, load=open_load(conn))
         except RerouteError as exc:
             raise PoisonMessage("reroute_refused", [str(exc)]) from exc
-        if previous.owner and row[1]:
-            self.load[previous.owner] -= 1
         return [
             self._publish(
                 e.complaint_id, decision, e.occurred_at, cause, conn, is_open=True, source=row[2]
@@ -161,9 +169,7 @@ class Routing(Handler):
             " WHERE complaint_id = %s AND open RETURNING owner",
             (self.clock.now(), complaint_id),
         ).fetchone()
-        if row is not None and row[0]:
-            self.load[row[0]] -= 1
-        elif row is None:
+        if row is None:
             # Closed before its decision arrived: remember, so it is never counted as open.
             conn.execute(
                 "INSERT INTO routing.decisions (complaint_id, version, open, updated_at)"
@@ -204,8 +210,6 @@ class Routing(Handler):
                 source,
             ),
         )
-        if d.owner and is_open:
-            self.load[d.owner] += 1
         routed = RoutedComplaint(
             complaint_id=complaint_id,
             source=source,
@@ -226,7 +230,7 @@ class Routing(Handler):
             occurred_at=occurred_at,
             routed_at=now,
         )
-        self.metrics.complaints_routed.labels(d.department, d.priority.value).inc()
+        self.after_commit(self.metrics.complaints_routed.labels(d.department, d.priority.value).inc)
         event = CloudEvent(
             id=derived_event_id("routed", cause, d.version),
             type=ROUTED.ce_type,

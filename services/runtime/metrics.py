@@ -28,6 +28,7 @@ class Metrics:
     emerging_issues: Counter
     events_processed: Counter
     consumer_rejoins: Counter
+    loop_failures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -90,5 +91,11 @@ class Metrics:
                 "consumer_rejoins",
                 "Consumers replaced after staying out of a stable group for a minute.",
                 ("worker",),
+            ),
+            loop_failures=counter(
+                "loop_failures",
+                "Polls or periodic jobs rolled back and retried, by the step that failed"
+                " (`passing` for database or broker outages).",
+                ("worker", "stage"),
             ),
         )

@@ -1,14 +1,20 @@
 """The consume → handle → produce → commit loop shared by every worker.
 
-At-least-once with deterministic event ids: outputs are flushed, then the database
-transaction commits, then offsets commit. A crash anywhere replays the batch, and the
-replayed outputs carry the same `ce_id`, so consumers de-duplicate them.
+One poll is one database transaction: the records are handled (each in its own savepoint
+when the handler works record by record), their outputs are produced and acknowledged by
+the broker, the transaction commits, and only then are the offsets committed — exactly
+`offset + 1` of the last record the transaction covered, per partition, never "wherever
+the consumer is". Any failure before the commit, of any kind, rolls the transaction back
+and rewinds every partition of the poll to its first record, which is tried again with
+backoff. A passing outage (database, broker) is retried for as long as it lasts; anything
+else counts as a failure of the records: after a few, they are tried one at a time, and a
+record that still fails is dead-lettered with the reason. Nothing is ever stepped over.
+
+Replayed outputs carry the same `ce_id`, so consumers de-duplicate them.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import signal
 import threading
@@ -18,111 +24,74 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from kafka import KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
-from kafka.structs import MemberState
+from kafka.structs import MemberState, OffsetAndMetadata
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
-from schemas.envelope import CloudEvent, derived_event_id
-from schemas.registry import RAW, REJECTED, TopicSpec
-from schemas.rejected import DeadLetter
+from schemas.envelope import encode
 from services.runtime import kafka as kf
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config import Settings
-from services.runtime.db import Migration, migrate, open_pool
+from services.runtime.db import migrate, open_pool
+from services.runtime.dead_letter import dead_letter
 from services.runtime.errors import PoisonMessage, RetryableError
+from services.runtime.handler import Handler, Record, Rejected
 from services.runtime.http import OpsServer
 from services.runtime.metrics import Metrics
 from services.runtime.sealing import Sealer
 
 log = logging.getLogger(__name__)
-MAX_KEPT = 256 * 1024
-"""Most bytes of an original a dead letter keeps (sealed and base64 it stays under 1 MB)."""
 MEMBERSHIP_GRACE_S = 60.0
 """How long a member may stay out of a stable group before its consumer is replaced."""
+BATCH_TRIES = 3
+"""Failures of a poll at the same offsets before its records are tried one at a time."""
+RECORD_TRIES = 3
+"""Failures of one record tried alone before it is dead-lettered."""
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+"""Waits between tries of a failing poll (the last repeats)."""
+STALLED_AFTER_S = 60.0
+"""A loop failing for this long without progress is reported not ready."""
 
 
 @dataclass(frozen=True)
-class Record:
-    """One consumed message with where it came from."""
+class Outgoing:
+    """An output encoded and ready to produce (encoding happens where its record is handled)."""
 
-    spec: TopicSpec
     topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
+    key: bytes
+    value: bytes
     headers: list[tuple[str, bytes]]
-    timestamp_ms: int
-
-    @property
-    def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
-@dataclass(frozen=True)
-class Rejected:
-    """A record a batch handler refuses: the runtime dead-letters it."""
+@dataclass
+class _Trouble:
+    """Consecutive failures of one partition at one offset."""
 
-    record: Record
-    error: PoisonMessage
-
-
-class Handler:
-    """What a worker does; the runtime owns Kafka, the database and metrics around it."""
-
-    name: str = "worker"
-    inputs: tuple[TopicSpec, ...] = ()
-    schema: str = ""
-    migrations: tuple[Migration, ...] = ()
-    batched: bool = False
-    """True when `handle_batch` does set-based work for a whole poll at once."""
-
-    def __init__(self, settings: Settings, metrics: Metrics, clock: Clock) -> None:
-        self.settings = settings
-        self.metrics = metrics
-        self.clock = clock
-        self.reject: Callable[[Record, PoisonMessage], kf.Emit] = _no_dead_letters
-
-    def handle_batch(
-        self, records: list[Record], conn: psycopg.Connection
-    ) -> Iterable[kf.Emit | Rejected]:
-        """Process a whole poll; if it raises, the runtime retries the records one by one."""
-        out: list[kf.Emit | Rejected] = []
-        for rec in records:
-            out.extend(self.handle(rec, conn))
-        return out
-
-    def start(self, conn: psycopg.Connection) -> None:
-        """Called once after migrations, before the first poll."""
-
-    def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
-        """Start any extra endpoint the worker offers; returns how to stop it."""
-        return None
-
-    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[kf.Emit]:
-        """Process one record; raise PoisonMessage to dead-letter it."""
-        raise PoisonMessage("unhandled_topic", [f"{self.name} does not read {record.topic}"])
-
-    def tick(self, conn: psycopg.Connection) -> Iterable[kf.Emit]:
-        """Periodic work between polls (timers, aggregates)."""
-        return ()
-
-    def next_wakeup(self) -> float | None:
-        """Seconds until `tick` has something to do, if sooner than the poll timeout."""
-        return None
-
-    def assigned(self, partitions: set[int], conn: psycopg.Connection) -> None:
-        """Partitions (of the co-partitioned input topics) now owned by this instance."""
-
-    def revoked(self, partitions: set[int]) -> None:
-        """Partitions no longer owned by this instance."""
+    offset: int
+    tries: int
+    error: str
 
 
-def _no_dead_letters(record: Record, error: PoisonMessage) -> kf.Emit:
-    raise error
+class LoopFailure(Exception):
+    """A failure of one step of the loop, naming the step."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"{stage}: {cause!r}")
+        self.stage = stage
+        self.cause = cause
+
+
+def passing(exc: BaseException) -> bool:
+    """An outage that goes away by itself: retried for as long as it lasts, never counted
+    against the records."""
+    if isinstance(exc, LoopFailure):
+        exc = exc.cause
+    if isinstance(exc, RetryableError | psycopg.OperationalError):
+        return True
+    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -130,14 +99,14 @@ class _Rebalance(ConsumerRebalanceListener):
         self.runner = runner
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.runner._partitions_revoked({tp.partition for tp in revoked})
+        self.runner._partitions_revoked(revoked)
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.runner._partitions_assigned({tp.partition for tp in assigned})
+        self.runner._partitions_assigned(assigned)
 
 
 class WorkerRunner:
-    """Runs one Handler against the broker and database until stopped."""
+    """Runs one Handler against the broker and database until stopped (or idle)."""
 
     def __init__(
         self,
@@ -164,19 +133,40 @@ class WorkerRunner:
         self._unstable_since: float | None = None
         self._pool: ConnectionPool | None = None
         self._by_topic = {settings.topic(s.name): s for s in self.handler.inputs}
+        self._trouble: dict[TopicPartition, _Trouble] = {}
+        self._failing_since: float | None = None
+        self._failures = 0
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._tick_after = 0.0
+        self._tick_failures = 0
+        self._until_idle = False
         self.ops = OpsServer(
             self.registry,
             host=settings.metrics_host,
             port=settings.metrics_port,
             healthy=lambda: time.monotonic() - self._last_loop < 60,
-            ready=lambda: self._ready,
+            ready=self.ready,
         )
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
 
-    def run(self) -> None:
-        """Serve ops endpoints, migrate, then consume until `stop()` or SIGTERM/SIGINT."""
+    def ready(self) -> bool:
+        """Partitions assigned and the loop making progress (not failing for a minute)."""
+        stalled = (
+            self._failing_since is not None
+            and time.monotonic() - self._failing_since > STALLED_AFTER_S
+        )
+        return self._ready and not stalled
+
+    def run(self, *, until_idle: bool = False) -> None:
+        """Serve ops endpoints, migrate, then consume until `stop()` or SIGTERM/SIGINT.
+
+        `until_idle` returns once every input partition has been processed to its end and
+        nothing is failing (component tests drive a worker to completion this way).
+        """
+        self._until_idle = until_idle
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
@@ -204,15 +194,12 @@ class WorkerRunner:
         finally:
             if stop_serving is not None:
                 stop_serving()
-            try:
-                self.consumer.commit()  # what was processed, before leaving the group
-            except Exception as exc:  # the records will come again, de-duplicated
-                log.warning("%s: final offset commit failed: %s", self.name, exc)
+            self._commit_offsets()  # what was processed and not yet committed, before leaving
             try:
                 self.producer.flush(timeout=10)
             finally:
                 self.producer.close(timeout=10)
-                self.consumer.close()
+                self.consumer.close(autocommit=False)
             log.info("%s stopped", self.name)
 
     def _join(self) -> None:
@@ -247,9 +234,9 @@ class WorkerRunner:
             state,
         )
         self.metrics.consumer_rejoins.labels(self.name).inc()
-        owned = {tp.partition for tp in self.consumer.assignment()}
+        owned = self.consumer.assignment()
         if owned:
-            self._partitions_revoked(owned)
+            self._partitions_revoked(set(owned))
         try:
             self.consumer.close(autocommit=False)
         except Exception as exc:  # a broken member may not leave cleanly; the broker expires it
@@ -274,7 +261,10 @@ class WorkerRunner:
             self._once()
             self._watch_membership()
         except Exception:
+            # Only the poll itself or the membership watchdog can get here; the records of a
+            # poll are rewound by `_once` before anything escapes it.
             log.exception("%s: unexpected failure in the loop; retrying in 1 s", self.name)
+            self.metrics.loop_failures.labels(self.name, "loop").inc()
             self._stop.wait(1.0)
 
     def _poll_timeout_ms(self) -> int:
@@ -284,101 +274,268 @@ class WorkerRunner:
             timeout = max(0.0, min(timeout, wake))
         return int(timeout * 1000)
 
+    # --- one poll --------------------------------------------------------------------------
+
     def _once(self) -> None:
         batch = self.consumer.poll(
             timeout_ms=self._poll_timeout_ms(), max_records=self.settings.max_batch
         )
         if self.consumer.assignment():
             self._ready = True
-        records = [rec for recs in batch.values() for rec in recs]
-        assert self._pool is not None
+        polled = [raw for recs in batch.values() for raw in recs]
         try:
-            # One transaction per poll: outputs are flushed and acknowledged inside it, so the
-            # database commits only what the broker has; records get savepoints within it.
-            with self._pool.connection() as conn, conn.transaction():
-                emits = self._process(records, conn)
-                emits += list(self.handler.tick(conn))
-                futures = [kf.send(self.producer, self.settings, e) for e in emits]
-                if futures:
-                    self.producer.flush()
-                    for fut in futures:
-                        fut.get(timeout=60)
-        except (RetryableError, psycopg.OperationalError, KafkaError) as exc:
-            log.warning("%s: passing failure, retrying the batch: %s", self.name, exc)
-            self._rewind(records)
-            self._stop.wait(1.0)
-            return
-        if records:
-            try:
-                self.consumer.commit()
-            except KafkaError as exc:  # a rebalance: the records come again, de-duplicated
-                log.warning(
-                    "%s: offset commit failed (%s); records will be redelivered", self.name, exc
-                )
+            records = [self._record(raw) for raw in polled]
+        except BaseException:
+            self._rewind(polled)
+            raise
+        if records and self._in_trouble(records):
+            self._one_at_a_time(records)
+        elif records:
+            self._poll_records(records, alone=False)
+        self._tick()
+        self._commit_offsets()  # a commit that failed earlier is retried even when idle
         self._report_lag()
+        if self._until_idle and not records and self._idle():
+            self._stop.set()
 
-    def _process(self, records: list[Any], conn: psycopg.Connection) -> list[kf.Emit]:
-        recs = [
-            Record(
-                spec=self._by_topic[raw.topic],
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-                key=raw.key,
-                value=raw.value,
-                headers=list(raw.headers or []),
-                timestamp_ms=raw.timestamp,
+    def _in_trouble(self, records: list[Record]) -> bool:
+        """True when a partition of this poll keeps failing at the offset it starts from."""
+        for tp, first in _firsts(records).items():
+            seen = self._trouble.get(tp)
+            if seen is not None and seen.offset == first and seen.tries >= BATCH_TRIES:
+                return True
+        return False
+
+    def _one_at_a_time(self, records: list[Record]) -> None:
+        """Each record in a transaction of its own, to find the one that fails; it is tried
+        alone a few times, then dead-lettered. Whatever follows a failure comes again."""
+        for i, rec in enumerate(records):
+            if not self._poll_records([rec], alone=True):
+                self._rewind(records[i:])
+                return
+
+    def _poll_records(self, records: list[Record], *, alone: bool) -> bool:
+        """Handle records in one transaction; False (and rewound) if it rolled back."""
+        trouble = self._trouble.get(_tp(records[0])) if alone else None
+        give_up = (
+            trouble is not None
+            and trouble.offset == records[0].offset
+            and trouble.tries >= BATCH_TRIES + RECORD_TRIES
+        )
+        try:
+            if give_up:
+                assert trouble is not None
+                reason = PoisonMessage(
+                    "processing_failed",
+                    [f"failed {trouble.tries} times; the last: {trouble.error}"],
+                )
+                self._transaction(lambda conn: [self._encode(self.dead_letter(records[0], reason))])
+            else:
+                self._transaction(lambda conn: self._process(records, conn))
+        except Exception as exc:
+            self._failed(records, exc, alone=alone)
+            return False
+        self._progressed(records)
+        return True
+
+    def _transaction(self, work: Callable[[psycopg.Connection], list[Outgoing]]) -> None:
+        """Run `work` in one transaction; its outputs are acknowledged before it commits."""
+        assert self._pool is not None
+        hooks = self.handler.hooks
+        hooks.begin()
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                out = work(conn)
+                self._produce(out)
+        except BaseException:
+            hooks.rolled_back()
+            raise
+        hooks.committed()
+
+    def _produce(self, out: list[Outgoing]) -> None:
+        if not out:
+            return
+        try:
+            futures = [
+                self.producer.send(o.topic, key=o.key, value=o.value, headers=o.headers)
+                for o in out
+            ]
+        except Exception as exc:
+            raise LoopFailure("send", exc) from exc
+        try:
+            self.producer.flush(timeout=60)
+            for fut in futures:
+                fut.get(timeout=60)
+        except Exception as exc:
+            raise LoopFailure("flush", exc) from exc
+
+    def _failed(self, records: list[Record], exc: BaseException, *, alone: bool) -> None:
+        """A poll's transaction rolled back: rewind, count, back off."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        self._failures += 1
+        stage = exc.stage if isinstance(exc, LoopFailure) else "handle"
+        self._rewind(records)
+        if passing(exc):
+            log.warning(
+                "%s: passing failure (%s), retrying %d record(s) from %s: %s",
+                self.name,
+                stage,
+                len(records),
+                records[0].where,
+                exc,
             )
-            for raw in records
-        ]
-        out: list[kf.Emit] | None = None
-        if self.handler.batched and recs:
-            out = self._process_batch(recs, conn)
-        if out is None:
-            out = []
-            for rec in recs:
-                out.extend(self._process_one(rec, conn))
+            self.metrics.loop_failures.labels(self.name, "passing").inc()
+        else:
+            log.exception(
+                "%s: %d record(s) from %s failed (%s); rewound, will retry",
+                self.name,
+                len(records),
+                records[0].where,
+                stage,
+                exc_info=exc,
+            )
+            self.metrics.loop_failures.labels(self.name, stage).inc()
+            for tp, first in _firsts(records).items():
+                seen = self._trouble.get(tp)
+                if seen is not None and seen.offset == first:
+                    tries = seen.tries + 1
+                else:  # a record failing alone is past the tries of whole polls
+                    tries = BATCH_TRIES + 1 if alone else 1
+                error = f"{stage}: {exc.cause if isinstance(exc, LoopFailure) else exc!r}"
+                self._trouble[tp] = _Trouble(first, tries, error[:1000])
+        self._stop.wait(BACKOFF_S[min(self._failures - 1, len(BACKOFF_S) - 1)])
+
+    def _progressed(self, records: list[Record]) -> None:
+        self._failing_since = None
+        self._failures = 0
+        for tp, last in _lasts(records).items():
+            self._trouble.pop(tp, None)
+            self._uncommitted[tp] = last + 1
+        self._commit_offsets()
         counts: dict[str, int] = {}
         now = self.handler.clock.now().timestamp()
         latency = self.metrics.stage_latency.labels(self.name)
-        for rec in recs:
+        for rec in records:
             counts[rec.spec.name] = counts.get(rec.spec.name, 0) + 1
             # CreateTime is when the upstream stage (or call center) sent the event.
             latency.observe(max(0.0, now - rec.timestamp_ms / 1000))
         for topic, n in counts.items():
             self.metrics.events_processed.labels(self.name, topic).inc(n)
+
+    def _commit_offsets(self) -> None:
+        """Commit exactly what committed transactions covered; a failed commit is retried
+        with the next one (the records in between come again only after a rebalance, and
+        are then de-duplicated)."""
+        if not self._uncommitted:
+            return
+        offsets = {tp: OffsetAndMetadata(n, "", -1) for tp, n in self._uncommitted.items()}
+        try:
+            self.consumer.commit(offsets)
+        except Exception as exc:
+            self.metrics.loop_failures.labels(self.name, "commit").inc()
+            log.warning("%s: offset commit failed (%s); retried with the next one", self.name, exc)
+            return
+        self._committed.update(self._uncommitted)
+        self._uncommitted = {}
+
+    def _tick(self) -> None:
+        """The handler's periodic work, in its own transaction: a failing periodic job
+        cannot sink a poll's records, and it is retried with backoff."""
+        now = time.monotonic()
+        if now < self._tick_after:
+            return
+        try:
+            self._transaction(lambda conn: self._encode_all(self.handler.tick(conn)))
+        except Exception as exc:
+            self._tick_failures += 1
+            delay = BACKOFF_S[min(self._tick_failures - 1, len(BACKOFF_S) - 1)]
+            self._tick_after = now + delay
+            self.metrics.loop_failures.labels(
+                self.name, "passing" if passing(exc) else "tick"
+            ).inc()
+            log.warning("%s: periodic work failed, again in %.1f s: %r", self.name, delay, exc)
+            return
+        self._tick_failures = 0
+        self._tick_after = 0.0
+
+    # --- handling records ------------------------------------------------------------------
+
+    def _record(self, raw: Any) -> Record:
+        return Record(
+            spec=self._by_topic[raw.topic],
+            topic=raw.topic,
+            partition=raw.partition,
+            offset=raw.offset,
+            key=raw.key,
+            value=raw.value,
+            headers=list(raw.headers or []),
+            timestamp_ms=raw.timestamp,
+        )
+
+    def _process(self, recs: list[Record], conn: psycopg.Connection) -> list[Outgoing]:
+        out: list[Outgoing] | None = None
+        if self.handler.batched:
+            out = self._process_batch(recs, conn)
+        if out is None:
+            out = []
+            for rec in recs:
+                out.extend(self._process_one(rec, conn))
         return out
 
-    def _process_batch(self, recs: list[Record], conn: psycopg.Connection) -> list[kf.Emit] | None:
+    def _process_batch(self, recs: list[Record], conn: psycopg.Connection) -> list[Outgoing] | None:
+        mark = self.handler.hooks.mark()
         try:
             with conn.transaction():
                 results = list(self.handler.handle_batch(recs, conn))
-        except (RetryableError, psycopg.OperationalError):
-            raise
-        except Exception:
+                return self._encode_all(
+                    self.dead_letter(r.record, r.error) if isinstance(r, Rejected) else r
+                    for r in results
+                )
+        except Exception as exc:
+            self.handler.hooks.savepoint_rolled_back(mark)
+            if passing(exc):
+                raise
             log.exception("%s: batch of %d failed; retrying one by one", self.name, len(recs))
             return None
-        return [
-            self.dead_letter(r.record, r.error) if isinstance(r, Rejected) else r for r in results
-        ]
 
-    def _process_one(self, rec: Record, conn: psycopg.Connection) -> list[kf.Emit]:
+    def _process_one(self, rec: Record, conn: psycopg.Connection) -> list[Outgoing]:
+        mark = self.handler.hooks.mark()
         try:
             with conn.transaction():
                 if self.handler.batched:
-                    results = list(self.handler.handle_batch([rec], conn))
-                    for r in results:
+                    emits: list[kf.Emit] = []
+                    for r in self.handler.handle_batch([rec], conn):
                         if isinstance(r, Rejected):
                             raise r.error
-                    return [r for r in results if isinstance(r, kf.Emit)]
-                return list(self.handler.handle(rec, conn))
+                        emits.append(r)
+                else:
+                    emits = list(self.handler.handle(rec, conn))
+                return self._encode_all(emits)
         except PoisonMessage as exc:
-            return [self.dead_letter(rec, exc)]
-        except (RetryableError, psycopg.OperationalError):
-            raise
-        except Exception as exc:  # a bug must not stop the worker nor lose the message
+            self.handler.hooks.savepoint_rolled_back(mark)
+            return [self._encode(self.dead_letter(rec, exc))]
+        except Exception as exc:
+            self.handler.hooks.savepoint_rolled_back(mark)
+            if passing(exc):
+                raise
+            # A bug must not stop the worker nor lose the message.
             log.exception("%s: unexpected error at %s", self.name, rec.where)
-            return [self.dead_letter(rec, PoisonMessage("handler_error", [repr(exc)]))]
+            return [
+                self._encode(self.dead_letter(rec, PoisonMessage("handler_error", [repr(exc)])))
+            ]
+
+    def _encode_all(self, emits: Iterable[kf.Emit]) -> list[Outgoing]:
+        return [self._encode(e) for e in emits]
+
+    def _encode(self, emit: kf.Emit) -> Outgoing:
+        return Outgoing(
+            topic=self.settings.topic(emit.topic.name),
+            key=emit.key.encode(),
+            value=encode(emit.value),
+            headers=emit.event.headers(),
+        )
 
     def dead_letter(self, rec: Record, exc: PoisonMessage) -> kf.Emit:
         """The dead letter of a record: original bytes, where it came from, every reason."""
@@ -389,49 +546,26 @@ class WorkerRunner:
             exc.reason,
             "; ".join(exc.errors)[:500],
         )
-        self.metrics.dead_letters.labels(self.name, exc.reason).inc()
-        sealed = rec.spec.name == RAW.name  # raw input may carry customer data in clear
-        original = rec.value or b""
-        kept = original[:MAX_KEPT]  # a dead letter must itself fit in a Kafka message
-        letter = DeadLetter(
-            worker=self.name,
-            reason=exc.reason,
-            errors=exc.errors,
-            source_topic=rec.spec.name,
-            source_partition=rec.partition,
-            source_offset=rec.offset,
-            source_event_id=exc.event_id,
-            original_key_b64=base64.b64encode(rec.key).decode() if rec.key else None,
-            original_value_b64=base64.b64encode(
-                self._raw_sealer.seal(kept) if sealed else kept
-            ).decode(),
-            original_size=len(original),
-            original_sha256=hashlib.sha256(original).hexdigest(),
-            original_truncated=len(kept) < len(original),
-            original_sealed=sealed,
-            original_headers={
-                k: v.decode("utf-8", "replace")[:256]
-                for k, v in rec.headers
-                if k.startswith("ce_") and v is not None
-            },
-            rejected_at=self.handler.clock.now(),
+        self.handler.after_commit(self.metrics.dead_letters.labels(self.name, exc.reason).inc)
+        return dead_letter(
+            rec, exc, worker=self.name, sealer=self._raw_sealer, now=self.handler.clock.now()
         )
-        key = exc.event_id or f"{rec.spec.name}-{rec.partition}-{rec.offset}"
-        event = CloudEvent(
-            id=derived_event_id("rejected", self.name, rec.spec.name, rec.partition, rec.offset),
-            type=REJECTED.ce_type,
-            source=f"/complaintflow/{self.name}",
-            time=letter.rejected_at,
-        )
-        return kf.Emit(REJECTED, key, letter, event)
+
+    # --- positions -------------------------------------------------------------------------
 
     def _rewind(self, records: list[Any]) -> None:
-        first: dict[TopicPartition, int] = {}
-        for raw in records:
-            tp = TopicPartition(raw.topic, raw.partition)
-            first[tp] = min(first.get(tp, raw.offset), raw.offset)
-        for tp, offset in first.items():
-            self.consumer.seek(tp, offset)
+        """Seek every partition of `records` (ours, or as polled) back to its first one."""
+        for tp, offset in _firsts(records).items():
+            if tp in self.consumer.assignment():
+                self.consumer.seek(tp, offset)
+
+    def _idle(self) -> bool:
+        owned = self.consumer.assignment()
+        busy = self._trouble or self._uncommitted or self._tick_failures
+        if not owned or busy or self._failing_since is not None:
+            return False
+        ends = self.consumer.end_offsets(list(owned))
+        return all(self.consumer.position(tp) >= end for tp, end in ends.items())
 
     def _report_lag(self) -> None:
         now = time.monotonic()
@@ -445,20 +579,51 @@ class WorkerRunner:
             end = self.consumer.highwater(tp)
             if end is None:
                 continue
-            try:
-                position = self.consumer.position(tp)
-            except Exception:  # lag is advisory; never let it stop the loop
-                continue
-            if position is not None:
-                per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, end - position)
+            # Lag counts from what is committed, not from the consumer's position: a
+            # partition that keeps failing shows its records as not yet consumed.
+            done = self._uncommitted.get(tp, self._committed.get(tp))
+            if done is None:
+                try:
+                    done = self.consumer.position(tp)
+                except Exception:  # lag is advisory; never let it stop the loop
+                    continue
+            if done is not None:
+                per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, end - done)
         for topic, lag in per_topic.items():
             spec = self._by_topic.get(topic)
             self.metrics.consumer_lag.labels(self.group, spec.name if spec else topic).set(lag)
 
-    def _partitions_assigned(self, partitions: set[int]) -> None:
+    def _partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         assert self._pool is not None
+        for tp in assigned:
+            self._committed.pop(tp, None)
         with self._pool.connection() as conn:
-            self.handler.assigned(partitions, conn)
+            self.handler.assigned({tp.partition for tp in assigned}, conn)
 
-    def _partitions_revoked(self, partitions: set[int]) -> None:
-        self.handler.revoked(partitions)
+    def _partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._commit_offsets()
+        for tp in revoked:
+            self._uncommitted.pop(tp, None)
+            self._committed.pop(tp, None)
+            self._trouble.pop(tp, None)
+        self.handler.revoked({tp.partition for tp in revoked})
+
+
+def _tp(rec: Any) -> TopicPartition:
+    return TopicPartition(rec.topic, rec.partition)
+
+
+def _firsts(records: list[Any]) -> dict[TopicPartition, int]:
+    out: dict[TopicPartition, int] = {}
+    for rec in records:
+        tp = _tp(rec)
+        out[tp] = min(out.get(tp, rec.offset), rec.offset)
+    return out
+
+
+def _lasts(records: list[Record]) -> dict[TopicPartition, int]:
+    out: dict[TopicPartition, int] = {}
+    for rec in records:
+        tp = _tp(rec)
+        out[tp] = max(out.get(tp, rec.offset), rec.offset)
+    return out

@@ -25,8 +25,8 @@ from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registry import LIFECYCLE, ROUTED, SLA
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
+from services.runtime.handler import Handler, Record
 from services.runtime.kafka import Emit, decode
-from services.runtime.worker import Handler, Record
 from services.sla_timer import store
 from services.sla_timer.calendar import BusinessCalendar
 from services.sla_timer.migrations import MIGRATIONS
@@ -105,9 +105,7 @@ class SlaTimer(Handler):
             assert isinstance(model, LifecycleEvent)
             self._lifecycle(model, record.partition, rows, now, changed, out, cause.id)
         store.save(conn, changed, now)
-        for st in changed:
-            if st.next_due is not None:
-                self.queue.push(st.next_due.timestamp(), st.complaint_id, st.target, st.partition)
+        self._schedule(changed)
         return out
 
     def _routed(
@@ -263,6 +261,8 @@ class SlaTimer(Handler):
         entries = self.queue.pop_due(now.timestamp(), FIRE_LIMIT)
         if not entries:
             return ()
+        # Fired only if this transaction commits: otherwise they are due again.
+        self.after_rollback(lambda: self.queue.extend(entries))
         rows = store.by_keys(conn, [(e[1], e[2]) for e in entries])
         out: list[Emit] = []
         changed: dict[tuple[str, str], TargetState] = {}
@@ -283,10 +283,18 @@ class SlaTimer(Handler):
                 st = self._fire(st, now, out)
             changed[key] = st
         store.save(conn, list(changed.values()), now)
-        for st in changed.values():
-            if st.next_due is not None:
-                self.queue.push(st.next_due.timestamp(), st.complaint_id, st.target, st.partition)
+        self._schedule(changed.values())
         return out
+
+    def _schedule(self, changed: Iterable[TargetState]) -> None:
+        """Queue the next step of each changed timer once its row is committed."""
+        entries = [
+            (st.next_due.timestamp(), st.complaint_id, st.target, st.partition)
+            for st in changed
+            if st.next_due is not None
+        ]
+        if entries:
+            self.after_commit(lambda: self.queue.extend(entries))
 
     def _fire(self, st: TargetState, now: datetime, out: list[Emit]) -> TargetState:
         plan = self._plan(st)
@@ -297,18 +305,22 @@ class SlaTimer(Handler):
         if action == "warn":
             st = replace(st, warned_pct=arg)
             if now < plan.deadline:  # after the deadline a warning is noise: the breach says it
-                self.metrics.sla_warnings.labels(st.target, st.priority.value).inc()
+                self.after_commit(
+                    self.metrics.sla_warnings.labels(st.target, st.priority.value).inc
+                )
                 out.append(self._emit(st, SlaEventKind.WARNING, now, pct=arg))
         elif action == "breach":
             late = max(0.0, (now - plan.deadline).total_seconds())
             st = replace(st, state=BREACHED)
-            self.metrics.sla_breaches.labels(st.target, st.priority.value, st.department).inc()
-            self.metrics.sla_breach_lag.observe(late)
+            self.after_commit(
+                self.metrics.sla_breaches.labels(st.target, st.priority.value, st.department).inc
+            )
+            self.after_commit(lambda: self.metrics.sla_breach_lag.observe(late))
             out.append(self._emit(st, SlaEventKind.BREACHED, now, late=late))
         else:
             role = next(r for level, r, _ in plan.escalations if level == arg)
             st = replace(st, escalation_level=arg)
-            self.metrics.sla_escalations.labels(str(arg)).inc()
+            self.after_commit(self.metrics.sla_escalations.labels(str(arg)).inc)
             out.append(self._emit(st, SlaEventKind.ESCALATED, now, level=arg, to=role))
         following = next_step(st, plan)
         return replace(st, next_due=following[0] if following else None)

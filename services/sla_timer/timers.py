@@ -25,6 +25,11 @@ class DueQueue:
         heapq.heappush(self._heap, (due, complaint_id, target, partition))
 
     def extend(self, entries: Iterable[Entry]) -> None:
+        entries = list(entries)
+        if len(entries) * 8 < len(self._heap):  # a few: O(k log n) beats re-heapifying
+            for entry in entries:
+                heapq.heappush(self._heap, entry)
+            return
         self._heap.extend(entries)
         heapq.heapify(self._heap)
 

@@ -6,10 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from prometheus_client import CollectorRegistry
 
 from services.intake import store
+from services.intake.app import Intake
 from services.intake.migrations import MIGRATIONS
+from services.runtime.clock import FrozenClock
 from services.runtime.db import migrate
+from services.runtime.metrics import Metrics
+from services.runtime.sealing import Sealer
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +55,36 @@ def test_contacts_are_kept_per_complaint_and_the_latest_is_found(cf):
         assert store.latest_contact(conn, "cus_a") == b"new"
         assert store.latest_contact(conn, "cus_nobody") is None
         assert conn.execute("SELECT count(*) FROM intake.contacts").fetchone() == (2,)
+
+
+def test_a_held_event_that_cannot_be_opened_is_dead_lettered_not_retried_forever(cf):
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    clock = FrozenClock(t0)
+    with psycopg.connect(cf.db_url()) as conn:
+        intake = Intake(cf, Metrics.create(CollectorRegistry()), clock)
+        intake.reject = lambda rec, exc: exc  # type: ignore[assignment,return-value]
+        migrate(conn, intake.schema, intake.migrations)
+        intake.start(conn)
+        intake.assigned({1}, conn)
+        # Given a follow-up held under a key that is not this installation's
+        store.hold(
+            conn,
+            [
+                store.Held(
+                    source="cc",
+                    event_id="ev-1",
+                    complaint_id="c-never",
+                    topic="complaints.raw.v1",
+                    partition=1,
+                    offset=7,
+                    sealed=Sealer(b"another-key", "held-events").seal(b"{}"),
+                    held_at=t0,
+                )
+            ],
+        )
+        # When its grace runs out
+        clock.advance(cf.intake_orphan_grace_seconds + 1)
+        rejected = list(intake.tick(conn))
+        # Then it is rejected as unreadable, once, and the tick does not fail
+        assert [r.reason for r in rejected] == ["unreadable_held_event"]  # type: ignore[attr-defined]
+        assert conn.execute("SELECT count(*) FROM intake.pending").fetchone() == (0,)

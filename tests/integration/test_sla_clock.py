@@ -15,8 +15,8 @@ from schemas.registry import LIFECYCLE, ROUTED
 from schemas.routed import RoutedComplaint
 from services.runtime.clock import FrozenClock
 from services.runtime.db import migrate
+from services.runtime.handler import Record
 from services.runtime.metrics import Metrics
-from services.runtime.worker import Record
 from services.sla_timer.app import SlaTimer
 
 pytestmark = pytest.mark.integration
@@ -226,3 +226,26 @@ def test_a_deadline_passed_while_down_fires_late_once_after_restart(cf):
     with psycopg.connect(cf.db_url()) as conn:
         third = new_timer(cf, clock, conn)
         assert "breached" not in [kind for kind, _ in events(third.tick(conn))]
+
+
+def test_a_breach_whose_transaction_rolls_back_fires_again(cf):
+    clock = FrozenClock(MON)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        timer.handle(routed("c9", Priority.P1, MON), conn)
+        conn.commit()
+        clock.advance(timedelta(hours=4, seconds=1))
+        # Given a breach fired in a transaction that then rolls back (the broker did not ack)
+        timer.hooks.begin()
+        first = events(timer.tick(conn))
+        conn.rollback()
+        timer.hooks.rolled_back()
+        assert ("breached", None) in first
+        # Then the next pass fires it again: it was never lost from the due queue
+        timer.hooks.begin()
+        again = events(timer.tick(conn))
+        conn.commit()
+        timer.hooks.committed()
+        assert again == first
+        # And once it committed, it is not fired a third time
+        assert ("breached", None) not in events(timer.tick(conn))

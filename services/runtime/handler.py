@@ -1,0 +1,166 @@
+"""What a worker implements: the Handler interface, the records it gets, and its commit hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from kafka import KafkaProducer
+
+from schemas.registry import TopicSpec
+from services.runtime import kafka as kf
+from services.runtime.clock import Clock
+from services.runtime.config import Settings
+from services.runtime.db import Migration
+from services.runtime.errors import PoisonMessage
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed message with where it came from."""
+
+    spec: TopicSpec
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    timestamp_ms: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record a batch handler refuses: the runtime dead-letters it."""
+
+    record: Record
+    error: PoisonMessage
+
+
+class Hooks:
+    """Callbacks that follow the database transaction under way.
+
+    A handler changes state outside the database (a heap, a cache, a counter) through
+    `after_commit`, so a rolled-back transaction leaves no trace of it, and undoes what it
+    already changed through `after_rollback`. Callbacks registered inside a savepoint that
+    rolls back are settled at once: its commit callbacks dropped, its rollback callbacks run.
+    Outside a transaction (a handler driven directly, as in component tests) there is
+    nothing to wait for: commit callbacks run at once.
+    """
+
+    def __init__(self) -> None:
+        self._open = False
+        self._on_commit: list[Callable[[], None]] = []
+        self._on_rollback: list[Callable[[], None]] = []
+
+    def begin(self) -> None:
+        self._open = True
+        self._on_commit.clear()
+        self._on_rollback.clear()
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        if self._open:
+            self._on_commit.append(fn)
+        else:
+            fn()
+
+    def after_rollback(self, fn: Callable[[], None]) -> None:
+        if self._open:
+            self._on_rollback.append(fn)
+
+    def mark(self) -> tuple[int, int]:
+        """Where a savepoint starts (see `savepoint_rolled_back`)."""
+        return len(self._on_commit), len(self._on_rollback)
+
+    def savepoint_rolled_back(self, mark: tuple[int, int]) -> None:
+        commits, rollbacks = mark
+        undo = self._on_rollback[rollbacks:]
+        del self._on_commit[commits:], self._on_rollback[rollbacks:]
+        for fn in reversed(undo):
+            fn()
+
+    def committed(self) -> None:
+        todo = self._settle()[0]
+        for fn in todo:
+            fn()
+
+    def rolled_back(self) -> None:
+        todo = self._settle()[1]
+        for fn in reversed(todo):
+            fn()
+
+    def _settle(self) -> tuple[list[Callable[[], None]], list[Callable[[], None]]]:
+        self._open = False
+        out = (self._on_commit, self._on_rollback)
+        self._on_commit, self._on_rollback = [], []
+        return out
+
+
+class Handler:
+    """What a worker does; the runtime owns Kafka, the database and metrics around it."""
+
+    name: str = "worker"
+    inputs: tuple[TopicSpec, ...] = ()
+    schema: str = ""
+    migrations: tuple[Migration, ...] = ()
+    batched: bool = False
+    """True when `handle_batch` does set-based work for a whole poll at once."""
+
+    def __init__(self, settings: Settings, metrics: Any, clock: Clock) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+        self.hooks = Hooks()
+        self.reject: Callable[[Record, PoisonMessage], kf.Emit] = _no_dead_letters
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the transaction under way commits (never if it rolls back)."""
+        self.hooks.after_commit(fn)
+
+    def after_rollback(self, fn: Callable[[], None]) -> None:
+        """Run `fn` if the transaction under way rolls back (to undo a change already made)."""
+        self.hooks.after_rollback(fn)
+
+    def handle_batch(
+        self, records: list[Record], conn: psycopg.Connection
+    ) -> Iterable[kf.Emit | Rejected]:
+        """Process a whole poll; if it raises, the runtime retries the records one by one."""
+        out: list[kf.Emit | Rejected] = []
+        for rec in records:
+            out.extend(self.handle(rec, conn))
+        return out
+
+    def start(self, conn: psycopg.Connection) -> None:
+        """Called once after migrations, before the first poll."""
+
+    def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
+        """Start any extra endpoint the worker offers; returns how to stop it."""
+        return None
+
+    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[kf.Emit]:
+        """Process one record; raise PoisonMessage to dead-letter it."""
+        raise PoisonMessage("unhandled_topic", [f"{self.name} does not read {record.topic}"])
+
+    def tick(self, conn: psycopg.Connection) -> Iterable[kf.Emit]:
+        """Periodic work between polls (timers, aggregates), in a transaction of its own."""
+        return ()
+
+    def next_wakeup(self) -> float | None:
+        """Seconds until `tick` has something to do, if sooner than the poll timeout."""
+        return None
+
+    def assigned(self, partitions: set[int], conn: psycopg.Connection) -> None:
+        """Partitions (of the co-partitioned input topics) now owned by this instance."""
+
+    def revoked(self, partitions: set[int]) -> None:
+        """Partitions no longer owned by this instance."""
+
+
+def _no_dead_letters(record: Record, error: PoisonMessage) -> kf.Emit:
+    raise error
