@@ -34,7 +34,9 @@ class TopicSpec:
     ce_type: str
     description: str
     writers: tuple[str, ...]
-    readers: tuple[str, ...]
+    also_read_by: tuple[str, ...] = ()
+    """Readers other than our workers (ops, downstream teams). Which workers read a topic is
+    what their handlers declare as inputs (the catalog is made from both)."""
     partitions: int = COMPLAINT_PARTITIONS
     replication: int = 1
     retention_ms: int = 30 * DAY_MS
@@ -71,7 +73,6 @@ RAW = TopicSpec(
     description="Raw call-center events: new complaints, follow-up contacts, status changes, "
     "promised callbacks, compensation offers, survey answers.",
     writers=("call centers (Kafka client, `submit`, HTTP, `import`)",),
-    readers=("intake",),
     retention_ms=7 * DAY_MS,
 )
 REJECTED = TopicSpec(
@@ -81,7 +82,7 @@ REJECTED = TopicSpec(
     ce_type="io.complaintflow.rejected.v1",
     description="Dead letters: original bytes, source topic/partition/offset, every reason.",
     writers=("any worker",),
-    readers=("ops", "replay tool"),
+    also_read_by=("ops", "replay tool"),
     partitions=3,
     retention_ms=90 * DAY_MS,
 )
@@ -92,7 +93,6 @@ REGISTERED = TopicSpec(
     ce_type="io.complaintflow.complaint.registered.v1",
     description="Validated, de-duplicated, PII-protected new complaints.",
     writers=("intake",),
-    readers=("routing", "analytics", "notification"),
 )
 LIFECYCLE = TopicSpec(
     name="complaints.lifecycle.v1",
@@ -101,7 +101,6 @@ LIFECYCLE = TopicSpec(
     ce_type="io.complaintflow.complaint.lifecycle.v1",
     description="Status changes, contacts, promised callbacks, compensation, surveys.",
     writers=("intake",),
-    readers=("routing", "sla_timer", "notification", "analytics"),
 )
 ROUTED = TopicSpec(
     name="complaints.routed.v1",
@@ -110,7 +109,6 @@ ROUTED = TopicSpec(
     ce_type="io.complaintflow.complaint.routed.v1",
     description="Department, queue, owner, priority, SLA policy and reasons (versioned).",
     writers=("routing",),
-    readers=("sla_timer", "notification", "analytics"),
 )
 SLA = TopicSpec(
     name="complaints.sla.v1",
@@ -119,7 +117,6 @@ SLA = TopicSpec(
     ce_type="io.complaintflow.sla.v1",
     description="SLA started / warning / breached / escalated / met / paused / resumed.",
     writers=("sla_timer",),
-    readers=("notification", "analytics"),
 )
 NOTIFICATIONS = TopicSpec(
     name="complaints.notifications.v1",
@@ -128,7 +125,7 @@ NOTIFICATIONS = TopicSpec(
     ce_type="io.complaintflow.notification.v1",
     description="Each notification's outcome (sent, deferred, failed, dead).",
     writers=("notification",),
-    readers=("analytics", "ops"),
+    also_read_by=("ops",),
 )
 ALERTS = TopicSpec(
     name="complaints.alerts.v1",
@@ -137,7 +134,6 @@ ALERTS = TopicSpec(
     ce_type="io.complaintflow.alert.v1",
     description="Early warnings: emerging issues, collective complaints, spikes.",
     writers=("analytics",),
-    readers=("notification",),
     partitions=3,
 )
 STATS = TopicSpec(
@@ -147,7 +143,7 @@ STATS = TopicSpec(
     ce_type="io.complaintflow.stats.v1",
     description="Rolling aggregates per dimension (latest value per key).",
     writers=("analytics",),
-    readers=("downstream teams",),
+    also_read_by=("downstream teams",),
     partitions=3,
     compacted=True,
 )

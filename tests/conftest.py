@@ -22,9 +22,10 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from services.runtime.config import Settings
-from services.runtime.kafka import ensure_topics
-from services.runtime.ports import free_port, stop_process
+from services.devstack.ports import free_port, stop_process
+from services.kernel.kafka import ensure_topics
+from services.kernel.settings import Settings
+from services.sla_timer.settings import SlaSettings
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if bootstrap and db_url:
         yield Stack(bootstrap, db_url)
         return
-    from services.runtime.local_kafka import LocalKafka
-    from services.runtime.local_postgres import LocalPostgres
+    from services.devstack.local_kafka import LocalKafka
+    from services.devstack.local_postgres import LocalPostgres
 
     home = Path("/tmp") / f"cf-test-{uuid.uuid4().hex[:8]}"
     home.mkdir()
@@ -89,9 +90,10 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
         "CF_TOPIC_PREFIX": settings.topic_prefix,
         "CF_HOME": str(settings.home),
         "CF_POLL_TIMEOUT_MS": str(settings.poll_timeout_ms),
-        "CF_SLA_SCALE": str(settings.sla_scale),
         "CF_PII_KEY": settings.pii_secret().decode(),
     }
+    if isinstance(settings, SlaSettings):
+        env["CF_SLA_SCALE"] = str(settings.sla_scale)
     env.update(extra)
     return env
 
@@ -124,7 +126,7 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
         port = free_port()
         log = tmp_path / f"{name}-{len(started)}.log"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.runtime.cli", "worker", name],
+            [sys.executable, "-m", "services.commands.cli", "worker", name],
             env=settings_env(settings, CF_METRICS_PORT=str(port), **env),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,

@@ -9,7 +9,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from services.runtime.config import Settings
+from services.kernel.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,14 @@ from collections.abc import Iterable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from schemas.envelope import CloudEvent, derived_event_id
 from schemas.registry import LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, STATS
 from schemas.stats import StatsRecord
 from services.analytics import archive
+from services.analytics.metrics import AnalyticsMetrics
 from services.analytics.migrations import MIGRATIONS
-from services.runtime.handler import Handler, Record
-from services.runtime.kafka import Emit, decode
+from services.kernel.emit import Emit, decode
+from services.kernel.handler import Handler, Record
 
-SOURCE = "/complaintflow/analytics"
 STATS_EVERY = 5.0
 OPEN = "('registered','acknowledged','assigned','in_progress','waiting_on_customer','reopened')"
 
@@ -26,6 +25,7 @@ class Analytics(Handler):
     inputs = (REGISTERED, LIFECYCLE, ROUTED, SLA, NOTIFICATIONS)
     schema = "analytics"
     migrations = MIGRATIONS
+    metrics_class = AnalyticsMetrics
 
     def start(self, conn: psycopg.Connection) -> None:
         self._stats_at = 0.0
@@ -79,14 +79,7 @@ class Analytics(Handler):
                 updated_at=now,
             )
             key = f"category={category}"
-            ce = CloudEvent(
-                id=derived_event_id("stats", key, *counts),
-                type=STATS.ce_type,
-                source=SOURCE,
-                time=now,
-                subject=key,
-            )
-            out.append(Emit(STATS, key, record, ce))
+            out.append(self.emit(STATS, key, record, "stats", key, *counts))
         # Remembered as published only once the broker has them and the transaction commits.
         self.after_commit(lambda: self._published.update(published))
         return out

@@ -35,10 +35,10 @@ from schemas.registry import RAW, REGISTERED, TOPICS
 from services.bench.chart import latency_svg
 from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
 from services.bench.sla import run_sla
-from services.runtime.config import Settings
-from services.runtime.kafka import ensure_topics
-from services.runtime.ports import free_port, stop_process
-from services.runtime.submit import send_raw
+from services.devstack.ports import free_port, stop_process
+from services.kernel.kafka import ensure_topics
+from services.kernel.settings import Settings
+from services.sdk.submit import send_raw
 from services.simulator.feed import Feed
 
 console = Console()
@@ -48,8 +48,8 @@ def _stack(home: Path) -> tuple[Settings, list[int]]:
     bootstrap, db = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if bootstrap and db:
         return Settings(kafka_bootstrap_servers=bootstrap, database_url=db), []
-    from services.runtime.local_kafka import LocalKafka
-    from services.runtime.local_postgres import LocalPostgres
+    from services.devstack.local_kafka import LocalKafka
+    from services.devstack.local_postgres import LocalPostgres
 
     kafka = LocalKafka(home).start()
     pg = LocalPostgres(home).start()
@@ -149,7 +149,7 @@ def _start_intake(s: Settings) -> subprocess.Popen[bytes]:
         "CF_POLL_TIMEOUT_MS": "50",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "services.runtime.cli", "worker", "intake"],
+        [sys.executable, "-m", "services.commands.cli", "worker", "intake"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -287,7 +287,7 @@ def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
             [
                 sys.executable,
                 "-m",
-                "services.runtime.cli",
+                "services.commands.cli",
                 "simulate",
                 "--rate",
                 "50",
@@ -312,7 +312,7 @@ def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
                 [
                     sys.executable,
                     "-m",
-                    "services.runtime.cli",
+                    "services.commands.cli",
                     "simulate",
                     "--rate",
                     str(rate),

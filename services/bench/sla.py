@@ -54,9 +54,9 @@ from rich.progress import (
 
 from schemas.registry import SLA
 from services.bench.measure import cpu_seconds, machine_busy, percentile
-from services.runtime.config import Settings
-from services.runtime.db import migrate
-from services.runtime.ports import free_port, stop_process
+from services.devstack.ports import free_port, stop_process
+from services.kernel.db import migrate
+from services.kernel.settings import Settings
 from services.sla_timer.migrations import MIGRATIONS
 
 RESOLVE_WITHIN = 4 * 3600.0
@@ -388,7 +388,7 @@ def _start_worker(s: Settings, log: Path) -> _Worker:
     fh = log.open("wb")
     started = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.runtime.cli", "worker", "sla_timer"],
+        [sys.executable, "-m", "services.commands.cli", "worker", "sla_timer"],
         env=env,
         stdout=fh,
         stderr=subprocess.STDOUT,

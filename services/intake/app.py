@@ -17,20 +17,21 @@ import psycopg
 from kafka import KafkaProducer
 from pydantic import BaseModel
 
-from schemas.envelope import CloudEvent, complaint_id_for, derived_event_id
+from schemas.envelope import complaint_id_for
 from schemas.raw import FollowUpContact, NewComplaint, RawEvent
 from schemas.registry import LIFECYCLE, RAW, REGISTERED, TopicSpec
 from services.intake import pii, register, store, validate
 from services.intake.http_api import IntakeApi
+from services.intake.metrics import IntakeMetrics
 from services.intake.migrations import MIGRATIONS
-from services.runtime.errors import PoisonMessage
-from services.runtime.handler import Handler, Record, Rejected
-from services.runtime.kafka import Emit
-from services.runtime.sealing import InvalidToken, Sealer
+from services.intake.settings import IntakeSettings
+from services.kernel.emit import Emit
+from services.kernel.errors import PoisonMessage
+from services.kernel.handler import Handler, Record, Rejected
+from services.kernel.sealing import InvalidToken, Sealer
 
 REPEAT_WINDOW = timedelta(days=30)
 PURGE_EVERY = 600.0
-SOURCE = "/complaintflow/intake"
 UNREADABLE = PoisonMessage(
     "unreadable_held_event", ["sealed under another key (was CF_PII_KEY changed?)"]
 )
@@ -49,6 +50,8 @@ class Intake(Handler):
     schema = "intake"
     migrations = MIGRATIONS
     batched = True
+    settings_class = IntakeSettings
+    metrics_class = IntakeMetrics
 
     def start(self, conn: psycopg.Connection) -> None:
         key = self.settings.pii_secret()
@@ -259,14 +262,7 @@ class Intake(Handler):
     def _emit(
         self, spec: TopicSpec, key: str, model: BaseModel, kind: str, event: RawEvent
     ) -> Emit:
-        ce = CloudEvent(
-            id=derived_event_id(kind, event.source, event.event_id),
-            type=spec.ce_type,
-            source=SOURCE,
-            time=self.clock.now(),
-            subject=key,
-        )
-        return Emit(spec, key, model, ce)
+        return self.emit(spec, key, model, kind, event.source, event.event_id)
 
 
 def _held_record(h: store.Held, value: bytes) -> Record:

@@ -21,10 +21,10 @@ from kafka.errors import KafkaError
 
 from schemas.envelope import complaint_id_for
 from services.intake.identity import reference_for
+from services.intake.settings import IntakeSettings
 from services.intake.validate import MAX_EVENT_BYTES, parse
-from services.runtime.config import Settings
-from services.runtime.errors import ConfigError, PoisonMessage
-from services.runtime.submit import send_raw
+from services.kernel.errors import ConfigError, PoisonMessage
+from services.sdk.submit import send_raw
 
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 5 * 1024 * 1024
@@ -55,7 +55,7 @@ class IntakeApi:
     """The HTTP front door of intake, on its own port, sharing the worker's process."""
 
     def __init__(
-        self, settings: Settings, producer: KafkaProducer, now: Callable[[], datetime]
+        self, settings: IntakeSettings, producer: KafkaProducer, now: Callable[[], datetime]
     ) -> None:
         assert settings.intake_api_keys is not None and settings.intake_http_port is not None
         self.settings = settings

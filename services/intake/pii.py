@@ -8,7 +8,7 @@ import hmac
 import json
 import re
 
-from services.runtime.sealing import Sealer
+from services.kernel.sealing import Sealer
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Card numbers: 13-19 digits, optionally grouped by spaces or dashes.

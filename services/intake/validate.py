@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from schemas.raw import RAW_EVENT_TYPES, RawEvent, parse_raw_event
 from services.intake import normalize
-from services.runtime.errors import PoisonMessage
+from services.kernel.errors import PoisonMessage
 
 MAX_EVENT_BYTES = 64 * 1024
 # NUL and C0 controls (but tab, newline, carriage return) break PostgreSQL text and consumers;

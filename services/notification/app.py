@@ -10,17 +10,16 @@ from collections.abc import Iterable
 
 import psycopg
 
-from schemas.envelope import CloudEvent, derived_event_id
 from schemas.notifications import NotificationOutcome, Outcome
 from schemas.registered import RegisteredComplaint
 from schemas.registry import NOTIFICATIONS, REGISTERED, SLA
 from schemas.sla import SlaEvent
+from services.kernel.emit import Emit, decode
+from services.kernel.handler import Handler, Record
 from services.notification.compose import Notice, acknowledgement, for_sla
+from services.notification.metrics import NotificationMetrics
 from services.notification.migrations import MIGRATIONS
-from services.runtime.handler import Handler, Record
-from services.runtime.kafka import Emit, decode
 
-SOURCE = "/complaintflow/notification"
 CHANNEL = "outbox"
 
 
@@ -29,6 +28,7 @@ class Notification(Handler):
     inputs = (REGISTERED, SLA)
     schema = "notification"
     migrations = MIGRATIONS
+    metrics_class = NotificationMetrics
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         model, _ = decode(record.spec, record.value, record.headers)
@@ -74,11 +74,8 @@ class Notification(Handler):
             attempts=1,
             at=now,
         )
-        ce = CloudEvent(
-            id=derived_event_id("notification", notice.key, Outcome.SENT.value),
-            type=NOTIFICATIONS.ce_type,
-            source=SOURCE,
-            time=now,
-            subject=complaint_id,
-        )
-        return [Emit(NOTIFICATIONS, complaint_id, outcome, ce)]
+        return [
+            self.emit(
+                NOTIFICATIONS, complaint_id, outcome, "notification", notice.key, Outcome.SENT.value
+            )
+        ]

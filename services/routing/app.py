@@ -17,13 +17,16 @@ from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
 
 from schemas.common import Status
-from schemas.envelope import CloudEvent, derived_event_id
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registered import RegisteredComplaint
 from schemas.registry import LIFECYCLE, REGISTERED, ROUTED
 from schemas.routed import RoutedComplaint
-from services.routing.config import CONFIG_DIR
+from services.kernel.emit import Emit, decode
+from services.kernel.errors import PoisonMessage
+from services.kernel.handler import Handler, Record
+from services.routing.metrics import RoutingMetrics
 from services.routing.migrations import MIGRATIONS
+from services.routing.rulebook import CONFIG_DIR
 from services.routing.rules import (
     CategoryCorrection,
     Change,
@@ -34,12 +37,9 @@ from services.routing.rules import (
     Transfer,
     decide,
 )
+from services.routing.settings import RoutingSettings
 from services.routing.severity import local_date
-from services.runtime.errors import PoisonMessage
-from services.runtime.handler import Handler, Record
-from services.runtime.kafka import Emit, decode
 
-SOURCE = "/complaintflow/routing"
 CLOSING = (Status.RESOLVED, Status.CLOSED)
 GAUGE_EVERY = 5.0
 
@@ -68,6 +68,8 @@ class Routing(Handler):
     inputs = (REGISTERED, LIFECYCLE)
     schema = "routing"
     migrations = MIGRATIONS
+    settings_class = RoutingSettings
+    metrics_class = RoutingMetrics
 
     def start(self, conn: psycopg.Connection) -> None:
         s = self.settings
@@ -231,14 +233,7 @@ class Routing(Handler):
             routed_at=now,
         )
         self.after_commit(self.metrics.complaints_routed.labels(d.department, d.priority.value).inc)
-        event = CloudEvent(
-            id=derived_event_id("routed", cause, d.version),
-            type=ROUTED.ce_type,
-            source=SOURCE,
-            time=now,
-            subject=complaint_id,
-        )
-        return Emit(ROUTED, complaint_id, routed, event)
+        return self.emit(ROUTED, complaint_id, routed, "routed", cause, d.version)
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         if time.monotonic() - self._gauge_at < GAUGE_EVERY:

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from services.routing.config import CategorySpec, ClassifierSpec, SubCategorySpec
+from services.routing.rulebook import CategorySpec, ClassifierSpec, SubCategorySpec
 
 # Traditional → simplified, one character at a time, for the characters of the shipped terms and
 # of common complaint vocabulary (generated from OpenCC's TSCharacters/TWVariants/HKVariants,

@@ -10,8 +10,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from schemas.common import Language
-from services.routing.config import NAME, Model, OneOrMany, Problem, load_model, one_or_many
-from services.runtime.errors import ConfigError
+from services.kernel.errors import ConfigError
+from services.routing.rulebook import NAME, Model, OneOrMany, Problem, load_model, one_or_many
 
 
 class Agent(Model):

@@ -12,14 +12,6 @@ from pathlib import Path
 
 from schemas.common import Channel, Language, Priority
 from services.routing.classifier import Classification, Classifier, Terms, fold, region_in
-from services.routing.config import (
-    CONFIG_DIR,
-    Rule,
-    RulesFile,
-    check_periods_named,
-    load_rules,
-    problems_error,
-)
 from services.routing.decision import (  # noqa: F401 - re-exported for callers
     CategoryCorrection,
     Change,
@@ -30,9 +22,17 @@ from services.routing.decision import (  # noqa: F401 - re-exported for callers
     Transfer,
 )
 from services.routing.roster import Roster, RosterFile, choose_owner
+from services.routing.rulebook import (
+    CONFIG_DIR,
+    Rule,
+    RulesFile,
+    check_periods_named,
+    load_rules,
+    problems_error,
+)
 from services.routing.severity import (
-    Calendar,
     SeverityAssessor,
+    SpecialPeriods,
     adjust,
     load_periods,
     raise_priority,
@@ -77,11 +77,11 @@ class Router:
         self,
         rules: RulesFile,
         *,
-        calendar: Calendar | None = None,
+        calendar: SpecialPeriods | None = None,
         roster: Roster | RosterFile | None = None,
     ) -> None:
         self.config = rules
-        self.calendar = calendar or Calendar(())
+        self.calendar = calendar or SpecialPeriods(())
         self.roster = roster
         self.classifier = Classifier(rules.classifier, rules.categories, rules.sub_categories)
         self.severity = SeverityAssessor(rules.severity)
@@ -111,7 +111,7 @@ class Router:
         The roster is followed: an edited roster.yaml is used without a restart."""
         rules = load_rules(rules_path)
         periods = load_periods(periods_path, categories=rules.categories) if periods_path else None
-        calendar = Calendar(periods.periods if periods else ())
+        calendar = SpecialPeriods(periods.periods if periods else ())
         problems = check_periods_named(rules, calendar.names)
         if problems:
             raise problems_error(rules_path, problems)

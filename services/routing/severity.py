@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from schemas.common import Channel, Priority
 from services.routing.classifier import Terms, fold, region_in
-from services.routing.config import NAME, Model, OneOrMany, Problem, SeveritySpec, load_model
+from services.routing.rulebook import NAME, Model, OneOrMany, Problem, SeveritySpec, load_model
 
 _ORDER = list(Priority)
 MANAGEMENT_VISIBLE = "management_visible"
@@ -208,7 +208,7 @@ class ActivePeriod:
     reason: str
 
 
-class Calendar:
+class SpecialPeriods:
     """Which special periods are active for one complaint on its local calendar date."""
 
     def __init__(self, periods: Sequence[Period]) -> None:

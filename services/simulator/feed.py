@@ -177,8 +177,8 @@ def run_feed(
     """Send `rate` events per second for `duration` seconds (to Kafka, or JSONL to `out`)."""
     from rich.progress import Progress
 
-    from services.runtime import kafka as kf
-    from services.runtime.submit import send_raw
+    from services.kernel import kafka as kf
+    from services.sdk.submit import send_raw
 
     feed = Feed(seed, run=run)
     total = int(rate * duration)

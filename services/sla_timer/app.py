@@ -20,19 +20,20 @@ from typing import Any
 import psycopg
 
 from schemas.common import Priority, Status
-from schemas.envelope import CloudEvent, derived_event_id
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registry import LIFECYCLE, ROUTED, SLA
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
-from services.runtime.handler import Handler, Record
-from services.runtime.kafka import Emit, decode
+from services.kernel.emit import Emit, decode
+from services.kernel.handler import Handler, Record
 from services.sla_timer import store
 from services.sla_timer.calendar import BusinessCalendar
+from services.sla_timer.metrics import SlaMetrics
 from services.sla_timer.migrations import MIGRATIONS
-from services.sla_timer.policies import PolicyBook, load, load_default
 from services.sla_timer.policy import WALL_CLOCK, Plan, Policy
+from services.sla_timer.policy_book import PolicyBook, load, load_default
 from services.sla_timer.scaling import scaled
+from services.sla_timer.settings import SlaSettings
 from services.sla_timer.state import (
     ACTIVE,
     BREACHED,
@@ -44,7 +45,6 @@ from services.sla_timer.state import (
 )
 from services.sla_timer.timers import DueQueue
 
-SOURCE = "/complaintflow/sla_timer"
 ACK, KEEP, RESOLVE = SlaTarget.ACKNOWLEDGE, SlaTarget.KEEP_INFORMED, SlaTarget.RESOLVE
 CALLBACK, FOLLOW_UP = SlaTarget.CALLBACK, SlaTarget.FOLLOW_UP
 AGENT_STATUSES = (
@@ -65,6 +65,8 @@ class SlaTimer(Handler):
     inputs = (ROUTED, LIFECYCLE)
     schema = "sla_timer"
     migrations = MIGRATIONS
+    settings_class = SlaSettings
+    metrics_class = SlaMetrics
 
     def start(self, conn: psycopg.Connection) -> None:
         s = self.settings
@@ -441,22 +443,18 @@ class SlaTimer(Handler):
             late_by_seconds=late,
             elapsed_seconds=elapsed,
         )
-        ce = CloudEvent(
-            id=derived_event_id(
-                "sla",
-                st.complaint_id,
-                st.target,
-                kind.value,
-                pct or level or "",
-                deadline.isoformat(),
-                extra,
-            ),
-            type=SLA.ce_type,
-            source=SOURCE,
-            time=now,
-            subject=st.complaint_id,
+        return self.emit(
+            SLA,
+            st.complaint_id,
+            event,
+            "sla",
+            st.complaint_id,
+            st.target,
+            kind.value,
+            pct or level or "",
+            deadline.isoformat(),
+            extra,
         )
-        return Emit(SLA, st.complaint_id, event, ce)
 
 
 def _placeholder(e: LifecycleEvent, partition: int, target: str) -> TargetState:

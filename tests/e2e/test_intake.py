@@ -14,10 +14,11 @@ import psycopg
 import pytest
 
 from schemas.envelope import complaint_id_for
-from services.client import ComplaintFlowClient
+from services.devstack.ports import free_port
 from services.intake.app import vault_lookup
 from services.intake.identity import reference_for
-from services.runtime.ports import free_port
+from services.sdk.client import ComplaintFlowClient
+from services.sla_timer.settings import SlaSettings
 from tests.conftest import settings_env, wait_for, wait_ready
 from tests.e2e.test_pipeline import WORKERS, new_complaint, raw, submit
 from tests.kafka_helpers import TopicReader
@@ -129,7 +130,7 @@ def run_import(cf, path) -> str:
         [
             sys.executable,
             "-m",
-            "services.runtime.cli",
+            "services.commands.cli",
             "import",
             str(path),
             "--format",
@@ -205,7 +206,7 @@ TEXT_PII = ("13987654321", "nana.ouyang@example.cn", "4111 1111 1111 1111", "110
 
 
 def test_planted_pii_never_leaves_intake_in_clear(cf, worker_factory):
-    cf = cf.model_copy(update={"sla_scale": 2 / (72 * 3600)})
+    cf = SlaSettings.of(cf).model_copy(update={"sla_scale": 2 / (72 * 3600)})
     workers = [worker_factory(name, cf) for name in WORKERS]
     wait_ready(workers)
     doc = json.loads(new_complaint("PII-1", "p1", "billing", "x"))

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 from schemas.envelope import complaint_id_for
-from services.runtime.sealing import Sealer
+from services.kernel.sealing import Sealer
+from services.sla_timer.settings import SlaSettings
 from tests.conftest import settings_env, wait_for, wait_ready
 from tests.kafka_helpers import TopicReader
 
@@ -66,7 +67,7 @@ def new_complaint(ref: str, event_id: str, category: str, text: str) -> str:
 
 def submit(cf, lines: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.runtime.cli", "submit", "-", "--quiet"],
+        [sys.executable, "-m", "services.commands.cli", "submit", "-", "--quiet"],
         input="\n".join(lines) + "\n",
         text=True,
         capture_output=True,
@@ -90,7 +91,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, worker_factory):
     # Given all five workers running with a seconds-long SLA
-    cf = cf.model_copy(update={"sla_scale": SLA_SCALE})
+    cf = SlaSettings.of(cf).model_copy(update={"sla_scale": SLA_SCALE})
     workers = {name: worker_factory(name, cf) for name in WORKERS}
     wait_ready(workers.values())
     open_id = complaint_id_for("e2e-cc", "OPEN-1")
@@ -227,7 +228,7 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
 
     # And `complaintflow show` prints the timeline from the archive
     shown = subprocess.run(
-        [sys.executable, "-m", "services.runtime.cli", "show", json.loads(body)["reference"]],
+        [sys.executable, "-m", "services.commands.cli", "show", json.loads(body)["reference"]],
         capture_output=True,
         text=True,
         env=settings_env(cf),

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from schemas.envelope import complaint_id_for
+from services.sla_timer.settings import SlaSettings
 from tests.conftest import wait_for, wait_ready
 from tests.e2e.test_pipeline import new_complaint, submit
 from tests.kafka_helpers import TopicReader
@@ -18,7 +19,7 @@ SLA_SCALE = 5 / (72 * 3600)  # P3: 5 s to resolve, escalations 1.25 s apart afte
 
 
 def test_sla_timer_killed_mid_flight_breaches_late_once_after_restart(cf, worker_factory):
-    cf = cf.model_copy(update={"sla_scale": SLA_SCALE})
+    cf = SlaSettings.of(cf).model_copy(update={"sla_scale": SLA_SCALE})
     timer = worker_factory("sla_timer", cf)
     wait_ready([worker_factory("intake", cf), worker_factory("routing", cf), timer])
     cid = complaint_id_for("e2e-cc", "CRASH-1")

@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 
+from services.sla_timer.settings import SlaSettings
 from tests.conftest import wait_for, wait_ready
 from tests.e2e.test_pipeline import new_complaint, submit
 from tests.kafka_helpers import TopicReader
@@ -18,7 +19,7 @@ SLA_SCALE = 6 / (72 * 3600)  # P3: 6 s to resolve
 
 
 def test_breaches_exactly_once_with_two_instances_and_a_crash(cf, worker_factory):
-    cf = cf.model_copy(update={"sla_scale": SLA_SCALE})
+    cf = SlaSettings.of(cf).model_copy(update={"sla_scale": SLA_SCALE})
     first, second = worker_factory("sla_timer", cf), worker_factory("sla_timer", cf)
     wait_ready([worker_factory("intake", cf), worker_factory("routing", cf), first, second])
     sla = TopicReader(cf, "complaints.sla.v1")

@@ -8,7 +8,7 @@ import pytest
 
 from services.intake import store
 from services.intake.migrations import MIGRATIONS
-from services.runtime.db import migrate, open_pool
+from services.kernel.db import migrate, open_pool
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,9 @@ from prometheus_client import CollectorRegistry
 from services.intake import store
 from services.intake.app import Intake
 from services.intake.migrations import MIGRATIONS
-from services.runtime.clock import FrozenClock
-from services.runtime.db import migrate
-from services.runtime.metrics import Metrics
-from services.runtime.sealing import Sealer
+from services.kernel.clock import FrozenClock
+from services.kernel.db import migrate
+from services.kernel.sealing import Sealer
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +60,7 @@ def test_a_held_event_that_cannot_be_opened_is_dead_lettered_not_retried_forever
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     clock = FrozenClock(t0)
     with psycopg.connect(cf.db_url()) as conn:
-        intake = Intake(cf, Metrics.create(CollectorRegistry()), clock)
+        intake = Intake(cf, CollectorRegistry(), clock)
         intake.reject = lambda rec, exc: exc  # type: ignore[assignment,return-value]
         migrate(conn, intake.schema, intake.migrations)
         intake.start(conn)
@@ -83,7 +82,7 @@ def test_a_held_event_that_cannot_be_opened_is_dead_lettered_not_retried_forever
             ],
         )
         # When its grace runs out
-        clock.advance(cf.intake_orphan_grace_seconds + 1)
+        clock.advance(intake.settings.intake_orphan_grace_seconds + 1)
         rejected = list(intake.tick(conn))
         # Then it is rejected as unreadable, once, and the tick does not fail
         assert [r.reason for r in rejected] == ["unreadable_held_event"]  # type: ignore[attr-defined]

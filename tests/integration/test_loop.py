@@ -19,10 +19,11 @@ from pydantic import BaseModel, field_serializer
 
 from schemas.envelope import CloudEvent, derived_event_id
 from schemas.registry import REJECTED, TopicSpec
-from services.runtime.errors import RetryableError
-from services.runtime.handler import Handler, Record, Rejected
-from services.runtime.kafka import Emit, ensure_topics
-from services.runtime.worker import WorkerRunner
+from services.kernel.emit import Emit
+from services.kernel.errors import RetryableError
+from services.kernel.handler import Handler, Record, Rejected
+from services.kernel.kafka import ensure_topics
+from services.kernel.loop import WorkerRunner
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,6 @@ IN = TopicSpec(
     ce_type="test.loop.in",
     description="",
     writers=(),
-    readers=(),
     partitions=3,
 )
 OUT = TopicSpec(
@@ -56,7 +56,6 @@ OUT = TopicSpec(
     ce_type="test.loop.out",
     description="",
     writers=(),
-    readers=(),
     partitions=3,
 )
 

@@ -9,12 +9,12 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.structs import MemberState
 
+from services.devstack.ports import free_port
 from services.intake.app import Intake
-from services.runtime import kafka as kf
-from services.runtime import worker as worker_module
-from services.runtime.ports import free_port
-from services.runtime.submit import send_raw
-from services.runtime.worker import WorkerRunner
+from services.kernel import kafka as kf
+from services.kernel import loop as worker_module
+from services.kernel.loop import WorkerRunner
+from services.sdk.submit import send_raw
 from tests.conftest import wait_for
 from tests.e2e.test_pipeline import new_complaint
 from tests.kafka_helpers import TopicReader

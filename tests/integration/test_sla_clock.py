@@ -13,10 +13,9 @@ from schemas.envelope import CloudEvent, encode
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registry import LIFECYCLE, ROUTED
 from schemas.routed import RoutedComplaint
-from services.runtime.clock import FrozenClock
-from services.runtime.db import migrate
-from services.runtime.handler import Record
-from services.runtime.metrics import Metrics
+from services.kernel.clock import FrozenClock
+from services.kernel.db import migrate
+from services.kernel.handler import Record
 from services.sla_timer.app import SlaTimer
 
 pytestmark = pytest.mark.integration
@@ -83,7 +82,7 @@ def status(cid: str, value: Status, at: datetime) -> Record:
 
 
 def new_timer(cf, clock: FrozenClock, conn: psycopg.Connection) -> SlaTimer:
-    handler = SlaTimer(cf, Metrics.create(CollectorRegistry()), clock)
+    handler = SlaTimer(cf, CollectorRegistry(), clock)
     migrate(conn, handler.schema, handler.migrations)
     handler.start(conn)
     handler.assigned({2}, conn)

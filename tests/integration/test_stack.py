@@ -9,8 +9,8 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from schemas.registry import TOPICS
 from services.analytics.migrations import MIGRATIONS as ANALYTICS
-from services.runtime.db import migrate
-from services.runtime.kafka import ensure_topics
+from services.kernel.db import migrate
+from services.kernel.kafka import ensure_topics
 
 pytestmark = pytest.mark.integration
 

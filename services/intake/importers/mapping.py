@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.runtime.errors import ConfigError
+from services.kernel.errors import ConfigError
 
 MISSING = {"", "none", "n/a", "na", "null"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.intake.http_api import parse_keys
-from services.runtime.errors import ConfigError
+from services.kernel.errors import ConfigError
 
 
 def test_keys_map_to_their_source():

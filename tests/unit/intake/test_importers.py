@@ -11,7 +11,7 @@ import pytest
 
 from services.intake.importers import cfpb, mapping
 from services.intake.validate import parse
-from services.runtime.errors import ConfigError
+from services.kernel.errors import ConfigError
 
 COLUMNS_18 = [
     "Date received",

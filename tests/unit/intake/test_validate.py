@@ -9,7 +9,7 @@ import pytest
 
 from schemas.raw import NewComplaint, StatusChange
 from services.intake.validate import MAX_EVENT_BYTES, parse
-from services.runtime.errors import PoisonMessage
+from services.kernel.errors import PoisonMessage
 
 NOW = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from services.routing.config import CONFIG_DIR, load_rules
+from services.kernel.errors import ConfigError
 from services.routing.roster import load_roster
+from services.routing.rulebook import CONFIG_DIR, load_rules
 from services.routing.rules import Router
 from services.routing.severity import load_periods
-from services.runtime.errors import ConfigError
 
 from .conftest import MINI_PERIODS, MINI_ROSTER, MINI_RULES, Write
 

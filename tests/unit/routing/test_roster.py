@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from schemas.common import Language
+from services.kernel.errors import ConfigError
 from services.routing.roster import Roster, RosterFile, load_roster
 from services.routing.rules import Facts, Router
-from services.runtime.errors import ConfigError
 
 from .conftest import MINI_ROSTER, Write
 

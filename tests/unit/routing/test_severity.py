@@ -9,9 +9,9 @@ import pytest
 from schemas.common import Channel, Priority
 from services.routing.rules import Facts, Router, decide
 from services.routing.severity import (
-    Calendar,
     DateRange,
     Severity,
+    SpecialPeriods,
     adjust,
     load_periods,
     local_date,
@@ -97,8 +97,8 @@ def test_adjust(base, severity, repeat, reopens, expected):
 
 
 @pytest.fixture
-def calendar(write: Write) -> Calendar:
-    return Calendar(load_periods(write("periods.yaml", MINI_PERIODS)).periods)
+def calendar(write: Write) -> SpecialPeriods:
+    return SpecialPeriods(load_periods(write("periods.yaml", MINI_PERIODS)).periods)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def calendar(write: Write) -> Calendar:
         (None, "CN-SH", False),
     ],
 )
-def test_yearly_period_by_date_and_region(calendar: Calendar, on, region, active):
+def test_yearly_period_by_date_and_region(calendar: SpecialPeriods, on, region, active):
     found = calendar.active(on, category="billing", region=region, product=None, text="")
     assert ([a.period.name for a in found] == ["cn-315"]) is active
 
@@ -130,7 +130,9 @@ def test_yearly_period_by_date_and_region(calendar: Calendar, on, region, active
         (date(2026, 6, 10), "Heater X2", "", False),  # a dated period does not repeat
     ],
 )
-def test_recall_period_is_limited_to_its_products(calendar: Calendar, on, product, text, active):
+def test_recall_period_is_limited_to_its_products(
+    calendar: SpecialPeriods, on, product, text, active
+):
     found = calendar.active(on, category="safety", region="US", product=product, text=text)
     assert ([a.period.name for a in found] == ["recall"]) is active
 

@@ -73,14 +73,3 @@ def test_models_we_produce_reject_unknown_fields():
     assert model.occurred_at.utcoffset().total_seconds() == 0  # normalised to UTC
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         RegisteredComplaint.model_validate({**fields, "customer_phone": "13812345678"})
-
-
-def test_readme_topic_catalog_is_the_registry():
-    from pathlib import Path
-
-    from schemas.catalog import markdown
-
-    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
-    assert markdown() in readme, (
-        "README topic catalog drifted: paste `complaintflow topics --markdown`"
-    )

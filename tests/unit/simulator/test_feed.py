@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from services.intake.validate import parse
-from services.runtime.errors import PoisonMessage
+from services.kernel.errors import PoisonMessage
 from services.simulator.feed import Feed
 
 NOW = datetime(2026, 3, 15, 2, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ import pytest
 
 from schemas.common import Priority
 from schemas.sla import SlaTarget
-from services.runtime.errors import ConfigError
+from services.kernel.errors import ConfigError
 from services.sla_timer.calendar import BusinessCalendar
-from services.sla_timer.policies import PolicyBook, load, load_default
+from services.sla_timer.policy_book import PolicyBook, load, load_default
 
 SH = ZoneInfo("Asia/Shanghai")
 H, M = timedelta(hours=1), timedelta(minutes=1)

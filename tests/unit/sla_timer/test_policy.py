@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from schemas.common import Priority
-from services.sla_timer.policies import load_default
 from services.sla_timer.policy import WALL_CLOCK
+from services.sla_timer.policy_book import load_default
 from services.sla_timer.scaling import scaled
 from services.sla_timer.state import ACTIVE, BREACHED, MET, PAUSED, TargetState, next_step
 

@@ -32,16 +32,17 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
 from schemas.envelope import encode
-from services.runtime import kafka as kf
-from services.runtime.clock import Clock, SystemClock
-from services.runtime.config import Settings
-from services.runtime.db import migrate, open_pool
-from services.runtime.dead_letter import dead_letter
-from services.runtime.errors import PoisonMessage, RetryableError
-from services.runtime.handler import Handler, Record, Rejected
-from services.runtime.http import OpsServer
-from services.runtime.metrics import Metrics
-from services.runtime.sealing import Sealer
+from services.kernel import kafka as kf
+from services.kernel.clock import Clock, SystemClock
+from services.kernel.db import migrate, open_pool
+from services.kernel.dead_letter import dead_letter
+from services.kernel.emit import Emit
+from services.kernel.errors import PoisonMessage, RetryableError
+from services.kernel.handler import Handler, Record, Rejected
+from services.kernel.metrics import Metrics
+from services.kernel.ops_http import OpsServer
+from services.kernel.sealing import Sealer
+from services.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 MEMBERSHIP_GRACE_S = 60.0
@@ -116,11 +117,11 @@ class WorkerRunner:
         registry: CollectorRegistry | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.settings = settings
         disable_created_metrics()  # `_created` series double the scrape for nothing we use
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics.create(self.registry)
-        self.handler = handler_cls(settings, self.metrics, clock or SystemClock())
+        self.handler = handler_cls(settings, self.registry, clock or SystemClock())
+        self.settings = settings = self.handler.settings
         self.handler.reject = self.dead_letter
         self._raw_sealer = Sealer(settings.pii_secret(), "dead-letters")
         self.name = self.handler.name
@@ -505,7 +506,7 @@ class WorkerRunner:
         try:
             with conn.transaction():
                 if self.handler.batched:
-                    emits: list[kf.Emit] = []
+                    emits: list[Emit] = []
                     for r in self.handler.handle_batch([rec], conn):
                         if isinstance(r, Rejected):
                             raise r.error
@@ -526,10 +527,10 @@ class WorkerRunner:
                 self._encode(self.dead_letter(rec, PoisonMessage("handler_error", [repr(exc)])))
             ]
 
-    def _encode_all(self, emits: Iterable[kf.Emit]) -> list[Outgoing]:
+    def _encode_all(self, emits: Iterable[Emit]) -> list[Outgoing]:
         return [self._encode(e) for e in emits]
 
-    def _encode(self, emit: kf.Emit) -> Outgoing:
+    def _encode(self, emit: Emit) -> Outgoing:
         return Outgoing(
             topic=self.settings.topic(emit.topic.name),
             key=emit.key.encode(),
@@ -537,7 +538,7 @@ class WorkerRunner:
             headers=emit.event.headers(),
         )
 
-    def dead_letter(self, rec: Record, exc: PoisonMessage) -> kf.Emit:
+    def dead_letter(self, rec: Record, exc: PoisonMessage) -> Emit:
         """The dead letter of a record: original bytes, where it came from, every reason."""
         log.warning(
             "%s: dead-lettered %s (%s): %s",
@@ -561,7 +562,7 @@ class WorkerRunner:
 
     def _idle(self) -> bool:
         owned = self.consumer.assignment()
-        busy = self._trouble or self._uncommitted or self._tick_failures
+        busy = owned & set(self._trouble) or self._uncommitted or self._tick_failures
         if not owned or busy or self._failing_since is not None:
             return False
         ends = self.consumer.end_offsets(list(owned))
@@ -603,9 +604,10 @@ class WorkerRunner:
     def _partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self._commit_offsets()
         for tp in revoked:
+            # Troubles are kept: they name an offset, so they count again only if the
+            # partition comes back to this instance still stuck there.
             self._uncommitted.pop(tp, None)
             self._committed.pop(tp, None)
-            self._trouble.pop(tp, None)
         self.handler.revoked({tp.partition for tp in revoked})
 
 

@@ -2,44 +2,34 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 
-from services.runtime.config import Settings
-from services.runtime.dashboard import Dashboard
-from services.runtime.kafka import ensure_topics
-from services.runtime.local_postgres import LocalPostgres
-from services.runtime.ports import free_port, stop_process
-from services.runtime.stack import WORKERS, StackState, stack_up, start_worker
+from services.devstack.dashboard import Dashboard
+from services.devstack.local_postgres import LocalPostgres
+from services.devstack.ports import stop_process
+from services.devstack.stack import StackState, stack_up, start_worker
+from services.kernel.kafka import ensure_topics
+from services.kernel.settings import Settings
 
 
-def _intake_api(settings: Settings) -> dict[str, Any]:
-    """Intake's HTTP API for the local stack: a free port, and a key made once per home."""
-    port = settings.intake_http_port or free_port()
-    if settings.intake_api_keys is not None:
-        keys = settings.intake_api_keys.get_secret_value()
-    else:
-        path = settings.home / "intake-api.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(24))
-        keys = f"*={path.read_text().strip()}"
-    return {
-        "env": {"CF_INTAKE_HTTP_PORT": str(port), "CF_INTAKE_API_KEYS": keys},
-        "http_url": f"http://127.0.0.1:{port}/v1/events",
-    }
-
-
-def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
+def run(
+    settings: Settings,
+    *,
+    workers: Sequence[str],
+    worker_env: Mapping[str, dict[str, Any]],
+    simulate: bool,
+    rate: float,
+    seed: int,
+) -> int:
+    """The stack, `workers` (each started with its `worker_env` entry), a simulated feed when
+    asked, and the live view until Ctrl-C."""
     console = Console()
     home = settings.home.resolve()
     before = StackState.load(home)
@@ -64,12 +54,9 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
         )
         created = ensure_topics(live_settings)
         console.print(
-            f"Topics ready ({len(created)} created). Starting workers: {', '.join(WORKERS)}"
+            f"Topics ready ({len(created)} created). Starting workers: {', '.join(workers)}"
         )
-        state.workers = [
-            start_worker(name, state, **_intake_api(settings) if name == "intake" else {})
-            for name in WORKERS
-        ]
+        state.workers = [start_worker(name, state, **worker_env.get(name, {})) for name in workers]
         state.save()
         if simulate:
             from services.simulator.feed import run_feed

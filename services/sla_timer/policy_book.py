@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.common import Priority
 from schemas.sla import SlaTarget
-from services.runtime.errors import ConfigError
+from services.kernel.errors import ConfigError
 from services.sla_timer.calendar import ALWAYS, BusinessCalendar, CalendarModel
 from services.sla_timer.policy import (
     LOCAL,

@@ -15,10 +15,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
-from services.runtime.ports import alive, free_port, stop_process
+from services.devstack.ports import alive, free_port, stop_process
+from services.kernel.settings import Settings
 
-WORKERS = ("intake", "routing", "sla_timer", "notification", "analytics")
+S = TypeVar("S", bound=Settings)
 
 
 @dataclass
@@ -89,8 +91,8 @@ def stack_up(
     home: Path, *, bootstrap: str | None = None, database_url: str | None = None, log: bool = True
 ) -> StackState:
     """Start (or reuse) the broker and database; external ones are used as they are."""
-    from services.runtime.local_kafka import LocalKafka
-    from services.runtime.local_postgres import LocalPostgres
+    from services.devstack.local_kafka import LocalKafka
+    from services.devstack.local_postgres import LocalPostgres
 
     home = home.resolve()
     existing = StackState.load(home)
@@ -124,7 +126,7 @@ def stack_up(
 
 def stack_down(home: Path) -> bool:
     """Stop every process recorded in the state file; True if there was anything to stop."""
-    from services.runtime.local_postgres import LocalPostgres
+    from services.devstack.local_postgres import LocalPostgres
 
     state = StackState.load(home.resolve())
     if state is None:
@@ -161,10 +163,26 @@ def start_worker(
     log_dir.mkdir(parents=True, exist_ok=True)
     out = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.runtime.cli", "worker", name],
+        [sys.executable, "-m", "services.commands.cli", "worker", name],
         env=child_env,
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     return ProcessInfo(name, proc.pid, f"http://127.0.0.1:{port}", http_url)
+
+
+def stack_settings(cls: type[S]) -> S:
+    """Settings from the environment, with the broker and database of a running local stack
+    where the environment names none."""
+    s = cls()
+    state = StackState.load(s.home)
+    if state is not None and state.alive():
+        updates: dict[str, Any] = {}
+        if not s.kafka_bootstrap_servers:
+            updates["kafka_bootstrap_servers"] = state.bootstrap_servers
+        if not s.database_url:
+            updates["database_url"] = state.database_url
+        if updates:
+            s = s.model_copy(update=updates)
+    return s

@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from services.runtime.ports import alive, free_port, port_free
+from services.devstack.ports import alive, free_port, port_free
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = Path(os.environ.get("CF_KAFKA_POM", REPO_ROOT / "deploy" / "kafka" / "pom.xml"))

@@ -1,17 +1,18 @@
-"""Typed settings, built once per process from the environment (and `.env` when present)."""
+"""Typed settings every process shares, built once from the environment (and `.env` when
+present). Each worker extends them with its own (`services/<worker>/settings.py`)."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path(".complaintflow")
+S = TypeVar("S", bound="Settings")
 
 
 class KafkaConnection(BaseModel):
@@ -42,7 +43,9 @@ class KafkaConnection(BaseModel):
 class Settings(BaseSettings):
     """Everything a worker or command needs to know about its surroundings."""
 
-    model_config = SettingsConfigDict(env_prefix="CF_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CF_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     kafka_bootstrap_servers: str | None = Field(
         default=None,
@@ -62,36 +65,21 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = None
     """Key for the PII vault, customer tokens and sealed dead letters. Unset: a random key
     made once in `HOME/pii.key` (fine for one machine; set it for several)."""
-    sla_scale: float = Field(default=1.0, gt=0)
-    """Multiplies every SLA duration; `make run` shrinks them so breaches show live."""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 0
     """Port of `/metrics`, `/healthz`, `/readyz`; 0 picks a free one."""
     instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
-    intake_orphan_grace_seconds: float = Field(default=600.0, gt=0)
-    """How long a follow-up waits for its complaint to register before it is dead-lettered."""
-    dedup_retention_days: int = Field(default=30, ge=7)
-    """How long intake remembers (source, event id) pairs to drop redeliveries."""
-    intake_http_port: int | None = None
-    """Port of intake's HTTP API (`POST /v1/events`); unset: no HTTP API."""
-    intake_http_host: str = "127.0.0.1"
-    intake_api_keys: SecretStr | None = None
-    """`source=key` pairs, comma-separated; `*=key` lets a key submit for any source."""
-    intake_max_batch: int = Field(default=500, ge=1, le=10_000)
-    """Most events accepted by one `POST /v1/events:batch`."""
-    routing_rules_path: Path | None = None
-    """Routing rules (YAML); unset: the shipped default for telecom/retail/finance."""
-    routing_roster_path: Path | None = None
-    """Agents per queue with skills, languages and capacity; re-read when the file changes."""
-    routing_periods_path: Path | None = None
-    """Special periods (e.g. around 15 March) that tighten SLAs."""
-    sla_policies_path: Path | None = None
-    """SLA policies (YAML); unset: the shipped default."""
-    sla_calendars_path: Path | None = None
-    """Business calendars per call center (YAML); unset: the shipped default."""
     log_level: str = "INFO"
     poll_timeout_ms: int = 200
     max_batch: int = 500
+
+    @classmethod
+    def of(cls: type[S], other: Settings) -> S:
+        """These settings from `other` (a command's or another class's): every value `other`
+        holds, the rest of this class's fields from the environment."""
+        if isinstance(other, cls):
+            return other
+        return cls(**dict(other))
 
     def kafka(self, client_id: str = "complaintflow") -> KafkaConnection:
         if not self.kafka_bootstrap_servers:
@@ -133,21 +121,3 @@ class Settings(BaseSettings):
 
     def group(self, worker: str) -> str:
         return f"{self.topic_prefix}complaintflow.{worker}"
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """The process-wide settings, filled in from a running local stack when unset."""
-    from services.runtime.stack import StackState
-
-    s = Settings()
-    state = StackState.load(s.home)
-    if state is not None and state.alive():
-        updates: dict[str, Any] = {}
-        if not s.kafka_bootstrap_servers:
-            updates["kafka_bootstrap_servers"] = state.bootstrap_servers
-        if not s.database_url:
-            updates["database_url"] = state.database_url
-        if updates:
-            s = s.model_copy(update=updates)
-    return s

@@ -24,10 +24,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from services.intake.importers import cfpb, mapping
 from services.intake.validate import parse
-from services.runtime import kafka as kf
-from services.runtime.config import Settings
-from services.runtime.errors import PoisonMessage
-from services.runtime.submit import send_raw
+from services.kernel import kafka as kf
+from services.kernel.errors import PoisonMessage
+from services.kernel.settings import Settings
+from services.sdk.submit import send_raw
 
 CHECKPOINT_EVERY = 2000
 csv.field_size_limit(sys.maxsize)  # CFPB narratives can be long

@@ -1,22 +1,17 @@
-"""Thin Kafka edges on kafka-python: clients, topic creation from the registry, (de)coding."""
+"""Thin Kafka edges on kafka-python: clients and topic creation from the registry."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
-from pydantic import BaseModel, ValidationError
 
-from schemas.envelope import CloudEvent, encode
 from schemas.registry import TOPICS, TopicSpec
-from services.runtime.config import Settings
-from services.runtime.errors import PoisonMessage
+from services.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -103,47 +98,3 @@ def _wait_for_leaders(admin: KafkaAdminClient, wanted: dict[str, int], timeout: 
         if time.monotonic() > deadline:
             raise RuntimeError(f"topics without leaders after {timeout:.0f}s: {sorted(wanted)}")
         time.sleep(0.1)
-
-
-@dataclass(frozen=True)
-class Emit:
-    """One message to produce: the topic, its key, the model and its CloudEvent."""
-
-    topic: TopicSpec
-    key: str
-    value: BaseModel
-    event: CloudEvent
-
-
-def send(prod: KafkaProducer, settings: Settings, emit: Emit) -> Any:
-    """Produce one envelope; returns the kafka-python future."""
-    return prod.send(
-        settings.topic(emit.topic.name),
-        key=emit.key.encode(),
-        value=encode(emit.value),
-        headers=emit.event.headers(),
-    )
-
-
-def decode(
-    spec: TopicSpec, value: bytes | None, headers: list[tuple[str, bytes]]
-) -> tuple[Any, CloudEvent]:
-    """Decode one of our own envelopes; a broken one is a poison message."""
-    event = CloudEvent.from_headers(headers)
-    if event is None:
-        raise PoisonMessage("missing_cloudevents", ["CloudEvents headers missing or malformed"])
-    if value is None:
-        raise PoisonMessage("empty_value", ["message has no value"], event_id=event.id)
-    try:
-        model = spec.adapter().validate_json(value)
-    except ValidationError as exc:
-        raise PoisonMessage(
-            "schema_violation",
-            [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()],
-            event_id=event.id,
-        ) from exc
-    return model, event
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.runtime.handler import Hooks
+from services.kernel.handler import Hooks
 
 
 def test_commit_hooks_run_on_commit_and_never_on_rollback():

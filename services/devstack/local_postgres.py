@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from services.runtime.ports import free_port
+from services.devstack.ports import free_port
 
 DB_NAME = "complaintflow"
 SYSTEM_USER = "complaintflow"
@@ -161,6 +161,6 @@ class LocalPostgres:
     @staticmethod
     def stop_pid(pid: int, timeout: float = 30) -> None:
         """Fast shutdown (SIGINT): roll back open transactions, checkpoint, exit."""
-        from services.runtime.ports import stop_process
+        from services.devstack.ports import stop_process
 
         stop_process(pid, signal.SIGINT, timeout)

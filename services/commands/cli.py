@@ -6,12 +6,17 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
-from services.runtime.config import Settings, settings
-from services.runtime.errors import ConfigError
-from services.runtime.stack import WORKERS
+from services.commands.workers import WORKERS
+from services.devstack.ports import free_port
+from services.devstack.stack import stack_settings as settings
+from services.intake.settings import IntakeSettings
+from services.kernel.errors import ConfigError
+from services.kernel.settings import Settings
 
 DEMO_SLA_SCALE = 45 / (72 * 3600)
 """`make run` shrinks SLA targets so a P3 complaint breaches after ~45 s instead of 72 h."""
@@ -30,18 +35,19 @@ def _setup_logging(level: str, name: str = "complaintflow", file: Path | None = 
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from services.runtime.worker import WorkerRunner
-    from services.workers import handler_class
+    from services.commands.workers import handler_class
+    from services.kernel.loop import WorkerRunner
 
-    s = settings()
+    handler = handler_class(args.name)
+    s = settings(handler.settings_class)
     _setup_logging(s.log_level, args.name)
-    WorkerRunner(handler_class(args.name), s).run()
+    WorkerRunner(handler, s).run()
     return 0
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from services.runtime.kafka import ensure_topics
-    from services.runtime.stack import StackState, stack_down, stack_up
+    from services.devstack.stack import StackState, stack_down, stack_up
+    from services.kernel.kafka import ensure_topics
 
     s = Settings()
     if args.action == "up":
@@ -75,14 +81,15 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     from schemas.registry import TOPICS
-    from services.runtime.kafka import ensure_topics
+    from services.kernel.kafka import ensure_topics
 
     if args.markdown:
         from schemas.catalog import markdown
+        from services.commands.workers import readers_by_topic
 
-        print(markdown())
+        print(markdown(readers_by_topic()))
         return 0
-    s = settings()
+    s = settings(Settings)
     if args.create:
         created = ensure_topics(s)
         print(f"Created {len(created)} topic(s): {', '.join(created) or '-'}")
@@ -93,24 +100,24 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from services.runtime.submit import submit_lines
+    from services.sdk.submit import submit_lines
 
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     with stream:
-        summary = submit_lines(settings(), stream, progress=not args.quiet)
+        summary = submit_lines(settings(Settings), stream, progress=not args.quiet)
     print(summary.render())
     return 0 if summary.failed == 0 else 1
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from services.runtime.importer import import_file
+    from services.commands.importer import import_file
 
     path = Path(args.file)
     if not path.exists():
         raise RuntimeError(f"{path}: no such file")
     try:
         tally = import_file(
-            settings(),
+            settings(Settings),
             path,
             fmt=args.format,
             mapping_path=Path(args.mapping) if args.mapping else None,
@@ -123,9 +130,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
-    from services.runtime.dead_letters import report
+    from services.commands.dead_letters import report
 
-    print(report(settings(), limit=args.limit, reveal=args.reveal))
+    print(report(settings(Settings), limit=args.limit, reveal=args.reveal))
     return 0
 
 
@@ -133,7 +140,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from services.simulator.feed import run_feed
 
     sent = run_feed(
-        settings(),
+        settings(Settings),
         rate=args.rate,
         duration=args.duration,
         seed=args.seed,
@@ -145,17 +152,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from services.runtime.archive_view import show
+    from services.analytics.queries import show
 
-    text = show(settings().db_url(), args.complaint)
+    text = show(settings(Settings).db_url(), args.complaint)
     print(text)
     return 0 if not text.startswith("No complaint") else 1
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from services.runtime.archive_view import list_complaints
+    from services.analytics.queries import list_complaints
 
-    print(list_complaints(settings().db_url(), status=args.status, limit=args.limit))
+    print(list_complaints(settings(Settings).db_url(), status=args.status, limit=args.limit))
     return 0
 
 
@@ -168,12 +175,38 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from services.runtime.run import run
+    from services.devstack.run import run
 
     os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
     settings = Settings()
     _setup_logging("WARNING", file=settings.home / "logs" / "run.log")
-    return run(settings, simulate=not args.no_simulate, rate=args.rate, seed=args.seed)
+    return run(
+        settings,
+        workers=list(WORKERS),
+        worker_env={"intake": _intake_api(IntakeSettings())},
+        simulate=not args.no_simulate,
+        rate=args.rate,
+        seed=args.seed,
+    )
+
+
+def _intake_api(settings: IntakeSettings) -> dict[str, Any]:
+    """Intake's HTTP API for the local stack: a free port, and a key made once per home."""
+    port = settings.intake_http_port or free_port()
+    if settings.intake_api_keys is not None:
+        keys = settings.intake_api_keys.get_secret_value()
+    else:
+        path = settings.home / "intake-api.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(24))
+        keys = f"*={path.read_text().strip()}"
+    return {
+        "env": {"CF_INTAKE_HTTP_PORT": str(port), "CF_INTAKE_API_KEYS": keys},
+        "http_url": f"http://127.0.0.1:{port}/v1/events",
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     w = sub.add_parser("worker", help="run one worker process")
-    w.add_argument("name", choices=WORKERS)
+    w.add_argument("name", choices=list(WORKERS))
     w.set_defaults(func=cmd_worker)
 
     st = sub.add_parser("stack", help="start, stop or inspect the local broker and database")

@@ -11,7 +11,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from services.runtime.stack import StackState
+from services.devstack.stack import StackState
 
 Sample = dict[str, float]
 

@@ -11,8 +11,8 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas.registry import REJECTED
-from services.runtime.config import Settings
-from services.runtime.sealing import InvalidToken, Sealer
+from services.kernel.sealing import InvalidToken, Sealer
+from services.kernel.settings import Settings
 
 
 def read_all(settings: Settings, timeout_s: float = 5) -> list[dict[str, Any]]:

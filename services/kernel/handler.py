@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from kafka import KafkaProducer
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 
 from schemas.registry import TopicSpec
-from services.runtime import kafka as kf
-from services.runtime.clock import Clock
-from services.runtime.config import Settings
-from services.runtime.db import Migration
-from services.runtime.errors import PoisonMessage
+from services.kernel.clock import Clock
+from services.kernel.db import Migration
+from services.kernel.emit import Emit, emit
+from services.kernel.errors import PoisonMessage
+from services.kernel.settings import Settings
+
+
+class MetricsFactory(Protocol):
+    """A worker's metrics class: `create(registry)` defines them on the worker's registry."""
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> Any: ...
+
+
+class NoMetrics:
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> NoMetrics:
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -111,13 +126,42 @@ class Handler:
     migrations: tuple[Migration, ...] = ()
     batched: bool = False
     """True when `handle_batch` does set-based work for a whole poll at once."""
+    settings_class: type[Settings] = Settings
+    """The worker's own settings (its `settings.py`), a subclass of the shared ones."""
+    metrics_class: type[MetricsFactory] = NoMetrics
+    """The worker's own metrics (its `metrics.py`)."""
 
-    def __init__(self, settings: Settings, metrics: Any, clock: Clock) -> None:
-        self.settings = settings
-        self.metrics = metrics
+    def __init__(self, settings: Settings, registry: CollectorRegistry, clock: Clock) -> None:
+        self.settings: Any = self.settings_class.of(settings)
+        self.metrics: Any = self.metrics_class.create(registry)
         self.clock = clock
         self.hooks = Hooks()
-        self.reject: Callable[[Record, PoisonMessage], kf.Emit] = _no_dead_letters
+        self.reject: Callable[[Record, PoisonMessage], Emit] = _no_dead_letters
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents source of what this worker emits."""
+        return f"/complaintflow/{self.name}"
+
+    def emit(
+        self,
+        spec: TopicSpec,
+        key: str,
+        model: BaseModel,
+        *cause: object,
+        subject: str | None = None,
+    ) -> Emit:
+        """The message of `model` on `spec`, its `ce_id` derived from `cause` (stable across
+        replays), stamped with this worker's source and the clock's time."""
+        return emit(
+            spec,
+            key,
+            model,
+            cause=cause,
+            source=self.source,
+            time=self.clock.now(),
+            subject=subject,
+        )
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once the transaction under way commits (never if it rolls back)."""
@@ -129,9 +173,9 @@ class Handler:
 
     def handle_batch(
         self, records: list[Record], conn: psycopg.Connection
-    ) -> Iterable[kf.Emit | Rejected]:
+    ) -> Iterable[Emit | Rejected]:
         """Process a whole poll; if it raises, the runtime retries the records one by one."""
-        out: list[kf.Emit | Rejected] = []
+        out: list[Emit | Rejected] = []
         for rec in records:
             out.extend(self.handle(rec, conn))
         return out
@@ -143,11 +187,11 @@ class Handler:
         """Start any extra endpoint the worker offers; returns how to stop it."""
         return None
 
-    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[kf.Emit]:
+    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         """Process one record; raise PoisonMessage to dead-letter it."""
         raise PoisonMessage("unhandled_topic", [f"{self.name} does not read {record.topic}"])
 
-    def tick(self, conn: psycopg.Connection) -> Iterable[kf.Emit]:
+    def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         """Periodic work between polls (timers, aggregates), in a transaction of its own."""
         return ()
 
@@ -162,5 +206,5 @@ class Handler:
         """Partitions no longer owned by this instance."""
 
 
-def _no_dead_letters(record: Record, error: PoisonMessage) -> kf.Emit:
+def _no_dead_letters(record: Record, error: PoisonMessage) -> Emit:
     raise error

@@ -10,13 +10,12 @@ import base64
 import hashlib
 from datetime import datetime
 
-from schemas.envelope import CloudEvent, derived_event_id
 from schemas.registry import RAW, REJECTED
 from schemas.rejected import DeadLetter
-from services.runtime.errors import PoisonMessage
-from services.runtime.handler import Record
-from services.runtime.kafka import Emit
-from services.runtime.sealing import Sealer
+from services.kernel.emit import Emit, emit
+from services.kernel.errors import PoisonMessage
+from services.kernel.handler import Record
+from services.kernel.sealing import Sealer
 
 MAX_KEPT = 256 * 1024
 """Most bytes of an original value kept (sealed and base64 it stays well under 1 MB)."""
@@ -59,11 +58,12 @@ def dead_letter(
         },
         rejected_at=now,
     )
-    message_key = letter.source_event_id or f"{rec.spec.name}-{rec.partition}-{rec.offset}"
-    event = CloudEvent(
-        id=derived_event_id("rejected", worker, rec.spec.name, rec.partition, rec.offset),
-        type=REJECTED.ce_type,
+    return emit(
+        REJECTED,
+        letter.source_event_id or f"{rec.spec.name}-{rec.partition}-{rec.offset}",
+        letter,
+        cause=("rejected", worker, rec.spec.name, rec.partition, rec.offset),
         source=f"/complaintflow/{worker}",
         time=now,
+        subject="",
     )
-    return Emit(REJECTED, message_key, letter, event)

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.common import Channel, Priority
-from services.runtime.errors import ConfigError
+from services.kernel.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).parent / "config"
 """The shipped default configuration (rules.yaml, roster.yaml, special_periods.yaml)."""

@@ -12,8 +12,8 @@ from kafka import KafkaProducer
 from schemas.envelope import CloudEvent, complaint_id_for, derived_event_id
 from schemas.raw import raw_key
 from schemas.registry import RAW
-from services.runtime import kafka as kf
-from services.runtime.config import Settings
+from services.kernel import kafka as kf
+from services.kernel.settings import Settings
 
 
 @dataclass

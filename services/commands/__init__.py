@@ -1,0 +1,1 @@
+"""The `complaintflow` command line and the product commands behind it."""

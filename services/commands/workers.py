@@ -1,0 +1,36 @@
+"""The worker registry: every worker by name, and what the topic catalog learns from them.
+
+The one place (with the CLI) that knows every worker; the kernel knows none.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from services.kernel.handler import Handler
+
+WORKERS: dict[str, str] = {
+    "intake": "services.intake.app:Intake",
+    "routing": "services.routing.app:Routing",
+    "sla_timer": "services.sla_timer.app:SlaTimer",
+    "notification": "services.notification.app:Notification",
+    "analytics": "services.analytics.app:Analytics",
+}
+"""Name → handler class, in the order the pipeline runs them."""
+
+
+def handler_class(name: str) -> type[Handler]:
+    if name not in WORKERS:
+        raise ValueError(f"unknown worker {name!r}: expected one of {', '.join(WORKERS)}")
+    module, _, cls = WORKERS[name].partition(":")
+    found: type[Handler] = getattr(importlib.import_module(module), cls)
+    return found
+
+
+def readers_by_topic() -> dict[str, list[str]]:
+    """Topic name → the workers whose handlers declare it as an input."""
+    out: dict[str, list[str]] = {}
+    for name in WORKERS:
+        for spec in handler_class(name).inputs:
+            out.setdefault(spec.name, []).append(name)
+    return out

@@ -1,1 +1,0 @@
-"""Shared runtime of every worker: settings, Kafka, Postgres, metrics, CLI, local stack."""
