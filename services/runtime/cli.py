@@ -45,6 +45,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
     s = Settings()
     if args.action == "up":
+        s.pii_secret()  # made now, before any worker races to make it
         state = stack_up(s.home, bootstrap=s.kafka_bootstrap_servers, database_url=s.database_url)
         created = ensure_topics(
             s.model_copy(update={"kafka_bootstrap_servers": state.bootstrap_servers})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import re
 import secrets
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -15,9 +16,24 @@ from rich.live import Live
 from services.runtime.config import Settings
 from services.runtime.dashboard import Dashboard
 from services.runtime.kafka import ensure_topics
+from services.runtime.keyfile import KeyFile
 from services.runtime.local_postgres import LocalPostgres
 from services.runtime.ports import free_port, stop_process
 from services.runtime.stack import WORKERS, StackState, stack_up, start_worker
+
+
+def intake_api_key_file(home: Path) -> KeyFile:
+    """The key `make run` gives intake's HTTP API, made once per data directory."""
+    return KeyFile(
+        home / "intake-api.key",
+        make=lambda: secrets.token_urlsafe(24),
+        pattern=re.compile(r"[A-Za-z0-9_-]{16,}"),
+        expected="one key of at least 16 letters, digits, '-' or '_'",
+        remedy=(
+            "Delete it to have a new one made (and give call centers the new key), "
+            "or set CF_INTAKE_API_KEYS."
+        ),
+    )
 
 
 def _intake_api(settings: Settings) -> dict[str, Any]:
@@ -26,13 +42,7 @@ def _intake_api(settings: Settings) -> dict[str, Any]:
     if settings.intake_api_keys is not None:
         keys = settings.intake_api_keys.get_secret_value()
     else:
-        path = settings.home / "intake-api.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(24))
-        keys = f"*={path.read_text().strip()}"
+        keys = f"*={intake_api_key_file(settings.home).read()}"
     return {
         "env": {"CF_INTAKE_HTTP_PORT": str(port), "CF_INTAKE_API_KEYS": keys},
         "http_url": f"http://127.0.0.1:{port}/v1/events",
@@ -42,6 +52,10 @@ def _intake_api(settings: Settings) -> dict[str, Any]:
 def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
     console = Console()
     home = settings.home.resolve()
+    settings = settings.model_copy(update={"home": home})
+    # Keys first, once, before any worker looks for them; a bad one stops here.
+    settings.pii_secret()
+    intake_api = _intake_api(settings)
     before = StackState.load(home)
     owned = not (before is not None and before.alive() and before.broker and before.database)
     state = stack_up(
@@ -67,7 +81,7 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
             f"Topics ready ({len(created)} created). Starting workers: {', '.join(WORKERS)}"
         )
         state.workers = [
-            start_worker(name, state, **_intake_api(settings) if name == "intake" else {})
+            start_worker(name, state, **(intake_api if name == "intake" else {}))
             for name in WORKERS
         ]
         state.save()

@@ -154,6 +154,7 @@ def start_worker(
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": state.bootstrap_servers,
         "DATABASE_URL": state.database_url,
+        "CF_HOME": state.home,
         "CF_METRICS_PORT": str(port),
         **(env or {}),
     }
