@@ -41,6 +41,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_stack(args: argparse.Namespace) -> int:
     from services.runtime.kafka import ensure_topics
+    from services.runtime.ports import describe_exit
     from services.runtime.stack import StackState, stack_down, stack_up
 
     s = Settings()
@@ -67,8 +68,14 @@ def cmd_stack(args: argparse.Namespace) -> int:
         print(f"PostgreSQL  {status['database_url']}")
         for w in found.workers:
             http = f"  HTTP {w.http_url}" if w.http_url else ""
+            restarts = (
+                f"  restarts {w.restarts} (last: {describe_exit(w.last_exit)})"
+                if w.restarts or w.last_exit is not None
+                else ""
+            )
             print(
                 f"{w.name:<12} pid {w.pid:<8} {w.metrics_url}  {'up' if w.alive() else 'down'}"
+                + restarts
                 + http
             )
     return 0 if status["running"] else 1

@@ -20,6 +20,7 @@ from services.runtime.keyfile import KeyFile
 from services.runtime.local_postgres import LocalPostgres
 from services.runtime.ports import free_port, stop_process
 from services.runtime.stack import WORKERS, StackState, stack_up, start_worker
+from services.runtime.supervise import Supervisor
 
 
 def intake_api_key_file(home: Path) -> KeyFile:
@@ -63,6 +64,9 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
     )
     stop = threading.Event()
     feeder: threading.Thread | None = None
+    supervisor = Supervisor(
+        lambda name: start_worker(name, state, **(intake_api if name == "intake" else {}))
+    )
 
     def on_signal(*_: object) -> None:
         stop.set()
@@ -80,10 +84,7 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
         console.print(
             f"Topics ready ({len(created)} created). Starting workers: {', '.join(WORKERS)}"
         )
-        state.workers = [
-            start_worker(name, state, **(intake_api if name == "intake" else {}))
-            for name in WORKERS
-        ]
+        state.workers = supervisor.start(WORKERS)
         state.save()
         if simulate:
             from services.simulator.feed import run_feed
@@ -103,17 +104,19 @@ def run(settings: Settings, *, simulate: bool, rate: float, seed: int) -> int:
                 },
             )
             feeder.start()
-        board = Dashboard(state)
+        board = Dashboard(state, supervisor)
         with Live(board.render(), console=console, refresh_per_second=2) as live:
             while not stop.wait(1.0):
+                if supervisor.check():
+                    state.workers = supervisor.workers
+                    state.save()
                 live.update(board.render())
     finally:
         stop.set()
         console.print("Stopping workers ...")
         if feeder is not None:
             feeder.join(timeout=15)
-        for w in state.workers:
-            stop_process(w.pid, signal.SIGTERM, 30)
+        supervisor.stop(timeout=30)
         state.workers = []
         if owned:
             console.print("Stopping Kafka and PostgreSQL ...")
