@@ -82,7 +82,10 @@ def cf(stack: Stack) -> Iterator[Settings]:
 
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment that gives a child process these settings."""
+    """The environment that gives a child process these settings.
+
+    Settings without a `pii_key` give no CF_PII_KEY: the child uses (or makes) `HOME/pii.key`.
+    """
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
@@ -90,8 +93,11 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
         "CF_TOPIC_PREFIX": settings.topic_prefix,
         "CF_HOME": str(settings.home),
         "CF_POLL_TIMEOUT_MS": str(settings.poll_timeout_ms),
-        "CF_PII_KEY": settings.pii_secret().decode(),
     }
+    if settings.pii_key is not None:
+        env["CF_PII_KEY"] = settings.pii_key.get_secret_value()
+    else:
+        env.pop("CF_PII_KEY", None)
     if isinstance(settings, SlaSettings):
         env["CF_SLA_SCALE"] = str(settings.sla_scale)
     env.update(extra)

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from services.commands.workers import WORKERS
 from services.devstack.ports import free_port
 from services.devstack.stack import stack_settings as settings
-from services.intake.settings import IntakeSettings
+from services.intake.settings import IntakeSettings, local_api_key_file
 from services.kernel.errors import ConfigError
 from services.kernel.settings import Settings
 
@@ -46,11 +45,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
+    from services.devstack.ports import describe_exit
     from services.devstack.stack import StackState, stack_down, stack_up
     from services.kernel.kafka import ensure_topics
 
     s = Settings()
     if args.action == "up":
+        s.pii_secret()  # made now, before any worker races to make it
         state = stack_up(s.home, bootstrap=s.kafka_bootstrap_servers, database_url=s.database_url)
         created = ensure_topics(
             s.model_copy(update={"kafka_bootstrap_servers": state.bootstrap_servers})
@@ -72,8 +73,14 @@ def cmd_stack(args: argparse.Namespace) -> int:
         print(f"PostgreSQL  {status['database_url']}")
         for w in found.workers:
             http = f"  HTTP {w.http_url}" if w.http_url else ""
+            restarts = (
+                f"  restarts {w.restarts} (last: {describe_exit(w.last_exit)})"
+                if w.restarts or w.last_exit is not None
+                else ""
+            )
             print(
                 f"{w.name:<12} pid {w.pid:<8} {w.metrics_url}  {'up' if w.alive() else 'down'}"
+                + restarts
                 + http
             )
     return 0 if status["running"] else 1
@@ -196,13 +203,7 @@ def _intake_api(settings: IntakeSettings) -> dict[str, Any]:
     if settings.intake_api_keys is not None:
         keys = settings.intake_api_keys.get_secret_value()
     else:
-        path = settings.home / "intake-api.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(24))
-        keys = f"*={path.read_text().strip()}"
+        keys = f"*={local_api_key_file(settings.home).read()}"
     return {
         "env": {"CF_INTAKE_HTTP_PORT": str(port), "CF_INTAKE_API_KEYS": keys},
         "http_url": f"http://127.0.0.1:{port}/v1/events",

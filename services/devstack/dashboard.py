@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import urllib.request
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Group
@@ -12,6 +13,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from services.devstack.stack import StackState
+
+if TYPE_CHECKING:
+    from services.devstack.supervise import Supervisor
 
 Sample = dict[str, float]
 
@@ -40,8 +44,9 @@ def total(
 class Dashboard:
     """Scrapes the workers once a second and renders rates and totals."""
 
-    def __init__(self, state: StackState) -> None:
+    def __init__(self, state: StackState, supervisor: Supervisor | None = None) -> None:
         self.state = state
+        self.supervisor = supervisor
         self.prev: dict[str, tuple[float, float]] = {}
         self.started = time.monotonic()
 
@@ -54,18 +59,30 @@ class Dashboard:
                 per_worker[w.name] = {}
         now = time.monotonic()
         flow = Table(title="Flow per stage", expand=True)
-        for col in ("worker", "status", "events", "events/s", "lag", "dead letters", "p50→p99"):
+        columns = ("worker", "status", "restarts", "events", "events/s", "lag", "dead letters")
+        for col in (*columns, "p50→p99"):
             flow.add_column(col, justify="right" if col not in ("worker", "status") else "left")
         for w in self.state.workers:
             s = per_worker.get(w.name, {})
             processed = total(s, "complaintflow_events_processed_total")
-            last_t, last_v = self.prev.get(w.name, (self.started, 0.0))
-            rate = (processed - last_v) / max(1e-6, now - last_t)
-            self.prev[w.name] = (now, processed)
-            status = "[green]up" if s else ("[red]down" if not w.alive() else "[yellow]starting")
+            rate = 0.0
+            if s:  # an unanswered scrape is no reading, not a drop to zero
+                last_t, last_v = self.prev.get(w.name, (self.started, 0.0))
+                # a restarted worker counts from zero again
+                delta = processed - last_v if processed >= last_v else processed
+                rate = delta / max(1e-6, now - last_t)
+                self.prev[w.name] = (now, processed)
+            down = self.supervisor.describe(w.name) if self.supervisor is not None else None
+            if down is not None:
+                status = f"[red]{down}"
+            else:
+                status = (
+                    "[green]up" if s else ("[red]down" if not w.alive() else "[yellow]starting")
+                )
             flow.add_row(
                 w.name,
                 status,
+                f"[red]{w.restarts}" if w.restarts else "0",
                 f"{processed:,.0f}",
                 f"{rate:,.1f}",
                 f"{total(s, 'complaintflow_consumer_lag'):,.0f}",

@@ -53,3 +53,15 @@ def stop_process(pid: int, sig: int = signal.SIGTERM, timeout: float = 30) -> No
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+def describe_exit(code: int | None) -> str:
+    """An exit status in words: `exit 2`, `killed by SIGKILL`, or `did not start`."""
+    if code is None:
+        return "did not start"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit {code}"

@@ -15,6 +15,7 @@ from services.devstack.dashboard import Dashboard
 from services.devstack.local_postgres import LocalPostgres
 from services.devstack.ports import stop_process
 from services.devstack.stack import StackState, stack_up, start_worker
+from services.devstack.supervise import Supervisor
 from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
 
@@ -28,10 +29,13 @@ def run(
     rate: float,
     seed: int,
 ) -> int:
-    """The stack, `workers` (each started with its `worker_env` entry), a simulated feed when
-    asked, and the live view until Ctrl-C."""
+    """The stack, `workers` (each started with its `worker_env` entry) under supervision, a
+    simulated feed when asked, and the live view until Ctrl-C."""
     console = Console()
     home = settings.home.resolve()
+    settings = settings.model_copy(update={"home": home})
+    # Keys first, once, before any worker looks for them; a bad one stops here.
+    settings.pii_secret()
     before = StackState.load(home)
     owned = not (before is not None and before.alive() and before.broker and before.database)
     state = stack_up(
@@ -39,6 +43,7 @@ def run(
     )
     stop = threading.Event()
     feeder: threading.Thread | None = None
+    supervisor = Supervisor(lambda name: start_worker(name, state, **worker_env.get(name, {})))
 
     def on_signal(*_: object) -> None:
         stop.set()
@@ -56,7 +61,7 @@ def run(
         console.print(
             f"Topics ready ({len(created)} created). Starting workers: {', '.join(workers)}"
         )
-        state.workers = [start_worker(name, state, **worker_env.get(name, {})) for name in workers]
+        state.workers = supervisor.start(workers)
         state.save()
         if simulate:
             from services.simulator.feed import run_feed
@@ -76,17 +81,19 @@ def run(
                 },
             )
             feeder.start()
-        board = Dashboard(state)
+        board = Dashboard(state, supervisor)
         with Live(board.render(), console=console, refresh_per_second=2) as live:
             while not stop.wait(1.0):
+                if supervisor.check():
+                    state.workers = supervisor.workers
+                    state.save()
                 live.update(board.render())
     finally:
         stop.set()
         console.print("Stopping workers ...")
         if feeder is not None:
             feeder.join(timeout=15)
-        for w in state.workers:
-            stop_process(w.pid, signal.SIGTERM, 30)
+        supervisor.stop(timeout=30)
         state.workers = []
         if owned:
             console.print("Stopping Kafka and PostgreSQL ...")

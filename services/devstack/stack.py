@@ -30,6 +30,10 @@ class ProcessInfo:
     metrics_url: str | None = None
     http_url: str | None = None
     """Intake's HTTP API, when it serves one."""
+    restarts: int = 0
+    """How often `complaintflow run` has started this worker again after it exited."""
+    last_exit: int | None = None
+    """Exit status of its last exit (negative: killed by that signal)."""
 
     def alive(self) -> bool:
         return alive(self.pid)
@@ -149,27 +153,28 @@ def start_worker(
     env: dict[str, str] | None = None,
     log_dir: Path | None = None,
     http_url: str | None = None,
-) -> ProcessInfo:
+) -> tuple[ProcessInfo, subprocess.Popen[bytes]]:
     """Start one worker process against the stack; its ops endpoints get a free port."""
     port = free_port()
     child_env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": state.bootstrap_servers,
         "DATABASE_URL": state.database_url,
+        "CF_HOME": state.home,
         "CF_METRICS_PORT": str(port),
         **(env or {}),
     }
     log_dir = log_dir or Path(state.home) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    out = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.commands.cli", "worker", name],
-        env=child_env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    return ProcessInfo(name, proc.pid, f"http://127.0.0.1:{port}", http_url)
+    with open(log_dir / f"{name}.log", "ab") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.commands.cli", "worker", name],
+            env=child_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return ProcessInfo(name, proc.pid, f"http://127.0.0.1:{port}", http_url), proc
 
 
 def stack_settings(cls: type[S]) -> S:

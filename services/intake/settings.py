@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
+from services.kernel.keyfile import KeyFile
 from services.kernel.settings import Settings
 
 
@@ -19,3 +24,17 @@ class IntakeSettings(Settings):
     """`source=key` pairs, comma-separated; `*=key` lets a key submit for any source."""
     intake_max_batch: int = Field(default=500, ge=1, le=10_000)
     """Most events accepted by one `POST /v1/events:batch`."""
+
+
+def local_api_key_file(home: Path) -> KeyFile:
+    """The key `make run` gives intake's HTTP API, made once per data directory."""
+    return KeyFile(
+        home / "intake-api.key",
+        make=lambda: secrets.token_urlsafe(24),
+        pattern=re.compile(r"[A-Za-z0-9_-]{16,}"),
+        expected="one key of at least 16 letters, digits, '-' or '_'",
+        remedy=(
+            "Delete it to have a new one made (and give call centers the new key), "
+            "or set CF_INTAKE_API_KEYS."
+        ),
+    )

@@ -3,7 +3,9 @@ present). Each worker extends them with its own (`services/<worker>/settings.py`
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,8 +13,30 @@ from typing import Any, TypeVar
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kernel.errors import ConfigError
+from services.kernel.keyfile import KeyFile
+from services.kernel.sealing import fingerprint
+
+log = logging.getLogger(__name__)
 DEFAULT_HOME = Path(".complaintflow")
 S = TypeVar("S", bound="Settings")
+PII_KEY_MIN_CHARS = 16
+"""Shortest CF_PII_KEY accepted: anything shorter is a typo or a placeholder, not a key."""
+_announced: set[str] = set()
+
+
+def pii_key_file(home: Path) -> KeyFile:
+    """This installation's own PII key, used when CF_PII_KEY is not set."""
+    return KeyFile(
+        home / "pii.key",
+        make=lambda: secrets.token_hex(32),
+        pattern=re.compile(r"[0-9a-fA-F]{64}"),
+        expected="the 64 hexadecimal characters of the key made on the first start",
+        remedy=(
+            "Put back the key the data was sealed with, or delete the file to have a new one "
+            "made (what was sealed under the old key then stays sealed)."
+        ),
+    )
 
 
 class KafkaConnection(BaseModel):
@@ -105,16 +129,31 @@ class Settings(BaseSettings):
         return self.database_url
 
     def pii_secret(self) -> bytes:
-        """The PII key: configured, or this installation's own (created on first use)."""
+        """The PII key: configured, or this installation's own (created on first use).
+
+        ConfigError when CF_PII_KEY is empty or shorter than 16 characters, or the key file
+        is empty or malformed: sealing customer data under such a key must not start.
+        """
         if self.pii_key is not None:
-            return self.pii_key.get_secret_value().encode()
-        path = self.home / "pii.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-        return path.read_text().strip().encode()
+            key = self.pii_key.get_secret_value()
+            if len(key.strip()) < PII_KEY_MIN_CHARS:
+                problem = "is empty" if not key.strip() else f"is too short ({len(key)} characters)"
+                raise ConfigError(
+                    f"CF_PII_KEY {problem}; expected at least {PII_KEY_MIN_CHARS} characters, "
+                    "the same on every machine (e.g. `openssl rand -hex 32`), or unset it to "
+                    f"use the key made in {self.home / 'pii.key'}"
+                )
+            source = "CF_PII_KEY"
+        else:
+            path = self.home / "pii.key"
+            key = pii_key_file(self.home).read()
+            source = str(path)
+        secret = key.encode()
+        announce = f"PII key from {source} (fingerprint {fingerprint(secret)})"
+        if announce not in _announced:  # lets an operator compare keys across machines
+            _announced.add(announce)
+            log.info(announce)
+        return secret
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
