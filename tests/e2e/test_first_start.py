@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from services.devstack.stack import WORKERS
+from services.commands.workers import WORKERS
 from services.kernel.sealing import fingerprint
 from tests.conftest import wait_ready
 

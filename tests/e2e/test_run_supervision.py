@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from services.commands.workers import WORKERS
 from services.devstack.ports import alive
-from services.devstack.stack import WORKERS
 from services.kernel.sealing import fingerprint
 from tests.conftest import settings_env, wait_for
 
