@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from schemas.registry import LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, STATS
 from schemas.stats import StatsRecord
@@ -17,7 +16,6 @@ from services.kernel.emit import Emit, decode
 from services.kernel.handler import Handler, Record
 
 STATS_EVERY = 5.0
-OPEN = "('registered','acknowledged','assigned','in_progress','waiting_on_customer','reopened')"
 
 
 class Analytics(Handler):
@@ -33,23 +31,7 @@ class Analytics(Handler):
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         model, cause = decode(record.spec, record.value, record.headers)
-        kind, at = archive.kind_of(model)
-        now = self.clock.now()
-        fresh = conn.execute(
-            "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
-            " payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (
-                cause.id,
-                model.complaint_id,
-                record.spec.name,
-                kind,
-                at,
-                now,
-                Jsonb(model.model_dump(mode="json", exclude_none=True)),
-            ),
-        ).fetchone()
-        if fresh is not None:  # a replayed event (same ce_id) is applied once
-            archive.apply(conn, model, now)
+        archive.record(conn, cause.id, record.spec.name, model, self.clock.now())
         return ()
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
@@ -59,12 +41,7 @@ class Analytics(Handler):
         now = self.clock.now()
         out: list[Emit] = []
         published: dict[str, tuple[int, int, int, int]] = {}
-        for category, received, opened, resolved, breached in conn.execute(
-            f"SELECT coalesce(category, 'uncategorised'), count(*),"
-            f" count(*) FILTER (WHERE status IN {OPEN}),"
-            f" count(*) FILTER (WHERE status IN ('resolved', 'closed')),"
-            f" count(*) FILTER (WHERE sla_breached) FROM analytics.complaints GROUP BY 1"
-        ):
+        for category, received, opened, resolved, breached in archive.category_counts(conn):
             counts = (received, opened, resolved, breached)
             if self._published.get(category) == counts:
                 continue

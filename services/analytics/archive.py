@@ -1,10 +1,12 @@
-"""How each event changes a complaint's archived state (SQL per event kind)."""
+"""The archive's tables: every event once in the history, and how each changes a complaint's
+current state (SQL per event kind)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.notifications import NotificationOutcome
@@ -12,6 +14,7 @@ from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind
 
+OPEN = "('registered','acknowledged','assigned','in_progress','waiting_on_customer','reopened')"
 Archived = RegisteredComplaint | LifecycleEvent | RoutedComplaint | SlaEvent | NotificationOutcome
 
 
@@ -27,6 +30,43 @@ def kind_of(model: Archived) -> tuple[str, datetime]:
     if isinstance(model, SlaEvent):
         return f"sla:{model.kind.value}:{model.target.value}", model.emitted_at
     return f"notification:{model.kind}:{model.outcome.value}", model.at
+
+
+def record(
+    conn: psycopg.Connection, ce_id: str, topic: str, model: Archived, now: datetime
+) -> bool:
+    """Append the event to the history (once per `ce_id`); True if it was new, and then its
+    effect is folded into the complaint's current state."""
+    kind, at = kind_of(model)
+    fresh = conn.execute(
+        "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
+        " payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+        (
+            ce_id,
+            model.complaint_id,
+            topic,
+            kind,
+            at,
+            now,
+            Jsonb(model.model_dump(mode="json", exclude_none=True)),
+        ),
+    ).fetchone()
+    if fresh is not None:  # a replayed event (same ce_id) is applied once
+        apply(conn, model, now)
+    return fresh is not None
+
+
+def category_counts(conn: psycopg.Connection) -> list[tuple[str, int, int, int, int]]:
+    """(category, received, open, resolved, breached) over the archive."""
+    return [
+        (r[0], r[1], r[2], r[3], r[4])
+        for r in conn.execute(
+            f"SELECT coalesce(category, 'uncategorised'), count(*),"
+            f" count(*) FILTER (WHERE status IN {OPEN}),"
+            f" count(*) FILTER (WHERE status IN ('resolved', 'closed')),"
+            f" count(*) FILTER (WHERE sla_breached) FROM analytics.complaints GROUP BY 1"
+        )
+    ]
 
 
 def apply(conn: psycopg.Connection, model: Archived, now: datetime) -> None:

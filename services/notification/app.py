@@ -16,6 +16,7 @@ from schemas.registry import NOTIFICATIONS, REGISTERED, SLA
 from schemas.sla import SlaEvent
 from services.kernel.emit import Emit, decode
 from services.kernel.handler import Handler, Record
+from services.notification import store
 from services.notification.compose import Notice, acknowledgement, for_sla
 from services.notification.metrics import NotificationMetrics
 from services.notification.migrations import MIGRATIONS
@@ -41,23 +42,7 @@ class Notification(Handler):
         if notice is None:
             return []
         now = self.clock.now()
-        inserted = conn.execute(
-            "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
-            " recipient, channel, language, body, created_at) VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (
-                notice.key,
-                complaint_id,
-                notice.kind,
-                notice.audience.value,
-                notice.recipient,
-                CHANNEL,
-                notice.language.value,
-                notice.body,
-                now,
-            ),
-        ).fetchone()
-        if inserted is None:
+        if not store.record_once(conn, notice, complaint_id, CHANNEL, now):
             return []
         self.after_commit(
             self.metrics.notifications.labels(CHANNEL, notice.kind, Outcome.SENT.value).inc

@@ -8,12 +8,10 @@ known when picking the next owner.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
 import psycopg
-from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
 
 from schemas.common import Status
@@ -24,6 +22,7 @@ from schemas.routed import RoutedComplaint
 from services.kernel.emit import Emit, decode
 from services.kernel.errors import PoisonMessage
 from services.kernel.handler import Handler, Record
+from services.routing import store
 from services.routing.metrics import RoutingMetrics
 from services.routing.migrations import MIGRATIONS
 from services.routing.rulebook import CONFIG_DIR
@@ -42,22 +41,6 @@ from services.routing.severity import local_date
 
 CLOSING = (Status.RESOLVED, Status.CLOSED)
 GAUGE_EVERY = 5.0
-
-
-def open_load(conn: psycopg.Connection) -> Counter[str]:
-    """Open complaints per owner, as every routing instance sees them (the decisions table is
-    the only record of it: no counter in memory to drift on a retried batch).
-
-    Agents own at most their capacity, so this counts a few hundred rows of a partial index.
-    """
-    return Counter(
-        dict(
-            conn.execute(
-                "SELECT owner, count(*) FROM routing.decisions WHERE open AND owner IS NOT NULL"
-                " GROUP BY owner"
-            ).fetchall()
-        )
-    )
 
 
 _decision = TypeAdapter(Decision)
@@ -89,10 +72,7 @@ class Routing(Handler):
         return self._change(model, cause.id, conn)
 
     def _first(self, c: RegisteredComplaint, cause: str, conn: psycopg.Connection) -> list[Emit]:
-        row = conn.execute(
-            "SELECT decision, open FROM routing.decisions WHERE complaint_id = %s",
-            (c.complaint_id,),
-        ).fetchone()
+        row = store.decision_of(conn, c.complaint_id)
         if row is not None and row[0] is not None:
             return []  # already decided (a replay): the decision went out then
         is_open = row[1] if row is not None else True
@@ -106,7 +86,7 @@ class Routing(Handler):
             region=c.region,
             on=local_date(c.occurred_at, time_zone=c.time_zone, utc_offset=c.source_utc_offset),
             language=c.language,
-            load=open_load(conn),
+            load=store.open_load(conn),
             router=self.router,
         )
         return [
@@ -141,14 +121,11 @@ class Routing(Handler):
         elif e.status == Status.REOPENED:
             change = Reopen(by=e.agent or "customer", note=e.note or "")
         elif e.status in CLOSING:
-            self._close(e.complaint_id, conn)
+            store.close(conn, e.complaint_id, self.clock.now())
             return []
         if change is None:
             return []
-        row = conn.execute(
-            "SELECT decision, open, source FROM routing.decisions WHERE complaint_id = %s",
-            (e.complaint_id,),
-        ).fetchone()
+        row = store.decision_of(conn, e.complaint_id)
         if row is None or row[0] is None:
             raise PoisonMessage(
                 "not_routed",
@@ -156,7 +133,7 @@ class Routing(Handler):
             )
         previous = _decision.validate_python(row[0])
         try:
-            decision = self.router.reroute(previous, change, load=open_load(conn))
+            decision = self.router.reroute(previous, change, load=store.open_load(conn))
         except RerouteError as exc:
             raise PoisonMessage("reroute_refused", [str(exc)]) from exc
         return [
@@ -164,20 +141,6 @@ class Routing(Handler):
                 e.complaint_id, decision, e.occurred_at, cause, conn, is_open=True, source=row[2]
             )
         ]
-
-    def _close(self, complaint_id: str, conn: psycopg.Connection) -> None:
-        row = conn.execute(
-            "UPDATE routing.decisions SET open = false, updated_at = %s"
-            " WHERE complaint_id = %s AND open RETURNING owner",
-            (self.clock.now(), complaint_id),
-        ).fetchone()
-        if row is None:
-            # Closed before its decision arrived: remember, so it is never counted as open.
-            conn.execute(
-                "INSERT INTO routing.decisions (complaint_id, version, open, updated_at)"
-                " VALUES (%s, 0, false, %s) ON CONFLICT DO NOTHING",
-                (complaint_id, self.clock.now()),
-            )
 
     def _publish(
         self,
@@ -191,26 +154,14 @@ class Routing(Handler):
         source: str | None,
     ) -> Emit:
         now = self.clock.now()
-        conn.execute(
-            "INSERT INTO routing.decisions (complaint_id, version, owner, department, priority,"
-            " open, decision, occurred_at, updated_at, source)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (complaint_id) DO UPDATE SET version = EXCLUDED.version,"
-            " owner = EXCLUDED.owner, department = EXCLUDED.department,"
-            " priority = EXCLUDED.priority, open = EXCLUDED.open, decision = EXCLUDED.decision,"
-            " updated_at = EXCLUDED.updated_at, source = EXCLUDED.source",
-            (
-                complaint_id,
-                d.version,
-                d.owner,
-                d.department,
-                d.priority.value,
-                is_open,
-                Jsonb(d.model_dump(mode="json")),
-                occurred_at,
-                now,
-                source,
-            ),
+        store.save(
+            conn,
+            complaint_id,
+            d,
+            is_open=is_open,
+            occurred_at=occurred_at,
+            now=now,
+            source=source,
         )
         routed = RoutedComplaint(
             complaint_id=complaint_id,
@@ -239,10 +190,7 @@ class Routing(Handler):
         if time.monotonic() - self._gauge_at < GAUGE_EVERY:
             return ()
         self._gauge_at = time.monotonic()
-        rows = conn.execute(
-            "SELECT department, priority, count(*) FROM routing.decisions"
-            " WHERE open AND decision IS NOT NULL GROUP BY 1, 2"
-        ).fetchall()
+        rows = store.open_counts(conn)
         self.metrics.open_complaints.clear()
         for department, priority, n in rows:
             self.metrics.open_complaints.labels(department, priority).set(n)

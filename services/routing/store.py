@@ -1,0 +1,98 @@
+"""Routing's tables: the latest decision per complaint, which is also the owners' open load."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from services.routing.decision import Decision
+
+
+def decision_of(conn: psycopg.Connection, complaint_id: str) -> tuple[Any, bool, str | None] | None:
+    """(the decision as stored, open, source) of a complaint, if it has a row."""
+    row = conn.execute(
+        "SELECT decision, open, source FROM routing.decisions WHERE complaint_id = %s",
+        (complaint_id,),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def open_load(conn: psycopg.Connection) -> Counter[str]:
+    """Open complaints per owner, as every routing instance sees them (the decisions table is
+    the only record of it: no counter in memory to drift on a retried batch).
+
+    Agents own at most their capacity, so this counts a few hundred rows of a partial index.
+    """
+    return Counter(
+        dict(
+            conn.execute(
+                "SELECT owner, count(*) FROM routing.decisions WHERE open AND owner IS NOT NULL"
+                " GROUP BY owner"
+            ).fetchall()
+        )
+    )
+
+
+def close(conn: psycopg.Connection, complaint_id: str, now: datetime) -> None:
+    """The complaint is resolved or closed: its owner's load goes down."""
+    row = conn.execute(
+        "UPDATE routing.decisions SET open = false, updated_at = %s"
+        " WHERE complaint_id = %s AND open RETURNING owner",
+        (now, complaint_id),
+    ).fetchone()
+    if row is None:
+        # Closed before its decision arrived: remember, so it is never counted as open.
+        conn.execute(
+            "INSERT INTO routing.decisions (complaint_id, version, open, updated_at)"
+            " VALUES (%s, 0, false, %s) ON CONFLICT DO NOTHING",
+            (complaint_id, now),
+        )
+
+
+def save(
+    conn: psycopg.Connection,
+    complaint_id: str,
+    d: Decision,
+    *,
+    is_open: bool,
+    occurred_at: datetime,
+    now: datetime,
+    source: str | None,
+) -> None:
+    """The complaint's latest decision."""
+    conn.execute(
+        "INSERT INTO routing.decisions (complaint_id, version, owner, department, priority,"
+        " open, decision, occurred_at, updated_at, source)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (complaint_id) DO UPDATE SET version = EXCLUDED.version,"
+        " owner = EXCLUDED.owner, department = EXCLUDED.department,"
+        " priority = EXCLUDED.priority, open = EXCLUDED.open, decision = EXCLUDED.decision,"
+        " updated_at = EXCLUDED.updated_at, source = EXCLUDED.source",
+        (
+            complaint_id,
+            d.version,
+            d.owner,
+            d.department,
+            d.priority.value,
+            is_open,
+            Jsonb(d.model_dump(mode="json")),
+            occurred_at,
+            now,
+            source,
+        ),
+    )
+
+
+def open_counts(conn: psycopg.Connection) -> list[tuple[str, str, int]]:
+    """(department, priority, open complaints) for the open-complaints gauge."""
+    return [
+        (r[0], r[1], r[2])
+        for r in conn.execute(
+            "SELECT department, priority, count(*) FROM routing.decisions"
+            " WHERE open AND decision IS NOT NULL GROUP BY 1, 2"
+        ).fetchall()
+    ]
