@@ -86,7 +86,12 @@ class ConfigFile:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-            problem = getattr(exc, "problem", None) or exc
+            # PyYAML splits its sentence: "expected a single document in the stream", "but
+            # found another document".
+            context, problem = getattr(exc, "context", None), getattr(exc, "problem", None)
+            if context and problem and problem.startswith(context):
+                context = None
+            problem = ", ".join(filter(None, [context, problem])) or exc
             raise ConfigError(f"{where}: not valid YAML: {problem}") from exc
         except ValueError as exc:  # a scalar YAML cannot construct, such as 2025-02-30
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
@@ -113,11 +118,27 @@ class ConfigFile:
 
     def describe(self, loc: Loc, message: str, *, line: int | None = None) -> str:
         """`file:line: rule #3 'name': key when.channel[0]: message` for one problem."""
+        loc = self._keys(loc)
         line = line or self.line(loc)
         where = f"{self.path}:{line}" if line else str(self.path)
         owner, rest = self._owner(loc)
         key = _dotted(rest)
         return f"{where}: {owner}" + (f"key {key}: " if key else "") + message
+
+    def _keys(self, loc: Loc) -> Loc:
+        # Keys as the file writes them: pydantic gives a date key as its repr and an int key
+        # like a list index.
+        data, out = self.data, []
+        for part in loc:
+            if isinstance(data, dict):
+                key = next((k for k in data if part in (k, str(k), repr(k))), None)
+                data = data.get(key) if key is not None else None
+                out.append(str(key) if key is not None else part)
+            else:
+                ok = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+                data = data[part] if ok else None
+                out.append(part)
+        return tuple(out)
 
     def line(self, loc: Loc) -> int | None:
         """The line of the deepest key (or list item) of `loc` that the file has."""

@@ -3,6 +3,7 @@ and what was expected, all of them at once."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -263,16 +264,35 @@ def test_a_file_that_is_not_text_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("text", "line", "expected"),
     [
-        ("version: 1\nitems: [\n  {name: a, size: 1}\n", 4, "not valid YAML: expected ',' or ']'"),
-        ("version: 1\nitems:\n  - name: a\n   size: 1\n", 4, "not valid YAML: "),
-        ("version: 1\nitems: *nowhere\n", 2, "not valid YAML: found undefined alias"),
+        (
+            "version: 1\nitems: [\n  {name: a, size: 1}\n",
+            4,
+            "not valid YAML: while parsing a flow sequence, expected ',' or ']', but got "
+            "'<stream end>'",
+        ),
+        (
+            "version: 1\nitems:\n  - name: a\n   size: 1\n",
+            4,
+            "not valid YAML: while parsing a block collection, expected <block end>, but found "
+            "'<block mapping start>'",
+        ),
+        (
+            "version: 1\nitems: *nowhere\n",
+            2,
+            "not valid YAML: found undefined alias 'nowhere'",
+        ),
+        (
+            "version: 1\nitems: []\n---\nversion: 2\n",
+            3,
+            "not valid YAML: expected a single document in the stream, but found another document",
+        ),
     ],
 )
 def test_invalid_yaml_names_the_line(tmp_path, text, line, expected):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         load_model(path, Doc)
-    assert str(err.value).startswith(f"{path}:{line}: {expected}")
+    assert str(err.value) == f"{path}:{line}: {expected}"
 
 
 def test_a_date_yaml_cannot_construct_is_an_error_not_a_crash(tmp_path):
@@ -295,6 +315,23 @@ def test_the_top_must_be_a_mapping(tmp_path, text, expected):
     with pytest.raises(ConfigError) as err:
         load_model(path, Doc)
     assert str(err.value) == f"{path}{expected}"
+
+
+def test_a_key_that_is_not_text_is_shown_as_written(tmp_path):
+    # Given a date key and a number key, as calendars and mappings may have
+    class Days(Strict):
+        days: dict[date, int]
+        names: dict[str, int] = {}
+
+    path = write(tmp_path, "days:\n  2026-03-21: many\nnames:\n  7: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_model(path, Days)
+    # Then the key path shows them as the file does, on their own lines
+    assert str(err.value).splitlines()[1:] == [
+        f"  {path}:2: key days.2026-03-21: expected a valid integer, unable to parse string as an "
+        "integer (got 'many')",
+        f"  {path}:4: key names.7: expected a valid string (got 7)",
+    ]
 
 
 def test_an_anchor_used_twice_is_not_a_duplicate(tmp_path):

@@ -357,7 +357,11 @@ def _replace(text: str, old: str, new: str) -> str:
             "expected a duration",
         ),
         ("- just\n- a list\n", ":1:", "expected a mapping of keys at the top, got list"),
-        ("defaults: [unclosed\n", ":2:", "not valid YAML: expected ',' or ']'"),
+        (
+            "defaults: [unclosed\n",
+            ":2:",
+            "not valid YAML: while parsing a flow sequence, expected ',' or ']'",
+        ),
     ],
 )
 def test_policy_errors_name_file_line_key_and_expectation(tmp_path, policies, where, expected):
