@@ -10,8 +10,9 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from schemas.common import Language
+from services.kernel.config_files import Label, Problem, load_model
 from services.kernel.errors import ConfigError
-from services.routing.rulebook import NAME, Model, OneOrMany, Problem, load_model, one_or_many
+from services.routing.rulebook import NAME, Model, OneOrMany, one_or_many
 
 
 class Agent(Model):
@@ -28,6 +29,9 @@ class RosterDoc(Model):
 
     version: int = 1
     agents: list[Agent]
+
+
+AGENT_LABELS = {"agents": Label("agent", "id")}
 
 
 def _check(doc: RosterDoc) -> list[Problem]:
@@ -96,7 +100,7 @@ class Roster:
 
 def load_roster(path: Path | str) -> Roster:
     """Read and validate a roster file (ConfigError names the file, the agent and the key)."""
-    return Roster(load_model(path, RosterDoc, check=_check).agents)
+    return Roster(load_model(path, RosterDoc, check=_check, labels=AGENT_LABELS).agents)
 
 
 class RosterFile:

@@ -1,29 +1,21 @@
-"""Routing configuration files: YAML in, validated pydantic models out, or a ConfigError that
-names the file, the line, the rule (or agent, or period) and the key, and what was expected."""
+"""The routing configuration models and rules.yaml; every file is read by the kernel's
+config-file loader, so errors name the file, line, rule (agent, period) and key."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from schemas.common import Channel, Priority
-from services.kernel.errors import ConfigError
+from services.kernel.config_files import Label, Problem, load_model
 
 CONFIG_DIR = Path(__file__).parent / "config"
 """The shipped default configuration (rules.yaml, roster.yaml, special_periods.yaml)."""
 
-M = TypeVar("M", bound=BaseModel)
-Loc = tuple[str | int, ...]
-Problem = tuple[Loc, str]
-"""A problem found after validation: where (a path into the YAML document) and what."""
-
-LABELLED = {"rules": ("rule", "name"), "agents": ("agent", "id"), "periods": ("period", "name")}
-"""Lists whose items an operator knows by name: errors say `rule #3 'card-fraud'`, not `[2]`."""
+RULE_LABELS = {"rules": Label("rule", "name")}
+"""Errors say `rule #3 'card-fraud'`, not `rules[2]`."""
 
 NAME = r"^[a-z0-9][a-z0-9_\-]*$"
 
@@ -211,143 +203,4 @@ def check_periods_named(doc: RulesFile, periods: frozenset[str]) -> list[Problem
 
 def load_rules(path: Path | str) -> RulesFile:
     """Read and validate a rules file (ConfigError names the file, line, rule and key)."""
-    return load_model(path, RulesFile, check=check_rules)
-
-
-def load_model(
-    path: Path | str, model: type[M], *, check: Callable[[M], list[Problem]] | None = None
-) -> M:
-    """Read and validate one YAML file; every problem in it is reported in one ConfigError."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top, got {_kind(data)}")
-    duplicates = list(_duplicate_keys(node))
-    if duplicates:
-        # YAML keeps the last of two equal keys silently: a second `billing:` would erase the first.
-        raise ConfigError(
-            _join(path, [f"{path}:{line}: duplicate key {k!r}" for k, line in duplicates])
-        )
-    try:
-        doc = model.model_validate(data)
-    except ValidationError as exc:
-        lines = [_format(path, data, node, _loc(e["loc"]), _message(e)) for e in exc.errors()]
-        raise ConfigError(_join(path, lines)) from exc
-    problems = check(doc) if check else []
-    if problems:
-        raise problems_error(path, problems, data=data, node=node)
-    return doc
-
-
-def problems_error(
-    path: Path | str,
-    problems: Sequence[Problem],
-    *,
-    data: Any = None,
-    node: yaml.Node | None = None,
-) -> ConfigError:
-    """A ConfigError for problems found in a file that parsed (e.g. references across files)."""
-    path = Path(path)
-    if data is None:
-        text = path.read_text(encoding="utf-8")
-        data, node = yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
-    return ConfigError(_join(path, [_format(path, data, node, loc, m) for loc, m in problems]))
-
-
-def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[str, int]]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                yield key.value, key.start_mark.line + 1
-            seen.add(key.value)
-            yield from _duplicate_keys(value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            yield from _duplicate_keys(item)
-
-
-def _join(path: Path, lines: Sequence[str]) -> str:
-    if len(lines) == 1:
-        return lines[0]
-    return f"{path}: {len(lines)} problems\n" + "\n".join(f"  {line}" for line in lines)
-
-
-_VALIDATOR_STEP = re.compile(r"^[a-z\-]*\[.*\]$")
-
-
-def _loc(loc: tuple[Any, ...]) -> Loc:
-    # pydantic puts validator steps (`function-before[...]`, `[key]`) into some locations.
-    return tuple(p for p in loc if not (isinstance(p, str) and _VALIDATOR_STEP.match(p)))
-
-
-def _message(error: Any) -> str:
-    msg = str(error["msg"])
-    kind = error["type"]
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        return "unknown key (not allowed here)"
-    msg = msg.removeprefix("Value error, ")
-    if msg.startswith("Input should be "):
-        msg = "expected " + msg.removeprefix("Input should be ")
-    value = error.get("input")
-    if not isinstance(value, dict | list):
-        shown = repr(value)
-        msg += f" (got {shown[:60] + '…' if len(shown) > 60 else shown})"
-    return msg
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
-
-
-def _format(path: Path, data: Any, node: yaml.Node | None, loc: Loc, message: str) -> str:
-    """`file:line: rule #3 'name': key when.channel[0]: message` for one problem."""
-    line = _line(node, loc)
-    where = f"{path}:{line}" if line else str(path)
-    owner = ""
-    rest: Loc = loc
-    if len(loc) >= 2 and isinstance(loc[0], str) and loc[0] in LABELLED and isinstance(loc[1], int):
-        noun, key = LABELLED[loc[0]]
-        item = data.get(loc[0]) if isinstance(data, dict) else None
-        name = None
-        if isinstance(item, list) and loc[1] < len(item) and isinstance(item[loc[1]], dict):
-            name = item[loc[1]].get(key)
-        owner = f"{noun} #{loc[1] + 1}" + (f" {name!r}" if name is not None else "") + ": "
-        rest = loc[2:]
-    key_path = _dotted(rest)
-    return f"{where}: {owner}" + (f"key {key_path}: " if key_path else "") + message
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line(node: yaml.Node | None, loc: Loc) -> int | None:
-    # Walk the YAML node tree as far as the location goes; the deepest node found gives the line.
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == str(part)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            node = node.value[part] if part < len(node.value) else None
-        else:
-            node = None
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
+    return load_model(path, RulesFile, check=check_rules, labels=RULE_LABELS)

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from schemas.common import Channel, Language, Priority
+from services.kernel.config_files import problems_error
 from services.routing.classifier import Classification, Classifier, Terms, fold, region_in
 from services.routing.decision import (  # noqa: F401 - re-exported for callers
     CategoryCorrection,
@@ -24,11 +25,11 @@ from services.routing.decision import (  # noqa: F401 - re-exported for callers
 from services.routing.roster import Roster, RosterFile, choose_owner
 from services.routing.rulebook import (
     CONFIG_DIR,
+    RULE_LABELS,
     Rule,
     RulesFile,
     check_periods_named,
     load_rules,
-    problems_error,
 )
 from services.routing.severity import (
     SeverityAssessor,
@@ -114,7 +115,7 @@ class Router:
         calendar = SpecialPeriods(periods.periods if periods else ())
         problems = check_periods_named(rules, calendar.names)
         if problems:
-            raise problems_error(rules_path, problems)
+            raise problems_error(rules_path, problems, labels=RULE_LABELS)
         return cls(
             rules, calendar=calendar, roster=RosterFile(roster_path) if roster_path else None
         )

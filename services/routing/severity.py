@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, Field, model_validator
 
 from schemas.common import Channel, Priority
+from services.kernel.config_files import Label, Problem, load_model
 from services.routing.classifier import Terms, fold, region_in
-from services.routing.rulebook import NAME, Model, OneOrMany, Problem, SeveritySpec, load_model
+from services.routing.rulebook import NAME, Model, OneOrMany, SeveritySpec
 
 _ORDER = list(Priority)
 MANAGEMENT_VISIBLE = "management_visible"
@@ -177,6 +178,9 @@ class PeriodsFile(Model):
     periods: list[Period] = []
 
 
+PERIOD_LABELS = {"periods": Label("period", "name")}
+
+
 def _check_periods(doc: PeriodsFile, categories: Collection[str] | None) -> list[Problem]:
     seen: set[str] = set()
     problems: list[Problem] = []
@@ -199,7 +203,12 @@ def _check_periods(doc: PeriodsFile, categories: Collection[str] | None) -> list
 def load_periods(path: Path | str, *, categories: Collection[str] | None = None) -> PeriodsFile:
     """Read and validate a special-periods file (ConfigError names file, period and key);
     with `categories`, a period limited to a category the rules do not know is an error."""
-    return load_model(path, PeriodsFile, check=lambda doc: _check_periods(doc, categories))
+    return load_model(
+        path,
+        PeriodsFile,
+        check=lambda doc: _check_periods(doc, categories),
+        labels=PERIOD_LABELS,
+    )
 
 
 @dataclass(frozen=True)

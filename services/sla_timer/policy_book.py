@@ -1,23 +1,22 @@
 """The SLA policy book: policies.yaml and calendars.yaml, validated, and the lookups on them.
 
 A policy depends only on what happened (priority, category, department, sensitivity), never
-on what the customer is worth. Configuration errors name the file, the line, the key path
-and what was expected.
+on what the customer is worth. Both files go through the kernel's config-file loader: every
+problem, cross-references included, is reported at once with its file, line and key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import Priority
 from schemas.sla import SlaTarget
+from services.kernel.config_files import Label, Problem, load_model
 from services.kernel.errors import ConfigError
 from services.sla_timer.calendar import ALWAYS, BusinessCalendar, CalendarModel
 from services.sla_timer.policy import (
@@ -33,7 +32,6 @@ from services.sla_timer.policy import (
 )
 
 CONFIG_DIR = Path(__file__).parent / "config"
-M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 REQUIRED_TARGETS = (SlaTarget.ACKNOWLEDGE, SlaTarget.RESOLVE)
 __all__ = [
@@ -112,19 +110,21 @@ def load_default() -> PolicyBook:
 
 def load(policies_path: Path | str, calendars_path: Path | str) -> PolicyBook:
     """Read and validate operator-supplied files; raise ConfigError naming what is wrong."""
-    cal_doc, cals = _read(Path(calendars_path), CalendarsFile)
-    for name in cals.calendars:
-        if name in (ALWAYS, LOCAL):
-            raise cal_doc.error(("calendars", name), f"expected a name other than {name!r}")
-    if cals.default not in cals.calendars:
-        raise cal_doc.error(("default",), _expected_calendar(cals.default, cals.calendars))
-    for source, name in cals.sources.items():
-        if name not in cals.calendars:
-            raise cal_doc.error(("sources", source), _expected_calendar(name, cals.calendars))
+    cals = load_model(calendars_path, CalendarsFile, check=_check_calendars)
     calendars = {name: spec.build(name) for name, spec in cals.calendars.items()}
-    pol_doc, pols = _read(Path(policies_path), PoliciesFile)
-    policies = _build_policies(pols, pol_doc, {ALWAYS, LOCAL, *calendars})
+    known = {ALWAYS, LOCAL, *calendars}
+    pols = load_model(
+        policies_path,
+        PoliciesFile,
+        check=lambda doc: _check_policies(doc, known),
+        labels=POLICY_LABELS,
+    )
+    policies = _build_policies(pols)
     return PolicyBook(policies, calendars, sources=cals.sources, default_calendar=cals.default)
+
+
+POLICY_LABELS = {"policies": Label("policy", "name")}
+"""Errors say `policy #3 'p3-billing'`, not `policies[2]`."""
 
 
 def _expected_calendar(name: str, known: Iterable[str]) -> str:
@@ -141,68 +141,106 @@ class CalendarsFile(BaseModel):
     calendars: dict[str, CalendarModel] = Field(min_length=1)
 
 
-def _build_policies(doc: PoliciesFile, src: _Doc, calendars: set[str]) -> list[Policy]:
+def _check_calendars(doc: CalendarsFile) -> list[Problem]:
+    problems: list[Problem] = [
+        (("calendars", name), f"expected a name other than {name!r}")
+        for name in doc.calendars
+        if name in (ALWAYS, LOCAL)
+    ]
+    if doc.default not in doc.calendars:
+        problems.append((("default",), _expected_calendar(doc.default, doc.calendars)))
+    problems += [
+        (("sources", source), _expected_calendar(name, doc.calendars))
+        for source, name in doc.sources.items()
+        if name not in doc.calendars
+    ]
+    return problems
+
+
+def _check_policies(doc: PoliciesFile, calendars: set[str]) -> list[Problem]:
+    """Unique names and keys, a default policy per priority, known calendars, required targets.
+
+    Each calendar is checked where it is written, so an unknown one is reported once."""
+    problems: list[Problem] = []
     if doc.defaults.calendar not in calendars:
-        raise src.error(
-            ("defaults", "calendar"), _expected_calendar(doc.defaults.calendar, calendars)
-        )
-    base: dict[Priority, PolicyModel] = {}
+        where = ("defaults", "calendar")
+        problems.append((where, _expected_calendar(doc.defaults.calendar, calendars)))
     names: dict[str, int] = {}
     keys: dict[tuple[Priority, str | None, str | None], int] = {}
     for i, p in enumerate(doc.policies):
-        key = (p.priority, normalise(p.category), normalise(p.department))
+        key = _key(p)
         if p.name in names:
-            raise src.error(
-                ("policies", i, "name"),
-                f"expected a unique name; {p.name!r} is already policies[{names[p.name]}]",
+            problems.append(
+                (
+                    ("policies", i, "name"),
+                    f"expected a unique name; {p.name!r} is already policy #{names[p.name] + 1}",
+                )
             )
         if key in keys:
-            raise src.error(
-                ("policies", i),
-                "expected one policy per priority, category and"
-                f" department; policies[{keys[key]}] already covers them",
+            problems.append(
+                (
+                    ("policies", i),
+                    "expected one policy per priority, category and"
+                    f" department; policy #{keys[key] + 1} already covers them",
+                )
             )
-        names[p.name], keys[key] = i, i
-        if key[1:] == (None, None):
-            base[p.priority] = p
+        names.setdefault(p.name, i)
+        keys.setdefault(key, i)
+        written = [(("policies", i, "calendar"), p.calendar)] + [
+            (("policies", i, "targets", name.value, "calendar"), t.calendar)
+            for name, t in p.targets.items()
+        ]
+        problems += [
+            (where, _expected_calendar(name, calendars))
+            for where, name in written
+            if name is not None and name not in calendars
+        ]
+    base = _bases(doc)
     missing = [p.value for p in Priority if p not in base]
     if missing:
-        raise src.error(
-            ("policies",),
-            "expected a default policy (no category, no department)"
-            f" for every priority; missing {missing}",
+        problems.append(
+            (
+                ("policies",),
+                "expected a default policy (no category, no department)"
+                f" for every priority; missing {missing}",
+            )
         )
-    return [
-        _policy(i, p, base[p.priority], doc.defaults, src, calendars)
-        for i, p in enumerate(doc.policies)
-    ]
+    for i, p in enumerate(doc.policies):
+        inherited = base[p.priority].targets if p.priority in base else {}
+        for required in REQUIRED_TARGETS:
+            if required not in {**inherited, **p.targets}:
+                problems.append((("policies", i, "targets"), f"expected a {required} target"))
+    return problems
 
 
-def _policy(
-    i: int,
-    p: PolicyModel,
-    base: PolicyModel,
-    defaults: DefaultsModel,
-    src: _Doc,
-    calendars: set[str],
-) -> Policy:
+def _key(p: PolicyModel) -> tuple[Priority, str | None, str | None]:
+    return p.priority, normalise(p.category), normalise(p.department)
+
+
+def _bases(doc: PoliciesFile) -> dict[Priority, PolicyModel]:
+    # The default policy of each priority: the first with no category and no department.
+    base: dict[Priority, PolicyModel] = {}
+    for p in doc.policies:
+        if _key(p)[1:] == (None, None):
+            base.setdefault(p.priority, p)
+    return base
+
+
+def _build_policies(doc: PoliciesFile) -> list[Policy]:
+    # Only after _check_policies found nothing: every name below resolves.
+    base = _bases(doc)
+    return [_policy(p, base[p.priority], doc.defaults) for p in doc.policies]
+
+
+def _policy(p: PolicyModel, base: PolicyModel, defaults: DefaultsModel) -> Policy:
     # A category/department policy states only what differs from its priority's default.
     calendar = p.calendar or base.calendar or defaults.calendar
-    if calendar not in calendars:
-        raise src.error(("policies", i, "calendar"), _expected_calendar(calendar, calendars))
     warnings = _first(p.warnings, base.warnings, defaults.warnings)
     targets: dict[SlaTarget, Target] = {}
     for name, t in {**base.targets, **p.targets}.items():
-        cal = t.calendar or calendar
-        if cal not in calendars:
-            path = ("policies", i, "targets", name.value, "calendar")
-            raise src.error(path, _expected_calendar(cal, calendars))
         before = t.warn_before.fixed if t.warn_before else None
         pcts = tuple(sorted(set(_first(t.warnings, warnings))))
-        targets[name] = Target(name, cal, t.within, before, pcts)
-    for required in REQUIRED_TARGETS:
-        if required not in targets:
-            raise src.error(("policies", i, "targets"), f"expected a {required} target")
+        targets[name] = Target(name, t.calendar or calendar, t.within, before, pcts)
     escalation = _first(p.escalation, base.escalation, defaults.escalation)
     return Policy(
         name=p.name,
@@ -218,85 +256,3 @@ def _policy(
 def _first(*values: T | None) -> T:
     # An explicit empty list (e.g. `warnings: []`) is a setting, not a gap to fill.
     return next(v for v in values if v is not None)
-
-
-# --- reading YAML with errors that say where -----------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Doc:
-    path: Path
-    root: yaml.Node | None
-
-    def error(self, loc: Sequence[str | int], message: str) -> ConfigError:
-        return ConfigError(f"{self.where(loc)}: {message}")
-
-    def where(self, loc: Sequence[str | int]) -> str:
-        node, line = self.root, 1
-        for key in loc:
-            # A key's own line reads better than where its block value starts.
-            mark = None
-            if isinstance(node, yaml.MappingNode):
-                pair = next(((k, v) for k, v in node.value if str(k.value) == str(key)), None)
-                mark, node = (pair[0].start_mark, pair[1]) if pair else (None, None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-                node = node.value[key] if key < len(node.value) else None
-                mark = node.start_mark if node else None
-            if mark is None:
-                break
-            line = mark.line + 1
-        return f"{self.path}:{line}: {_dotted(loc)}"
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    out = ""
-    for key in loc:
-        if key == "[key]":
-            continue
-        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
-    return out or "(top level)"
-
-
-def _read(path: Path, model: type[M]) -> tuple[_Doc, M]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        doc = _Doc(path, yaml.compose(text, Loader=yaml.SafeLoader))
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read SLA configuration: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: expected valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise doc.error((), f"expected a mapping of settings, got {type(data).__name__}")
-    try:
-        return doc, model.model_validate(data)
-    except ValidationError as exc:
-        problems = [_problem(doc, model, err) for err in exc.errors()]
-        raise ConfigError("\n".join(problems)) from None
-
-
-def _problem(doc: _Doc, model: type[BaseModel], err: Any) -> str:
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    value = err.get("input")
-    if err["type"] == "extra_forbidden":
-        msg = f"unknown key; expected one of {_keys_at(model, err['loc'][:-1])}"
-    elif err["type"] not in ("missing", "value_error") and not isinstance(value, dict | list):
-        msg += f" (got {value!r})"
-    return f"{doc.where(err['loc'])}: {msg}"
-
-
-def _keys_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """The keys the schema allows at `loc`, following the model's type annotations."""
-    tp: Any = model
-    for key in loc:
-        while get_origin(tp) in (Annotated, Union, UnionType):
-            tp = next(a for a in get_args(tp) if a is not type(None))
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            tp = tp.model_fields[str(key)].annotation
-        else:  # a list item or a dict value
-            tp = get_args(tp)[-1]
-    while get_origin(tp) in (Annotated, Union, UnionType):
-        tp = next(a for a in get_args(tp) if a is not type(None))
-    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []

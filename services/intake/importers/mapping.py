@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.kernel.errors import ConfigError
+from services.kernel.config_files import load_model
 
 MISSING = {"", "none", "n/a", "na", "null"}
 
@@ -60,18 +59,9 @@ class Mapping(BaseModel):
 
 
 def load(path: Path) -> Mapping:
-    """The mapping in `path`; a ConfigError names the file, the key and what is expected."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read mapping: {exc}") from exc
-    try:
-        return Mapping.model_validate(doc)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+    """The mapping in `path`; a ConfigError names the file, the line, the key and what is
+    expected, for every problem at once."""
+    return load_model(path, Mapping)
 
 
 def check_header(mapping: Mapping, columns: list[str]) -> None:

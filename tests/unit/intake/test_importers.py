@@ -140,10 +140,42 @@ def test_mapping_turns_any_export_into_events(tmp_path):
     assert event["event_id"] == "T-9-new"
 
 
-def test_mapping_errors_name_the_file_and_key(tmp_path):
+def test_mapping_errors_name_the_file_line_key_and_expectation(tmp_path):
+    # Given a mapping with three mistakes
     path = tmp_path / "bad.yaml"
     path.write_text("source: Acme CC\ncolumns:\n  complaint_ref: Ticket\ntime_zone: Mars/Base\n")
+    # When it is loaded
     with pytest.raises(ConfigError) as info:
         mapping.load(path)
-    text = str(info.value)
-    assert str(path) in text and "source" in text and "time_zone" in text and "columns" in text
+    # Then each is named with its line and key, and what was expected
+    assert str(info.value).splitlines() == [
+        f"{path}: 3 problems",
+        f"  {path}:1: key source: expected text matching '^[a-z0-9][a-z0-9_-]*$' (got 'Acme CC')",
+        f"  {path}:2: key columns: must map 'occurred_at' to a column",
+        f"  {path}:4: key time_zone: unknown time zone 'Mars/Base'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "  description: Body\n",
+            ":6: key columns.description: duplicate key (first on line 5)",
+        ),
+        (
+            "time_zne: UTC\n",
+            ":6: key time_zne: unknown key: expected one of source, columns, defaults,"
+            " time_format, time_zone, event_id",
+        ),
+    ],
+)
+def test_mapping_refuses_a_duplicate_or_unknown_key(tmp_path, extra, expected):
+    path = tmp_path / "map.yaml"
+    path.write_text(
+        "source: acme-cc\ncolumns:\n  complaint_ref: Ticket\n  occurred_at: Opened\n"
+        "  description: Text\n" + extra
+    )
+    with pytest.raises(ConfigError) as info:
+        mapping.load(path)
+    assert str(info.value) == f"{path}{expected}"

@@ -54,7 +54,8 @@ def rules_error(write: Write, old: str, new: str) -> tuple[Path, str]:
             "when: {category: billing, region: CN}",
             "whn: {category: billing, region: CN}",
             "whn:",
-            "rule #3 'billing-cn': key whn: unknown key (not allowed here)",
+            "rule #3 'billing-cn': key whn: unknown key: expected one of name, when, then, "
+            "continue",
         ),
         (
             "when: {category: billing, region: CN}",
@@ -143,9 +144,25 @@ def test_a_duplicate_key_is_an_error_not_a_silent_overwrite(write: Write):
     path = write("rules.yaml", text)
     with pytest.raises(ConfigError) as err:
         load_rules(path)
-    assert (
-        str(err.value)
-        == f"{path}:{line_of(path, 'billing: {labels: [misc]}')}: duplicate key 'billing'"
+    first, second = (
+        line_of(path, "billing: {labels: [账单"),
+        line_of(path, "billing: {labels: [misc]}"),
+    )
+    assert str(err.value) == (
+        f"{path}:{second}: key categories.billing: duplicate key (first on line {first})"
+    )
+
+
+def test_a_duplicate_key_inside_a_rule_names_the_rule(write: Write):
+    text = MINI_RULES.replace(
+        "      queue: billing\n", "      queue: billing\n      queue: bills\n"
+    )
+    path = write("rules.yaml", text)
+    with pytest.raises(ConfigError) as err:
+        load_rules(path)
+    first, second = line_of(path, "queue: billing\n"), line_of(path, "queue: bills")
+    assert str(err.value) == (
+        f"{path}:{second}: rule #4 'billing': key then.queue: duplicate key (first on line {first})"
     )
 
 

@@ -290,72 +290,78 @@ def _replace(text: str, old: str, new: str) -> str:
     [
         (
             _replace(POLICIES, "resolve: 3d", "resolve: 3days"),
-            ":11: policies[2].targets.resolve.within:",
+            ":11: policy #3 'p3': key targets.resolve.within:",
             "expected a duration like '30m', '4h', '1h30m' or '3d', got '3days'",
         ),
         (
             _replace(POLICIES, "priority: P4", "priority: P5"),
-            ":12: policies[3].priority:",
-            "Input should be 'P1', 'P2', 'P3' or 'P4' (got 'P5')",
+            ":12: policy #4 'p4': key priority:",
+            "expected 'P1', 'P2', 'P3' or 'P4' (got 'P5')",
         ),
         (
             _replace(POLICIES, "name: p4, priority: P4", "name: p4, priority: P3, category: x"),
-            ":8: policies:",
+            ":8: key policies:",
             "expected a default policy (no category, no department) for every priority;"
             " missing ['P4']",
         ),
         (
             _replace(POLICIES, "name: p2", "name: p1"),
-            ":10: policies[1].name:",
-            "expected a unique name; 'p1' is already policies[0]",
+            ":10: policy #2 'p1': key name:",
+            "expected a unique name; 'p1' is already policy #1",
         ),
         (
             POLICIES + "  - {name: again, priority: P2, targets: {resolve: 1h}}\n",
-            ":13: policies[4]:",
-            "already covers them",
+            ":13: policy #5 'again':",
+            "expected one policy per priority, category and department; policy #2 already"
+            " covers them",
         ),
         (
             _replace(POLICIES, "calendar: 24x7", "calendar: mars"),
-            ":9: policies[0].calendar:",
+            ":9: policy #1 'p1': key calendar:",
             "expected one of the calendars ['24x7', 'local', 'office', 'shanghai'], got 'mars'",
         ),
         (
             _replace(POLICIES, "resolve: 4h}", "resolve: 4h, callback: 1h}"),
-            ":9: policies[0]:",
+            ":9: policy #1 'p1':",
             "targets.callback: expected warn_before",
         ),
         (
             _replace(POLICIES, "{acknowledge: 1h, resolve: 1d}", "{acknowledge: 1h}"),
-            ":10: policies[1].targets:",
+            ":10: policy #2 'p2': key targets:",
             "expected a resolve target",
         ),
         (
             _replace(POLICIES, "sensitive_start_level: team_lead", "start_level: boss"),
-            ":2: defaults.escalation:",
+            ":2: key defaults.escalation:",
             "start_level: expected one of ['owner', 'team_lead', 'executive'], got 'boss'",
         ),
         (
             _replace(POLICIES, "    sensitive_", "    start_level: executive\n    sensitive_"),
-            ":2: defaults.escalation:",
+            ":2: key defaults.escalation:",
             "sensitive_start_level: expected a level at or above start_level",
         ),
         (
             _replace(POLICIES, "{name: p3,", "{name: p3, customer_value: gold,"),
-            ":11: policies[2].customer_value:",
-            "unknown key; expected one of ['name', 'priority', 'category', 'department',",
+            ":11: policy #3 'p3': key customer_value:",
+            "unknown key: expected one of name, priority, category, department, calendar,"
+            " warnings, escalation, targets",
         ),
         (
             _replace(POLICIES, "resolve: 4h}", "resolve: 4h, callback: {warn_before: 1d}}"),
-            ":9: policies[0]:",
+            ":9: policy #1 'p1':",
             "targets.callback.warn_before: expected minutes or hours",
         ),
         (
             _replace(POLICIES, "after: 1h}", "after: soon}"),
-            ":5: defaults.escalation.levels[1].after:",
+            ":5: key defaults.escalation.levels[1].after:",
             "expected a duration",
         ),
-        ("- just\n- a list\n", ":1: (top level):", "expected a mapping of settings, got list"),
-        ("defaults: [unclosed\n", ":2", "expected valid YAML"),
+        ("- just\n- a list\n", ":1:", "expected a mapping of keys at the top, got list"),
+        (
+            "defaults: [unclosed\n",
+            ":2:",
+            "not valid YAML: while parsing a flow sequence, expected ',' or ']'",
+        ),
     ],
 )
 def test_policy_errors_name_file_line_key_and_expectation(tmp_path, policies, where, expected):
@@ -374,48 +380,48 @@ def test_policy_errors_name_file_line_key_and_expectation(tmp_path, policies, wh
     [
         (
             _replace(CALENDARS, "Asia/Shanghai", "Asia/Shanghia"),
-            ":8: calendars.shanghai.timezone:",
+            ":8: key calendars.shanghai.timezone:",
             "expected an IANA time zone such as 'Asia/Shanghai', got 'Asia/Shanghia'",
         ),
         (
             _replace(CALENDARS, '"13:00-18:00"', '"13:00-11:00"'),
-            ":10: calendars.shanghai.hours.mon-fri:",
+            ":10: key calendars.shanghai.hours.mon-fri:",
             "expected the period to end after it starts, got '13:00-11:00'",
         ),
         (
             _replace(CALENDARS, "{mon-fri:", "{mon-fry:"),
-            ":6: calendars.office.hours.mon-fry:",
+            ":6: key calendars.office.hours.mon-fry:",
             "expected a weekday such as 'mon' or a range 'mon-fri', got 'mon-fry'",
         ),
         (
             _replace(CALENDARS, "holidays: CN", "holidays: US-XX"),
-            ":9: calendars.shanghai.holidays:",
+            ":9: key calendars.shanghai.holidays:",
             "expected a subdivision of US",
         ),
         (
             _replace(CALENDARS, "shanghai-cc: shanghai", "shanghai-cc: shangai"),
-            ":2: sources.shanghai-cc:",
+            ":2: key sources.shanghai-cc:",
             "expected one of the calendars ['office', 'shanghai'], got 'shangai'",
         ),
         (
             _replace(CALENDARS, "default: office", "default: nowhere"),
-            ":1: default:",
-            "got 'nowhere'",
+            ":1: key default:",
+            "expected one of the calendars ['office', 'shanghai'], got 'nowhere'",
         ),
         (
             _replace(CALENDARS, "  office:", "  24x7:").replace("default: office", "default: 24x7"),
-            ":4: calendars.24x7:",
+            ":4: key calendars.24x7:",
             "expected a name other than '24x7'",
         ),
         (
             _replace(CALENDARS, '["09:00-17:00"]}', '["09:00-17:00"], fri: []}'),
-            ":4: calendars.office:",
+            ":4: key calendars.office:",
             "hours: expected each weekday once, got ['fri'] more than once",
         ),
         (
             _replace(CALENDARS, "holidays: CN", "holiday: CN"),
-            ":9: calendars.shanghai.holiday:",
-            "unknown key; expected one of ['timezone', 'hours', 'holidays',",
+            ":9: key calendars.shanghai.holiday:",
+            "unknown key: expected one of timezone, hours, holidays, extra_holidays,",
         ),
         (
             _replace(
@@ -424,7 +430,7 @@ def test_policy_errors_name_file_line_key_and_expectation(tmp_path, policies, wh
                 "holidays: CN\n    extra_holidays: [2026-05-06]\n"
                 "    extra_working_days: [2026-05-06]",
             ),
-            ":7: calendars.shanghai:",
+            ":7: key calendars.shanghai:",
             "expected a date in extra_holidays or extra_working_days",
         ),
     ],
@@ -440,14 +446,72 @@ def test_calendar_errors_name_file_line_key_and_expectation(tmp_path, calendars,
 
 def test_every_problem_is_reported_at_once(tmp_path):
     text = _replace(_replace(POLICIES, "resolve: 3d", "resolve: 3x"), "priority: P4", "priority: 4")
+    paths = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
-        load(*write(tmp_path, text))
-    assert len(str(caught.value).splitlines()) == 2
+        load(*paths)
+    assert str(caught.value).splitlines() == [
+        f"{paths[0]}: 2 problems",
+        f"  {paths[0]}:11: policy #3 'p3': key targets.resolve.within: expected a duration"
+        " like '30m', '4h', '1h30m' or '3d', got '3x'",
+        f"  {paths[0]}:12: policy #4 'p4': key priority: expected 'P1', 'P2', 'P3' or 'P4' (got 4)",
+    ]
+
+
+def test_every_problem_across_the_files_is_reported_at_once(tmp_path):
+    # Given policies that name unknown calendars twice, repeat a name and lack a target
+    text = _replace(POLICIES, "calendar: 24x7", "calendar: mars")
+    text = _replace(text, "{acknowledge: 4h, resolve: 3d}", "{acknowledge: 4h}")
+    text += (
+        "  - {name: p2, priority: P2, category: x,\n"
+        "     targets: {resolve: {within: 1h, calendar: moon}}}\n"
+    )
+    paths = write(tmp_path, text)
+    # When they are loaded
+    with pytest.raises(ConfigError) as caught:
+        load(*paths)
+    # Then each problem is named where it is written, all in one error
+    known = "['24x7', 'local', 'office', 'shanghai']"
+    assert str(caught.value).splitlines() == [
+        f"{paths[0]}: 4 problems",
+        f"  {paths[0]}:9: policy #1 'p1': key calendar: expected one of the calendars {known},"
+        " got 'mars'",
+        f"  {paths[0]}:13: policy #5 'p2': key name: expected a unique name; 'p2' is already"
+        " policy #2",
+        f"  {paths[0]}:14: policy #5 'p2': key targets.resolve.calendar: expected one of the"
+        f" calendars {known}, got 'moon'",
+        f"  {paths[0]}:11: policy #3 'p3': key targets: expected a resolve target",
+    ]
+
+
+def test_calendar_problems_are_reported_at_once(tmp_path):
+    text = _replace(CALENDARS, "default: office", "default: nowhere")
+    paths = write(tmp_path, calendars=_replace(text, "shanghai-cc: shanghai", "shanghai-cc: x"))
+    with pytest.raises(ConfigError) as caught:
+        load(*paths)
+    assert str(caught.value).splitlines() == [
+        f"{paths[1]}: 2 problems",
+        f"  {paths[1]}:1: key default: expected one of the calendars ['office', 'shanghai'],"
+        " got 'nowhere'",
+        f"  {paths[1]}:2: key sources.shanghai-cc: expected one of the calendars"
+        " ['office', 'shanghai'], got 'x'",
+    ]
+
+
+def test_a_duplicate_key_is_refused(tmp_path):
+    text = _replace(CALENDARS, "    holidays: CN\n", "    holidays: CN\n    holidays: US\n")
+    paths = write(tmp_path, calendars=text)
+    with pytest.raises(ConfigError) as caught:
+        load(*paths)
+    assert str(caught.value) == (
+        f"{paths[1]}:10: key calendars.shanghai.holidays: duplicate key (first on line 9)"
+    )
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="nope.yaml: cannot read SLA configuration"):
-        load(tmp_path / "nope.yaml", write(tmp_path)[1])
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load(missing, write(tmp_path)[1])
+    assert str(caught.value) == f"{missing}: cannot read the file: No such file or directory"
 
 
 def test_operator_overrides_load(tmp_path):
