@@ -1,4 +1,5 @@
-"""The analytics worker: archives every event and publishes per-category aggregates."""
+"""The analytics worker: archives every event (a poll at a time, set-based) and publishes
+per-category aggregates."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import psycopg
 from schemas.registry import LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, STATS
 from schemas.stats import StatsRecord
 from services.analytics import archive
+from services.analytics.fold import Archived
 from services.analytics.metrics import AnalyticsMetrics
 from services.analytics.migrations import MIGRATIONS
 from services.kernel.emit import Emit, decode
-from services.kernel.handler import Handler, Record
+from services.kernel.errors import PoisonMessage
+from services.kernel.handler import Handler, Record, Rejected
 
 STATS_EVERY = 5.0
 
@@ -24,15 +27,27 @@ class Analytics(Handler):
     schema = "analytics"
     migrations = MIGRATIONS
     metrics_class = AnalyticsMetrics
+    batched = True
 
     def start(self, conn: psycopg.Connection) -> None:
         self._stats_at = 0.0
         self._published: dict[str, tuple[int, int, int, int]] = {}
 
-    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
-        model, cause = decode(record.spec, record.value, record.headers)
-        archive.record(conn, cause.id, record.spec.name, model, self.clock.now())
-        return ()
+    def handle_batch(
+        self, records: list[Record], conn: psycopg.Connection
+    ) -> Iterable[Emit | Rejected]:
+        """The poll's events archived together: one statement per table."""
+        out: list[Emit | Rejected] = []
+        events: list[tuple[str, str, Archived]] = []
+        for rec in records:
+            try:
+                model, cause = decode(rec.spec, rec.value, rec.headers)
+            except PoisonMessage as exc:
+                out.append(Rejected(rec, exc))
+                continue
+            events.append((cause.id, rec.spec.name, model))
+        archive.record(conn, events, self.clock.now())
+        return out
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         if time.monotonic() - self._stats_at < STATS_EVERY:

@@ -1,21 +1,21 @@
 """The archive's tables: every event once in the history, and how each changes a complaint's
-current state (SQL per event kind)."""
+current state — one statement per table for a whole poll."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.notifications import NotificationOutcome
+from schemas.lifecycle import LifecycleEvent
 from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
-from schemas.sla import SlaEvent, SlaEventKind
+from schemas.sla import SlaEvent
+from services.analytics.fold import Archived, Patch, fold
 
 OPEN = "('registered','acknowledged','assigned','in_progress','waiting_on_customer','reopened')"
-Archived = RegisteredComplaint | LifecycleEvent | RoutedComplaint | SlaEvent | NotificationOutcome
 
 
 def kind_of(model: Archived) -> tuple[str, datetime]:
@@ -33,27 +33,47 @@ def kind_of(model: Archived) -> tuple[str, datetime]:
 
 
 def record(
-    conn: psycopg.Connection, ce_id: str, topic: str, model: Archived, now: datetime
-) -> bool:
-    """Append the event to the history (once per `ce_id`); True if it was new, and then its
-    effect is folded into the complaint's current state."""
-    kind, at = kind_of(model)
-    fresh = conn.execute(
+    conn: psycopg.Connection, events: Sequence[tuple[str, str, Archived]], now: datetime
+) -> int:
+    """Append a batch of (ce_id, topic, model) to the history, each `ce_id` once, and fold
+    the new ones into the complaints' current state: one statement per table. Returns how
+    many were new (a replayed event is recorded and applied once)."""
+    if not events:
+        return 0
+    kinds = [kind_of(model) for _, _, model in events]
+    fresh = _insert_events(conn, events, kinds, now)
+    new: list[Archived] = []
+    for ce_id, _, model in events:
+        if ce_id in fresh:
+            fresh.discard(ce_id)  # a second copy in the same batch is a replay too
+            new.append(model)
+    apply(conn, fold(new), now)
+    return len(new)
+
+
+def _insert_events(
+    conn: psycopg.Connection,
+    events: Sequence[tuple[str, str, Archived]],
+    kinds: list[tuple[str, datetime]],
+    now: datetime,
+) -> set[str]:
+    rows = conn.execute(
         "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
-        " payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+        " payload) SELECT e.ce_id, e.complaint_id, e.topic, e.kind, e.at, %s, e.payload"
+        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],"
+        " %s::jsonb[]) AS e(ce_id, complaint_id, topic, kind, at, payload)"
+        " ON CONFLICT DO NOTHING RETURNING ce_id",
         (
-            ce_id,
-            model.complaint_id,
-            topic,
-            kind,
-            at,
             now,
-            Jsonb(model.model_dump(mode="json", exclude_none=True)),
+            [ce_id for ce_id, _, _ in events],
+            [model.complaint_id for _, _, model in events],
+            [topic for _, topic, _ in events],
+            [kind for kind, _ in kinds],
+            [at for _, at in kinds],
+            [Jsonb(model.model_dump(mode="json", exclude_none=True)) for _, _, model in events],
         ),
-    ).fetchone()
-    if fresh is not None:  # a replayed event (same ce_id) is applied once
-        apply(conn, model, now)
-    return fresh is not None
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def category_counts(conn: psycopg.Connection) -> list[tuple[str, int, int, int, int]]:
@@ -69,86 +89,85 @@ def category_counts(conn: psycopg.Connection) -> list[tuple[str, int, int, int, 
     ]
 
 
-def apply(conn: psycopg.Connection, model: Archived, now: datetime) -> None:
-    """Fold one event into the complaint's current state (creating the row if first)."""
-    cid = model.complaint_id
-    if isinstance(model, RegisteredComplaint):
-        conn.execute(
-            "INSERT INTO analytics.complaints (complaint_id, reference, source, external_ref,"
-            " category, channel, language, repeat_count, occurred_at, registered_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (complaint_id) DO UPDATE SET reference = EXCLUDED.reference,"
-            " source = EXCLUDED.source, external_ref = EXCLUDED.external_ref,"
-            " category = COALESCE(analytics.complaints.category, EXCLUDED.category),"
-            " channel = EXCLUDED.channel, language = EXCLUDED.language,"
-            " repeat_count = EXCLUDED.repeat_count, occurred_at = EXCLUDED.occurred_at,"
-            " registered_at = EXCLUDED.registered_at, updated_at = EXCLUDED.updated_at",
-            (
-                cid,
-                model.reference,
-                model.source,
-                model.external_ref,
-                model.category,
-                model.channel.value,
-                model.language.value,
-                model.repeat_count,
-                model.occurred_at,
-                model.registered_at,
-                now,
-            ),
-        )
-    elif isinstance(model, RoutedComplaint):
-        conn.execute(
-            "INSERT INTO analytics.complaints (complaint_id, category, department, queue, owner,"
-            " priority, sensitive, route_version, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (complaint_id) DO UPDATE SET category = EXCLUDED.category,"
-            " department = EXCLUDED.department, queue = EXCLUDED.queue, owner = EXCLUDED.owner,"
-            " priority = EXCLUDED.priority, sensitive = EXCLUDED.sensitive,"
-            " route_version = EXCLUDED.route_version, updated_at = EXCLUDED.updated_at"
-            " WHERE analytics.complaints.route_version < EXCLUDED.route_version",
-            (
-                cid,
-                model.category,
-                model.department,
-                model.queue,
-                model.owner,
-                model.priority.value,
-                model.sensitive,
-                model.version,
-                now,
-            ),
-        )
-    elif isinstance(model, LifecycleEvent):
-        status = model.status.value if model.kind == LifecycleKind.STATUS and model.status else None
-        resolved = model.occurred_at if status in ("resolved", "closed") else None
-        conn.execute(
-            "INSERT INTO analytics.complaints (complaint_id, status, resolved_at, csat, updated_at)"
-            " VALUES (%s, COALESCE(%s, 'registered'), %s, %s, %s)"
-            " ON CONFLICT (complaint_id) DO UPDATE SET"
-            " status = COALESCE(%s, analytics.complaints.status),"
-            " resolved_at = CASE WHEN %s = 'reopened' THEN NULL"
-            "  ELSE COALESCE(analytics.complaints.resolved_at, EXCLUDED.resolved_at) END,"
-            " csat = COALESCE(EXCLUDED.csat, analytics.complaints.csat),"
-            " updated_at = EXCLUDED.updated_at",
-            (cid, status, resolved, model.score, now, status, status),
-        )
-    elif isinstance(model, SlaEvent):
-        breached = model.kind == SlaEventKind.BREACHED
-        conn.execute(
-            "INSERT INTO analytics.complaints (complaint_id, sla_deadline, sla_breached,"
-            " escalation_level, updated_at) VALUES (%s, %s, %s, %s, %s)"
-            " ON CONFLICT (complaint_id) DO UPDATE SET sla_deadline = EXCLUDED.sla_deadline,"
-            " sla_breached = analytics.complaints.sla_breached OR EXCLUDED.sla_breached,"
-            " escalation_level = GREATEST(analytics.complaints.escalation_level,"
-            "  EXCLUDED.escalation_level), updated_at = EXCLUDED.updated_at",
-            (cid, model.deadline, breached, model.level or 0, now),
-        )
-    else:
-        conn.execute(
-            "INSERT INTO analytics.complaints (complaint_id, notifications, updated_at)"
-            " VALUES (%s, 1, %s) ON CONFLICT (complaint_id) DO UPDATE SET"
-            " notifications = analytics.complaints.notifications + 1,"
-            " updated_at = EXCLUDED.updated_at",
-            (cid, now),
-        )
+def apply(conn: psycopg.Connection, patches: Sequence[Patch], now: datetime) -> None:
+    """Apply one batch's patches: the complaints' rows made where missing, then changed with
+    one statement (each field as the patch says: replaced, raised, added, or left)."""
+    if not patches:
+        return
+    ids = [p.complaint_id for p in patches]
+    conn.execute(
+        "INSERT INTO analytics.complaints (complaint_id, updated_at)"
+        " SELECT id, %s FROM unnest(%s::text[]) AS id ON CONFLICT DO NOTHING",
+        (now, ids),
+    )
+    reg = [p.registered for p in patches]
+    route = [p.routed for p in patches]
+    conn.execute(
+        "UPDATE analytics.complaints c SET"
+        " reference = COALESCE(p.reference, c.reference),"
+        " source = COALESCE(p.source, c.source),"
+        " external_ref = COALESCE(p.external_ref, c.external_ref),"
+        " category = CASE WHEN p.route_version > c.route_version THEN p.route_category"
+        "  ELSE COALESCE(c.category, p.category) END,"
+        " channel = COALESCE(p.channel, c.channel),"
+        " language = COALESCE(p.language, c.language),"
+        " repeat_count = COALESCE(p.repeat_count, c.repeat_count),"
+        " occurred_at = COALESCE(p.occurred_at, c.occurred_at),"
+        " registered_at = COALESCE(p.registered_at, c.registered_at),"
+        " department = CASE WHEN p.route_version > c.route_version THEN p.department"
+        "  ELSE c.department END,"
+        " queue = CASE WHEN p.route_version > c.route_version THEN p.queue ELSE c.queue END,"
+        " owner = CASE WHEN p.route_version > c.route_version THEN p.owner ELSE c.owner END,"
+        " priority = CASE WHEN p.route_version > c.route_version THEN p.priority"
+        "  ELSE c.priority END,"
+        " sensitive = CASE WHEN p.route_version > c.route_version THEN p.sensitive"
+        "  ELSE c.sensitive END,"
+        " route_version = GREATEST(c.route_version, p.route_version),"
+        " status = COALESCE(p.status, c.status),"
+        " resolved_at = CASE WHEN p.resolved_reset THEN p.resolved_at"
+        "  ELSE COALESCE(c.resolved_at, p.resolved_at) END,"
+        " csat = COALESCE(p.csat, c.csat),"
+        " sla_deadline = COALESCE(p.sla_deadline, c.sla_deadline),"
+        " sla_breached = c.sla_breached OR p.breached,"
+        " escalation_level = GREATEST(c.escalation_level, p.escalation_level),"
+        " notifications = c.notifications + p.notifications,"
+        " updated_at = %s"
+        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::text[], %s::int[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::text[],"
+        " %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[],"
+        " %s::boolean[], %s::timestamptz[], %s::int[], %s::timestamptz[], %s::boolean[],"
+        " %s::int[], %s::int[]) AS p(complaint_id, reference, source, external_ref, category,"
+        " channel, language, repeat_count, occurred_at, registered_at, route_version,"
+        " route_category, department, queue, owner, priority, sensitive, status,"
+        " resolved_reset, resolved_at, csat, sla_deadline, breached, escalation_level,"
+        " notifications)"
+        " WHERE c.complaint_id = p.complaint_id",
+        (
+            now,
+            ids,
+            [r.reference if r else None for r in reg],
+            [r.source if r else None for r in reg],
+            [r.external_ref if r else None for r in reg],
+            [r.category if r else None for r in reg],
+            [r.channel.value if r else None for r in reg],
+            [r.language.value if r else None for r in reg],
+            [r.repeat_count if r else None for r in reg],
+            [r.occurred_at if r else None for r in reg],
+            [r.registered_at if r else None for r in reg],
+            [r.version if r else 0 for r in route],
+            [r.category if r else None for r in route],
+            [r.department if r else None for r in route],
+            [r.queue if r else None for r in route],
+            [r.owner if r else None for r in route],
+            [r.priority.value if r else None for r in route],
+            [r.sensitive if r else False for r in route],
+            [p.status for p in patches],
+            [p.resolved_reset for p in patches],
+            [p.resolved_at for p in patches],
+            [p.csat for p in patches],
+            [p.sla_deadline for p in patches],
+            [p.breached for p in patches],
+            [p.escalation_level for p in patches],
+            [p.notifications for p in patches],
+        ),
+    )

@@ -1,0 +1,136 @@
+"""A scripted story of two complaints, told as the events analytics consumes (for tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from schemas.common import Channel, Language, Priority, Status
+from schemas.lifecycle import LifecycleEvent, LifecycleKind
+from schemas.notifications import Audience, NotificationOutcome, Outcome
+from schemas.registered import RegisteredComplaint
+from schemas.routed import RoutedComplaint
+from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def registered(cid: str) -> RegisteredComplaint:
+    return RegisteredComplaint(
+        complaint_id=cid,
+        reference=f"CF-{cid[-4:].upper():0>4}-TEST",
+        source="london-cc",
+        external_ref=f"L-{cid}",
+        source_event_id=f"ev-{cid}",
+        occurred_at=T0,
+        source_utc_offset="+00:00",
+        registered_at=T0,
+        channel=Channel.PHONE,
+        language=Language.EN,
+        category="billing",
+        description="charged twice",
+        customer_token="cus_1",
+    )
+
+
+def routed(cid: str, version: int, department: str, owner: str | None) -> RoutedComplaint:
+    return RoutedComplaint(
+        complaint_id=cid,
+        version=version,
+        category="billing" if version == 1 else "refunds",
+        department=department,
+        queue=f"{department}-q",
+        owner=owner,
+        priority=Priority.P3,
+        sla_policy="standard-P3",
+        reasons=["test"],
+        occurred_at=T0,
+        routed_at=at(version),
+    )
+
+
+def status(cid: str, value: Status, minutes: float, score: int | None = None) -> LifecycleEvent:
+    return LifecycleEvent(
+        complaint_id=cid,
+        kind=LifecycleKind.STATUS,
+        source="london-cc",
+        source_event_id=f"{cid}-{value}-{minutes}",
+        occurred_at=at(minutes),
+        recorded_at=at(minutes),
+        channel="phone",
+        status=value,
+        score=score,
+    )
+
+
+def survey(cid: str, score: int, minutes: float) -> LifecycleEvent:
+    return LifecycleEvent(
+        complaint_id=cid,
+        kind=LifecycleKind.SURVEY_ANSWERED,
+        source="london-cc",
+        source_event_id=f"{cid}-survey-{minutes}",
+        occurred_at=at(minutes),
+        recorded_at=at(minutes),
+        channel="phone",
+        score=score,
+    )
+
+
+def sla(cid: str, kind: SlaEventKind, level: int | None = None, deadline: float = 60) -> SlaEvent:
+    return SlaEvent(
+        complaint_id=cid,
+        kind=kind,
+        target=SlaTarget.RESOLVE,
+        policy="standard-P3",
+        priority=Priority.P3,
+        department="finance",
+        deadline=at(deadline),
+        emitted_at=at(deadline),
+        level=level,
+    )
+
+
+def notified(cid: str, n: int) -> NotificationOutcome:
+    return NotificationOutcome(
+        notification_key=f"{cid}:{n}",
+        complaint_id=cid,
+        kind="ack",
+        audience=Audience.CUSTOMER,
+        recipient="cus_1",
+        channel="outbox",
+        language=Language.EN,
+        outcome=Outcome.SENT,
+        attempts=1,
+        at=at(n),
+    )
+
+
+def story() -> list:
+    """Events in consumption order: some arrive before the complaint's registration."""
+    a, b = "c-aaaa", "c-bbbb"
+    return [
+        status(b, Status.ACKNOWLEDGED, 1),  # before b is registered (another topic)
+        registered(a),
+        routed(a, 1, "finance", "agent-1"),
+        status(a, Status.ASSIGNED, 2),
+        notified(a, 1),
+        sla(a, SlaEventKind.STARTED),
+        routed(b, 1, "finance", None),
+        registered(b),
+        status(a, Status.RESOLVED, 30),
+        sla(a, SlaEventKind.MET),
+        status(a, Status.REOPENED, 40),
+        routed(a, 2, "refunds", "agent-2"),
+        routed(a, 1, "finance", "agent-1"),  # a late copy of an older decision
+        sla(b, SlaEventKind.BREACHED, deadline=90),
+        sla(b, SlaEventKind.ESCALATED, level=3, deadline=90),
+        sla(b, SlaEventKind.ESCALATED, level=2, deadline=90),
+        status(a, Status.RESOLVED, 50),
+        status(a, Status.CLOSED, 55),
+        survey(a, 4, 60),
+        notified(a, 2),
+        notified(b, 3),
+    ]
