@@ -16,6 +16,7 @@ from services.kernel.clock import Clock
 from services.kernel.db import Migration
 from services.kernel.emit import Emit, emit
 from services.kernel.errors import PoisonMessage
+from services.kernel.problems import ConfigProblems
 from services.kernel.settings import Settings
 
 
@@ -135,6 +136,8 @@ class Handler:
         self.settings: Any = self.settings_class.of(settings)
         self.metrics: Any = self.metrics_class.create(registry)
         self.clock = clock
+        self.problems = ConfigProblems.create(self.name, registry, clock)
+        """Configuration problems this worker runs on with (see `config_problem`)."""
         self.hooks = Hooks()
         self.reject: Callable[[Record, PoisonMessage], Emit] = _no_dead_letters
 
@@ -162,6 +165,21 @@ class Handler:
             time=self.clock.now(),
             subject=subject,
         )
+
+    def config_problem(self, kind: str, message: str, *, subject: str = "", count: int = 1) -> None:
+        """Report a gap in the configuration the worker falls back from and runs on with.
+
+        `kind` is a low-cardinality code (the metric label), `subject` what it is about (a
+        policy, a calendar, a file; never a complaint id), `message` what is wrong and what the
+        worker does instead. Logged once per distinct problem, counted each time, listed on
+        `/readyz` until `config_fixed` — once the transaction under way commits, like every
+        other count, so a batch that is rolled back and tried again counts once.
+        """
+        self.after_commit(lambda: self.problems.report(kind, message, subject=subject, count=count))
+
+    def config_fixed(self, kind: str, *, subject: str = "") -> None:
+        """The problem reported as (`kind`, `subject`) is gone (once the transaction commits)."""
+        self.after_commit(lambda: self.problems.clear(kind, subject=subject))
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once the transaction under way commits (never if it rolls back)."""

@@ -148,13 +148,20 @@ class WorkerRunner:
             port=settings.metrics_port,
             healthy=lambda: time.monotonic() - self._last_loop < 60,
             ready=self.ready,
+            problems=self.handler.problems.current,
+            worker=self.name,
         )
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
 
     def ready(self) -> bool:
-        """Partitions assigned and the loop making progress (not failing for a minute)."""
+        """Partitions assigned and the loop making progress (not failing for a minute).
+
+        Configuration problems the handler runs on with do not make it unready: it still
+        processes its records (on a fallback); `/readyz` lists them, and the
+        `config_problems` gauge is what alerts.
+        """
         stalled = (
             self._failing_since is not None
             and time.monotonic() - self._failing_since > STALLED_AFTER_S

@@ -83,3 +83,29 @@ class Metrics:
                 ("worker", "stage"),
             ),
         )
+
+
+@dataclass(frozen=True)
+class ProblemMetrics:
+    """Configuration problems a worker runs on with (see `services/kernel/problems.py`)."""
+
+    config_errors: Counter
+    config_problems: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> ProblemMetrics:
+        return cls(
+            config_errors=counter(
+                registry,
+                "config_errors",
+                "Times a worker met a gap in its configuration and fell back (a policy routing"
+                " names that is not defined, a calendar error, a roster edit that did not load).",
+                ("worker", "kind"),
+            ),
+            config_problems=gauge(
+                registry,
+                "config_problems",
+                "Configuration problems present now, per kind (0 once fixed): alert on > 0.",
+                ("worker", "kind"),
+            ),
+        )

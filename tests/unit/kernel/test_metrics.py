@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 
 from services.commands.workers import WORKERS, handler_class
-from services.kernel.metrics import Metrics
+from services.kernel.metrics import Metrics, ProblemMetrics
 from services.sla_timer.metrics import SlaMetrics
 
 
@@ -26,7 +26,7 @@ def test_metrics_on_a_fresh_registry():
 
 def test_no_label_is_a_complaint_or_customer_id():
     registry = CollectorRegistry()
-    families = [Metrics.create(registry)]
+    families = [Metrics.create(registry), ProblemMetrics.create(registry)]
     families += [handler_class(name).metrics_class.create(registry) for name in WORKERS]
     for family in families:
         for metric in vars(family).values():
