@@ -46,7 +46,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_stack(args: argparse.Namespace) -> int:
     from services.devstack.ports import describe_exit
-    from services.devstack.stack import StackState, stack_down, stack_up
+    from services.devstack.stack import (
+        StackState,
+        describe_worker,
+        stack_down,
+        stack_up,
+        worker_status,
+    )
     from services.kernel.kafka import ensure_topics
 
     s = Settings()
@@ -65,13 +71,13 @@ def cmd_stack(args: argparse.Namespace) -> int:
     if found is None:
         print(json.dumps({"running": False}) if args.json else "No local stack is running.")
         return 1
-    status = found.status()
+    status = found.status(probe=worker_status)
     if args.json:
-        print(json.dumps(status, indent=2))
+        print(json.dumps(status, indent=2, ensure_ascii=False))
     else:
         print(f"Kafka       {status['bootstrap_servers']}")
         print(f"PostgreSQL  {status['database_url']}")
-        for w in found.workers:
+        for w, said in zip(found.workers, status["workers"], strict=True):
             http = f"  HTTP {w.http_url}" if w.http_url else ""
             restarts = (
                 f"  restarts {w.restarts} (last: {describe_exit(w.last_exit)})"
@@ -83,6 +89,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
                 + restarts
                 + http
             )
+            for line in describe_worker(said):
+                print(line)
     return 0 if status["running"] else 1
 
 

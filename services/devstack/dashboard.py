@@ -41,6 +41,15 @@ def total(
     )
 
 
+def degraded(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> list[str]:
+    """The kinds of configuration problem a worker reports now (its `config_problems`)."""
+    return sorted(
+        dict(labels).get("kind", "?")
+        for (n, labels), v in samples.items()
+        if n == "complaintflow_config_problems" and v > 0
+    )
+
+
 class Dashboard:
     """Scrapes the workers once a second and renders rates and totals."""
 
@@ -75,6 +84,8 @@ class Dashboard:
             down = self.supervisor.describe(w.name) if self.supervisor is not None else None
             if down is not None:
                 status = f"[red]{down}"
+            elif s and degraded(s):
+                status = f"[yellow]up, degraded ({', '.join(degraded(s))})"
             else:
                 status = (
                     "[green]up" if s else ("[red]down" if not w.alive() else "[yellow]starting")

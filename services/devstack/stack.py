@@ -1,6 +1,7 @@
 """The local stack: broker, database and worker processes, and the state file that finds them.
 
-`complaintflow stack status --json` reads `HOME/stack.json`; every process recorded there is
+`complaintflow stack status --json` reads `HOME/stack.json` and asks each running worker for
+its own account (`/statusz`: ready, configuration problems); every process recorded there is
 started in its own session so one Ctrl-C is handled in order (workers, then broker and
 database) by whoever started them.
 """
@@ -13,11 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from services.devstack.ports import alive, free_port, stop_process
+from services.kernel.problems import times
 from services.kernel.settings import Settings
 
 S = TypeVar("S", bound=Settings)
@@ -76,9 +80,24 @@ class StackState:
         """True when the broker and database this state describes are running (or external)."""
         return all(p.alive() for p in (self.broker, self.database) if p is not None)
 
-    def status(self) -> dict[str, object]:
-        def proc(p: ProcessInfo | None) -> dict[str, object] | None:
+    def status(
+        self, *, probe: Callable[[str], dict[str, Any] | None] | None = None
+    ) -> dict[str, Any]:
+        """What `stack status --json` shows; with `probe` (e.g. `worker_status`) each live
+        worker's own account too: `ready`, `degraded` and its configuration `problems` (all
+        None when it does not answer)."""
+
+        def proc(p: ProcessInfo | None) -> dict[str, Any] | None:
             return None if p is None else {**asdict(p), "alive": p.alive()}
+
+        def worker(p: ProcessInfo) -> dict[str, Any]:
+            out = proc(p)
+            assert out is not None
+            if probe is not None:
+                said = probe(p.metrics_url) if out["alive"] and p.metrics_url else None
+                for key in ("ready", "degraded", "problems"):
+                    out[key] = said.get(key) if said else None
+            return out
 
         return {
             "home": self.home,
@@ -86,9 +105,38 @@ class StackState:
             "database_url": self.database_url,
             "broker": proc(self.broker),
             "database": proc(self.database),
-            "workers": [proc(w) for w in self.workers],
+            "workers": [worker(w) for w in self.workers],
             "running": self.alive(),
         }
+
+
+def worker_status(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """A worker's `/statusz` (healthy, ready, degraded, configuration problems), or None when
+    it does not answer."""
+    try:
+        with urllib.request.urlopen(f"{url}/statusz", timeout=timeout) as resp:
+            data = json.loads(resp.read().decode())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def describe_worker(w: dict[str, Any]) -> list[str]:
+    """The lines of `stack status` under a worker's own: nothing when it is ready and has no
+    configuration problem, else its readiness and each problem."""
+    if w.get("ready") is None:
+        return ["    (no answer on /statusz)"] if w.get("alive") and w.get("metrics_url") else []
+    problems = w.get("problems") or []
+    head = "ready" if w["ready"] else "not ready"
+    if not problems:
+        return [] if w["ready"] else [f"    {head}"]
+    n = len(problems)
+    lines = [f"    {head}, degraded: {n} configuration problem{'s' if n > 1 else ''}"]
+    for p in problems:
+        about = f" {p['subject']}" if p.get("subject") else ""
+        text = f"- {p['kind']}{about}: {p['message']} (since {p['since']}, {times(p['count'])})"
+        lines.extend("    " + line for line in text.replace("\n", "\n    ").splitlines())
+    return lines
 
 
 def stack_up(
