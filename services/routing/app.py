@@ -25,6 +25,7 @@ from services.kernel.handler import Handler, Record
 from services.routing import store
 from services.routing.metrics import RoutingMetrics
 from services.routing.migrations import MIGRATIONS
+from services.routing.roster import RosterFile
 from services.routing.rulebook import CONFIG_DIR
 from services.routing.rules import (
     CategoryCorrection,
@@ -41,6 +42,9 @@ from services.routing.severity import local_date
 
 CLOSING = (Status.RESOLVED, Status.CLOSED)
 GAUGE_EVERY = 5.0
+ROSTER_RELOAD = "roster_reload"
+"""Configuration problem: the roster file was edited and does not load (the last good one is
+kept)."""
 
 
 _decision = TypeAdapter(Decision)
@@ -63,6 +67,7 @@ class Routing(Handler):
             roster_path=s.routing_roster_path or CONFIG_DIR / "roster.yaml",
         )
         self._gauge_at = 0.0
+        self._roster_failures = 0
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         model, cause = decode(record.spec, record.value, record.headers)
@@ -187,6 +192,7 @@ class Routing(Handler):
         return self.emit(ROUTED, complaint_id, routed, "routed", cause, d.version)
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        self.watch_roster()
         if time.monotonic() - self._gauge_at < GAUGE_EVERY:
             return ()
         self._gauge_at = time.monotonic()
@@ -195,3 +201,29 @@ class Routing(Handler):
         for department, priority, n in rows:
             self.metrics.open_complaints.labels(department, priority).set(n)
         return ()
+
+    def watch_roster(self) -> None:
+        """Re-read an edited roster even while no complaint comes, and report an edit that does
+        not load — until the file loads again, when the problem is cleared."""
+        roster = self.router.roster
+        if not isinstance(roster, RosterFile):
+            return
+        kept = roster.current()
+        failures = roster.failed_reloads
+        subject, error = str(roster.path), roster.last_error
+        if failures > self._roster_failures:
+            self.config_problem(
+                ROSTER_RELOAD,
+                f"{error or 'an edit did not load (the file loads again now)'} — owners are"
+                f" still chosen from the last roster that loaded ({len(kept.agents)} agents)"
+                " until the file loads again",
+                subject=subject,
+                count=failures - self._roster_failures,
+            )
+
+            def seen() -> None:  # reported again if this pass rolls back
+                self._roster_failures = failures
+
+            self.after_commit(seen)
+        if error is None:
+            self.config_fixed(ROSTER_RELOAD, subject=subject)

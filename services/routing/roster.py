@@ -106,13 +106,16 @@ def load_roster(path: Path | str) -> Roster:
 class RosterFile:
     """A roster that follows its file: re-read when the file's mtime or size changes.
 
-    A bad edit must not stop routing: after the first load, an invalid file keeps the last good
-    roster and the error is kept in `last_error` for the operator (logs, /readyz).
+    A bad edit must not stop routing: after the first load, a file that does not load (invalid,
+    unreadable, removed) keeps the last good roster; the error is kept in `last_error` until
+    the file loads again, and each failed reload counts in `failed_reloads`, for the worker to
+    report (logs, metrics, /readyz).
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.last_error: str | None = None
+        self.failed_reloads = 0
         self._stamp = self._stat()
         self._roster = load_roster(self.path)
 
@@ -129,11 +132,18 @@ class RosterFile:
         if stamp != self._stamp:
             self._stamp = stamp
             try:
-                self._roster = load_roster(self.path)
-                self.last_error = None
+                roster = load_roster(self.path)
             except ConfigError as exc:
-                self.last_error = str(exc)
+                self._failed(str(exc))
+            except Exception as exc:  # e.g. bytes that are not UTF-8: still only a bad edit
+                self._failed(f"{self.path}: cannot load the roster: {exc}")
+            else:
+                self._roster, self.last_error = roster, None
         return self._roster
+
+    def _failed(self, error: str) -> None:
+        self.last_error = error
+        self.failed_reloads += 1
 
 
 def choose_owner(
