@@ -10,6 +10,12 @@ from pydantic import Field
 from schemas.common import Channel, Language, Priority, StrictModel
 
 
+def sla_policy_name(base: str, priority: Priority) -> str:
+    """The SLA policy a decision names: its base (a rule's, or a special period's variant of
+    it) and its priority, e.g. `standard-315-P2`."""
+    return f"{base}-{priority.value}"
+
+
 class Facts(StrictModel):
     """What happened. Priority and SLA are functions of these facts (and of reopens) alone."""
 

@@ -21,6 +21,7 @@ from services.routing.decision import (  # noqa: F401 - re-exported for callers
     Reopen,
     RerouteError,
     Transfer,
+    sla_policy_name,
 )
 from services.routing.roster import Roster, RosterFile, choose_owner
 from services.routing.rulebook import (
@@ -32,6 +33,7 @@ from services.routing.rulebook import (
     load_rules,
 )
 from services.routing.severity import (
+    ActivePeriod,
     SeverityAssessor,
     SpecialPeriods,
     adjust,
@@ -119,6 +121,20 @@ class Router:
         return cls(
             rules, calendar=calendar, roster=RosterFile(roster_path) if roster_path else None
         )
+
+    def sla_policies(self) -> frozenset[str]:
+        """Every SLA policy name a decision of this router can carry: the policy of the
+        defaults, of triage and of each rule, as it is and as each special period tightens it,
+        at every priority (severity, repeats and reopens can raise any complaint's)."""
+        c = self.config
+        bases = {c.defaults.sla_policy, c.triage.sla_policy}
+        bases |= {r.then.sla_policy for r in c.rules if r.then.sla_policy}
+        tightened = {
+            tighten(base, [ActivePeriod(period, "")]).sla_base
+            for base in bases
+            for period in self.calendar.periods
+        }
+        return frozenset(sla_policy_name(b, p) for b in bases | tightened for p in Priority)
 
     def decide(
         self,
@@ -273,7 +289,7 @@ class Router:
             queue=queue,
             owner=owner,
             priority=r.priority,
-            sla_policy=f"{r.sla_base}-{r.priority.value}",
+            sla_policy=sla_policy_name(r.sla_base, r.priority),
             sla_base=r.sla_base,
             sensitive=r.sensitive,
             tags=tuple(r.tags),
@@ -310,7 +326,7 @@ class Router:
                 update={
                     "version": v,
                     "priority": priority,
-                    "sla_policy": f"{previous.sla_base}-{priority.value}",
+                    "sla_policy": sla_policy_name(previous.sla_base, priority),
                     "reopens": previous.reopens + 1,
                     "tags": tags,
                     "reasons": (*previous.reasons, why),

@@ -29,6 +29,19 @@ _PERIOD = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _SPAN = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
+class CalendarError(ValueError):
+    """A calendar that cannot place a deadline: its configuration, not the complaint, is wrong.
+
+    `calendar` and `reason` stay the same however often it happens (for one report of it);
+    the message adds where it was met.
+    """
+
+    def __init__(self, calendar: str, reason: str, where: str = "") -> None:
+        super().__init__(f"calendar {calendar!r} {reason}{where}")
+        self.calendar = calendar
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Span:
     """A configured duration: fixed time plus whole business days.
@@ -248,7 +261,9 @@ class BusinessCalendar:
             yield from intervals
             day += timedelta(days=1)
         since = day - timedelta(days=IDLE_DAYS_LIMIT)
-        raise ValueError(f"calendar {self.name!r} has no working time after {since}")
+        raise CalendarError(
+            self.name, f"has no working time for {IDLE_DAYS_LIMIT} days", f" after {since}"
+        )
 
     def _intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         # Cached per date: every plan asks for the same few days again and again.

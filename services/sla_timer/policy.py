@@ -75,6 +75,8 @@ class Policy:
     category: str | None = None
     department: str | None = None
     sensitive: bool = field(default=False, compare=False)
+    named_only: bool = False
+    """Chosen only when routing names it, never by priority, category and department."""
 
     @property
     def start_level(self) -> int:
@@ -224,9 +226,17 @@ class PolicyModel(_Model):
     warnings: list[Percent] | None = None
     escalation: EscalationModel | None = None
     targets: dict[SlaTarget, TargetModel] = {}
+    named_only: bool = False
+    """Chosen only when routing names it (a rule's `sla_policy`, a special period's), never by
+    priority, category and department; unset keys still come from its priority's default."""
 
     @model_validator(mode="after")
     def _check(self) -> PolicyModel:
+        if self.named_only and (self.category or self.department):
+            raise ValueError(
+                "named_only: expected no category or department: a policy chosen by its name"
+                " alone is not matched on them"
+            )
         for name, t in self.targets.items():
             if name == SlaTarget.CALLBACK and (t.within or not t.warn_before):
                 raise ValueError(

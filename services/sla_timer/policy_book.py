@@ -18,7 +18,7 @@ from schemas.common import Priority
 from schemas.sla import SlaTarget
 from services.kernel.config_files import Label, Problem, load_model
 from services.kernel.errors import ConfigError
-from services.sla_timer.calendar import ALWAYS, BusinessCalendar, CalendarModel
+from services.sla_timer.calendar import ALWAYS, BusinessCalendar, CalendarError, CalendarModel
 from services.sla_timer.policy import (
     LOCAL,
     WALL_CLOCK,
@@ -61,8 +61,15 @@ class PolicyBook:
         self.calendars = {ALWAYS: WALL_CLOCK, **calendars}
         self.sources = dict(sources)
         self.default_calendar = default_calendar
-        self._by_key = {(p.priority, p.category, p.department): p for p in self.policies}
+        self._by_key = {
+            (p.priority, p.category, p.department): p for p in self.policies if not p.named_only
+        }
         self._by_name = {p.name: p for p in self.policies}
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every policy name routing may put on a complaint and find here."""
+        return frozenset(self._by_name)
 
     def resolve(
         self,
@@ -93,9 +100,16 @@ class PolicyBook:
     def calendar_for(
         self, policy: Policy, target: SlaTarget | str, source: str | None
     ) -> BusinessCalendar:
-        """The calendar on which `target` of `policy` counts for a complaint from `source`."""
-        name = policy.target(target).calendar
-        return self.calendar_for_source(source) if name == LOCAL else self.calendars[name]
+        """The calendar on which `target` of `policy` counts for a complaint from `source`
+        (the policy's own for a target it does not track: what a stopped clock was measured
+        on). CalendarError if that calendar is not configured."""
+        rule = policy.targets.get(SlaTarget(target))
+        name = rule.calendar if rule is not None else policy.calendar
+        if name == LOCAL:
+            return self.calendar_for_source(source)
+        if name not in self.calendars:
+            raise CalendarError(name, f"of policy {policy.name!r} is not configured")
+        return self.calendars[name]
 
 
 def normalise(value: str | None) -> str | None:
@@ -176,7 +190,7 @@ def _check_policies(doc: PoliciesFile, calendars: set[str]) -> list[Problem]:
                     f"expected a unique name; {p.name!r} is already policy #{names[p.name] + 1}",
                 )
             )
-        if key in keys:
+        if key in keys and not p.named_only:
             problems.append(
                 (
                     ("policies", i),
@@ -185,7 +199,8 @@ def _check_policies(doc: PoliciesFile, calendars: set[str]) -> list[Problem]:
                 )
             )
         names.setdefault(p.name, i)
-        keys.setdefault(key, i)
+        if not p.named_only:  # chosen by its name alone: no priority/category/department key
+            keys.setdefault(key, i)
         written = [(("policies", i, "calendar"), p.calendar)] + [
             (("policies", i, "targets", name.value, "calendar"), t.calendar)
             for name, t in p.targets.items()
@@ -221,7 +236,7 @@ def _bases(doc: PoliciesFile) -> dict[Priority, PolicyModel]:
     # The default policy of each priority: the first with no category and no department.
     base: dict[Priority, PolicyModel] = {}
     for p in doc.policies:
-        if _key(p)[1:] == (None, None):
+        if _key(p)[1:] == (None, None) and not p.named_only:
             base.setdefault(p.priority, p)
     return base
 
@@ -250,6 +265,7 @@ def _policy(p: PolicyModel, base: PolicyModel, defaults: DefaultsModel) -> Polic
         escalation=escalation.build(),
         category=normalise(p.category),
         department=normalise(p.department),
+        named_only=p.named_only,
     )
 
 
