@@ -27,7 +27,7 @@ from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.emit import Emit, decode
 from services.kernel.handler import Handler, Record
 from services.sla_timer import store
-from services.sla_timer.calendar import BusinessCalendar
+from services.sla_timer.calendar import BusinessCalendar, CalendarError
 from services.sla_timer.metrics import SlaMetrics
 from services.sla_timer.migrations import MIGRATIONS
 from services.sla_timer.policy import WALL_CLOCK, Plan, Policy
@@ -58,6 +58,12 @@ AGENT_STATUSES = (
 CLOSING = (Status.RESOLVED, Status.CLOSED)
 FIRE_LIMIT = 5000
 GAUGE_EVERY = 30.0  # a count over every live row: cheap enough, not every pass
+UNROUTED = "none"
+"""The policy of a placeholder row (a status seen before the routing decision)."""
+UNKNOWN_POLICY = "unknown_sla_policy"
+"""Configuration problem: routing names a policy the SLA policies do not define."""
+CALENDAR = "calendar"
+"""Configuration problem: a business calendar cannot place a deadline, or is not configured."""
 
 
 class SlaTimer(Handler):
@@ -79,6 +85,8 @@ class SlaTimer(Handler):
         self.queue = DueQueue()
         self.partitions: set[int] = set()
         self._policies: dict[tuple[object, ...], Policy] = {}
+        self._unknown: dict[str, str] = {}
+        """Policy names routing used that the book lacks → what is done instead."""
         self._gauge_at = 0.0
 
     # --- partition ownership -------------------------------------------------------------
@@ -299,6 +307,8 @@ class SlaTimer(Handler):
             self.after_commit(lambda: self.queue.extend(entries))
 
     def _fire(self, st: TargetState, now: datetime, out: list[Emit]) -> TargetState:
+        if not self._tracks(st):  # re-routed to a policy without this target: its clock stops
+            return replace(st, next_due=None)
         plan = self._plan(st)
         step = next_step(st, plan)
         if step is None:
@@ -340,10 +350,9 @@ class SlaTimer(Handler):
         fresh: bool = True,
         kind: SlaEventKind = SlaEventKind.STARTED,
     ) -> None:
-        try:
-            plan = self._plan(st)
-        except (KeyError, ValueError):
-            return  # this policy does not track the target
+        if not self._tracks(st):
+            return  # this policy does not track the target (e.g. no keep-informed clock)
+        plan = self._plan(st)
         step = next_step(st, plan)
         st = replace(st, deadline=plan.deadline, next_due=step[0] if step else None)
         changed.append(st)
@@ -376,18 +385,7 @@ class SlaTimer(Handler):
         key = (st.policy, st.priority, st.category, st.department, st.sensitive, st.tightened)
         found = self._policies.get(key)
         if found is None:
-            priority = st.priority
-            if st.tightened:  # a special period: the next stricter priority's targets
-                order = list(Priority)
-                priority = order[max(0, order.index(priority) - 1)]
-            try:
-                found = (
-                    self.book.resolve(priority, st.category, st.department, st.sensitive)
-                    if st.tightened
-                    else self.book.named(st.policy, sensitive=st.sensitive)
-                )
-            except KeyError:
-                found = self.book.resolve(priority, st.category, st.department, st.sensitive)
+            found = self._lookup(st)
             if self.scale != 1.0:
                 found = scaled(found, self.scale)
             if len(self._policies) > 4096:
@@ -395,15 +393,62 @@ class SlaTimer(Handler):
             self._policies[key] = found
         return found
 
+    def _lookup(self, st: TargetState) -> Policy:
+        """The policy routing named (its special-period variant, e.g. `standard-315-P2`, when
+        one is in force). A name the book lacks falls back to the policy the facts choose —
+        for a special period, the next stricter priority's — and is a configuration problem."""
+        try:
+            return self.book.named(st.policy, sensitive=st.sensitive)
+        except KeyError:
+            pass
+        priority = st.priority
+        if st.tightened:
+            order = list(Priority)
+            priority = order[max(0, order.index(priority) - 1)]
+        found = self.book.resolve(priority, st.category, st.department, st.sensitive)
+        if st.policy != UNROUTED and st.policy not in self._unknown:
+            stricter = " (one priority stricter: a special period is in force)" * st.tightened
+            self._unknown[st.policy] = (
+                f"routing names SLA policy {st.policy!r}, which the SLA policies do not define;"
+                f" its clocks follow {found.name!r}{stricter}, chosen by priority, category and"
+                " department. Define it in the SLA policies (or correct the routing rules)."
+            )
+        return found
+
+    def _tracks(self, st: TargetState) -> bool:
+        """Whether the complaint's policy has `st.target`; the clock of a target it has is
+        about to start or move, so a fallback policy is reported (once per step)."""
+        if SlaTarget(st.target) not in self._policy(st).targets:
+            return False
+        if st.policy in self._unknown:
+            self.config_problem(UNKNOWN_POLICY, self._unknown[st.policy], subject=st.policy)
+        return True
+
     def _calendar(self, st: TargetState) -> BusinessCalendar:
         if self.scale != 1.0:
             return WALL_CLOCK
-        return self.book.calendar_for(self._policy(st), st.target, st.source)
+        try:
+            return self.book.calendar_for(self._policy(st), st.target, st.source)
+        except CalendarError as exc:
+            self._calendar_problem(exc)
+            return WALL_CLOCK
 
     def _plan(self, st: TargetState) -> Plan:
-        policy = self._policy(st)
-        return policy.plan_target(
-            st.target, st.started_at, self._calendar(st), st.used, due=st.due_at
+        policy, calendar = self._policy(st), self._calendar(st)
+        try:
+            return policy.plan_target(st.target, st.started_at, calendar, st.used, due=st.due_at)
+        except CalendarError as exc:
+            # A deadline must still come, and warnings and escalations with it: counted round
+            # the clock (a business day as 24 hours) until the calendar is fixed.
+            self._calendar_problem(exc)
+            return policy.plan_target(st.target, st.started_at, WALL_CLOCK, st.used, due=st.due_at)
+
+    def _calendar_problem(self, exc: CalendarError) -> None:
+        self.config_problem(
+            CALENDAR,
+            f"calendar {exc.calendar!r} {exc.reason}: SLA clocks on it count round the clock"
+            " (a business day as 24 hours) until it is fixed",
+            subject=exc.calendar,
         )
 
     def _gauge(self, conn: psycopg.Connection) -> None:

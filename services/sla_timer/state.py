@@ -30,7 +30,8 @@ class TargetState:
     policy: str
     sensitive: bool
     tightened: bool
-    """A special period is in force: the next stricter priority's policy applies."""
+    """A special period is in force: its policy applies (`policy` names it, e.g.
+    `standard-315-P2`); if that is not defined, the next stricter priority's."""
     source: str | None
     route_version: int
     started_at: datetime
