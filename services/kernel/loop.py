@@ -149,6 +149,8 @@ class WorkerRunner:
             healthy=lambda: time.monotonic() - self._last_loop < 60,
             ready=self.ready,
         )
+        # Read at scrape time, so Prometheus sees what `/readyz` would answer.
+        self.metrics.ready.set_function(lambda: 1.0 if self.ready() else 0.0)
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
