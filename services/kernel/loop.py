@@ -151,6 +151,8 @@ class WorkerRunner:
             problems=self.handler.problems.current,
             worker=self.name,
         )
+        # Read at scrape time, so Prometheus sees what `/readyz` would answer.
+        self.metrics.ready.set_function(lambda: 1.0 if self.ready() else 0.0)
 
     def stop(self, *_: Any) -> None:
         self._stop.set()

@@ -46,6 +46,7 @@ class Metrics:
     events_processed: Counter
     consumer_rejoins: Counter
     loop_failures: Counter
+    ready: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> Metrics:
@@ -81,6 +82,11 @@ class Metrics:
                 "Polls or periodic jobs rolled back and retried, by the step that failed"
                 " (`passing` for database or broker outages).",
                 ("worker", "stage"),
+            ),
+            ready=gauge(
+                registry,
+                "ready",
+                "1 when the worker is ready (what `/readyz` answers with 200), else 0.",
             ),
         )
 

@@ -28,6 +28,7 @@ KERNEL_METRICS = (
     "complaintflow_dead_letters_total",
     "complaintflow_events_processed_total",
     "complaintflow_loop_failures_total",
+    "complaintflow_ready",
 )
 """Served by every worker."""
 DESIGN_METRICS = {
@@ -253,6 +254,7 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
             assert f"# TYPE {metric_name} " in text, f"{metric_name} missing on {name}"
         assert workers[name].status("/healthz") == 200
         assert workers[name].status("/readyz") == 200
+        assert metric(text, "complaintflow_ready") == 1
         assert metric(texts[name], "complaintflow_stage_latency_seconds_count", stage=name) > 0
     assert metric(texts["intake"], "complaintflow_complaints_received_total", channel="phone") == 3
     assert (
