@@ -12,7 +12,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from services.commands.workers import WORKERS, handler_class
-from services.kernel.metrics import Metrics
+from services.kernel.metrics import Metrics, ProblemMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -50,6 +50,7 @@ def exported_metrics() -> set[str]:
     """Every series name a worker serves: the kernel's metrics and each worker's own."""
     registry = CollectorRegistry()
     Metrics.create(registry)
+    ProblemMetrics.create(registry)
     for name in WORKERS:
         handler_class(name).metrics_class.create(registry)
     names = set()
