@@ -66,7 +66,7 @@ def status(cid: str, value: Status, minutes: float, score: int | None = None) ->
     )
 
 
-def survey(cid: str, score: int, minutes: float) -> LifecycleEvent:
+def survey(cid: str, score: int, minutes: float, comment: str | None = None) -> LifecycleEvent:
     return LifecycleEvent(
         complaint_id=cid,
         kind=LifecycleKind.SURVEY_ANSWERED,
@@ -76,14 +76,53 @@ def survey(cid: str, score: int, minutes: float) -> LifecycleEvent:
         recorded_at=at(minutes),
         channel="phone",
         score=score,
+        comment=comment,
     )
 
 
-def sla(cid: str, kind: SlaEventKind, level: int | None = None, deadline: float = 60) -> SlaEvent:
+def compensation(cid: str, amount: str, minutes: float) -> LifecycleEvent:
+    return LifecycleEvent(
+        complaint_id=cid,
+        kind=LifecycleKind.COMPENSATION_OFFERED,
+        source="london-cc",
+        source_event_id=f"{cid}-comp-{minutes}",
+        occurred_at=at(minutes),
+        recorded_at=at(minutes),
+        channel="phone",
+        amount=amount,
+        currency="GBP",
+    )
+
+
+def resolution(cid: str, minutes: float) -> LifecycleEvent:
+    return LifecycleEvent(
+        complaint_id=cid,
+        kind=LifecycleKind.STATUS,
+        source="london-cc",
+        source_event_id=f"{cid}-resolution-{minutes}",
+        occurred_at=at(minutes),
+        recorded_at=at(minutes),
+        channel="phone",
+        status=Status.RESOLVED,
+        root_cause="billing run charged twice",
+        corrective_action="refunded the second charge",
+        preventive_action="de-duplicate billing runs",
+    )
+
+
+def sla(
+    cid: str,
+    kind: SlaEventKind,
+    level: int | None = None,
+    deadline: float = 60,
+    target: SlaTarget = SlaTarget.RESOLVE,
+    elapsed: float | None = None,
+) -> SlaEvent:
     return SlaEvent(
         complaint_id=cid,
         kind=kind,
-        target=SlaTarget.RESOLVE,
+        target=target,
+        elapsed_seconds=elapsed,
         policy="standard-P3",
         priority=Priority.P3,
         department="finance",
@@ -118,6 +157,9 @@ def story() -> list:
         status(a, Status.ASSIGNED, 2),
         notified(a, 1),
         sla(a, SlaEventKind.STARTED),
+        sla(a, SlaEventKind.STARTED, target=SlaTarget.ACKNOWLEDGE, deadline=10),
+        sla(a, SlaEventKind.MET, target=SlaTarget.ACKNOWLEDGE, deadline=10, elapsed=120.0),
+        compensation(a, "10.50", 20),
         routed(b, 1, "finance", None),
         registered(b),
         status(a, Status.RESOLVED, 30),
@@ -128,9 +170,10 @@ def story() -> list:
         sla(b, SlaEventKind.BREACHED, deadline=90),
         sla(b, SlaEventKind.ESCALATED, level=3, deadline=90),
         sla(b, SlaEventKind.ESCALATED, level=2, deadline=90),
-        status(a, Status.RESOLVED, 50),
+        resolution(a, 50),
+        compensation(a, "5.00", 52),
         status(a, Status.CLOSED, 55),
-        survey(a, 4, 60),
+        survey(a, 4, 60, comment="quick once someone listened"),
         notified(a, 2),
         notified(b, 3),
     ]

@@ -131,16 +131,32 @@ def apply(conn: psycopg.Connection, patches: Sequence[Patch], now: datetime) -> 
         " sla_breached = c.sla_breached OR p.breached,"
         " escalation_level = GREATEST(c.escalation_level, p.escalation_level),"
         " notifications = c.notifications + p.notifications,"
+        " customer_token = COALESCE(p.customer_token, c.customer_token),"
+        " region = COALESCE(p.region, c.region),"
+        " product = COALESCE(p.product, c.product),"
+        " sub_category = CASE WHEN p.route_version > c.route_version THEN p.route_sub_category"
+        "  ELSE COALESCE(c.sub_category, p.sub_category) END,"
+        " reopen_count = c.reopen_count + p.reopens,"
+        " root_cause = COALESCE(p.root_cause, c.root_cause),"
+        " corrective_action = COALESCE(p.corrective_action, c.corrective_action),"
+        " preventive_action = COALESCE(p.preventive_action, c.preventive_action),"
+        " compensation_amount = c.compensation_amount + p.compensation,"
+        " compensation_currency = COALESCE(p.compensation_currency, c.compensation_currency),"
+        " csat_comment = COALESCE(p.csat_comment, c.csat_comment),"
         " updated_at = %s"
         " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
         " %s::text[], %s::int[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::text[],"
         " %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[],"
         " %s::boolean[], %s::timestamptz[], %s::int[], %s::timestamptz[], %s::boolean[],"
-        " %s::int[], %s::int[]) AS p(complaint_id, reference, source, external_ref, category,"
+        " %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::int[], %s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[],"
+        " %s::text[]) AS p(complaint_id, reference, source, external_ref, category,"
         " channel, language, repeat_count, occurred_at, registered_at, route_version,"
         " route_category, department, queue, owner, priority, sensitive, status,"
         " resolved_reset, resolved_at, csat, sla_deadline, breached, escalation_level,"
-        " notifications)"
+        " notifications, customer_token, region, product, sub_category, route_sub_category,"
+        " reopens, root_cause, corrective_action, preventive_action, compensation,"
+        " compensation_currency, csat_comment)"
         " WHERE c.complaint_id = p.complaint_id",
         (
             now,
@@ -169,5 +185,42 @@ def apply(conn: psycopg.Connection, patches: Sequence[Patch], now: datetime) -> 
             [p.breached for p in patches],
             [p.escalation_level for p in patches],
             [p.notifications for p in patches],
+            [r.customer_token if r else None for r in reg],
+            [r.region if r else None for r in reg],
+            [r.product if r else None for r in reg],
+            [r.sub_category if r else None for r in reg],
+            [r.sub_category if r else None for r in route],
+            [p.reopens for p in patches],
+            [p.root_cause for p in patches],
+            [p.corrective_action for p in patches],
+            [p.preventive_action for p in patches],
+            [p.compensation for p in patches],
+            [p.compensation_currency for p in patches],
+            [p.csat_comment for p in patches],
         ),
     )
+    targets = [(p.complaint_id, name, t) for p in patches for name, t in p.targets.items()]
+    if targets:
+        conn.execute(
+            "INSERT INTO analytics.sla_targets AS t (complaint_id, target, policy, state,"
+            " deadline, breached, escalation_level, elapsed_seconds, updated_at)"
+            " SELECT u.*, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::timestamptz[], %s::boolean[], %s::int[], %s::float8[]) AS u"
+            " ON CONFLICT (complaint_id, target) DO UPDATE SET policy = EXCLUDED.policy,"
+            " state = EXCLUDED.state, deadline = EXCLUDED.deadline,"
+            " breached = t.breached OR EXCLUDED.breached,"
+            " escalation_level = GREATEST(t.escalation_level, EXCLUDED.escalation_level),"
+            " elapsed_seconds = COALESCE(EXCLUDED.elapsed_seconds, t.elapsed_seconds),"
+            " updated_at = EXCLUDED.updated_at",
+            (
+                now,
+                [cid for cid, _, _ in targets],
+                [name for _, name, _ in targets],
+                [t.policy for _, _, t in targets],
+                [t.state for _, _, t in targets],
+                [t.deadline for _, _, t in targets],
+                [t.breached for _, _, t in targets],
+                [t.escalation_level for _, _, t in targets],
+                [t.elapsed_seconds for _, _, t in targets],
+            ),
+        )

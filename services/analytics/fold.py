@@ -9,8 +9,9 @@ status that replaces), so applying a batch at once equals applying its events on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.notifications import NotificationOutcome
@@ -40,6 +41,42 @@ class Patch:
     breached: bool = False
     escalation_level: int = 0
     notifications: int = 0
+    reopens: int = 0
+    root_cause: str | None = None
+    corrective_action: str | None = None
+    preventive_action: str | None = None
+    compensation: Decimal = Decimal(0)
+    """Compensation offered in the batch, added to what was offered before."""
+    compensation_currency: str | None = None
+    csat_comment: str | None = None
+    targets: dict[str, TargetPatch] = field(default_factory=dict)
+    """Per SLA target (acknowledge, keep_informed, resolve, callback, follow_up)."""
+
+
+@dataclass
+class TargetPatch:
+    """One SLA target's change from one batch: its latest state and deadline."""
+
+    policy: str
+    state: str
+    deadline: datetime
+    breached: bool = False
+    escalation_level: int = 0
+    elapsed_seconds: float | None = None
+
+
+STATE_AFTER = {
+    SlaEventKind.STARTED: "active",
+    SlaEventKind.WARNING: "active",
+    SlaEventKind.RESUMED: "active",
+    SlaEventKind.BREACHED: "breached",
+    SlaEventKind.ESCALATED: "breached",
+    SlaEventKind.MET: "met",
+    SlaEventKind.PAUSED: "paused",
+    SlaEventKind.CANCELLED: "cancelled",
+}
+"""A target's state after each kind of SLA event (a breach met late stays `breached` in its
+flag and turns `met`)."""
 
 
 def fold(events: Iterable[Archived]) -> list[Patch]:
@@ -57,9 +94,7 @@ def fold(events: Iterable[Archived]) -> list[Patch]:
         elif isinstance(model, LifecycleEvent):
             _lifecycle(p, model)
         elif isinstance(model, SlaEvent):
-            p.sla_deadline = model.deadline
-            p.breached = p.breached or model.kind == SlaEventKind.BREACHED
-            p.escalation_level = max(p.escalation_level, model.level or 0)
+            _sla(p, model)
         else:
             p.notifications += 1
     return list(patches.values())
@@ -71,7 +106,31 @@ def _lifecycle(p: Patch, e: LifecycleEvent) -> None:
         p.status = status
     if status == "reopened":
         p.resolved_reset, p.resolved_at = True, None
+        p.reopens += 1
     elif status in CLOSING and p.resolved_at is None:
         p.resolved_at = e.occurred_at
     if e.score is not None:
         p.csat = e.score
+    if e.kind == LifecycleKind.SURVEY_ANSWERED and e.comment:
+        p.csat_comment = e.comment
+    p.root_cause = e.root_cause or p.root_cause
+    p.corrective_action = e.corrective_action or p.corrective_action
+    p.preventive_action = e.preventive_action or p.preventive_action
+    if e.kind == LifecycleKind.COMPENSATION_OFFERED and e.amount:
+        p.compensation += Decimal(e.amount)
+        p.compensation_currency = e.currency or p.compensation_currency
+
+
+def _sla(p: Patch, e: SlaEvent) -> None:
+    breached = e.kind == SlaEventKind.BREACHED
+    p.sla_deadline = e.deadline
+    p.breached = p.breached or breached
+    p.escalation_level = max(p.escalation_level, e.level or 0)
+    t = p.targets.get(e.target.value)
+    if t is None:
+        t = p.targets[e.target.value] = TargetPatch(e.policy, STATE_AFTER[e.kind], e.deadline)
+    t.policy, t.state, t.deadline = e.policy, STATE_AFTER[e.kind], e.deadline
+    t.breached = t.breached or breached or e.kind == SlaEventKind.ESCALATED
+    t.escalation_level = max(t.escalation_level, e.level or 0)
+    if e.elapsed_seconds is not None:
+        t.elapsed_seconds = e.elapsed_seconds

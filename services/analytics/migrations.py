@@ -44,4 +44,35 @@ MIGRATIONS = (
         CREATE INDEX events_complaint ON {schema}.events (complaint_id, at);
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE {schema}.complaints
+            ADD COLUMN customer_token text,
+            ADD COLUMN region text,
+            ADD COLUMN product text,
+            ADD COLUMN sub_category text,
+            ADD COLUMN reopen_count int NOT NULL DEFAULT 0,
+            ADD COLUMN root_cause text,
+            ADD COLUMN corrective_action text,
+            ADD COLUMN preventive_action text,
+            ADD COLUMN compensation_amount numeric(14, 2) NOT NULL DEFAULT 0,
+            ADD COLUMN compensation_currency text,
+            ADD COLUMN csat_comment text;
+        CREATE INDEX complaints_registered ON {schema}.complaints (registered_at);
+        CREATE INDEX complaints_customer ON {schema}.complaints (customer_token);
+        CREATE TABLE {schema}.sla_targets (
+            complaint_id text NOT NULL,
+            target text NOT NULL,
+            policy text NOT NULL,
+            state text NOT NULL,
+            deadline timestamptz NOT NULL,
+            breached boolean NOT NULL DEFAULT false,
+            escalation_level int NOT NULL DEFAULT 0,
+            elapsed_seconds double precision,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (complaint_id, target)
+        );
+        """,
+    ),
 )

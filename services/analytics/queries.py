@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 
@@ -28,6 +30,13 @@ COLUMNS = (
     "escalation_level",
     "notifications",
     "csat",
+    "csat_comment",
+    "reopen_count",
+    "root_cause",
+    "corrective_action",
+    "preventive_action",
+    "compensation_amount",
+    "compensation_currency",
 )
 
 
@@ -58,6 +67,18 @@ def show(url: str, key: str) -> str:
         for col in COLUMNS[2:]:
             if found[col] is not None:
                 lines.append(f"  {col:<16} {found[col]}")
+        targets = conn.execute(
+            "SELECT target, state, deadline, breached, escalation_level, elapsed_seconds"
+            " FROM analytics.sla_targets WHERE complaint_id = %s ORDER BY deadline",
+            (found["complaint_id"],),
+        ).fetchall()
+        if targets:
+            lines.append("SLA targets:")
+        for target, state, deadline, breached, level, elapsed in targets:
+            extra = " breached" if breached else ""
+            extra += f", escalated to level {level}" if level else ""
+            extra += f", took {elapsed / 3600:.1f} h" if elapsed is not None else ""
+            lines.append(f"  {target:<14} {state:<10} due {deadline:%Y-%m-%d %H:%M}Z{extra}")
         lines.append("Timeline:")
         for at, _topic, kind, payload in timeline(conn, str(found["complaint_id"])):
             detail = _detail(kind, payload)  # type: ignore[arg-type]
@@ -87,19 +108,93 @@ def _detail(kind: str, payload: dict[str, object]) -> str:
     return " ".join(parts)
 
 
-def list_complaints(url: str, *, status: str | None = None, limit: int = 20) -> str:
+@dataclass(frozen=True)
+class Filters:
+    """What `complaintflow list` (and the read API) select by; None means any."""
+
+    status: str | None = None
+    department: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    channel: str | None = None
+    breached: bool | None = None
+    sensitive: bool | None = None
+    repeat: bool | None = None
+    since: datetime | None = None
+    """Registered at or after."""
+    until: datetime | None = None
+    """Registered before."""
+    customer_token: str | None = None
+    limit: int = 20
+
+    def where(self) -> tuple[str, list[object]]:
+        """The SQL condition and its parameters (always parameterised)."""
+        terms = ["reference IS NOT NULL"]
+        params: list[object] = []
+        for column in ("status", "department", "priority", "category", "channel"):
+            value = getattr(self, column)
+            if value is not None:
+                terms.append(f"{column} = %s")
+                params.append(value)
+        if self.customer_token is not None:
+            terms.append("customer_token = %s")
+            params.append(self.customer_token)
+        for flag, column in (("breached", "sla_breached"), ("sensitive", "sensitive")):
+            value = getattr(self, flag)
+            if value is not None:
+                terms.append(f"{column} = %s")
+                params.append(value)
+        if self.repeat is not None:
+            terms.append("repeat_count > 0" if self.repeat else "repeat_count = 0")
+        if self.since is not None:
+            terms.append("registered_at >= %s")
+            params.append(self.since)
+        if self.until is not None:
+            terms.append("registered_at < %s")
+            params.append(self.until)
+        return " AND ".join(terms), params
+
+
+LISTED = (
+    "reference",
+    "complaint_id",
+    "status",
+    "category",
+    "department",
+    "priority",
+    "channel",
+    "sla_breached",
+    "sensitive",
+    "repeat_count",
+    "registered_at",
+    "resolved_at",
+)
+
+
+def find(conn: psycopg.Connection, filters: Filters) -> list[dict[str, object]]:
+    """The complaints that match, newest first."""
+    where, params = filters.where()
+    rows = conn.execute(
+        f"SELECT {', '.join(LISTED)} FROM analytics.complaints WHERE {where}"  # noqa: S608
+        " ORDER BY registered_at DESC NULLS LAST, complaint_id LIMIT %s",
+        (*params, filters.limit),
+    ).fetchall()
+    return [dict(zip(LISTED, row, strict=True)) for row in rows]
+
+
+def list_complaints(url: str, filters: Filters, *, fmt: str = "table") -> str:
+    """The matching complaints as a table, or as JSON lines (`fmt="json"`)."""
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT reference, status, category, department, priority, sla_breached,"
-            " registered_at FROM analytics.complaints"
-            " WHERE (%s::text IS NULL OR status = %s) AND reference IS NOT NULL"
-            " ORDER BY registered_at DESC NULLS LAST LIMIT %s",
-            (status, status, limit),
-        ).fetchall()
+        found = find(conn, filters)
+    if fmt == "json":
+        return "\n".join(json.dumps(row, default=str, ensure_ascii=False) for row in found)
+    if not found:
+        return "No complaints match."
     header = f"{'reference':<14} {'status':<20} {'category':<18} {'department':<17} pri breached"
     body = [
-        f"{r[0]:<14} {r[1]:<20} {(r[2] or '-'):<18} {(r[3] or '-'):<17} {(r[4] or '-'):<3} "
-        f"{'yes' if r[5] else 'no'}"
-        for r in rows
+        f"{r['reference']:<14} {r['status']:<20} {(r['category'] or '-'):<18} "
+        f"{(r['department'] or '-'):<17} {(r['priority'] or '-'):<3} "
+        f"{'yes' if r['sla_breached'] else 'no'}"
+        for r in found
     ]
-    return "\n".join([header, *body]) if body else "No complaints in the archive yet."
+    return "\n".join([header, *body])

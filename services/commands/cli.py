@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,10 +176,35 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from services.analytics.queries import list_complaints
+    from services.analytics.queries import Filters, list_complaints
 
-    print(list_complaints(settings(Settings).db_url(), status=args.status, limit=args.limit))
+    filters = Filters(
+        status=args.status,
+        department=args.department,
+        priority=args.priority,
+        category=args.category,
+        channel=args.channel,
+        breached=args.breached,
+        sensitive=args.sensitive,
+        repeat=args.repeat,
+        since=args.since,
+        until=args.until,
+        customer_token=args.customer,
+        limit=args.limit,
+    )
+    print(list_complaints(settings(Settings).db_url(), filters, fmt=args.format))
     return 0
+
+
+def _instant(text: str) -> datetime:
+    """A date or date-time on the command line; without a zone it is UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[+zone])"
+        ) from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
@@ -273,9 +299,28 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("complaint", help="complaint id or reference (CF-XXXX-XXXX)")
     sh.set_defaults(func=cmd_show)
 
-    ls = sub.add_parser("list", help="recent complaints from the archive")
+    ls = sub.add_parser("list", help="complaints from the archive, newest first, filtered")
     ls.add_argument("--status")
+    ls.add_argument("--department")
+    ls.add_argument("--priority", choices=("P1", "P2", "P3", "P4"))
+    ls.add_argument("--category")
+    ls.add_argument("--channel")
+    for flag, what in (
+        ("breached", "an SLA target breached"),
+        ("sensitive", "marked sensitive (media, regulator, court threats)"),
+        ("repeat", "a repeat of an earlier complaint"),
+    ):
+        ls.add_argument(
+            f"--{flag}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"only those (--no-{flag}: only those not) {what}",
+        )
+    ls.add_argument("--since", type=_instant, help="registered at or after (date or date-time)")
+    ls.add_argument("--until", type=_instant, help="registered before (date or date-time)")
+    ls.add_argument("--customer", help="a customer token (as on the registered topic)")
     ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--format", choices=("table", "json"), default="table")
     ls.set_defaults(func=cmd_list)
 
     sc = sub.add_parser("schemas", help="export JSON Schema of every topic")

@@ -3,22 +3,29 @@ replaying any of it changes nothing."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import psycopg
 import pytest
 
-from services.analytics import archive
+from services.analytics import archive, queries
 from services.analytics.migrations import MIGRATIONS
+from services.analytics.queries import Filters
 from services.kernel.db import migrate
 from tests.analytics_story import T0, story
 
 pytestmark = pytest.mark.integration
 
 
-def snapshot(conn: psycopg.Connection) -> tuple[list, int]:
+def snapshot(conn: psycopg.Connection) -> tuple[list, list, int]:
     rows = conn.execute("SELECT * FROM analytics.complaints ORDER BY complaint_id").fetchall()
+    targets = conn.execute(
+        "SELECT * FROM analytics.sla_targets ORDER BY complaint_id, target"
+    ).fetchall()
     events = conn.execute("SELECT count(*) FROM analytics.events").fetchone()
     assert events is not None
-    return rows, events[0]
+    return rows, targets, events[0]
 
 
 def test_a_batch_at_once_equals_its_events_one_by_one_and_replays_change_nothing(cf):
@@ -29,18 +36,54 @@ def test_a_batch_at_once_equals_its_events_one_by_one_and_replays_change_nothing
         for event in events:
             archive.record(conn, [event], T0)
         one_by_one = snapshot(conn)
-        conn.execute("TRUNCATE analytics.complaints, analytics.events")
+        conn.execute("TRUNCATE analytics.complaints, analytics.events, analytics.sla_targets")
         # When the same story is applied as one poll
         assert archive.record(conn, events, T0) == len(events)
         at_once = snapshot(conn)
         # Then the archive is the same
         assert at_once == one_by_one
-        assert one_by_one[1] == len(events)
+        assert one_by_one[2] == len(events)
         # And replaying all of it, or any part, twice in one poll, changes nothing
         assert archive.record(conn, events + events[:5], T0) == 0
         assert snapshot(conn) == at_once
         row = conn.execute(
             "SELECT status, route_version, department, csat, notifications, sla_breached,"
-            " escalation_level FROM analytics.complaints WHERE complaint_id = 'c-aaaa'"
+            " escalation_level, reopen_count, root_cause, preventive_action,"
+            " compensation_amount::text, compensation_currency, csat_comment, customer_token"
+            " FROM analytics.complaints WHERE complaint_id = 'c-aaaa'"
         ).fetchone()
-        assert row == ("closed", 2, "refunds", 4, 2, False, 0)
+        assert row == (
+            "closed", 2, "refunds", 4, 2, False, 0, 1, "billing run charged twice",
+            "de-duplicate billing runs", "15.50", "GBP", "quick once someone listened", "cus_1",
+        )  # fmt: skip
+        targets = conn.execute(
+            "SELECT complaint_id, target, state, breached, escalation_level, elapsed_seconds"
+            " FROM analytics.sla_targets ORDER BY 1, 2"
+        ).fetchall()
+        assert targets == [
+            ("c-aaaa", "acknowledge", "met", False, 0, 120.0),
+            ("c-aaaa", "resolve", "met", False, 0, None),
+            ("c-bbbb", "resolve", "breached", True, 3, None),
+        ]
+
+
+def test_list_filters_select_exactly_the_matching_complaints(cf):
+    events = [(f"ce-{i}", "topic", model) for i, model in enumerate(story())]
+    with psycopg.connect(cf.db_url()) as conn:
+        migrate(conn, "analytics", MIGRATIONS)
+        archive.record(conn, events, T0)
+        conn.commit()
+
+        def refs(**filters: object) -> list[str]:
+            return sorted(str(r["complaint_id"]) for r in queries.find(conn, Filters(**filters)))
+
+        assert refs() == ["c-aaaa", "c-bbbb"]
+        assert refs(breached=True) == ["c-bbbb"] and refs(breached=False) == ["c-aaaa"]
+        assert refs(status="closed", department="refunds") == ["c-aaaa"]
+        assert refs(department="finance", priority="P3") == ["c-bbbb"]
+        assert refs(category="billing", channel="phone") == ["c-bbbb"]  # a was recategorised
+        assert refs(customer_token="cus_1", repeat=False) == ["c-aaaa", "c-bbbb"]
+        assert refs(since=T0 + timedelta(minutes=1)) == [] and refs(until=T0) == []
+        assert refs(sensitive=True) == [] and refs(limit=1) != refs()
+    lines = queries.list_complaints(cf.db_url(), Filters(breached=True), fmt="json").splitlines()
+    assert [json.loads(line)["complaint_id"] for line in lines] == ["c-bbbb"]
