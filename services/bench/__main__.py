@@ -6,6 +6,8 @@
 3. intake latency at a fixed rate: send time → the registered event's broker timestamp.
 4. SLA timer: breach lag with a million open timers and 1,000 deadlines a second falling
    due, worker memory per million open timers, recovery after kill -9 (see `sla.py`).
+5. The whole pipeline: every worker running, a flood of new complaints, the rate at which
+   they are fully processed, against bare Kafka on the same messages (see `pipeline.py`).
 
 Results are printed and written to `bench-results/` (JSON and an SVG chart).
 """
@@ -34,6 +36,7 @@ from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, REGISTERED, TOPICS
 from services.bench.chart import latency_svg
 from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
+from services.bench.pipeline import new_complaints, run_pipeline
 from services.bench.sla import run_sla
 from services.devstack.ports import free_port, stop_process
 from services.kernel.kafka import ensure_topics
@@ -391,6 +394,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     stages.add_argument("--only-sla", action="store_true", help="run the SLA timer stage only")
     stages.add_argument("--skip-sla", action="store_true", help="skip the SLA timer stage")
+    stages.add_argument(
+        "--only-pipeline", action="store_true", help="run the whole-pipeline stage only"
+    )
+    p.add_argument(
+        "--pipeline-complaints",
+        type=int,
+        default=20_000,
+        help="new complaints flooded through every worker (0 skips the stage)",
+    )
     sla = p.add_argument_group("SLA timer stage")
     sla.add_argument(
         "--sla-timers", type=int, default=1_000_000, help="open timers in the database"
@@ -414,14 +426,15 @@ def main(argv: list[str] | None = None) -> int:
         " (default: 20 + 25 per million timers)",
     )
     args = p.parse_args(argv)
-    run_intake = not (args.skip_intake or args.only_sla)
-    run_sla_stage = not args.skip_sla
+    run_intake = not (args.skip_intake or args.only_sla or args.only_pipeline)
+    run_sla_stage = not (args.skip_sla or args.only_pipeline)
+    run_pipe = args.pipeline_complaints > 0 and not args.only_sla
     instances = [int(n) for n in args.intake_instances.split(",") if n.strip()]
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    n_stages = 3 * run_intake + run_sla_stage
+    n_stages = 3 * run_intake + run_sla_stage + run_pipe
     home = Path("/tmp") / f"cf-bench-{uuid.uuid4().hex[:8]}"
     home.mkdir()
     console.print(f"Starting a local stack in {home} ...")
@@ -430,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     thr: dict[int, dict[str, Any]] = {}
     lat: dict[str, Any] = {}
     slar: dict[str, Any] = {}
+    pipe: dict[str, Any] = {}
     try:
         if run_intake:
             events = _events(args.events)
@@ -460,6 +474,14 @@ def main(argv: list[str] | None = None) -> int:
                 stamp=stamp,
                 console=console,
             )
+        if run_pipe:
+            complaints = new_complaints(args.pipeline_complaints)
+            console.print(
+                f"[bold]{n_stages}/{n_stages}[/] whole pipeline: {len(complaints):,} new"
+                " complaints through every worker, and bare Kafka on the same messages"
+            )
+            pipe = run_pipeline(_fresh(base), complaints, console=console)
+            pipe["bare_kafka"] = bare_kafka(_fresh(base), complaints)
     finally:
         for pid in pids:
             stop_process(pid, signal.SIGINT if pid == pids[-1] else signal.SIGTERM, 60)
@@ -487,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(f"raw → registered p99 @ {args.rate:,.0f}/s", f"{lat['p99_ms']:,.1f} ms")
     if run_sla_stage:
         _sla_rows(table, slar)
+    if run_pipe:
+        _pipeline_rows(table, pipe)
     console.print(table)
 
     result: dict[str, Any] = {"at": stamp, "cpus": os.cpu_count()}
@@ -510,9 +534,35 @@ def main(argv: list[str] | None = None) -> int:
         )
         charts.append(f"sla-breach-lag-{stamp}.svg")
         charts.append(f"sla-breaches-{stamp}.csv")
+    if run_pipe:
+        result["pipeline"] = pipe
     (out / f"bench-{stamp}.json").write_text(json.dumps(result, indent=2))
     console.print(f"Results in {out}/bench-{stamp}.json and {', '.join(charts)}")
     return 0
+
+
+def _pipeline_rows(table: Table, r: dict[str, Any]) -> None:
+    bare = r["bare_kafka"]
+    bare_rate = min(bare["produce_per_s"], bare["consume_per_s"])
+    table.add_row(
+        f"whole pipeline, {r['complaints']:,} new complaints",
+        f"{r['complaints_per_s']:,.0f} complaints/s ({r['complaints_per_s'] / bare_rate:.1%}"
+        f" of bare Kafka's {bare_rate:,.0f}/s)",
+    )
+    table.add_row("  client send rate", f"{r['client_send_per_s']:,.0f} events/s")
+    table.add_row(
+        "  through each stage after (s)",
+        ", ".join(f"{k} {v:.1f}" for k, v in r["stage_done_s"].items()),
+    )
+    table.add_row(
+        "  CPU per complaint (µs)",
+        ", ".join(f"{k} {v:,.0f}" for k, v in r["cpu_us_per_complaint"].items()),
+    )
+    table.add_row(
+        "  peak RSS (MiB); machine busy",
+        ", ".join(f"{k} {v:,.0f}" for k, v in r["rss_peak_mb"].items())
+        + f"; {r['machine_busy_cores']:.2f} of {os.cpu_count()} cores",
+    )
 
 
 def _sla_rows(table: Table, r: dict[str, Any]) -> None:
