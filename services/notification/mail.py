@@ -10,6 +10,7 @@ import re
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr, formatdate
 
 from pydantic import SecretStr
@@ -50,9 +51,10 @@ class SmtpChannel:
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = f"<{message.idempotency_id}@complaintflow>"
         mail["X-ComplaintFlow-Key"] = message.key
-        mail.set_content(message.text)
+        # quoted-printable keeps every line within SMTP's limit, whatever the text
+        mail.set_content(message.text, cte="quoted-printable")
         if message.html is not None:
-            mail.add_alternative(message.html, subtype="html")
+            mail.add_alternative(message.html, subtype="html", cte="quoted-printable")
         return mail
 
     def send(self, message: Message) -> str:
@@ -70,7 +72,7 @@ class SmtpChannel:
                 code, answer = smtp.rcpt(message.address)
                 if code not in (250, 251):
                     raise _classify(code, answer)
-                code, answer = smtp.data(mail.as_bytes())
+                code, answer = smtp.data(mail.as_bytes(policy=SMTP_POLICY))
                 if code != 250:
                     raise _classify(code, answer)
                 return f"{code} {answer.decode(errors='replace')}"

@@ -13,7 +13,9 @@ THURSDAY_18 = datetime(2025, 3, 6, 18, 0, tzinfo=SHANGHAI)
 
 
 def test_three_working_days_in_each_language():
-    said = {lang: promise(lang, now=MONDAY_10, deadline=THURSDAY_18, tz=SHANGHAI) for lang in Language}
+    said = {
+        lang: promise(lang, now=MONDAY_10, deadline=THURSDAY_18, tz=SHANGHAI) for lang in Language
+    }
     assert said[Language.EN] == "within 3 working days, by Thursday 6 March 18:00"
     assert said[Language.ZH_HANS] == "3个工作日内，即3月6日（星期四）18:00前"
     assert said[Language.ZH_HANT] == "3個工作天內，即3月6日（星期四）18:00前"
