@@ -89,6 +89,12 @@ class Facts:
     special_periods: list[str] = field(default_factory=list)
     resolve_deadline: datetime | None = None
 
+    @property
+    def subject_line(self) -> str | None:
+        """The subject, unless it only repeats the start of the description."""
+        subject = (self.subject or "").strip()
+        return subject if subject and not self.description.startswith(subject) else None
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -132,7 +138,7 @@ class Composer:
             "acknowledgement",
             lang,
             reference=facts.reference or facts.complaint_id,
-            subject=facts.subject,
+            subject=facts.subject_line,
             description=facts.description,
             promise=said,
         )
@@ -222,6 +228,8 @@ class Composer:
             ]
         if event.kind == SlaEventKind.ESCALATED and event.level is not None:
             role = event.escalated_to or "team_lead"
+            if role == "owner":  # the breach notice has just told the owner
+                return []
             person = (
                 self.directory.person(facts.owner)
                 if role == "owner"
@@ -268,7 +276,7 @@ class Composer:
             priority=str(facts.priority or (event.priority if event else "")),
             department=facts.department or (event.department if event else ""),
             category=facts.category or "",
-            subject=facts.subject,
+            subject=facts.subject_line,
             description=facts.description,
             target=TARGETS[lang][event.target.value] if event else "",
             deadline=when(due, lang, tz) if due else None,
