@@ -9,7 +9,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.notifications import NotificationOutcome
+from schemas.notifications import NotificationOutcome, Outcome
 from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind
@@ -144,7 +144,7 @@ def apply(conn: psycopg.Connection, model: Archived, now: datetime) -> None:
             "  EXCLUDED.escalation_level), updated_at = EXCLUDED.updated_at",
             (cid, model.deadline, breached, model.level or 0, now),
         )
-    else:
+    elif model.outcome == Outcome.SENT:  # one notice is queued, maybe retried, then sent
         conn.execute(
             "INSERT INTO analytics.complaints (complaint_id, notifications, updated_at)"
             " VALUES (%s, 1, %s) ON CONFLICT (complaint_id) DO UPDATE SET"

@@ -192,9 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     catcher = None
     if not os.environ.get("CF_SMTP_HOST"):  # a local mail catcher: read what was sent
         catcher = MailCatcher(settings.home.resolve() / "mail").start()
-        worker_env["notification"] = {
-            "env": {"CF_SMTP_HOST": catcher.host, "CF_SMTP_PORT": str(catcher.port)}
-        }
+        worker_env["notification"] = {"env": catcher.env}
     try:
         return run(
             settings,

@@ -63,12 +63,25 @@ class MailCatcher:
     """The catcher served on `host:port` (0: a free port) until `stop()`."""
 
     def __init__(
-        self, folder: Path, *, host: str = "127.0.0.1", port: int = 0, handler: Any = None
-    ):
+        self,
+        folder: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        handler: Any = None,
+        **options: Any,
+    ) -> None:
         self.folder = folder
         self.handler = handler or Catcher(folder)
-        self._controller = Controller(self.handler, hostname=host, port=port or _free_port(host))
+        self._controller = Controller(
+            self.handler, hostname=host, port=port or _free_port(host), **options
+        )
         self.host, self.port = host, self._controller.port
+
+    @property
+    def env(self) -> dict[str, str]:
+        """How a notification worker sends here."""
+        return {"CF_SMTP_HOST": self.host, "CF_SMTP_PORT": str(self.port)}
 
     def start(self) -> MailCatcher:
         self._controller.start()

@@ -75,13 +75,13 @@ class SmtpChannel:
                 code, answer = smtp.data(mail.as_bytes(policy=SMTP_POLICY))
                 if code != 250:
                     raise _classify(code, answer)
-                return f"{code} {answer.decode(errors='replace')}"
+                return ADDRESS.sub("<address>", f"{code} {answer.decode(errors='replace')}")
         except smtplib.SMTPAuthenticationError as exc:  # a configuration problem: keep trying
             raise Transient(f"authentication refused: {exc.smtp_code}") from None
         except smtplib.SMTPResponseException as exc:
             raise _classify(exc.smtp_code, exc.smtp_error) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise Transient(f"{type(exc).__name__}: {exc}") from None
+            raise Transient(ADDRESS.sub("<address>", f"{type(exc).__name__}: {exc}")) from None
 
     @property
     def sender_address(self) -> str:
@@ -91,5 +91,5 @@ class SmtpChannel:
 
 def _classify(code: int, answer: bytes | str) -> Transient | Permanent:
     text = answer.decode(errors="replace") if isinstance(answer, bytes) else answer
-    detail = f"{code} {text}"
+    detail = ADDRESS.sub("<address>", f"{code} {text}")  # servers echo the address; we do not
     return Permanent(detail) if 500 <= code < 600 else Transient(detail)

@@ -276,7 +276,7 @@ def test_a_provider_failing_twice_then_succeeding(cf, scenario, mail, worker_fac
 
 
 def test_a_permanent_failure_is_dead_with_the_provider_s_answer(cf, scenario, mail, worker_factory):
-    mail.handler.refuse["gone@example.com"] = "550 5.1.1 no such mailbox"
+    mail.handler.refuse["gone@example.com"] = "550 5.1.1 <gone@example.com>: no such mailbox"
     worker = worker_factory("notification", cf, **scenario.env())
     wait_ready([worker])
     c = "c0000000-0000-0000-0000-00000000dddd"
@@ -287,7 +287,7 @@ def test_a_permanent_failure_is_dead_with_the_provider_s_answer(cf, scenario, ma
         scenario.sla(cid, SlaEventKind.STARTED, datetime.now(UTC) + timedelta(days=3))
 
     outcomes = {(o["complaint_id"], o["outcome"]): o for o in scenario.final(2)}
-    assert outcomes[(c, "dead")]["detail"] == "550 5.1.1 no such mailbox"
+    assert outcomes[(c, "dead")]["detail"] == "550 5.1.1 <<address>>: no such mailbox"
     assert outcomes[(c, "dead")]["attempts"] == 1
     assert outcomes[(e, "dead")]["detail"] == "the customer gave no email address"
     assert read_mail(mail.folder) == []
