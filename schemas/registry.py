@@ -123,7 +123,8 @@ NOTIFICATIONS = TopicSpec(
     key="complaint_id",
     schema=NotificationOutcome,
     ce_type="io.complaintflow.notification.v1",
-    description="Each notification's outcome (sent, deferred, failed, dead).",
+    description="Each notification's outcome (queued, sent, deferred, retrying, dead, unknown,"
+    " skipped) with its attempts.",
     writers=("notification",),
     also_read_by=("ops",),
 )

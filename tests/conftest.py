@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from services.devstack.mailcatcher import MailCatcher
 from services.devstack.ports import free_port, stop_process
 from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
@@ -150,6 +151,14 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
             w.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             w.proc.kill()
+
+
+@pytest.fixture
+def mail_catcher(tmp_path: Path) -> Iterator[MailCatcher]:
+    """A real local SMTP server keeping what it receives in `tmp_path/mail`."""
+    catcher = MailCatcher(tmp_path / "mail").start()
+    yield catcher
+    catcher.stop()
 
 
 def wait_for(

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.notifications import NotificationOutcome
+from schemas.notifications import NotificationOutcome, Outcome
 from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind
@@ -95,7 +95,7 @@ def fold(events: Iterable[Archived]) -> list[Patch]:
             _lifecycle(p, model)
         elif isinstance(model, SlaEvent):
             _sla(p, model)
-        else:
+        elif model.outcome == Outcome.SENT:  # a notice is queued, maybe retried, then sent
             p.notifications += 1
     return list(patches.values())
 

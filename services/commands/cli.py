@@ -216,19 +216,51 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from services.devstack.mailcatcher import MailCatcher
     from services.devstack.run import run
 
     os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
     settings = Settings()
     _setup_logging("WARNING", file=settings.home / "logs" / "run.log")
-    return run(
-        settings,
-        workers=list(WORKERS),
-        worker_env={"intake": _intake_api(IntakeSettings())},
-        simulate=not args.no_simulate,
-        rate=args.rate,
-        seed=args.seed,
-    )
+    worker_env: dict[str, dict[str, Any]] = {"intake": _intake_api(IntakeSettings())}
+    catcher = None
+    if not os.environ.get("CF_SMTP_HOST"):  # a local mail catcher: read what was sent
+        catcher = MailCatcher(settings.home.resolve() / "mail").start()
+        worker_env["notification"] = {"env": catcher.env}
+    try:
+        return run(
+            settings,
+            workers=list(WORKERS),
+            worker_env=worker_env,
+            simulate=not args.no_simulate,
+            rate=args.rate,
+            seed=args.seed,
+        )
+    finally:
+        if catcher is not None:
+            catcher.stop()
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    from services.devstack.mailcatcher import read_mail
+
+    folder = Settings().home / "mail"
+    mails = read_mail(folder)
+    if args.number is None:
+        if not mails:
+            print(f"No mail in {folder} (make run keeps what the workers send there).")
+        for i, m in enumerate(mails[-args.limit :], start=max(1, len(mails) - args.limit + 1)):
+            print(f"{i:>5}  {m.message['Date']}  {', '.join(m.recipients):<40}  {m.subject}")
+        return 0
+    if not 1 <= args.number <= len(mails):
+        print(f"There are {len(mails)} mails; no number {args.number}.", file=sys.stderr)
+        return 2
+    m = mails[args.number - 1]
+    for header in ("From", "To", "Date", "Subject", "Message-ID"):
+        print(f"{header}: {m.message[header]}")
+    print()
+    print(m.part("html" if args.html else "plain"))
+    return 0
 
 
 def _intake_api(settings: IntakeSettings) -> dict[str, Any]:
@@ -322,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--limit", type=int, default=20)
     ls.add_argument("--format", choices=("table", "json"), default="table")
     ls.set_defaults(func=cmd_list)
+
+    ml = sub.add_parser("mail", help="what the local mail catcher received (make run)")
+    ml.add_argument("number", nargs="?", type=int, help="show this mail (from the list)")
+    ml.add_argument("--limit", type=int, default=30, help="how many of the latest to list")
+    ml.add_argument("--html", action="store_true", help="show the HTML part")
+    ml.set_defaults(func=cmd_mail)
 
     sc = sub.add_parser("schemas", help="export JSON Schema of every topic")
     sc.add_argument("action", choices=("export",))

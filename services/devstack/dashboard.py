@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import urllib.request
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -48,6 +49,9 @@ def degraded(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> l
         for (n, labels), v in samples.items()
         if n == "complaintflow_config_problems" and v > 0
     )
+
+
+N = "complaintflow_notifications_total"
 
 
 class Dashboard:
@@ -114,7 +118,9 @@ class Dashboard:
             ("SLA breaches", total(merged, "complaintflow_sla_breaches_total")),
             ("escalations", total(merged, "complaintflow_sla_escalations_total")),
             ("timers active", total(merged, "complaintflow_sla_timers_active")),
-            ("notifications", total(merged, "complaintflow_notifications_total")),
+            ("notices sent", total(merged, N, outcome="sent")),
+            ("not delivered", sum(total(merged, N, outcome=o) for o in ("dead", "unknown"))),
+            ("mails caught", len(list((Path(self.state.home) / "mail").glob("*.eml")))),
         ]
         for _ in figures:
             kpis.add_column(justify="center")

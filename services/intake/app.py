@@ -294,5 +294,4 @@ def _as_contact(event: NewComplaint) -> FollowUpContact:
 
 def vault_lookup(conn: psycopg.Connection, key: bytes, token: str) -> dict[str, str | None] | None:
     """The clear contact data a customer gave most recently (for notification only)."""
-    sealed = store.latest_contact(conn, token)
-    return pii.Vault(key).open(sealed) if sealed is not None else None
+    return store.contact_of(conn, key, token)

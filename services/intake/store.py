@@ -11,6 +11,8 @@ from datetime import datetime
 
 import psycopg
 
+from services.intake.pii import Vault
+
 
 def first_seen(
     conn: psycopg.Connection, keys: Sequence[tuple[str, str]], now: datetime
@@ -110,6 +112,18 @@ def latest_contact(conn: psycopg.Connection, customer_token: str) -> bytes | Non
         (customer_token,),
     ).fetchone()
     return bytes(row[0]) if row else None
+
+
+def contact_of(
+    conn: psycopg.Connection, key: bytes, customer_token: str
+) -> dict[str, str | None] | None:
+    """The clear contact data a customer gave most recently, opened with the PII key.
+
+    Notification's one read of intake (at send time only): contacts never leave the vault
+    otherwise, nor travel on a topic.
+    """
+    sealed = latest_contact(conn, customer_token)
+    return Vault(key).open(sealed) if sealed is not None else None
 
 
 @dataclass(frozen=True)

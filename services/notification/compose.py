@@ -1,28 +1,99 @@
-"""Which notifications an event calls for, and their text, as pure functions."""
+"""Which notices an event calls for, to whom, and their text: pure functions of what the worker
+knows of the complaint (`Facts`), the roster's people, the templates and the time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 
-from schemas.common import Language
+from schemas.common import Language, Priority
 from schemas.notifications import Audience
-from schemas.registered import RegisteredComplaint
 from schemas.sla import SlaEvent, SlaEventKind
+from services.notification.directory import Directory, Person
+from services.notification.templates import Templates
+from services.notification.wording import promise, when, zone
 
-ACK = {
-    Language.EN: "We have received your complaint. Your reference is {reference}. "
-    "We will keep you informed of every step.",
-    Language.ZH_HANS: "我们已收到您的投诉，受理编号 {reference}。我们会及时告知您处理进展。",
-    Language.ZH_HANT: "我們已收到您的投訴，受理編號 {reference}。我們會及時告知您處理進展。",
+EMAIL = "email"
+TARGETS = {
+    Language.EN: {
+        "acknowledge": "acknowledgement",
+        "keep_informed": "progress update",
+        "resolve": "resolution",
+        "callback": "promised callback",
+        "follow_up": "follow-up",
+    },
+    Language.ZH_HANS: {
+        "acknowledge": "受理确认",
+        "keep_informed": "进展告知",
+        "resolve": "解决",
+        "callback": "承诺回电",
+        "follow_up": "回访",
+    },
+    Language.ZH_HANT: {
+        "acknowledge": "受理確認",
+        "keep_informed": "進展告知",
+        "resolve": "解決",
+        "callback": "承諾回電",
+        "follow_up": "回訪",
+    },
 }
-BREACH = (
-    "SLA breached: complaint {complaint_id} ({priority}, {department}) passed its {target} "
-    "deadline {deadline}."
-)
-ESCALATION = (
-    "Escalation level {level} to {role}: complaint {complaint_id} ({priority}, {department}) "
-    "breached its {target} deadline {deadline} and is still open."
-)
+ROLES = {
+    Language.EN: {
+        "owner": "owner",
+        "team_lead": "team lead",
+        "department_manager": "department manager",
+        "director": "director",
+        "executive": "executive",
+    },
+    Language.ZH_HANS: {
+        "owner": "负责人",
+        "team_lead": "组长",
+        "department_manager": "部门经理",
+        "director": "总监",
+        "executive": "高管",
+    },
+    Language.ZH_HANT: {
+        "owner": "負責人",
+        "team_lead": "組長",
+        "department_manager": "部門經理",
+        "director": "總監",
+        "executive": "高管",
+    },
+}
+REASONS = {
+    Language.EN: {"P1": "priority P1", "sensitive": "sensitive", "period": "special period"},
+    Language.ZH_HANS: {"P1": "P1 优先级", "sensitive": "敏感投诉", "period": "特殊时期"},
+    Language.ZH_HANT: {"P1": "P1 優先級", "sensitive": "敏感投訴", "period": "特殊時期"},
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What notification knows of a complaint: from registered, routed and SLA `started`."""
+
+    complaint_id: str
+    reference: str | None = None
+    language: Language | None = None
+    time_zone: str | None = None
+    utc_offset: str | None = None
+    customer_token: str | None = None
+    subject: str | None = None
+    description: str = ""
+    category: str | None = None
+    occurred_at: datetime | None = None
+    historical: bool = False
+    owner: str | None = None
+    department: str | None = None
+    priority: Priority | None = None
+    sensitive: bool = False
+    special_periods: list[str] = field(default_factory=list)
+    resolve_deadline: datetime | None = None
+
+    @property
+    def subject_line(self) -> str | None:
+        """The subject, unless it only repeats the start of the description."""
+        subject = (self.subject or "").strip()
+        return subject if subject and not self.description.startswith(subject) else None
 
 
 @dataclass(frozen=True)
@@ -32,49 +103,199 @@ class Notice:
     kind: str
     audience: Audience
     recipient: str
+    """Customer token or the person's roster id; never contact data."""
+    channel: str
     language: Language
-    body: str
+    subject: str
+    text: str
+    html: str | None
+    urgent: bool = False
+    undeliverable: str | None = None
+    """Why nobody can be told (no such person in the roster): recorded as dead at once."""
 
 
-def acknowledgement(complaint: RegisteredComplaint) -> Notice:
-    """The customer's acknowledgement of receipt, with the reference, in their language."""
-    return Notice(
-        key=f"{complaint.complaint_id}:ack",
-        kind="acknowledgement",
-        audience=Audience.CUSTOMER,
-        recipient=complaint.customer_token,
-        language=complaint.language,
-        body=ACK[complaint.language].format(reference=complaint.reference),
-    )
+class Composer:
+    def __init__(
+        self, templates: Templates, directory: Directory, *, language: Language, time_zone: str
+    ) -> None:
+        self.templates, self.directory = templates, directory
+        self.language, self.time_zone = language, time_zone
 
+    def customer_zone(self, facts: Facts) -> tzinfo:
+        return zone(facts.time_zone, facts.utc_offset, self.time_zone)
 
-def for_sla(event: SlaEvent) -> Notice | None:
-    """The staff notice an SLA event calls for (breaches and escalations), if any."""
-    fields = {
-        "complaint_id": event.complaint_id,
-        "priority": event.priority.value,
-        "department": event.department,
-        "target": event.target.value,
-        "deadline": event.deadline.isoformat(timespec="seconds"),
-    }
-    if event.kind == SlaEventKind.BREACHED:
-        return Notice(
-            key=f"{event.complaint_id}:{event.target.value}:{event.deadline.isoformat()}:breach",
-            kind="sla_breach",
-            audience=Audience.STAFF,
-            recipient=f"owner:{event.department}",
-            language=Language.EN,
-            body=BREACH.format(**fields),
+    def acknowledgement(self, facts: Facts, now: datetime) -> Notice:
+        """The customer's acknowledgement: the reference and by when they will hear from us."""
+        lang = facts.language or self.language
+        tz = self.customer_zone(facts)
+        said = (
+            promise(lang, now=now, deadline=facts.resolve_deadline, tz=tz)
+            if facts.resolve_deadline is not None and facts.resolve_deadline > now
+            else None
         )
-    if event.kind == SlaEventKind.ESCALATED and event.level is not None:
-        role = event.escalated_to or f"level-{event.level}"
-        return Notice(
-            key=f"{event.complaint_id}:{event.target.value}:{event.deadline.isoformat()}"
-            f":escalation:{event.level}",
-            kind="sla_escalation",
-            audience=Audience.STAFF,
-            recipient=f"{role}:{event.department}",
-            language=Language.EN,
-            body=ESCALATION.format(level=event.level, role=role, **fields),
+        out = self.templates.render(
+            EMAIL,
+            "acknowledgement",
+            lang,
+            reference=facts.reference or facts.complaint_id,
+            subject=facts.subject_line,
+            description=facts.description,
+            promise=said,
         )
-    return None
+        return Notice(
+            key=f"{facts.complaint_id}:ack",
+            kind="acknowledgement",
+            audience=Audience.CUSTOMER,
+            recipient=facts.customer_token or "",
+            channel=EMAIL,
+            language=lang,
+            subject=out.subject,
+            text=out.text,
+            html=out.html,
+            undeliverable=None if facts.customer_token else "no customer token",
+        )
+
+    def assignment(self, facts: Facts) -> Notice | None:
+        """The owner is told the complaint is now theirs."""
+        if not facts.owner:
+            return None
+        return self._staff(
+            f"{facts.complaint_id}:assigned:{facts.owner}",
+            "assigned",
+            facts,
+            self.directory.person(facts.owner),
+            f"owner {facts.owner!r}",
+            deadline=facts.resolve_deadline,
+        )
+
+    def management(self, facts: Facts) -> list[Notice]:
+        """P1, sensitive and special-period complaints: management is told at once."""
+        marks = [
+            mark
+            for mark, on in (
+                ("P1", facts.priority == Priority.P1),
+                ("sensitive", facts.sensitive),
+                ("period", bool(facts.special_periods)),
+            )
+            if on
+        ]
+        if not marks or not facts.department:
+            return []
+        people = self.directory.management(facts.department)
+        if not people:
+            return [
+                self._staff(
+                    f"{facts.complaint_id}:management",
+                    "management_alert",
+                    facts,
+                    None,
+                    f"management of {facts.department}",
+                    marks=marks,
+                )
+            ]
+        return [
+            self._staff(
+                f"{facts.complaint_id}:management:{p.id}",
+                "management_alert",
+                facts,
+                p,
+                p.id,
+                marks=marks,
+            )
+            for p in people
+        ]
+
+    def for_sla(self, event: SlaEvent, facts: Facts) -> list[Notice]:
+        """Warnings and breaches to the owner; each escalation level to its person."""
+        base = f"{event.complaint_id}:{event.target.value}:{event.deadline.isoformat()}"
+        department = facts.department or event.department
+        if event.kind in (SlaEventKind.WARNING, SlaEventKind.BREACHED):
+            person, role = self.directory.person(facts.owner), "owner"
+            if person is None:  # nobody owns it yet: the team lead does
+                person, role = self.directory.at_level(department, "team_lead"), "team_lead"
+            kind = "sla_warning" if event.kind == SlaEventKind.WARNING else "sla_breach"
+            suffix = f"warning:{event.threshold_pct}" if kind == "sla_warning" else "breach"
+            return [
+                self._staff(
+                    f"{base}:{suffix}",
+                    kind,
+                    facts,
+                    person,
+                    f"{role} of {department}",
+                    event=event,
+                    urgent=kind == "sla_breach",
+                )
+            ]
+        if event.kind == SlaEventKind.ESCALATED and event.level is not None:
+            role = event.escalated_to or "team_lead"
+            if role == "owner":  # the breach notice has just told the owner
+                return []
+            person = (
+                self.directory.person(facts.owner)
+                if role == "owner"
+                else self.directory.at_level(department, role)
+            )
+            return [
+                self._staff(
+                    f"{base}:escalation:{event.level}",
+                    "sla_escalation",
+                    facts,
+                    person,
+                    f"{role} of {department}",
+                    event=event,
+                    role=role,
+                    urgent=True,
+                )
+            ]
+        return []
+
+    def _staff(
+        self,
+        key: str,
+        kind: str,
+        facts: Facts,
+        person: Person | None,
+        wanted: str,
+        *,
+        event: SlaEvent | None = None,
+        deadline: datetime | None = None,
+        role: str | None = None,
+        marks: list[str] | None = None,
+        urgent: bool = False,
+    ) -> Notice:
+        lang = person.language if person else self.language
+        tz = zone(person.time_zone if person else None, None, self.time_zone)
+        due = event.deadline if event is not None else deadline
+        owner = self.directory.person(facts.owner)
+        out = self.templates.render(
+            EMAIL,
+            kind,
+            lang,
+            person_name=(person.name or person.id) if person else "",
+            reference=facts.reference or facts.complaint_id,
+            priority=str(facts.priority or (event.priority if event else "")),
+            department=facts.department or (event.department if event else ""),
+            category=facts.category or "",
+            subject=facts.subject_line,
+            description=facts.description,
+            target=TARGETS[lang][event.target.value] if event else "",
+            deadline=when(due, lang, tz) if due else None,
+            pct=event.threshold_pct if event else None,
+            level=event.level if event else None,
+            role=ROLES[lang].get(role or "", role or ""),
+            owner_name=(owner.name or owner.id) if owner else None,
+            reasons=[REASONS[lang][m] for m in marks or []],
+        )
+        return Notice(
+            key=key,
+            kind=kind,
+            audience=Audience.STAFF,
+            recipient=person.id if person else f"nobody:{wanted}",
+            channel=EMAIL,
+            language=lang,
+            subject=out.subject,
+            text=out.text,
+            html=out.html,
+            urgent=urgent,
+            undeliverable=None if person else f"nobody in the roster for {wanted}",
+        )

@@ -18,4 +18,61 @@ MIGRATIONS = (
         CREATE INDEX outbox_complaint ON {schema}.outbox (complaint_id);
         """,
     ),
+    (
+        2,
+        """
+        -- Rows written before delivery existed were never sent: they stay as history.
+        ALTER TABLE {schema}.outbox
+            ADD COLUMN state text NOT NULL DEFAULT 'skipped',
+            ADD COLUMN subject text NOT NULL DEFAULT '',
+            ADD COLUMN html text,
+            ADD COLUMN urgent boolean NOT NULL DEFAULT false,
+            ADD COLUMN attempts int NOT NULL DEFAULT 0,
+            ADD COLUMN next_attempt_at timestamptz,
+            ADD COLUMN lease_until timestamptz,
+            ADD COLUMN detail text,
+            ADD COLUMN updated_at timestamptz;
+        ALTER TABLE {schema}.outbox ALTER COLUMN state SET DEFAULT 'queued';
+        CREATE INDEX outbox_due ON {schema}.outbox (channel, next_attempt_at)
+            WHERE state IN ('queued', 'retrying', 'deferred');
+        CREATE INDEX outbox_sending ON {schema}.outbox (lease_until) WHERE state = 'sending';
+        -- Outcomes the senders recorded, published on the topic by the worker's loop.
+        CREATE TABLE {schema}.outcomes (
+            id bigserial PRIMARY KEY,
+            notification_key text NOT NULL REFERENCES {schema}.outbox,
+            outcome text NOT NULL,
+            attempts int NOT NULL,
+            detail text,
+            next_attempt_at timestamptz,
+            at timestamptz NOT NULL,
+            published_at timestamptz
+        );
+        CREATE INDEX outcomes_unpublished ON {schema}.outcomes (id) WHERE published_at IS NULL;
+        -- What notification knows of each complaint, to address and word its notices.
+        CREATE TABLE {schema}.complaints (
+            complaint_id text PRIMARY KEY,
+            reference text,
+            language text,
+            time_zone text,
+            utc_offset text,
+            customer_token text,
+            subject text,
+            description text NOT NULL DEFAULT '',
+            category text,
+            occurred_at timestamptz,
+            historical boolean NOT NULL DEFAULT false,
+            ack_wait_until timestamptz,
+            owner text,
+            department text,
+            priority text,
+            sensitive boolean NOT NULL DEFAULT false,
+            special_periods text[] NOT NULL DEFAULT '{}',
+            routed_version int,
+            resolve_deadline timestamptz,
+            updated_at timestamptz NOT NULL
+        );
+        CREATE INDEX complaints_ack_wait ON {schema}.complaints (ack_wait_until)
+            WHERE ack_wait_until IS NOT NULL;
+        """,
+    ),
 )

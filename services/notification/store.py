@@ -1,32 +1,339 @@
-"""The notification worker's table: the outbox, one row per notification key."""
+"""The notification worker's SQL: what it knows of complaints, the outbox (one row per
+notification key, with its delivery state) and the outcomes awaiting publication."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 
-from services.notification.compose import Notice
+from schemas.common import Language, Priority
+from schemas.registered import RegisteredComplaint
+from schemas.routed import RoutedComplaint
+from services.notification.compose import Facts, Notice
+
+FACTS = (
+    "complaint_id, reference, language, time_zone, utc_offset, customer_token, subject,"
+    " description, category, occurred_at, historical, owner, department, priority, sensitive,"
+    " special_periods, resolve_deadline"
+)
+DUE = ("queued", "retrying", "deferred")
 
 
-def record_once(
-    conn: psycopg.Connection, notice: Notice, complaint_id: str, channel: str, now: datetime
+def _facts(row: tuple[Any, ...] | None) -> Facts | None:
+    if row is None:
+        return None
+    (
+        cid,
+        ref,
+        lang,
+        tz,
+        off,
+        token,
+        subj,
+        desc,
+        cat,
+        occ,
+        hist,
+        owner,
+        dept,
+        prio,
+        sens,
+        periods,
+        deadline,
+    ) = row
+    return Facts(
+        complaint_id=cid,
+        reference=ref,
+        language=Language(lang) if lang else None,
+        time_zone=tz,
+        utc_offset=off,
+        customer_token=token,
+        subject=subj,
+        description=desc,
+        category=cat,
+        occurred_at=occ,
+        historical=hist,
+        owner=owner,
+        department=dept,
+        priority=Priority(prio) if prio else None,
+        sensitive=sens,
+        special_periods=list(periods or []),
+        resolve_deadline=deadline,
+    )
+
+
+def facts(conn: psycopg.Connection, complaint_id: str) -> Facts | None:
+    row = conn.execute(
+        f"SELECT {FACTS} FROM notification.complaints WHERE complaint_id = %s", (complaint_id,)
+    ).fetchone()
+    return _facts(row)
+
+
+def remember_registered(
+    conn: psycopg.Connection,
+    m: RegisteredComplaint,
+    *,
+    historical: bool,
+    ack_wait_until: datetime | None,
+    now: datetime,
+) -> Facts:
+    row = conn.execute(
+        "INSERT INTO notification.complaints (complaint_id, reference, language, time_zone,"
+        " utc_offset, customer_token, subject, description, category, occurred_at, historical,"
+        " ack_wait_until, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (complaint_id) DO UPDATE SET reference = EXCLUDED.reference,"
+        " language = EXCLUDED.language, time_zone = EXCLUDED.time_zone,"
+        " utc_offset = EXCLUDED.utc_offset, customer_token = EXCLUDED.customer_token,"
+        " subject = EXCLUDED.subject, description = EXCLUDED.description,"
+        " category = COALESCE(notification.complaints.category, EXCLUDED.category),"
+        " occurred_at = EXCLUDED.occurred_at, historical = EXCLUDED.historical,"
+        " ack_wait_until = CASE WHEN notification.complaints.reference IS NULL"
+        "   THEN EXCLUDED.ack_wait_until ELSE notification.complaints.ack_wait_until END,"
+        " updated_at = EXCLUDED.updated_at"
+        f" RETURNING {FACTS}",
+        (
+            m.complaint_id,
+            m.reference,
+            m.language.value,
+            m.time_zone,
+            m.source_utc_offset,
+            m.customer_token,
+            m.subject,
+            m.description,
+            m.category,
+            m.occurred_at,
+            historical,
+            ack_wait_until,
+            now,
+        ),
+    ).fetchone()
+    found = _facts(row)
+    assert found is not None
+    return found
+
+
+def remember_routed(
+    conn: psycopg.Connection, r: RoutedComplaint, now: datetime
+) -> tuple[Facts | None, Facts]:
+    """The facts before and after this routing decision (an older version changes nothing)."""
+    before = _facts(
+        conn.execute(
+            f"SELECT {FACTS} FROM notification.complaints WHERE complaint_id = %s FOR UPDATE",
+            (r.complaint_id,),
+        ).fetchone()
+    )
+    row = conn.execute(
+        "INSERT INTO notification.complaints (complaint_id, category, owner, department, priority,"
+        " sensitive, special_periods, routed_version, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (complaint_id) DO UPDATE SET category = EXCLUDED.category,"
+        " owner = EXCLUDED.owner, department = EXCLUDED.department,"
+        " priority = EXCLUDED.priority, sensitive = EXCLUDED.sensitive,"
+        " special_periods = EXCLUDED.special_periods, routed_version = EXCLUDED.routed_version,"
+        " updated_at = EXCLUDED.updated_at"
+        " WHERE COALESCE(notification.complaints.routed_version, 0) < EXCLUDED.routed_version"
+        f" RETURNING {FACTS}",
+        (
+            r.complaint_id,
+            r.category,
+            r.owner,
+            r.department,
+            r.priority.value,
+            r.sensitive,
+            list(r.special_periods),
+            r.version,
+            now,
+        ),
+    ).fetchone()
+    after = _facts(row)
+    return before, after if after is not None else before  # type: ignore[return-value]
+
+
+def remember_deadline(
+    conn: psycopg.Connection, complaint_id: str, deadline: datetime, now: datetime
+) -> Facts:
+    row = conn.execute(
+        "INSERT INTO notification.complaints (complaint_id, resolve_deadline, updated_at)"
+        " VALUES (%s, %s, %s) ON CONFLICT (complaint_id) DO UPDATE SET"
+        " resolve_deadline = EXCLUDED.resolve_deadline, updated_at = EXCLUDED.updated_at"
+        f" RETURNING {FACTS}",
+        (complaint_id, deadline, now),
+    ).fetchone()
+    found = _facts(row)
+    assert found is not None
+    return found
+
+
+def stop_waiting(conn: psycopg.Connection, complaint_id: str) -> None:
+    conn.execute(
+        "UPDATE notification.complaints SET ack_wait_until = NULL WHERE complaint_id = %s",
+        (complaint_id,),
+    )
+
+
+def waited_long_enough(conn: psycopg.Connection, now: datetime, limit: int = 200) -> list[Facts]:
+    """Complaints whose acknowledgement has waited its time for a deadline: it goes without."""
+    rows = conn.execute(
+        "UPDATE notification.complaints SET ack_wait_until = NULL WHERE complaint_id IN"
+        " (SELECT complaint_id FROM notification.complaints WHERE ack_wait_until <= %s"
+        "  ORDER BY ack_wait_until LIMIT %s FOR UPDATE SKIP LOCKED)"
+        f" RETURNING {FACTS}",
+        (now, limit),
+    ).fetchall()
+    return [f for f in map(_facts, rows) if f is not None]
+
+
+def record(
+    conn: psycopg.Connection,
+    notice: Notice,
+    complaint_id: str,
+    *,
+    state: str,
+    now: datetime,
+    detail: str | None = None,
 ) -> bool:
     """Record the notice in the outbox; False if its key was recorded before (a replay)."""
     inserted = conn.execute(
         "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
-        " recipient, channel, language, body, created_at) VALUES"
-        " (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+        " recipient, channel, language, subject, body, html, urgent, state, attempts,"
+        " next_attempt_at, detail, created_at, updated_at) VALUES"
+        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING 1",
         (
             notice.key,
             complaint_id,
             notice.kind,
             notice.audience.value,
             notice.recipient,
-            channel,
+            notice.channel,
             notice.language.value,
-            notice.body,
+            notice.subject,
+            notice.text,
+            notice.html,
+            notice.urgent,
+            state,
+            now if state in DUE else None,
+            detail,
+            now,
             now,
         ),
     ).fetchone()
     return inserted is not None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    key: str
+    audience: str
+    recipient: str
+    channel: str
+    subject: str
+    text: str
+    html: str | None
+    attempts: int
+    """Including this one."""
+
+
+def claim(
+    conn: psycopg.Connection, channel: str, now: datetime, lease: timedelta
+) -> Claimed | None:
+    """Take the most overdue due notice of `channel` for one send, under a lease."""
+    row = conn.execute(
+        "UPDATE notification.outbox SET state = 'sending', lease_until = %s,"
+        " attempts = attempts + 1, updated_at = %s WHERE notification_key = ("
+        " SELECT notification_key FROM notification.outbox WHERE channel = %s"
+        " AND state IN ('queued', 'retrying', 'deferred') AND next_attempt_at <= %s"
+        " ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING notification_key, audience, recipient, channel, subject, body, html, attempts",
+        (now + lease, now, channel, now),
+    ).fetchone()
+    return Claimed(*row) if row else None
+
+
+def next_due(conn: psycopg.Connection, channel: str) -> datetime | None:
+    row = conn.execute(
+        "SELECT min(next_attempt_at) FROM notification.outbox WHERE channel = %s"
+        " AND state IN ('queued', 'retrying', 'deferred')",
+        (channel,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def settle(
+    conn: psycopg.Connection,
+    key: str,
+    *,
+    state: str,
+    attempts: int,
+    now: datetime,
+    detail: str | None = None,
+    next_attempt_at: datetime | None = None,
+    outcome: str | None = None,
+) -> None:
+    """Record what became of a send (and the outcome to publish)."""
+    conn.execute(
+        "UPDATE notification.outbox SET state = %s, detail = %s, next_attempt_at = %s,"
+        " lease_until = NULL, updated_at = %s WHERE notification_key = %s",
+        (state, detail, next_attempt_at, now, key),
+    )
+    conn.execute(
+        "INSERT INTO notification.outcomes (notification_key, outcome, attempts, detail,"
+        " next_attempt_at, at) VALUES (%s, %s, %s, %s, %s, %s)",
+        (key, outcome or state, attempts, detail, next_attempt_at, now),
+    )
+
+
+def expire_leases(conn: psycopg.Connection, now: datetime) -> int:
+    """Sends whose worker stopped before recording them: `unknown`, never sent again."""
+    rows = conn.execute(
+        "UPDATE notification.outbox SET state = 'unknown', lease_until = NULL, updated_at = %s,"
+        " detail = 'the worker stopped between sending and recording; not sent again'"
+        " WHERE notification_key IN (SELECT notification_key FROM notification.outbox"
+        " WHERE state = 'sending' AND lease_until < %s FOR UPDATE SKIP LOCKED)"
+        " RETURNING notification_key, attempts, detail",
+        (now, now),
+    ).fetchall()
+    for key, attempts, detail in rows:
+        conn.execute(
+            "INSERT INTO notification.outcomes (notification_key, outcome, attempts, detail, at)"
+            " VALUES (%s, 'unknown', %s, %s, %s)",
+            (key, attempts, detail, now),
+        )
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: int
+    key: str
+    complaint_id: str
+    kind: str
+    audience: str
+    recipient: str
+    channel: str
+    language: str
+    outcome: str
+    attempts: int
+    detail: str | None
+    next_attempt_at: datetime | None
+    at: datetime
+
+
+def unpublished(conn: psycopg.Connection, limit: int = 500) -> list[Outcome]:
+    rows = conn.execute(
+        "SELECT o.id, o.notification_key, b.complaint_id, b.kind, b.audience, b.recipient,"
+        " b.channel, b.language, o.outcome, o.attempts, o.detail, o.next_attempt_at, o.at"
+        " FROM notification.outcomes o JOIN notification.outbox b USING (notification_key)"
+        " WHERE o.published_at IS NULL ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED",
+        (limit,),
+    ).fetchall()
+    return [Outcome(*row) for row in rows]
+
+
+def published(conn: psycopg.Connection, ids: list[int], now: datetime) -> None:
+    conn.execute(
+        "UPDATE notification.outcomes SET published_at = %s WHERE id = ANY(%s)", (now, ids)
+    )

@@ -15,7 +15,17 @@ from services.kernel.errors import ConfigError
 from services.routing.rulebook import NAME, Model, OneOrMany, one_or_many
 
 
-class Agent(Model):
+class Contact(Model):
+    """How notification reaches a person (routing only checks the form)."""
+
+    name: str | None = None
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    phone: str | None = None
+    chat: str | None = None
+    time_zone: str | None = None
+
+
+class Agent(Contact):
     id: Annotated[str, Field(pattern=NAME)]
     queues: Annotated[OneOrMany, Field(min_length=1)]
     skills: OneOrMany = []
@@ -24,14 +34,33 @@ class Agent(Model):
     """Most open complaints this agent should own at once."""
 
 
+class Person(Contact):
+    """Someone notification tells who owns no queue: team leads, managers, executives."""
+
+    id: Annotated[str, Field(pattern=NAME)]
+    languages: Annotated[list[Language], BeforeValidator(one_or_many), Field(min_length=1)]
+
+
+class Chain(Model):
+    """The people of a department's escalation levels (by id)."""
+
+    team_lead: str | None = None
+    department_manager: str | None = None
+    director: str | None = None
+    executive: str | None = None
+
+
 class RosterDoc(Model):
-    """roster.yaml: the agents and what each can take."""
+    """roster.yaml: the agents and what each can take, the other people notification tells,
+    and each department's escalation chain."""
 
     version: int = 1
     agents: list[Agent]
+    people: list[Person] = []
+    escalation: dict[str, Chain] = {}
 
 
-AGENT_LABELS = {"agents": Label("agent", "id")}
+AGENT_LABELS = {"agents": Label("agent", "id"), "people": Label("person", "id")}
 
 
 def _check(doc: RosterDoc) -> list[Problem]:
@@ -41,6 +70,16 @@ def _check(doc: RosterDoc) -> list[Problem]:
         if agent.id in seen:
             problems.append((("agents", i, "id"), f"duplicate agent id {agent.id!r}"))
         seen.add(agent.id)
+    for i, person in enumerate(doc.people):
+        if person.id in seen:
+            problems.append((("people", i, "id"), f"duplicate id {person.id!r}"))
+        seen.add(person.id)
+    for department, chain in doc.escalation.items():
+        for level, who in chain.model_dump().items():
+            if who is not None and who not in seen:
+                problems.append(
+                    (("escalation", department, level), f"{who!r} is neither an agent nor a person")
+                )
     return problems
 
 

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from schemas.envelope import complaint_id_for
+from services.devstack.mailcatcher import read_mail
 from services.kernel.sealing import Sealer
 from services.sla_timer.settings import SlaSettings
 from tests.conftest import settings_env, wait_for, wait_ready
@@ -99,10 +100,15 @@ def metric(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, worker_factory):
-    # Given all five workers running with a seconds-long SLA
+def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(
+    cf, worker_factory, mail_catcher
+):
+    # Given all five workers running with a seconds-long SLA, and a mail server
     cf = SlaSettings.of(cf).model_copy(update={"sla_scale": SLA_SCALE})
-    workers = {name: worker_factory(name, cf) for name in WORKERS}
+    workers = {
+        name: worker_factory(name, cf, **(mail_catcher.env if name == "notification" else {}))
+        for name in WORKERS
+    }
     wait_ready(workers.values())
     open_id = complaint_id_for("e2e-cc", "OPEN-1")
     done_id = complaint_id_for("e2e-cc", "DONE-1")
@@ -274,15 +280,22 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(cf, wor
     assert metric(texts["sla_timer"], "complaintflow_sla_breaches_total", target="resolve") >= 1
     assert metric(texts["sla_timer"], "complaintflow_sla_warnings_total") >= 1
     assert metric(texts["sla_timer"], "complaintflow_sla_breach_lag_seconds_count") >= 1
-    assert (
-        metric(
-            texts["notification"],
-            "complaintflow_notifications_total",
-            kind="acknowledgement",
-            outcome="sent",
-        )
-        == 3
+    wait_for(
+        lambda: (
+            metric(
+                workers["notification"].metrics(),
+                "complaintflow_notifications_total",
+                kind="acknowledgement",
+                outcome="sent",
+            )
+            == 3
+        ),
+        what="3 acknowledgements sent",
     )
+    # And the customers got them by mail, with their reference
+    acks = [m for m in read_mail(mail_catcher.folder) if "我们已收到" in m.subject]
+    assert len(acks) == 3 and {m.recipients[0] for m in acks} == {"wf@example.com"}
+    assert any(json.loads(body)["reference"] in m.subject for m in acks)
     wait_for(
         lambda: metric(workers["routing"].metrics(), "complaintflow_open_complaints") >= 2,
         what="open complaints gauge",
