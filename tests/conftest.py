@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -22,9 +23,11 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from services.runtime.clock import Clock
 from services.runtime.config import Settings
 from services.runtime.kafka import ensure_topics
 from services.runtime.ports import free_port, stop_process
+from services.runtime.worker import Handler, WorkerRunner
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,30 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
             w.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             w.proc.kill()
+
+
+@pytest.fixture
+def runner_factory() -> Iterator[Callable[..., WorkerRunner]]:
+    """Runs workers inside the test process, where a test can give them a clock or reach
+    their consumer; stops them after the test."""
+    started: list[tuple[WorkerRunner, threading.Thread]] = []
+
+    def start(
+        handler: type[Handler], settings: Settings, *, clock: Clock | None = None
+    ) -> WorkerRunner:
+        settings = settings.model_copy(update={"metrics_port": free_port()})
+        runner = WorkerRunner(handler, settings, clock=clock)
+        thread = threading.Thread(target=runner.run, name=runner.name, daemon=True)
+        thread.start()
+        started.append((runner, thread))
+        return runner
+
+    yield start
+    for runner, _ in started:
+        runner.stop()
+    for runner, thread in started:
+        thread.join(30)
+        assert not thread.is_alive(), f"{runner.name} did not stop"
 
 
 def wait_for(
