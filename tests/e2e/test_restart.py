@@ -19,7 +19,7 @@ from tests.e2e.test_pipeline import new_complaint, submit
 from tests.kafka_helpers import Message, TopicReader, committed_all
 
 pytestmark = pytest.mark.e2e
-SLA_SCALE = 1 / 72  # P3: 1 h to resolve, far past the test's timeout; team lead 100 s after
+SLA_SCALE = 1 / 72  # P3: 1 h to resolve (P2: 20 min), far past the test's timeout
 DOWN_PAST_DEADLINE = timedelta(minutes=5)  # past the team lead, short of the manager (20 min)
 
 
@@ -45,7 +45,7 @@ def test_sla_timer_killed_mid_flight_breaches_late_once_after_restart(
             (cid,),
         ).fetchone()
 
-    # Given a started SLA timer, its state committed, its deadline an hour away
+    # Given a started SLA timer, its state committed, its deadline far away (P3: an hour)
     submit(cf, [new_complaint("CRASH-1", "ev-c1", "billing", "账单错误")])
     started = wait_for(lambda: resolve("started", sla.poll()), what="SLA started")[0]
     with psycopg.connect(cf.db_url(), autocommit=True) as conn:
@@ -55,7 +55,7 @@ def test_sla_timer_killed_mid_flight_breaches_late_once_after_restart(
     # beyond the test's own timeout
     timer.proc.send_signal(signal.SIGKILL)
     timer.proc.wait(timeout=10)
-    assert started.deadline > datetime.now(UTC) + timedelta(minutes=30)
+    assert started.deadline > datetime.now(UTC) + timedelta(minutes=10)
     assert not resolve("breached", sla.read_to_end())
 
     # And a new instance starts on a clock past the deadline, as if it had been down through it
