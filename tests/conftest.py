@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -24,7 +25,10 @@ from pydantic import SecretStr
 
 from services.devstack.mailcatcher import MailCatcher
 from services.devstack.ports import free_port, stop_process
+from services.kernel.clock import Clock
+from services.kernel.handler import Handler
 from services.kernel.kafka import ensure_topics
+from services.kernel.loop import WorkerRunner
 from services.kernel.settings import Settings
 from services.sla_timer.settings import SlaSettings
 
@@ -159,6 +163,30 @@ def mail_catcher(tmp_path: Path) -> Iterator[MailCatcher]:
     catcher = MailCatcher(tmp_path / "mail").start()
     yield catcher
     catcher.stop()
+
+
+@pytest.fixture
+def runner_factory() -> Iterator[Callable[..., WorkerRunner]]:
+    """Runs workers inside the test process, where a test can give them a clock or reach
+    their consumer; stops them after the test."""
+    started: list[tuple[WorkerRunner, threading.Thread]] = []
+
+    def start(
+        handler: type[Handler], settings: Settings, *, clock: Clock | None = None
+    ) -> WorkerRunner:
+        settings = settings.model_copy(update={"metrics_port": free_port()})
+        runner = WorkerRunner(handler, settings, clock=clock)
+        thread = threading.Thread(target=runner.run, name=runner.name, daemon=True)
+        thread.start()
+        started.append((runner, thread))
+        return runner
+
+    yield start
+    for runner, _ in started:
+        runner.stop()
+    for runner, thread in started:
+        thread.join(30)
+        assert not thread.is_alive(), f"{runner.name} did not stop"
 
 
 def wait_for(

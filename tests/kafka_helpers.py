@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from services.kernel.settings import Settings
 
@@ -29,7 +30,7 @@ class TopicReader:
             enable_auto_commit=False,
             group_id=None,
         )
-        name = settings.topic(topic)
+        self.name = name = settings.topic(topic)
         parts = self.consumer.partitions_for_topic(name) or set()
         self.consumer.assign([TopicPartition(name, p) for p in parts])
         self.consumer.seek_to_beginning()
@@ -50,5 +51,32 @@ class TopicReader:
                 return found
         return []
 
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        return dict(self.consumer.end_offsets(list(self.consumer.assignment())))
+
+    def read_to_end(self, timeout: float = 60) -> list[Message]:
+        """Every message on the topic when called: reads each partition up to its end offset."""
+        ends = self.end_offsets()
+        deadline = time.monotonic() + timeout
+        while any(self.consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} not read to its end in {timeout:.0f}s")
+            self.poll()
+        return self.messages
+
     def close(self) -> None:
         self.consumer.close()
+
+
+def committed_all(admin: KafkaAdminClient, group: str, reader: TopicReader) -> bool:
+    """Whether `group` has committed every message now on `reader`'s topic.
+
+    Workers commit only once what they emitted for a record is on the broker, so then every
+    output of those messages can be read.
+    """
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    except KafkaError:  # e.g. the coordinator moving: not known yet
+        return False
+    committed = {tp: o.offset for tp, o in offsets.items()}
+    return all(committed.get(tp, 0) >= end for tp, end in reader.end_offsets().items())

@@ -220,7 +220,7 @@ class WorkerRunner:
         log.info("%s consuming %s as group %s", self.name, sorted(self._by_topic), self.group)
 
     def _watch_membership(self) -> None:
-        """Replace a consumer that has been out of a stable group for too long.
+        """Replace a consumer whose join was dropped, or that stays out of a stable group.
 
         kafka-python 3.0 can leave a member "rebalancing" with no join under way: it then
         fetches nothing and polls in a tight loop while the group carries on without it.
@@ -234,13 +234,14 @@ class WorkerRunner:
             return
         if self._unstable_since is None:
             self._unstable_since = now
-            return
-        if now - self._unstable_since < MEMBERSHIP_GRACE_S or self._stop.is_set():
+        waited = now - self._unstable_since
+        dropped = state == MemberState.REBALANCING and not self._join_wanted()
+        if self._stop.is_set() or not (dropped or waited >= MEMBERSHIP_GRACE_S):
             return
         log.warning(
-            "%s: not a stable group member for %.0f s (%s); joining again with a new consumer",
+            "%s: %s (%s); joining again with a new consumer",
             self.name,
-            now - self._unstable_since,
+            "its group join was dropped" if dropped else f"not a stable member for {waited:.0f} s",
             state,
         )
         self.metrics.consumer_rejoins.labels(self.name).inc()
@@ -254,6 +255,17 @@ class WorkerRunner:
         self._ready = False
         self._unstable_since = None
         self._join()
+
+    def _join_wanted(self) -> bool:
+        """Whether the client will still take up a join under way.
+
+        It drives a join only while it wants one; a join that started because the group's
+        metadata changed stops being wanted once the leader has assigned the new metadata.
+        If the poll that sent it returned before its answer (a short poll on a busy machine,
+        typically the second join of a fresh member), nothing ever takes that answer up: the
+        member stays "rebalancing", its heartbeats off, until the broker drops it.
+        """
+        return bool(self.consumer._coordinator.need_rejoin())
 
     def _await_metadata(self, timeout: float = 60) -> None:
         """Know every input topic's partitions before joining the group: a member that joins

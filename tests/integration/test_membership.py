@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
+from collections.abc import Callable
 
 import pytest
 from kafka import KafkaAdminClient
 from kafka.structs import MemberState
 
-from services.devstack.ports import free_port
 from services.intake.app import Intake
 from services.kernel import kafka as kf
 from services.kernel import loop as worker_module
@@ -28,12 +27,18 @@ def _committed(cf, admin: KafkaAdminClient) -> int:
     return sum(o.offset for tp, o in offsets.items() if o.offset > 0)
 
 
-def test_a_member_stuck_rebalancing_is_replaced_and_work_goes_on(cf, monkeypatch):
-    monkeypatch.setattr(worker_module, "MEMBERSHIP_GRACE_S", 2.0)
-    cf = cf.model_copy(update={"metrics_port": free_port()})
-    runner = WorkerRunner(Intake, cf)
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
+@pytest.fixture
+def intake_runner(cf, runner_factory) -> WorkerRunner:
+    """An intake worker running in this process, so the test can reach its consumer."""
+    return runner_factory(Intake, cf)
+
+
+def _registers_after(
+    cf, runner: WorkerRunner, stuck: Callable[[], bool], *, replaced_within: float
+) -> None:
+    """Given a working member, When `stuck` keeps it so until its consumer is replaced (within
+    `replaced_within` seconds), Then work goes on: the next complaint is registered and both
+    offsets are committed."""
     producer = kf.producer(cf, client_id="test-feed")
     admin = KafkaAdminClient(**cf.kafka("test-admin").as_dict())
     registered = TopicReader(cf, "complaints.registered.v1")
@@ -43,20 +48,8 @@ def test_a_member_stuck_rebalancing_is_replaced_and_work_goes_on(cf, monkeypatch
         producer.flush()
         wait_for(lambda: len(registered.poll()) == 1, what="first complaint registered")
         wait_for(lambda: _committed(cf, admin) == 1, what="first offset committed")
-        stuck = runner.consumer
 
-        def stuck_until_replaced() -> bool:
-            """What the client does on its own, rarely: "rebalancing" with no join under way,
-            for good (set again on every check, in case a join was in flight when it was set)."""
-            if runner.consumer is not stuck:
-                return True
-            coordinator = stuck._coordinator
-            with coordinator._lock:
-                coordinator.state = MemberState.REBALANCING
-                coordinator.rejoin_needed = False
-            return False
-
-        wait_for(stuck_until_replaced, timeout=60, what="a new consumer")
+        wait_for(stuck, timeout=replaced_within, what="a new consumer")
         assert runner.metrics.consumer_rejoins.labels("intake")._value.get() == 1
         wait_for(
             lambda: runner.consumer.group_metadata().state == MemberState.STABLE,
@@ -69,8 +62,51 @@ def test_a_member_stuck_rebalancing_is_replaced_and_work_goes_on(cf, monkeypatch
         refs = sorted(json.loads(m.value)["external_ref"] for m in registered.messages)
         assert refs == ["M-1", "M-2"]
     finally:
-        runner.stop()
-        thread.join(30)
         producer.close()
         admin.close()
-    assert not thread.is_alive()
+        registered.close()
+
+
+def test_a_member_whose_join_was_dropped_is_replaced_at_once(cf, intake_runner):
+    runner = intake_runner
+    stuck = None
+
+    def join_dropped_until_replaced() -> bool:
+        """What the client does on its own when a join outlives the poll that sent it:
+        "rebalancing", though it wants no join, so none is ever taken up."""
+        nonlocal stuck
+        if stuck is None:
+            stuck = runner.consumer
+        if runner.consumer is not stuck:
+            return True
+        coordinator = stuck._coordinator
+        with coordinator._lock:
+            coordinator.state = MemberState.REBALANCING
+            coordinator.rejoin_needed = False
+        return False
+
+    # The grace for members merely out of a stable group (60 s) is left as it is: replaced
+    # well within it, the member was recognised as one whose join was dropped.
+    _registers_after(cf, runner, join_dropped_until_replaced, replaced_within=20)
+
+
+def test_a_member_out_of_a_stable_group_too_long_is_replaced(cf, intake_runner, monkeypatch):
+    monkeypatch.setattr(worker_module, "MEMBERSHIP_GRACE_S", 2.0)
+    runner = intake_runner
+    stuck = None
+
+    def join_never_completes_until_replaced() -> bool:
+        """A member that wants a join the coordinator never completes."""
+        nonlocal stuck
+        if stuck is None:
+            stuck = runner.consumer
+            monkeypatch.setattr(stuck._coordinator, "ensure_active_group", lambda **_: False)
+        if runner.consumer is not stuck:
+            return True
+        coordinator = stuck._coordinator
+        with coordinator._lock:
+            coordinator.state = MemberState.REBALANCING
+            coordinator.rejoin_needed = True
+        return False
+
+    _registers_after(cf, runner, join_never_completes_until_replaced, replaced_within=40)
