@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
@@ -13,9 +14,11 @@ from services.intake import normalize
 from services.kernel.errors import PoisonMessage
 
 MAX_EVENT_BYTES = 64 * 1024
-# NUL and C0 controls (but tab, newline, carriage return) break PostgreSQL text and consumers;
-# escaped ones (\u0000 inside JSON strings) are caught on the decoded document.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\\u000[0-8bcef]|\\u001[0-9a-f]", re.I)
+# NUL and C0 controls (but tab, newline, carriage return) break PostgreSQL text and consumers.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What may be one escaped in a JSON string (`\u0000`); the decoded document decides.
+_ESCAPED_CONTROL = re.compile(r"\\u00[01]", re.I)
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 MAX_FUTURE = timedelta(minutes=15)
 """Clock skew tolerated on a call center's event time."""
 
@@ -46,6 +49,8 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
             "control_characters",
             [f"control character U+{ord(bad.group()):04X} at character {bad.start()}"],
         )
+    if _ESCAPED_CONTROL.search(text):
+        _refuse_escaped_controls(text)
     try:  # the common case: valid; the diagnosis below runs only for refused input
         return _checked(parse_raw_event(text), None, now)
     except ValidationError:
@@ -79,6 +84,38 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
             event_id=event_id,
         ) from exc
     return _checked(event, event_id, now)
+
+
+def _refuse_escaped_controls(text: str) -> None:
+    """Refuse a document whose strings (or keys) hold an escaped control character."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return  # not JSON: refused as such below
+    found = [
+        f"{where or '(event)'}: control character U+{ord(c):04X}" for where, c in _controls(doc, "")
+    ]
+    if found:
+        raise PoisonMessage("control_characters", found[:20], event_id=_event_id(doc))
+
+
+def _controls(doc: object, where: str) -> Iterator[tuple[str, str]]:
+    """(field path, control character) of every string of `doc` that holds one."""
+    stack: list[tuple[object, str]] = [(doc, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            bad = _CONTROL.search(node)
+            if bad is not None:
+                yield path, bad.group()
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                name = k if _FIELD.fullmatch(k) else "(field)"  # a key may be anything
+                child = f"{path}.{name}" if path else name
+                stack.append((k, child))
+                stack.append((v, child))
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
 
 
 def _checked(event: RawEvent, event_id: str | None, now: datetime) -> RawEvent:

@@ -84,3 +84,31 @@ def test_every_invalid_field_is_named():
     text = " ".join(refused.errors)
     assert "customer" in text and "description" in text
     assert refused.event_id == "sh-cc:e1"
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\u001b", "\\u001B", "\\u0008", "\\u000b"])
+def test_escaped_control_characters_are_refused_as_control_characters(escape):
+    # Given a JSON string holding an escaped control character
+    value = json.dumps(event(description="x")).replace('"x"', f'"a{escape}b"').encode()
+    # When it is validated, Then it is refused for that reason and the field is named
+    refused = refuse(value)
+    assert refused.reason == "control_characters"
+    assert any("description" in e and "U+00" in e for e in refused.errors), refused.errors
+
+
+def test_a_raw_control_character_is_refused_as_control_characters():
+    refused = refuse(json.dumps(event()).encode().replace(b"sh-cc", b"sh\x1bcc"))
+    assert refused.reason == "control_characters"
+    assert any("U+001B" in e for e in refused.errors), refused.errors
+
+
+@pytest.mark.parametrize("escape", ["\\u0009", "\\u000a", "\\u000D"])
+def test_escaped_tab_newline_and_return_are_text(escape):
+    value = json.dumps(event(description="x")).replace('"x"', f'"a{escape}b"').encode()
+    assert isinstance(parse(value, now=NOW), NewComplaint)
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_control_character():
+    value = json.dumps(event(description="path C:\\u0000")).encode()
+    parsed = parse(value, now=NOW)
+    assert isinstance(parsed, NewComplaint) and parsed.description == "path C:\\u0000"
