@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from schemas.raw import RAW_EVENT_TYPES, RawEvent, parse_raw_event
+from schemas.raw import RAW_EVENT_TYPES, CallbackPromised, RawEvent, parse_raw_event
 from services.intake import normalize
 from services.kernel.errors import PoisonMessage
 
@@ -21,6 +21,11 @@ _ESCAPED_CONTROL = re.compile(r"\\u00[01]", re.I)
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 MAX_FUTURE = timedelta(minutes=15)
 """Clock skew tolerated on a call center's event time."""
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""The earliest event time accepted: older is a typo, not a complaint, and every worker's
+arithmetic (UTC conversion, business calendars, escalations) must hold for what we accept."""
+MAX_PROMISE = timedelta(days=366)
+"""Furthest a promised callback may lie after the promise was made."""
 
 
 def _event_id(doc: object) -> str | None:
@@ -86,6 +91,23 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
     return _checked(event, event_id, now)
 
 
+def _check_times(event: RawEvent, event_id: str) -> None:
+    """Refuse times no worker can compute with: before EARLIEST, or a promise too far out."""
+    errors: list[str] = []
+    if event.occurred_at < EARLIEST:
+        errors.append(f"occurred_at {event.occurred_at.isoformat()} is before {EARLIEST:%Y-%m-%d}")
+    if isinstance(event, CallbackPromised):
+        due = event.due_at
+        if due < EARLIEST:
+            errors.append(f"due_at {due.isoformat()} is before {EARLIEST:%Y-%m-%d}")
+        elif not errors and due - event.occurred_at > MAX_PROMISE:
+            errors.append(
+                f"due_at {due.isoformat()} is more than {MAX_PROMISE.days} days after occurred_at"
+            )
+    if errors:
+        raise PoisonMessage("invalid_time", errors, event_id=event_id)
+
+
 def _refuse_escaped_controls(text: str) -> None:
     """Refuse a document whose strings (or keys) hold an escaped control character."""
     try:
@@ -130,6 +152,7 @@ def _checked(event: RawEvent, event_id: str | None, now: datetime) -> RawEvent:
             ],
             event_id=event_id,
         )
+    _check_times(event, event_id)
     errors: list[str] = []
     if normalize.channel(event.channel) is None:
         errors.append(f"channel {event.channel[:32]!r} is not a known channel")

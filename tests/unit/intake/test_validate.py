@@ -112,3 +112,40 @@ def test_an_escaped_backslash_before_u0000_is_text_not_a_control_character():
     value = json.dumps(event(description="path C:\\u0000")).encode()
     parsed = parse(value, now=NOW)
     assert isinstance(parsed, NewComplaint) and parsed.description == "path C:\\u0000"
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"occurred_at": "0001-01-01T00:00:00+14:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+00:00"}, "occurred_at"),
+        ({"occurred_at": "1969-12-31T23:59:59+00:00"}, "occurred_at"),
+        (
+            {"type": "callback.promised", "due_at": "9999-12-31T23:00:00-05:00"},
+            "due_at",
+        ),
+        (
+            {"type": "callback.promised", "due_at": "9999-12-31T23:59:59+00:00"},
+            "due_at",
+        ),
+        (
+            {"type": "callback.promised", "due_at": "2028-03-15T09:00:00+08:00"},
+            "due_at",
+        ),
+        (
+            {"type": "callback.promised", "due_at": "0001-01-01T00:00:00+14:00"},
+            "due_at",
+        ),
+    ],
+)
+def test_a_time_the_workers_cannot_compute_with_is_refused(over, field):
+    # Given an event whose time is outside what the workers compute with, When validated,
+    # Then it is refused up front (a 202 is a promise) and the field is named
+    refused = refuse(json.dumps(event(**over)).encode())
+    assert refused.reason == "invalid_time"
+    assert any(field in e for e in refused.errors), refused.errors
+
+
+def test_a_callback_promised_within_a_year_is_accepted():
+    doc = event(type="callback.promised", due_at="2026-12-31T09:00:00-05:00")
+    assert parse(json.dumps(doc).encode(), now=NOW).type == "callback.promised"
