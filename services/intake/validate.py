@@ -9,8 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from schemas.raw import RAW_EVENT_TYPES, CallbackPromised, RawEvent, parse_raw_event
-from services.intake import normalize
+from schemas.raw import (
+    RAW_EVENT_TYPES,
+    CallbackPromised,
+    NewComplaint,
+    RawEvent,
+    parse_raw_event,
+)
+from services.intake import normalize, pii
 from services.kernel.errors import PoisonMessage
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -72,9 +78,10 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
     if not isinstance(doc, dict):
         raise PoisonMessage("invalid_json", [f"expected a JSON object, got {type(doc).__name__}"])
     if doc.get("type") not in RAW_EVENT_TYPES:
+        shown = _shown(str(doc.get("type"))[:40], _names_in(doc))
         raise PoisonMessage(
             "unknown_type",
-            [f"type {str(doc.get('type'))[:40]!r} is not one of {', '.join(RAW_EVENT_TYPES)}"],
+            [f"type {shown!r} is not one of {', '.join(RAW_EVENT_TYPES)}"],
             event_id=event_id,
         )
     try:
@@ -83,12 +90,25 @@ def parse(value: bytes | None, *, now: datetime) -> RawEvent:
         raise PoisonMessage(
             "validation",
             [
-                f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: {e['msg']}"
+                f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: "
+                f"{_shown(e['msg'], _names_in(doc))}"
                 for e in exc.errors()
             ],
             event_id=event_id,
         ) from exc
     return _checked(event, event_id, now)
+
+
+def _shown(value: str, names: tuple[str, ...]) -> str:
+    """A refused value as a reason may show it: dead letters and logs are read by operators,
+    so contact data and the customer's name are redacted (the sealed original keeps them)."""
+    return pii.redact(value[:40], names=names)
+
+
+def _names_in(doc: dict[str, object]) -> tuple[str, ...]:
+    customer = doc.get("customer")
+    name = customer.get("name") if isinstance(customer, dict) else None
+    return (name,) if isinstance(name, str) and name.strip() else ()
 
 
 def _check_times(event: RawEvent, event_id: str) -> None:
@@ -154,10 +174,14 @@ def _checked(event: RawEvent, event_id: str | None, now: datetime) -> RawEvent:
         )
     _check_times(event, event_id)
     errors: list[str] = []
+    names = (
+        (event.customer.name,) if isinstance(event, NewComplaint) and event.customer.name else ()
+    )
     if normalize.channel(event.channel) is None:
-        errors.append(f"channel {event.channel[:32]!r} is not a known channel")
+        errors.append(f"channel {_shown(event.channel, names)!r} is not a known channel")
     if normalize.language(event.language) is None:
-        errors.append(f"language {event.language!r} is not supported (zh-Hans, zh-Hant, en)")
+        shown = _shown(event.language, names)
+        errors.append(f"language {shown!r} is not supported (zh-Hans, zh-Hant, en)")
     if errors:
         raise PoisonMessage("validation", errors, event_id=event_id)
     return event

@@ -149,3 +149,18 @@ def test_a_time_the_workers_cannot_compute_with_is_refused(over, field):
 def test_a_callback_promised_within_a_year_is_accepted():
     doc = event(type="callback.promised", due_at="2026-12-31T09:00:00-05:00")
     assert parse(json.dumps(doc).encode(), now=NOW).type == "callback.promised"
+
+
+@pytest.mark.parametrize(
+    ("over", "secret"),
+    [
+        ({"channel": "jane.doe@example.com"}, "jane.doe@example.com"),
+        ({"channel": "+86 139 0000 1234"}, "0000 1234"),
+        ({"language": "13900001234"}, "13900001234"),
+        ({"type": "jane.doe@example.com"}, "jane.doe@example.com"),
+        ({"channel": "张伟"}, "张伟"),  # the customer's own name
+    ],
+)
+def test_a_refusal_never_echoes_a_value_that_may_be_personal_data(over, secret):
+    refused = refuse(json.dumps(event(**over), ensure_ascii=False).encode())
+    assert secret not in " ".join(refused.errors), refused.errors
