@@ -85,7 +85,6 @@ class Intake(Handler):
             try:
                 event = validate.parse(rec.value, now=now)
             except PoisonMessage as exc:
-                self.after_commit(self.metrics.complaints_rejected.labels(exc.reason).inc)
                 out.append(Rejected(rec, exc))
                 continue
             valid.append(_Valid(rec, event, complaint_id_for(event.source, event.complaint_ref)))
@@ -206,7 +205,6 @@ class Intake(Handler):
             except InvalidToken:
                 out.append(self.reject(_held_record(h, h.sealed), UNREADABLE))
                 continue
-            self.after_commit(self.metrics.complaints_rejected.labels("orphan_event").inc)
             rec = _held_record(h, original)
             out.append(
                 self.reject(
@@ -222,6 +220,10 @@ class Intake(Handler):
                 )
             )
         return out
+
+    def dead_lettered(self, record: Record, error: PoisonMessage) -> None:
+        """Every raw event dead-lettered, whoever refused it, counted once when it commits."""
+        self.after_commit(self.metrics.complaints_rejected.labels(error.reason).inc)
 
     def _token(self, event: NewComplaint) -> str:
         c = event.customer
