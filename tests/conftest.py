@@ -23,6 +23,7 @@ import pytest
 from pydantic import SecretStr
 
 from services.devstack.ports import free_port, stop_process
+from services.kernel.db import with_database
 from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
 from services.sla_timer.settings import SlaSettings
@@ -34,7 +35,7 @@ class Stack:
     admin_db_url: str
 
     def db_url(self, name: str) -> str:
-        return self.admin_db_url.rsplit("/", 1)[0] + f"/{name}"
+        return with_database(self.admin_db_url, name)
 
 
 @pytest.fixture(scope="session")
