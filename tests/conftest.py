@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from services.devstack.mailcatcher import MailCatcher
 from services.devstack.ports import free_port, stop_process
 from services.kernel.clock import Clock
+from services.kernel.db import with_database
 from services.kernel.handler import Handler
 from services.kernel.kafka import ensure_topics
 from services.kernel.loop import WorkerRunner
@@ -39,7 +40,7 @@ class Stack:
     admin_db_url: str
 
     def db_url(self, name: str) -> str:
-        return self.admin_db_url.rsplit("/", 1)[0] + f"/{name}"
+        return with_database(self.admin_db_url, name)
 
 
 @pytest.fixture(scope="session")

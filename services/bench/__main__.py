@@ -67,12 +67,14 @@ def _fresh(settings: Settings) -> Settings:
     tag = uuid.uuid4().hex[:8]
     import psycopg
 
+    from services.kernel.db import with_database
+
     with psycopg.connect(settings.db_url(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "bench_{tag}"')
     s = settings.model_copy(
         update={
             "topic_prefix": f"bench{tag}.",
-            "database_url": settings.db_url().rsplit("/", 1)[0] + f"/bench_{tag}",
+            "database_url": with_database(settings.db_url(), f"bench_{tag}"),
         }
     )
     ensure_topics(

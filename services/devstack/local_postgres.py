@@ -5,14 +5,19 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import re
+import secrets
 import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 from services.devstack.ports import free_port
+from services.kernel.keyfile import KeyFile
 
 DB_NAME = "complaintflow"
 SYSTEM_USER = "complaintflow"
@@ -35,14 +40,16 @@ def _as_user() -> dict[str, object]:
     if os.geteuid() != 0:
         return {}
     try:
-        pwd.getpwnam(SYSTEM_USER)
+        entry = pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
             check=True,
             capture_output=True,
         )
-    return {"user": SYSTEM_USER}
+        entry = pwd.getpwnam(SYSTEM_USER)
+    # Its own group too: keeping root's would make root-group permission bits apply to it.
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def _grant(path: Path) -> None:
@@ -70,39 +77,51 @@ def _grant(path: Path) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
 
 
+def password_file(home: Path) -> KeyFile:
+    """The database password of the local stack, as a libpq password file (mode 0600)."""
+    return KeyFile(
+        home / "postgres.pgpass",
+        make=lambda: f"127.0.0.1:*:*:postgres:{secrets.token_urlsafe(24)}\n",
+        pattern=re.compile(r"127\.0\.0\.1:\*:\*:postgres:[A-Za-z0-9_-]{24,}"),
+        expected="one line 127.0.0.1:*:*:postgres:PASSWORD",
+        remedy=(
+            "Restore it from a backup, or delete it together with the postgres directory "
+            "beside it to have a new (empty) local database made."
+        ),
+    )
+
+
 class LocalPostgres:
-    """One PostgreSQL server in `home/postgres`, listening on 127.0.0.1 only."""
+    """One PostgreSQL server in `home/postgres`, listening on 127.0.0.1 only; connections
+    need the password kept in `home/postgres.pgpass` (SCRAM), the URL only names that file."""
 
     def __init__(self, home: Path, port: int | None = None) -> None:
-        self.dir = home.resolve() / "postgres"
+        self.home = home.resolve()
+        self.dir = self.home / "postgres"
         self.data = self.dir / "data"
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.passfile = password_file(self.home)
+
+    @property
+    def password(self) -> str:
+        return self.passfile.read().rsplit(":", 1)[1]
+
+    def url_of(self, database: str) -> str:
+        where = quote(str(self.passfile.path), safe="/")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}?passfile={where}"
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{DB_NAME}"
+        return self.url_of(DB_NAME)
 
     def start(self, timeout: float = 60) -> LocalPostgres:
         self.dir.mkdir(parents=True, exist_ok=True)
+        password = self.password
         user = _as_user()
         _grant(self.dir)
         if not (self.data / "PG_VERSION").exists():
-            subprocess.run(
-                [
-                    str(_bin_dir() / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--locale=C",
-                    "-U",
-                    "postgres",
-                ],
-                check=True,
-                capture_output=True,
-                **user,  # type: ignore[call-overload]
-            )
+            self._initdb(password, user)
         log = open(self.dir / "postgres.log", "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(
             [
@@ -128,11 +147,53 @@ class LocalPostgres:
             **user,  # type: ignore[call-overload]
         )
         self._wait_ready(timeout)
+        self._close_trust(password)
         return self
+
+    def _initdb(self, password: str, user: dict[str, object]) -> None:
+        pwfile = self.dir / ".initdb-password"
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        if user:
+            os.chown(pwfile, int(user["user"]), int(user["group"]))  # type: ignore[call-overload]
+        try:
+            subprocess.run(
+                [
+                    str(_bin_dir() / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "-U",
+                    "postgres",
+                ],
+                check=True,
+                capture_output=True,
+                **user,  # type: ignore[call-overload]
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _close_trust(self, password: str) -> None:
+        """A data directory made when the local stack trusted every local user: give the
+        superuser the password and ask for it from now on."""
+        hba = self.data / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        rule = re.compile(r"^(\s*(?:local|host)\S*\s.*\s)trust(\s*)$")
+        fixed = [rule.sub(r"\1scram-sha-256\2", line) for line in lines]
+        if fixed == lines:
+            return
+        with psycopg.connect(self.url_of("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(password)))
+            hba.write_text("\n".join(fixed) + "\n")
+            conn.execute("SELECT pg_reload_conf()")
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        admin = self.url_of("postgres")
         while True:
             assert self.proc is not None
             if self.proc.poll() is not None:

@@ -85,7 +85,6 @@ class Intake(Handler):
             try:
                 event = validate.parse(rec.value, now=now)
             except PoisonMessage as exc:
-                self.after_commit(self.metrics.complaints_rejected.labels(exc.reason).inc)
                 out.append(Rejected(rec, exc))
                 continue
             valid.append(_Valid(rec, event, complaint_id_for(event.source, event.complaint_ref)))
@@ -111,13 +110,15 @@ class Intake(Handler):
         complaints: list[tuple[object, ...]] = []
         contacts: list[tuple[str, str, bytes, datetime]] = []
         registered_now: list[str] = []
+        names = self._names(conn, [v.complaint_id for v in todo if v.complaint_id in known])
         for v in todo:
             event = v.event
             if isinstance(event, NewComplaint):
                 if v.complaint_id in known:
                     # The same complaint reported again (a new event id): the customer came
                     # back about it, so it is a follow-up contact, not a second complaint.
-                    out.append(self._follow_up(_as_contact(event), v.complaint_id, now))
+                    also = (*names.get(v.complaint_id, ()), *register.names_of(event))
+                    out.append(self._follow_up(_as_contact(event), v.complaint_id, now, also))
                     continue
                 token = tokens[v.complaint_id]
                 category = register.category_of(event)
@@ -126,6 +127,7 @@ class Intake(Handler):
                     event, complaint_id=v.complaint_id, token=token, now=now, repeat=repeat
                 )
                 known.add(v.complaint_id)
+                names[v.complaint_id] = register.names_of(event)
                 latest[(token, category)] = store.Earlier(v.complaint_id, reg.repeat_count)
                 named[reg.reference] = store.Earlier(v.complaint_id, reg.repeat_count)
                 complaints.append(
@@ -145,21 +147,35 @@ class Intake(Handler):
                 self.after_commit(self.metrics.complaints_received.labels(reg.channel.value).inc)
                 out.append(self._emit(REGISTERED, reg.complaint_id, reg, "registered", event))
             elif v.complaint_id in known:
-                out.append(self._follow_up(event, v.complaint_id, now))
+                out.append(self._follow_up(event, v.complaint_id, now, names.get(v.complaint_id)))
             else:
                 held.append(self._hold(v, now))
         store.save_contacts(conn, contacts)
         store.save_complaints(conn, complaints)
         store.hold(conn, held)
         for h in store.release(conn, registered_now):
-            out.append(self._release(h, now))
+            out.append(self._release(h, now, names.get(h.complaint_id)))
         return out
 
-    def _release(self, h: store.Held, now: datetime) -> Emit:
+    def _names(
+        self, conn: psycopg.Connection, complaint_ids: list[str]
+    ) -> dict[str, tuple[str, ...]]:
+        """The customer's name of each complaint, from the vault, to redact from follow-ups."""
+        out: dict[str, tuple[str, ...]] = {}
+        for cid, sealed in store.contacts_of(conn, complaint_ids).items():
+            try:
+                name = self._vault.open(sealed).get("name")
+            except (InvalidToken, ValueError):
+                continue  # sealed under another key: nothing to redact by
+            out[cid] = (name,) if name else ()
+        return out
+
+    def _release(self, h: store.Held, now: datetime, names: tuple[str, ...] | None) -> Emit:
         """The lifecycle event of a held follow-up, or its dead letter if it cannot be read."""
         try:
             original = self._held_sealer.open(h.sealed)
-            return self._follow_up(validate.parse(original, now=now), h.complaint_id, now)
+            event = validate.parse(original, now=now)
+            return self._follow_up(event, h.complaint_id, now, names)
         except (InvalidToken, PoisonMessage) as exc:
             return self.reject(
                 _held_record(h, h.sealed), exc if isinstance(exc, PoisonMessage) else UNREADABLE
@@ -179,16 +195,16 @@ class Intake(Handler):
         out: list[Emit] = []
         expired = store.expired(conn, self._partitions, now - grace)
         known = store.known_complaints(conn, [h.complaint_id for h in expired])
+        names = self._names(conn, list(known))
         for h in expired:
             if h.complaint_id in known:  # registered by another instance meanwhile
-                out.append(self._release(h, now))
+                out.append(self._release(h, now, names.get(h.complaint_id)))
                 continue
             try:
                 original = self._held_sealer.open(h.sealed)
             except InvalidToken:
                 out.append(self.reject(_held_record(h, h.sealed), UNREADABLE))
                 continue
-            self.after_commit(self.metrics.complaints_rejected.labels("orphan_event").inc)
             rec = _held_record(h, original)
             out.append(
                 self.reject(
@@ -204,6 +220,10 @@ class Intake(Handler):
                 )
             )
         return out
+
+    def dead_lettered(self, record: Record, error: PoisonMessage) -> None:
+        """Every raw event dead-lettered, whoever refused it, counted once when it commits."""
+        self.after_commit(self.metrics.complaints_rejected.labels(error.reason).inc)
 
     def _token(self, event: NewComplaint) -> str:
         c = event.customer
@@ -255,8 +275,14 @@ class Intake(Handler):
             held_at=now,
         )
 
-    def _follow_up(self, event: RawEvent, complaint_id: str, now: datetime) -> Emit:
-        model = register.lifecycle(event, complaint_id=complaint_id, now=now)
+    def _follow_up(
+        self,
+        event: RawEvent,
+        complaint_id: str,
+        now: datetime,
+        names: tuple[str, ...] | None = None,
+    ) -> Emit:
+        model = register.lifecycle(event, complaint_id=complaint_id, now=now, names=names or ())
         return self._emit(LIFECYCLE, complaint_id, model, "lifecycle", event)
 
     def _emit(

@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kafka import KafkaProducer
@@ -24,10 +23,14 @@ from services.intake.identity import reference_for
 from services.intake.settings import IntakeSettings
 from services.intake.validate import MAX_EVENT_BYTES, parse
 from services.kernel.errors import ConfigError, PoisonMessage
+from services.kernel.ops_http import HttpServer, QuietHandler
 from services.sdk.submit import send_raw
 
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 5 * 1024 * 1024
+BODY_TIMEOUT_S = 5.0
+"""Longest pause while a body arrives: a Content-Length larger than what is sent gets a 400
+then, not a thread held for the connection timeout."""
 
 
 def parse_keys(spec: str) -> dict[str, str]:
@@ -64,12 +67,13 @@ class IntakeApi:
         self.keys = parse_keys(settings.intake_api_keys.get_secret_value())
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             timeout = 30  # a client that stalls mid-request does not hold a thread forever
 
             def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+                self.connection.settimeout(BODY_TIMEOUT_S)
                 try:
-                    status, body = api.post(self.path, dict(self.headers.items()), self.rfile)
+                    status, body = api.post(self.route(), dict(self.headers.items()), self.rfile)
                 except _Refusal as refusal:
                     status, body = refusal.status, refusal.body
                 except KafkaError as exc:
@@ -85,13 +89,7 @@ class IntakeApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(
-            (settings.intake_http_host, settings.intake_http_port), Handler
-        )
-        self._server.daemon_threads = True
+        self._server = HttpServer((settings.intake_http_host, settings.intake_http_port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -126,7 +124,18 @@ class IntakeApi:
             raise _Refusal(
                 413, {"error": "too_large", "detail": f"body is {size} bytes, the limit is {limit}"}
             )
-        raw = body.read(size)
+        try:
+            raw = body.read(size)
+        except OSError:  # timed out, or the connection broke, while the body was arriving
+            raw = b""
+        if len(raw) < size:
+            raise _Refusal(
+                400,
+                {
+                    "error": "incomplete_body",
+                    "detail": f"the body ended before the {size} bytes its Content-Length names",
+                },
+            )
         items = self._split(raw) if batch else [raw]
         accepted, refused = [], []
         for index, item in enumerate(items):

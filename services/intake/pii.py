@@ -7,10 +7,23 @@ import hashlib
 import hmac
 import json
 import re
+import unicodedata
 
 from services.kernel.sealing import Sealer
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Emails, also full-width (ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ, ＠, ﹫) or with a blank around @.
+_AT = "@\uff20\ufe6b"
+_LETTERS = "A-Za-z\uff21-\uff3a\uff41-\uff5a"
+_ALNUM = _LETTERS + "0-9\uff10-\uff19"
+_DOT = ".\uff0e"
+_LOCAL = rf"{_ALNUM}{_DOT}_%+\-\uff3f\uff0b\uff0d"
+# Tried only where a run of address characters starts: linear, not quadratic, in a long run.
+_EMAIL = re.compile(
+    rf"(?<![{_LOCAL}])[{_LOCAL}]+[ \u3000]?[{_AT}][ \u3000]?"
+    rf"[{_ALNUM}{_DOT}\-\uff0d]+[{_DOT}][{_LETTERS}]{{2,}}"
+)
+# An international number (+ and 7 to 15 digits) is a phone, never a card.
+_INTL_PHONE = re.compile(r"[+\uff0b]\d(?:[ .\-]?\(?\d\)?){6,14}(?!\d)")
 # Card numbers: 13-19 digits, optionally grouped by spaces or dashes.
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 # Mainland resident id: 17 digits + digit or X.
@@ -29,18 +42,56 @@ _SEVEN_DIGITS = re.compile(r"\d(?:\D*\d){6}")
 
 def redact(text: str, *, names: tuple[str, ...] = ()) -> str:
     """Free text with emails, id, card and phone numbers replaced by placeholders, and the
-    customer's own `names` (known from the complaint) replaced by `[name]`."""
+    customer's own `names` (known from the complaint) replaced by `[name]` — whatever their
+    case, Unicode form (NFC/NFD, full-width) or spacing in the text."""
+    text = unicodedata.normalize("NFC", text)
     for name in names:
-        if len(name.strip()) >= 2:
-            text = text.replace(name.strip(), "[name]")
-    if "@" in text:
+        text = _redact_name(text, name)
+    if any(at in text for at in _AT):
         text = _EMAIL.sub("[email]", text)
     if not _SEVEN_DIGITS.search(text):
         return text  # too few digits for any of the numbers below (the common case)
     text = _CN_ID.sub("[id]", text)
     text = _SSN.sub("[id]", text)
+    text = _INTL_PHONE.sub("[phone]", text)
     text = _CARD.sub("[card]", text)
     return _PHONE.sub("[phone]", text)
+
+
+_LATIN = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+_LATIN_CHAR = re.compile(f"[{_LATIN}]")
+
+
+def _name_pattern(name: str) -> re.Pattern[str] | None:
+    """A name as the text may write it: any case, any blanks (or none) between its letters;
+    never inside a longer word of Latin letters or digits."""
+    letters = "".join(unicodedata.normalize("NFKC", name).split())
+    if len(letters) < 2:
+        return None
+    body = r"\s*".join(re.escape(c) for c in letters)
+    head = rf"(?<![{_LATIN}])" if _LATIN_CHAR.fullmatch(letters[0]) else ""
+    tail = rf"(?![{_LATIN}])" if _LATIN_CHAR.fullmatch(letters[-1]) else ""
+    return re.compile(head + body + tail, re.IGNORECASE)
+
+
+def _redact_name(text: str, name: str) -> str:
+    pattern = _name_pattern(name)
+    if pattern is None:
+        return text
+    if unicodedata.is_normalized("NFKC", text):
+        return pattern.sub("[name]", text)
+    # Match on the compatibility form (full-width letters...), replace in the original.
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        origin.extend([i] * len(unicodedata.normalize("NFKC", ch)))
+    folded = "".join(unicodedata.normalize("NFKC", ch) for ch in text)
+    out, last = [], 0
+    for m in pattern.finditer(folded):
+        start, end = origin[m.start()], origin[m.end() - 1] + 1
+        if start >= last:
+            out += [text[last:start], "[name]"]
+            last = end
+    return "".join(out) + text[last:]
 
 
 def normalise_phone(phone: str) -> str:

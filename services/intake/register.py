@@ -41,7 +41,12 @@ def contact_mask(event: NewComplaint) -> str | None:
 
 
 def category_of(event: NewComplaint) -> str | None:
-    return normalize.text(event.category).lower() if event.category else None
+    return _category(event.category, names_of(event))
+
+
+def names_of(event: NewComplaint) -> tuple[str, ...]:
+    """The customer's own names, redacted wherever they appear in the complaint."""
+    return (event.customer.name,) if event.customer.name else ()
 
 
 def mentioned_references(event: NewComplaint) -> list[str]:
@@ -58,7 +63,7 @@ def registered(
     channel = normalize.channel(event.channel)
     language = normalize.language(event.language)
     assert channel is not None and language is not None  # guaranteed by validate.parse
-    names = (event.customer.name,) if event.customer.name else ()
+    names = names_of(event)
     return RegisteredComplaint(
         complaint_id=complaint_id,
         reference=reference_for(complaint_id),
@@ -71,51 +76,58 @@ def registered(
         channel=channel,
         language=language,
         category=category_of(event),
-        sub_category=_clean(event.sub_category),
-        product=normalize.text(event.product) if event.product else None,
+        sub_category=_clean(event.sub_category, names),
+        product=_clean(event.product, names),
         subject=_clean(event.subject, names),
         description=pii.redact(normalize.text(event.description), names=names),
         customer_token=token,
         contact_masked=contact_mask(event),
-        region=event.customer.region,
+        region=_clean(event.customer.region, names),
         time_zone=event.customer.time_zone,
         repeat_of=repeat.of if repeat else None,
         repeat_count=repeat.count if repeat else 0,
     )
 
 
-def lifecycle(event: RawEvent, *, complaint_id: str, now: datetime) -> LifecycleEvent:
-    """The lifecycle event of a follow-up (contact, status, callback, compensation, survey)."""
+def lifecycle(
+    event: RawEvent, *, complaint_id: str, now: datetime, names: tuple[str, ...] = ()
+) -> LifecycleEvent:
+    """The lifecycle event of a follow-up (contact, status, callback, compensation, survey);
+    its free text redacted, including the customer's `names` (known from the complaint)."""
+
+    def clean(text: str | None) -> str | None:
+        return _clean(text, names)
+
     channel = normalize.channel(event.channel)
     assert channel is not None
     fields: dict[str, object]
     if isinstance(event, FollowUpContact):
-        fields = {"kind": LifecycleKind.CONTACT, "note": _clean(event.note)}
+        fields = {"kind": LifecycleKind.CONTACT, "note": clean(event.note)}
     elif isinstance(event, StatusChange):
         fields = {
             "kind": LifecycleKind.STATUS,
             "status": event.status,
             "agent": event.agent,
-            "root_cause": _clean(event.root_cause),
-            "corrective_action": _clean(event.corrective_action),
-            "preventive_action": _clean(event.preventive_action),
+            "root_cause": clean(event.root_cause),
+            "corrective_action": clean(event.corrective_action),
+            "preventive_action": clean(event.preventive_action),
         }
     elif isinstance(event, Transfer):
         fields = {
             "kind": LifecycleKind.TRANSFER,
-            "queue": event.queue,
-            "owner": event.owner,
-            "department": event.department,
+            "queue": clean(event.queue),
+            "owner": clean(event.owner),
+            "department": clean(event.department),
             "agent": event.agent,
-            "note": _clean(event.note),
+            "note": clean(event.note),
         }
     elif isinstance(event, Recategorised):
         fields = {
             "kind": LifecycleKind.RECATEGORISED,
-            "category": normalize.text(event.category).lower(),
-            "sub_category": _clean(event.sub_category),
+            "category": _category(event.category, names),
+            "sub_category": clean(event.sub_category),
             "agent": event.agent,
-            "note": _clean(event.note),
+            "note": clean(event.note),
         }
     elif isinstance(event, CallbackPromised):
         fields = {
@@ -134,7 +146,7 @@ def lifecycle(event: RawEvent, *, complaint_id: str, now: datetime) -> Lifecycle
         fields = {
             "kind": LifecycleKind.SURVEY_ANSWERED,
             "score": event.score,
-            "comment": _clean(event.comment),
+            "comment": clean(event.comment),
         }
     else:
         raise TypeError(f"{type(event).__name__} is not a follow-up event")
@@ -151,3 +163,8 @@ def lifecycle(event: RawEvent, *, complaint_id: str, now: datetime) -> Lifecycle
 
 def _clean(text: str | None, names: tuple[str, ...] = ()) -> str | None:
     return pii.redact(normalize.text(text), names=names) if text else None
+
+
+def _category(text: str | None, names: tuple[str, ...]) -> str | None:
+    cleaned = _clean(text, names)
+    return cleaned.lower() if cleaned else None

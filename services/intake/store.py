@@ -104,6 +104,18 @@ def save_contacts(conn: psycopg.Connection, rows: list[tuple[str, str, bytes, da
         )
 
 
+def contacts_of(conn: psycopg.Connection, complaint_ids: Iterable[str]) -> dict[str, bytes]:
+    """The sealed contact data of each of these complaints (as given when it registered)."""
+    wanted = list(set(complaint_ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "SELECT complaint_id, sealed FROM intake.contacts WHERE complaint_id = ANY(%s)",
+        (wanted,),
+    ).fetchall()
+    return {r[0]: bytes(r[1]) for r in rows}
+
+
 def latest_contact(conn: psycopg.Connection, customer_token: str) -> bytes | None:
     """The sealed contact data the customer gave most recently."""
     row = conn.execute(

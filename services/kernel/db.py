@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -12,6 +13,12 @@ log = logging.getLogger(__name__)
 
 Migration = tuple[int, str]
 """(version, SQL). Versions increase; applied ones are never edited, only followed."""
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` naming database `name` instead, its other parts (a `passfile`...) kept."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def open_pool(url: str, *, name: str, max_size: int = 4) -> ConnectionPool:

@@ -189,6 +189,10 @@ class Handler:
         """Run `fn` if the transaction under way rolls back (to undo a change already made)."""
         self.hooks.after_rollback(fn)
 
+    def dead_lettered(self, record: Record, error: PoisonMessage) -> None:
+        """Called by the runtime, in the transaction under way, for each record it
+        dead-letters (whoever refused it): count it here, through `after_commit`."""
+
     def handle_batch(
         self, records: list[Record], conn: psycopg.Connection
     ) -> Iterable[Emit | Rejected]:

@@ -569,6 +569,7 @@ class WorkerRunner:
             "; ".join(exc.errors)[:500],
         )
         self.handler.after_commit(self.metrics.dead_letters.labels(self.name, exc.reason).inc)
+        self.handler.dead_lettered(rec, exc)
         return dead_letter(
             rec, exc, worker=self.name, sealer=self._raw_sealer, now=self.handler.clock.now()
         )

@@ -13,10 +13,35 @@ import threading
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from services.kernel.problems import Problem
+
+
+class HttpServer(ThreadingHTTPServer):
+    """A threading HTTP server whose listen backlog holds bursts of thousands of connections
+    (the kernel caps it at net.core.somaxconn)."""
+
+    request_queue_size = 4096
+    daemon_threads = True
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that names no software version and logs no request line."""
+
+    server_version = "ComplaintFlow"
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def route(self) -> str:
+        """The request's path without its query string."""
+        return urlsplit(self.path).path
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
 
 
 class OpsServer:
@@ -35,14 +60,15 @@ class OpsServer:
     ) -> None:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
-                if self.path == "/metrics":
+                path = self.route()
+                if path == "/metrics":
                     self._send(200, generate_latest(outer.registry), CONTENT_TYPE_LATEST)
-                elif self.path == "/healthz":
+                elif path == "/healthz":
                     ok = outer.healthy()
                     self._send(200 if ok else 503, b"ok\n" if ok else b"stalled\n")
-                elif self.path == "/readyz":
+                elif path == "/readyz":
                     ok = outer.ready()
                     self._send(200 if ok else 503, readyz_body(ok, outer.problems()).encode())
                 elif self.path == "/statusz":
@@ -60,16 +86,12 @@ class OpsServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
         self.registry = registry
         self.healthy = healthy
         self.ready = ready
         self.problems = problems
         self.worker = worker
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = HttpServer((host, port), Handler)
         self.host = host
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -74,7 +74,7 @@ class Routing(Handler):
         if isinstance(model, RegisteredComplaint):
             return self._first(model, cause.id, conn)
         assert isinstance(model, LifecycleEvent)
-        return self._change(model, cause.id, conn)
+        return self._change(model, cause.id, record, conn)
 
     def _first(self, c: RegisteredComplaint, cause: str, conn: psycopg.Connection) -> list[Emit]:
         row = store.decision_of(conn, c.complaint_id)
@@ -94,7 +94,7 @@ class Routing(Handler):
             load=store.open_load(conn),
             router=self.router,
         )
-        return [
+        out = [
             self._publish(
                 c.complaint_id,
                 decision,
@@ -105,8 +105,20 @@ class Routing(Handler):
                 source=c.source,
             )
         ]
+        # Changes that came before this decision (topics are read side by side, so under a
+        # backlog a transfer can overtake its complaint), in the order they happened.
+        for held in store.release_changes(conn, c.complaint_id):
+            rec = _held_record(held)
+            try:
+                e, _ = decode(LIFECYCLE, held.value, held.headers)
+                out += self._change(e, held.cause, rec, conn)
+            except PoisonMessage as exc:
+                out.append(self.reject(rec, exc))
+        return out
 
-    def _change(self, e: LifecycleEvent, cause: str, conn: psycopg.Connection) -> list[Emit]:
+    def _change(
+        self, e: LifecycleEvent, cause: str, record: Record, conn: psycopg.Connection
+    ) -> list[Emit]:
         change: Change | None = None
         if e.kind == LifecycleKind.TRANSFER:
             change = Transfer(
@@ -132,10 +144,9 @@ class Routing(Handler):
             return []
         row = store.decision_of(conn, e.complaint_id)
         if row is None or row[0] is None:
-            raise PoisonMessage(
-                "not_routed",
-                [f"{e.kind.value} of complaint {e.complaint_id} before its first routing decision"],
-            )
+            # Before the first decision: held, and applied when the decision is made.
+            store.hold_change(conn, _to_held(cause, e.complaint_id, record, self.clock.now()))
+            return []
         previous = _decision.validate_python(row[0])
         try:
             decision = self.router.reroute(previous, change, load=store.open_load(conn))
@@ -143,7 +154,13 @@ class Routing(Handler):
             raise PoisonMessage("reroute_refused", [str(exc)]) from exc
         return [
             self._publish(
-                e.complaint_id, decision, e.occurred_at, cause, conn, is_open=True, source=row[2]
+                e.complaint_id,
+                decision,
+                e.occurred_at,
+                cause,
+                conn,
+                is_open=row[1] or isinstance(change, Reopen),
+                source=row[2],
             )
         ]
 
@@ -227,3 +244,30 @@ class Routing(Handler):
             self.after_commit(seen)
         if error is None:
             self.config_fixed(ROSTER_RELOAD, subject=subject)
+
+
+def _to_held(cause: str, complaint_id: str, rec: Record, now: datetime) -> store.HeldChange:
+    return store.HeldChange(
+        cause=cause,
+        complaint_id=complaint_id,
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        value=rec.value or b"",
+        headers=[(k, v) for k, v in rec.headers if k.startswith("ce_")],
+        held_at=now,
+    )
+
+
+def _held_record(h: store.HeldChange) -> Record:
+    """The record a held change came from, as a dead letter names it."""
+    return Record(
+        spec=LIFECYCLE,
+        topic=h.topic,
+        partition=h.partition,
+        offset=h.offset,
+        key=h.complaint_id.encode(),
+        value=h.value,
+        headers=h.headers,
+        timestamp_ms=int(h.held_at.timestamp() * 1000),
+    )

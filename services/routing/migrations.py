@@ -19,4 +19,21 @@ MIGRATIONS = (
         """,
     ),
     (2, "ALTER TABLE {schema}.decisions ADD COLUMN source text;"),
+    (
+        3,
+        # Transfers, corrections and reopens read before the complaint's first decision.
+        """
+        CREATE TABLE {schema}.pending_changes (
+            cause text PRIMARY KEY,
+            complaint_id text NOT NULL,
+            topic text NOT NULL,
+            partition int NOT NULL,
+            "offset" bigint NOT NULL,
+            value bytea NOT NULL,
+            headers jsonb NOT NULL,
+            held_at timestamptz NOT NULL
+        );
+        CREATE INDEX pending_changes_complaint ON {schema}.pending_changes (complaint_id);
+        """,
+    ),
 )

@@ -43,6 +43,12 @@ from services.routing.severity import (
 )
 
 UNCATEGORISED = "uncategorised"
+OTHER_DEPARTMENT = "other"
+"""Where a transfer to a department the rules do not know goes."""
+
+
+def _fold_name(name: str) -> str:
+    return "_".join(name.strip().casefold().replace("-", " ").split())
 
 
 @dataclass
@@ -101,6 +107,12 @@ class Router:
                 if t.department:
                     self.departments.setdefault(queue, t.department)
         self.departments.setdefault(rules.defaults.queue, rules.defaults.department)
+        # Every department the rules know: a transfer naming another (free text typed by an
+        # agent) goes to OTHER_DEPARTMENT, so departments stay a bounded metric label.
+        named = [rules.defaults.department, *(r.then.department for r in rules.rules)]
+        self.known_departments = {
+            _fold_name(d): d for d in (*self.departments.values(), *named) if d
+        }
 
     @classmethod
     def from_files(
@@ -335,10 +347,16 @@ class Router:
         if not change.queue and not change.owner:
             raise RerouteError("a transfer must name a queue, an owner or both")
         queue = change.queue or previous.queue
-        department = change.department or self.departments.get(queue, previous.department)
+        department = self.departments.get(queue, previous.department)
+        unknown = ""
+        if change.department:
+            department = self.known_departments.get(_fold_name(change.department), OTHER_DEPARTMENT)
+            if department == OTHER_DEPARTMENT:
+                unknown = f"; the department it named is not one routing knows: {OTHER_DEPARTMENT}"
         moved = (
             f"v{v}: transferred by {change.by} from {previous.department}/{previous.queue} "
             f"(owner {previous.owner}) to {department}/{queue}{note}; priority and SLA unchanged"
+            f"{unknown}"
         )
         skills = previous.skills if queue == previous.queue else self.queue_skills.get(queue, ())
         owner: str | None = change.owner

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -96,3 +97,52 @@ def open_counts(conn: psycopg.Connection) -> list[tuple[str, str, int]]:
             " WHERE open AND decision IS NOT NULL GROUP BY 1, 2"
         ).fetchall()
     ]
+
+
+@dataclass(frozen=True)
+class HeldChange:
+    """A transfer, correction or reopen that came before the complaint's first decision."""
+
+    cause: str
+    complaint_id: str
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    held_at: datetime
+
+
+def hold_change(conn: psycopg.Connection, h: HeldChange) -> None:
+    """Keep a change until the first decision (a replayed one is kept once)."""
+    conn.execute(
+        'INSERT INTO routing.pending_changes (cause, complaint_id, topic, partition, "offset",'
+        " value, headers, held_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (cause) DO NOTHING",
+        (
+            h.cause,
+            h.complaint_id,
+            h.topic,
+            h.partition,
+            h.offset,
+            h.value,
+            Jsonb([[k, v.decode("utf-8", "replace")] for k, v in h.headers]),
+            h.held_at,
+        ),
+    )
+
+
+def release_changes(conn: psycopg.Connection, complaint_id: str) -> list[HeldChange]:
+    """The held changes of a complaint, removed from the hold, in the order they happened."""
+    rows = conn.execute(
+        "DELETE FROM routing.pending_changes WHERE complaint_id = %s RETURNING cause,"
+        ' complaint_id, topic, partition, "offset", value, headers, held_at',
+        (complaint_id,),
+    ).fetchall()
+    held = [
+        HeldChange(
+            r[0], r[1], r[2], r[3], r[4], bytes(r[5]), [(k, v.encode()) for k, v in r[6]], r[7]
+        )
+        for r in rows
+    ]
+    return sorted(held, key=lambda h: (h.partition, h.offset))

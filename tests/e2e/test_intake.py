@@ -230,9 +230,18 @@ def test_planted_pii_never_leaves_intake_in_clear(cf, worker_factory):
         "卡号 4111 1111 1111 1111，身份证 110105199001011234"
     )
     doc["subject"] = "call 13987654321"
-    contact = raw("complaint.contact", "PII-1", "p2", note="又打了 13987654321 没人接")
+    doc["product"] = "宽带 nana.ouyang＠example.cn"
+    doc["sub_category"] = "欧阳娜娜 13987654321"
+    doc["customer"] = {**PII, "region": "欧阳娜娜家"}
+    contact = raw("complaint.contact", "PII-1", "p2", note="欧阳 娜娜又打了 13987654321 没人接")
+    transfer = raw(
+        "complaint.transfer", "PII-1", "p3", agent="a1", department=PII["email"], owner="欧阳娜娜"
+    )
+    survey = raw("survey.answered", "PII-1", "p4", score=1, comment="欧阳娜娜: +86 139 8765 4321")
+    refused = raw("complaint.contact", "PII-2", "p5", note="x", channel=PII["email"])
     broken = json.dumps(doc, ensure_ascii=False)[:-5]  # malformed, still full of PII
-    submit(cf, [json.dumps(doc, ensure_ascii=False), contact, broken])
+    lines = [json.dumps(doc, ensure_ascii=False), contact, transfer, survey, refused, broken]
+    submit(cf, lines)
 
     cid = complaint_id_for("e2e-cc", "PII-1")
     readers = {topic: TopicReader(cf, topic) for topic in DOWNSTREAM}
@@ -250,7 +259,8 @@ def test_planted_pii_never_leaves_intake_in_clear(cf, worker_factory):
         what="figures counting the breach",
     )
 
-    secrets = [PII["name"], PII["email"], PII["national_id"], "8765 4321", *TEXT_PII]
+    secrets = [PII["name"], "欧阳 娜娜", PII["email"], PII["national_id"], "8765 4321", *TEXT_PII]
+    secrets.append("nana.ouyang＠example.cn")
     for topic, reader in readers.items():
         for m in reader.read_to_end():
             text = m.value.decode() + json.dumps({k: v.decode() for k, v in m.headers.items()})
@@ -261,8 +271,11 @@ def test_planted_pii_never_leaves_intake_in_clear(cf, worker_factory):
         log = w.log.read_text(encoding="utf-8", errors="replace")
         for secret in secrets:
             assert secret not in log, f"{secret!r} in the {w.name} log"
-        for line in w.metrics().splitlines():
+        scraped = w.metrics()
+        for line in scraped.splitlines():
             assert cid not in line and "cus_" not in line
+        for secret in secrets:
+            assert secret not in scraped, f"{secret!r} in the {w.name} metrics"
     # The clear contact data is kept only sealed, one row per complaint, for notification.
     with psycopg.connect(cf.db_url()) as conn:
         token, sealed = conn.execute(

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from schemas.registry import LIFECYCLE, RAW
 from services.intake import store
 from services.intake.app import Intake
 from services.intake.migrations import MIGRATIONS
 from services.kernel.clock import FrozenClock
 from services.kernel.db import migrate
+from services.kernel.handler import Record
 from services.kernel.sealing import Sealer
 
 pytestmark = pytest.mark.integration
@@ -87,3 +90,49 @@ def test_a_held_event_that_cannot_be_opened_is_dead_lettered_not_retried_forever
         # Then it is rejected as unreadable, once, and the tick does not fail
         assert [r.reason for r in rejected] == ["unreadable_held_event"]  # type: ignore[attr-defined]
         assert conn.execute("SELECT count(*) FROM intake.pending").fetchone() == (0,)
+
+
+def _raw(offset: int, doc: dict[str, object]) -> Record:
+    base = {
+        "source": "cc",
+        "complaint_ref": "R-PII",
+        "occurred_at": "2026-03-01T09:00:00+08:00",
+        "channel": "phone",
+        "language": "en",
+    }
+    return Record(
+        spec=RAW,
+        topic="complaints.raw.v1",
+        partition=1,
+        offset=offset,
+        key=b"cc:R-PII",
+        value=json.dumps({**base, **doc}, ensure_ascii=False).encode(),
+        headers=[],
+        timestamp_ms=0,
+    )
+
+
+def test_follow_ups_are_redacted_with_the_name_the_complaint_gave(cf):
+    t0 = datetime(2026, 3, 1, 2, tzinfo=UTC)
+    with psycopg.connect(cf.db_url()) as conn:
+        intake = Intake(cf, CollectorRegistry(), FrozenClock(t0))
+        migrate(conn, intake.schema, intake.migrations)
+        intake.start(conn)
+        new = {
+            "type": "complaint.new",
+            "event_id": "n1",
+            "customer": {"name": "John Smith", "phone": "13912345678"},
+            "description": "no signal",
+        }
+        note = {"type": "complaint.contact", "note": "JOHN  SMITH called again"}
+        # Given a follow-up held before its complaint, one in the same poll, one in a later poll
+        out = list(intake.handle_batch([_raw(1, {**note, "event_id": "c0"})], conn))
+        out += intake.handle_batch([_raw(2, new), _raw(3, {**note, "event_id": "c1"})], conn)
+        out += intake.handle_batch([_raw(4, {**note, "event_id": "c2"})], conn)
+        comment = {"type": "survey.answered", "score": 1, "comment": "john smith is unhappy"}
+        out += intake.handle_batch([_raw(5, {**comment, "event_id": "s1"})], conn)
+        # Then none of their lifecycle events names the customer
+        lifecycle = [e.value.model_dump_json() for e in out if e.topic.name == LIFECYCLE.name]
+        assert len(lifecycle) == 4
+        for text in lifecycle:
+            assert "smith" not in text.lower() and "[name]" in text

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from services.intake import pii, register
 from services.intake.validate import parse
 
@@ -51,3 +53,52 @@ def test_anonymous_customers_never_share_a_token():
         b"k", phone=None, email=None, national_id=None, name="张伟", anonymous="sh-cc:R2"
     )
     assert a != b
+
+
+SECRETS = ("13912345678", "nana@example.cn", "张伟")
+
+
+def test_every_free_text_field_of_a_complaint_is_redacted():
+    # Given a complaint whose classification fields hold contact data and the customer's name
+    event = new(
+        product="张伟的宽带 13912345678",
+        category="billing nana@example.cn",
+        sub_category="张伟 13912345678",
+        customer={"name": "张伟", "phone": "13812345678", "region": "张伟家 nana@example.cn"},
+    )
+    # When it is registered, Then none of them travels downstream
+    dumped = register.registered(
+        event, complaint_id="c1", token="t", now=NOW, repeat=None
+    ).model_dump_json()
+    for secret in SECRETS:
+        assert secret not in dumped
+
+
+def follow_up(kind: str, **fields: object):
+    return new(type=kind, event_id="e2", **fields)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("complaint.contact", {"note": "张伟 again, call 13912345678"}),
+        ("complaint.status", {"status": "resolved", "root_cause": "张伟 nana@example.cn"}),
+        ("complaint.status", {"status": "resolved", "corrective_action": "call 张伟"}),
+        ("survey.answered", {"score": 2, "comment": "I am 张伟, 13912345678"}),
+        (
+            "complaint.transfer",
+            {"agent": "a1", "department": "nana@example.cn", "owner": "张伟 13912345678"},
+        ),
+        ("complaint.transfer", {"agent": "a1", "queue": "q 13912345678", "note": "张伟"}),
+        ("complaint.recategorised", {"agent": "a1", "category": "张伟", "note": "13912345678"}),
+    ],
+)
+def test_every_free_text_field_of_a_follow_up_is_redacted_with_the_customers_name(kind, fields):
+    # Given a follow-up that names the customer (known from the complaint) and contact data
+    event = follow_up(kind, **fields)
+    # When it becomes a lifecycle event, Then neither travels downstream
+    dumped = register.lifecycle(
+        event, complaint_id="c1", now=NOW, names=("张伟",)
+    ).model_dump_json()
+    for secret in SECRETS:
+        assert secret not in dumped

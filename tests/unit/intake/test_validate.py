@@ -84,3 +84,83 @@ def test_every_invalid_field_is_named():
     text = " ".join(refused.errors)
     assert "customer" in text and "description" in text
     assert refused.event_id == "sh-cc:e1"
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\u001b", "\\u001B", "\\u0008", "\\u000b"])
+def test_escaped_control_characters_are_refused_as_control_characters(escape):
+    # Given a JSON string holding an escaped control character
+    value = json.dumps(event(description="x")).replace('"x"', f'"a{escape}b"').encode()
+    # When it is validated, Then it is refused for that reason and the field is named
+    refused = refuse(value)
+    assert refused.reason == "control_characters"
+    assert any("description" in e and "U+00" in e for e in refused.errors), refused.errors
+
+
+def test_a_raw_control_character_is_refused_as_control_characters():
+    refused = refuse(json.dumps(event()).encode().replace(b"sh-cc", b"sh\x1bcc"))
+    assert refused.reason == "control_characters"
+    assert any("U+001B" in e for e in refused.errors), refused.errors
+
+
+@pytest.mark.parametrize("escape", ["\\u0009", "\\u000a", "\\u000D"])
+def test_escaped_tab_newline_and_return_are_text(escape):
+    value = json.dumps(event(description="x")).replace('"x"', f'"a{escape}b"').encode()
+    assert isinstance(parse(value, now=NOW), NewComplaint)
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_control_character():
+    value = json.dumps(event(description="path C:\\u0000")).encode()
+    parsed = parse(value, now=NOW)
+    assert isinstance(parsed, NewComplaint) and parsed.description == "path C:\\u0000"
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"occurred_at": "0001-01-01T00:00:00+14:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+00:00"}, "occurred_at"),
+        ({"occurred_at": "1969-12-31T23:59:59+00:00"}, "occurred_at"),
+        (
+            {"type": "callback.promised", "due_at": "9999-12-31T23:00:00-05:00"},
+            "due_at",
+        ),
+        (
+            {"type": "callback.promised", "due_at": "9999-12-31T23:59:59+00:00"},
+            "due_at",
+        ),
+        (
+            {"type": "callback.promised", "due_at": "2028-03-15T09:00:00+08:00"},
+            "due_at",
+        ),
+        (
+            {"type": "callback.promised", "due_at": "0001-01-01T00:00:00+14:00"},
+            "due_at",
+        ),
+    ],
+)
+def test_a_time_the_workers_cannot_compute_with_is_refused(over, field):
+    # Given an event whose time is outside what the workers compute with, When validated,
+    # Then it is refused up front (a 202 is a promise) and the field is named
+    refused = refuse(json.dumps(event(**over)).encode())
+    assert refused.reason == "invalid_time"
+    assert any(field in e for e in refused.errors), refused.errors
+
+
+def test_a_callback_promised_within_a_year_is_accepted():
+    doc = event(type="callback.promised", due_at="2026-12-31T09:00:00-05:00")
+    assert parse(json.dumps(doc).encode(), now=NOW).type == "callback.promised"
+
+
+@pytest.mark.parametrize(
+    ("over", "secret"),
+    [
+        ({"channel": "jane.doe@example.com"}, "jane.doe@example.com"),
+        ({"channel": "+86 139 0000 1234"}, "0000 1234"),
+        ({"language": "13900001234"}, "13900001234"),
+        ({"type": "jane.doe@example.com"}, "jane.doe@example.com"),
+        ({"channel": "张伟"}, "张伟"),  # the customer's own name
+    ],
+)
+def test_a_refusal_never_echoes_a_value_that_may_be_personal_data(over, secret):
+    refused = refuse(json.dumps(event(**over), ensure_ascii=False).encode())
+    assert secret not in " ".join(refused.errors), refused.errors

@@ -61,9 +61,10 @@ def test_transfer_department_can_be_given_and_unknown_queues_keep_the_department
     mini: Router, billing: Decision
 ):
     assert mini.reroute(billing, Transfer(queue="x", by="a")).department == "finance"
-    assert mini.reroute(billing, Transfer(queue="x", department="legal", by="a")).department == (
-        "legal"
-    )
+    named = Transfer(queue="x", department="compliance", by="a")
+    assert mini.reroute(billing, named).department == "compliance"
+    unknown = Transfer(queue="x", department="legal", by="a")  # not a department of the rules
+    assert mini.reroute(billing, unknown).department == "other"
 
 
 def test_a_transfer_to_nowhere_is_refused(mini: Router, billing: Decision):
@@ -143,3 +144,24 @@ def test_module_level_reroute_uses_the_shipped_rules(shipped: Router):
         "collections",
         2,
     )
+
+
+@pytest.mark.parametrize(
+    ("named", "department"),
+    [
+        ("finance", "finance"),
+        (" Finance ", "finance"),
+        ("TECH", "tech"),
+        ("nana@example.cn", "other"),
+        ("the people upstairs", "other"),
+        ("[email]", "other"),
+    ],
+)
+def test_a_transfer_names_a_known_department_or_other(
+    mini: Router, billing: Decision, named: str, department: str
+):
+    # Given an agent who types the department of a transfer by hand
+    moved = mini.reroute(billing, Transfer(queue="network", department=named, by="amy"))
+    # Then the decision carries a department routing knows (a bounded label), or `other`
+    assert moved.department == department
+    assert named.strip() not in " ".join(moved.reasons) or department != "other"

@@ -1,0 +1,66 @@
+"""Changes that reach routing before the complaint's first decision are held, then applied."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from schemas.common import Channel, Status
+from schemas.envelope import CloudEvent, encode
+from schemas.lifecycle import LifecycleEvent, LifecycleKind
+from schemas.registry import LIFECYCLE
+from services.kernel.clock import FrozenClock
+from services.kernel.db import migrate
+from services.kernel.handler import Record
+from services.routing.app import Routing
+from tests.integration.test_routing_load import AT, registered
+
+pytestmark = pytest.mark.integration
+
+
+def change(offset: int, kind: LifecycleKind, **fields: object) -> Record:
+    event = LifecycleEvent(
+        complaint_id="c1",
+        kind=kind,
+        source="london-cc",
+        source_event_id=f"ev-{offset}",
+        occurred_at=AT,
+        recorded_at=AT,
+        channel=Channel.PHONE,
+        agent="agent-7",
+        **fields,  # type: ignore[arg-type]
+    )
+    ce = CloudEvent(id=f"ce-life-{offset}", type=LIFECYCLE.ce_type, source="/test", time=AT)
+    return Record(LIFECYCLE, LIFECYCLE.name, 0, offset, b"c1", encode(event), ce.headers(), 0)
+
+
+def test_changes_before_the_first_decision_are_applied_in_order_when_it_is_made(cf):
+    with psycopg.connect(cf.db_url()) as conn:
+        routing = Routing(cf, CollectorRegistry(), FrozenClock(AT))
+        migrate(conn, routing.schema, routing.migrations)
+        routing.start(conn)
+        # Given a transfer, a category correction and a reopen that arrive before the complaint
+        early = [
+            change(10, LifecycleKind.TRANSFER, queue="refunds"),
+            change(11, LifecycleKind.RECATEGORISED, category="network"),
+            change(12, LifecycleKind.STATUS, status=Status.REOPENED),
+        ]
+        for rec in early:
+            assert list(routing.handle(rec, conn)) == []  # held, not dead-lettered
+        routing.handle(early[0], conn)  # a replay of a held change is held once
+        # When the complaint is registered
+        out = list(routing.handle(registered(1), conn))
+        # Then its first decision goes out, then each change in the order they happened
+        versions = [(e.value.version, e.value.queue, e.value.category) for e in out]
+        assert [v for v, _, _ in versions] == [1, 2, 3, 4]
+        assert versions[1][1] == "refunds"
+        assert versions[2][2] == "network" and versions[3][2] == "network"
+        assert "reopened" in out[3].value.tags
+        # And each carries the id of the change it applies (stable across replays)
+        assert len({e.event.id for e in out}) == 4
+        # And nothing stays held
+        assert conn.execute("SELECT count(*) FROM routing.pending_changes").fetchone() == (0,)
+        # And a change after the decision is applied at once
+        (later,) = routing.handle(change(13, LifecycleKind.TRANSFER, queue="billing"), conn)
+        assert later.value.version == 5
