@@ -215,6 +215,14 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_k8s(args: argparse.Namespace) -> int:
+    from services.commands.k8s import export
+
+    written = export(Path(args.dir))
+    print(f"Wrote {len(written)} Kubernetes manifests to {args.dir}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from services.devstack.mailcatcher import MailCatcher
     from services.devstack.run import run
@@ -365,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("action", choices=("export",))
     sc.add_argument("--dir", help="output directory (default: schemas/json)")
     sc.set_defaults(func=cmd_schemas)
+
+    k8 = sub.add_parser("k8s", help="export the Kubernetes manifests made from the registries")
+    k8.add_argument("action", choices=("export",))
+    k8.add_argument("--dir", default="deploy/k8s", help="output directory (default: deploy/k8s)")
+    k8.set_defaults(func=cmd_k8s)
     return p
 
 

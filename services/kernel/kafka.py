@@ -52,22 +52,32 @@ def consumer(settings: Settings, *, group: str, client_id: str, **overrides: Any
     return KafkaConsumer(**cfg)
 
 
+MIN_ISR_FROM_REPLICATION = 3
+"""From this replication factor on, a topic is made with `min.insync.replicas` 2."""
+
+
+def new_topic(settings: Settings, spec: TopicSpec) -> NewTopic:
+    """How `spec` is created on this broker: replicated `CF_TOPIC_REPLICATION` times (or the
+    spec's own factor when higher), with two in-sync replicas required once there are three."""
+    replication = max(spec.replication, settings.topic_replication)
+    config = spec.topic_config()
+    if replication >= MIN_ISR_FROM_REPLICATION:
+        config.setdefault("min.insync.replicas", "2")
+    return NewTopic(
+        name=settings.topic(spec.name),
+        num_partitions=spec.partitions,
+        replication_factor=replication,
+        topic_configs=config,
+    )
+
+
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
     """Create every registry topic missing on the broker; returns the names created."""
     wanted = specs if specs is not None else list(TOPICS.values())
     admin = KafkaAdminClient(**settings.kafka("complaintflow-admin").as_dict())
     try:
         existing = set(admin.list_topics())
-        new = [
-            NewTopic(
-                name=settings.topic(s.name),
-                num_partitions=s.partitions,
-                replication_factor=s.replication,
-                topic_configs=s.topic_config(),
-            )
-            for s in wanted
-            if settings.topic(s.name) not in existing
-        ]
+        new = [new_topic(settings, s) for s in wanted if settings.topic(s.name) not in existing]
         created: list[str] = []
         for topic in new:
             try:

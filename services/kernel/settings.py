@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     """Data directory of the local stack (broker log, database, state file)."""
     topic_prefix: str = ""
     """Prefix for every topic and consumer group (isolates tests and tenants on one broker)."""
+    topic_replication: int = Field(default=1, ge=1)
+    """Replication factor of the topics `topics --create` makes (3 on a real cluster; then
+    `min.insync.replicas` is 2, so a write survives the loss of one broker)."""
     pii_key: SecretStr | None = None
     """Key for the PII vault, customer tokens and sealed dead letters. Unset: a random key
     made once in `HOME/pii.key` (fine for one machine; set it for several)."""
