@@ -87,8 +87,8 @@ class Refusal(Exception):
         self.status = status
         self.body = {"error": error, "detail": detail}
         self.headers = headers or {}
-        self.close = close
-        """The connection is closed after the answer (an unread body must not be parsed)."""
+        if close:  # the connection ends with the answer: an unread body is never parsed
+            self.headers["Connection"] = "close"
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,6 @@ class ReadApi:
                     status, body = 200, api.get(self.path, dict(self.headers.items()), self.client)
                 except Refusal as refusal:
                     status, body, headers = refusal.status, refusal.body, refusal.headers
-                    self.close_connection = self.close_connection or refusal.close
                 except psycopg.OperationalError as exc:
                     log.warning("analytics HTTP: database unavailable: %s", type(exc).__name__)
                     status, body = 503, {"error": "unavailable", "detail": "retry later"}
@@ -145,9 +144,8 @@ class ReadApi:
                 self._send(status, body, headers)
 
             def _refuse_method(self) -> None:
-                self.close_connection = True
                 body = {"error": "method_not_allowed", "detail": "this API is read-only: GET"}
-                self._send(405, body, {"Allow": "GET"})
+                self._send(405, body, {"Allow": "GET", "Connection": "close"})
 
             do_POST = do_PUT = do_PATCH = do_DELETE = _refuse_method
 

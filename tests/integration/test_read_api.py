@@ -3,6 +3,7 @@ customer's status lookup with its rate limit."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -165,6 +166,13 @@ def test_keys_and_requests_are_checked_and_refusals_name_the_problem(cf, api):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 405 and json.loads(refused.value.read())["error"]
+    # A GET with a body is refused and its connection closed, so the body is never parsed
+    conn = http.client.HTTPConnection(client.url.removeprefix("http://"), timeout=10)
+    conn.request("GET", "/v1/complaints", body=b"GET /v1/x HTTP/1.1", headers={"X-API-Key": KEY})
+    resp = conn.getresponse()
+    assert (resp.status, json.loads(resp.read())["error"]) == (400, "unexpected_body")
+    assert resp.getheader("Connection") == "close"
+    conn.close()
 
 
 def test_the_customer_sees_their_complaint_with_the_right_secret_only(cf, api, clock):
