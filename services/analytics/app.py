@@ -4,9 +4,10 @@ per-category aggregates."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg
+from kafka import KafkaProducer
 
 from schemas.registry import LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, STATS
 from schemas.stats import StatsRecord
@@ -14,6 +15,8 @@ from services.analytics import archive
 from services.analytics.fold import Archived
 from services.analytics.metrics import AnalyticsMetrics
 from services.analytics.migrations import MIGRATIONS
+from services.analytics.read_api import ReadApi
+from services.analytics.settings import AnalyticsSettings
 from services.kernel.emit import Emit, decode
 from services.kernel.errors import PoisonMessage
 from services.kernel.handler import Handler, Record, Rejected
@@ -27,11 +30,18 @@ class Analytics(Handler):
     schema = "analytics"
     migrations = MIGRATIONS
     metrics_class = AnalyticsMetrics
+    settings_class = AnalyticsSettings
     batched = True
 
     def start(self, conn: psycopg.Connection) -> None:
         self._stats_at = 0.0
         self._published: dict[str, tuple[int, int, int, int]] = {}
+
+    def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
+        """The archive's read API, when a port and keys are configured."""
+        if self.settings.analytics_http_port is None or self.settings.analytics_api_keys is None:
+            return None
+        return ReadApi(self.settings, pii_key=self.settings.pii_secret()).start().stop
 
     def handle_batch(
         self, records: list[Record], conn: psycopg.Connection

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import psycopg
@@ -40,7 +42,8 @@ COLUMNS = (
 )
 
 
-def _find(conn: psycopg.Connection, key: str) -> dict[str, object] | None:
+def find_one(conn: psycopg.Connection, key: str) -> dict[str, object] | None:
+    """A complaint's archived state by complaint id or reference."""
     row = conn.execute(
         f"SELECT {', '.join(COLUMNS)} FROM analytics.complaints"
         " WHERE complaint_id = %s OR reference = %s LIMIT 1",
@@ -60,7 +63,7 @@ def timeline(conn: psycopg.Connection, complaint_id: str) -> list[tuple[object, 
 def show(url: str, key: str) -> str:
     """The complaint's current state and its full timeline, as text."""
     with psycopg.connect(url) as conn:
-        found = _find(conn, key)
+        found = find_one(conn, key)
         if found is None:
             return f"No complaint with id or reference {key!r} in the archive."
         lines = [f"Complaint {found['reference']}  ({found['complaint_id']})"]
@@ -126,6 +129,9 @@ class Filters:
     """Registered before."""
     customer_token: str | None = None
     limit: int = 20
+    after: tuple[datetime, str] | None = None
+    """Keyset position (registered_at, complaint_id) of the last row of the previous page:
+    only complaints after it in the listing's order (newest first)."""
 
     def where(self) -> tuple[str, list[object]]:
         """The SQL condition and its parameters (always parameterised)."""
@@ -152,6 +158,9 @@ class Filters:
         if self.until is not None:
             terms.append("registered_at < %s")
             params.append(self.until)
+        if self.after is not None:
+            terms.append("(registered_at, complaint_id) < (%s, %s)")
+            params.extend(self.after)
         return " AND ".join(terms), params
 
 
@@ -172,14 +181,46 @@ LISTED = (
 
 
 def find(conn: psycopg.Connection, filters: Filters) -> list[dict[str, object]]:
-    """The complaints that match, newest first."""
+    """The complaints that match, newest first (ties by complaint id, descending)."""
     where, params = filters.where()
     rows = conn.execute(
         f"SELECT {', '.join(LISTED)} FROM analytics.complaints WHERE {where}"  # noqa: S608
-        " ORDER BY registered_at DESC NULLS LAST, complaint_id LIMIT %s",
+        " ORDER BY registered_at DESC NULLS LAST, complaint_id DESC LIMIT %s",
         (*params, filters.limit),
     ).fetchall()
     return [dict(zip(LISTED, row, strict=True)) for row in rows]
+
+
+def find_page(
+    conn: psycopg.Connection, filters: Filters
+) -> tuple[list[dict[str, object]], str | None]:
+    """One page of `find` and the cursor of the next (None on the last page). Keyset paging:
+    complaints registered meanwhile never shift a page, so none is listed twice or skipped."""
+    rows = find(conn, replace(filters, limit=filters.limit + 1))
+    if len(rows) <= filters.limit:
+        return rows, None
+    page = rows[: filters.limit]
+    last = page[-1]
+    return page, encode_cursor(last["registered_at"], str(last["complaint_id"]))  # type: ignore[arg-type]
+
+
+def encode_cursor(registered_at: datetime, complaint_id: str) -> str:
+    """An opaque token of a keyset position."""
+    raw = json.dumps([registered_at.isoformat(), complaint_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[datetime, str]:
+    """The keyset position of a cursor; ValueError when it is not one we made."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        at, complaint_id = json.loads(raw)
+        when = datetime.fromisoformat(at)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ValueError("not a cursor this API gave out") from exc
+    if not isinstance(complaint_id, str) or when.tzinfo is None:
+        raise ValueError("not a cursor this API gave out")
+    return when, complaint_id
 
 
 def list_complaints(url: str, filters: Filters, *, fmt: str = "table") -> str:
