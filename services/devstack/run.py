@@ -28,9 +28,11 @@ def run(
     simulate: bool,
     rate: float,
     seed: int,
+    sla_scale: float = 1.0,
 ) -> int:
     """The stack, `workers` (each started with its `worker_env` entry) under supervision, a
-    simulated feed when asked, and the live view until Ctrl-C."""
+    simulated feed when asked (its agents on the workers' `sla_scale`), and the live view
+    until Ctrl-C."""
     console = Console()
     home = settings.home.resolve()
     settings = settings.model_copy(update={"home": home})
@@ -78,6 +80,7 @@ def run(
                     "progress": False,
                     "stop": stop.is_set,
                     "run": format(int(time.time()) % 36**5, "x"),
+                    "scale": sla_scale,
                 },
             )
             feeder.start()
