@@ -17,9 +17,7 @@ from services.devstack.stack import stack_settings as settings
 from services.intake.settings import IntakeSettings, local_api_key_file
 from services.kernel.errors import ConfigError
 from services.kernel.settings import Settings
-
-DEMO_SLA_SCALE = 45 / (72 * 3600)
-"""`make run` shrinks SLA targets so a P3 complaint breaches after ~45 s instead of 72 h."""
+from services.simulator.agents import DEMO_SLA_SCALE
 
 
 def _setup_logging(level: str, name: str = "complaintflow", file: Path | None = None) -> None:
@@ -154,7 +152,12 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from services.simulator.feed import run_feed
+    from services.sla_timer.settings import SlaSettings
 
+    # The agents keep the pace of the stack's SLA clocks: its CF_SLA_SCALE, else the demo's.
+    scale = args.sla_scale or (
+        SlaSettings().sla_scale if os.environ.get("CF_SLA_SCALE") else DEMO_SLA_SCALE
+    )
     sent = run_feed(
         settings(Settings),
         rate=args.rate,
@@ -162,6 +165,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         out=Path(args.out) if args.out else None,
         progress=not args.quiet,
+        scale=scale,
     )
     print(f"Simulated {sent} events.")
     return 0
@@ -226,8 +230,11 @@ def cmd_k8s(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from services.devstack.mailcatcher import MailCatcher
     from services.devstack.run import run
+    from services.sla_timer.settings import SlaSettings
 
-    os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
+    if not args.no_simulate:
+        # The demo's shrunken SLAs belong to the demo: without the feed, real durations.
+        os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
     settings = Settings()
     _setup_logging("WARNING", file=settings.home / "logs" / "run.log")
     worker_env: dict[str, dict[str, Any]] = {"intake": _intake_api(IntakeSettings())}
@@ -243,6 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             simulate=not args.no_simulate,
             rate=args.rate,
             seed=args.seed,
+            sla_scale=SlaSettings().sla_scale,
         )
     finally:
         if catcher is not None:
@@ -289,7 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="local stack + all workers + simulated feed, live view")
-    r.add_argument("--no-simulate", action="store_true", help="run without the simulated feed")
+    r.add_argument(
+        "--no-simulate",
+        action="store_true",
+        help="run without the simulated feed, on real SLA durations",
+    )
     r.add_argument("--rate", type=float, default=20.0, help="simulated events per second")
     r.add_argument("--seed", type=int, default=7)
     r.set_defaults(func=cmd_run)
@@ -331,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--rate", type=float, default=50.0, help="events per second")
     sm.add_argument("--duration", type=float, default=60.0, help="seconds")
     sm.add_argument("--seed", type=int, default=7)
+    sm.add_argument(
+        "--sla-scale",
+        type=float,
+        help="the stack's CF_SLA_SCALE, so agents keep its pace (default: CF_SLA_SCALE, else "
+        "the demo's)",
+    )
     sm.add_argument("--out", help="write JSONL here instead of producing to Kafka")
     sm.add_argument("--quiet", action="store_true")
     sm.set_defaults(func=cmd_simulate)

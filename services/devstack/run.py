@@ -14,10 +14,27 @@ from rich.live import Live
 from services.devstack.dashboard import Dashboard
 from services.devstack.local_postgres import LocalPostgres
 from services.devstack.ports import stop_process
-from services.devstack.stack import StackState, stack_up, start_worker
+from services.devstack.stack import StackState, stack_up, start_worker, worker_status
 from services.devstack.supervise import Supervisor
 from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
+
+READY_TIMEOUT = 60.0
+"""Seconds the simulated feed waits for every worker to be ready before it starts anyway."""
+
+
+def _wait_until_ready(state: StackState, stop: threading.Event, *, timeout: float) -> None:
+    """Return once every worker says it is ready (its `/statusz`), on `stop`, or after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        said = [
+            worker_status(w.metrics_url, timeout=1.0) if w.metrics_url else None
+            for w in state.workers
+        ]
+        if said and all(s is not None and s.get("ready") for s in said):
+            return
+        stop.wait(0.5)
 
 
 def run(
@@ -28,9 +45,11 @@ def run(
     simulate: bool,
     rate: float,
     seed: int,
+    sla_scale: float = 1.0,
 ) -> int:
     """The stack, `workers` (each started with its `worker_env` entry) under supervision, a
-    simulated feed when asked, and the live view until Ctrl-C."""
+    simulated feed when asked (its agents on the workers' `sla_scale`), and the live view
+    until Ctrl-C."""
     console = Console()
     home = settings.home.resolve()
     settings = settings.model_copy(update={"home": home})
@@ -66,8 +85,14 @@ def run(
         if simulate:
             from services.simulator.feed import run_feed
 
+            def feed(**kwargs: Any) -> None:
+                # Complaints sent before the workers have joined would wait out their
+                # (demo-short) SLA targets in the topic and breach on arrival.
+                _wait_until_ready(state, stop, timeout=READY_TIMEOUT)
+                run_feed(**kwargs)
+
             feeder = threading.Thread(
-                target=run_feed,
+                target=feed,
                 daemon=True,
                 name="simulator",
                 kwargs={
@@ -78,6 +103,7 @@ def run(
                     "progress": False,
                     "stop": stop.is_set,
                     "run": format(int(time.time()) % 36**5, "x"),
+                    "scale": sla_scale,
                 },
             )
             feeder.start()

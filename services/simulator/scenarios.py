@@ -1,4 +1,9 @@
-"""What the simulated call centers say: centers, channels and complaint texts."""
+"""What the simulated call centers say: centers, channels, complaint texts and how often.
+
+The mix follows a real call center's: mostly billing, delivery and contract questions (P3,
+P4), a few network and quality faults (P2), rare safety incidents (P1), and few complaints
+that threaten the press, a court or a regulator, or arrive through one.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ class Center:
     time_zone: str
     region: str
     channels: tuple[str, ...]
+    public: tuple[str, ...] = ()
+    """Regulator and social-media channels: rare, and they make a complaint sensitive."""
 
 
 CENTERS = (
@@ -23,7 +30,8 @@ CENTERS = (
         timezone(timedelta(hours=8)),
         "Asia/Shanghai",
         "CN-SH",
-        ("电话", "微信", "web", "短信", "12315"),
+        ("电话", "微信", "web", "短信"),
+        ("12315",),
     ),
     Center(
         "taipei-cc",
@@ -42,7 +50,8 @@ CENTERS = (
         timezone(timedelta(hours=-6)),
         "America/Chicago",
         "US-TX",
-        ("phone", "web", "social media", "cfpb"),
+        ("phone", "web", "email"),
+        ("social media", "cfpb"),
     ),
 )
 
@@ -92,25 +101,110 @@ TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": (
             "客服态度非常差，直接挂我电话。再不处理我就找记者曝光，还要打12315。",
             "营业厅工作人员态度恶劣。",
+            "客服答应回电，结果一直没人联系我。",
         ),
         "en": (
             "The agent was rude and hung up on me. I will talk to my lawyer.",
             "Staff at the store ignored me for an hour.",
+            "I was promised a call back twice and nobody called.",
         ),
     },
     "refund": {
-        "zh": ("退货一个月了还没退款。", "申请退款被拒绝，理由不合理，我要起诉。"),
+        "zh": (
+            "退货一个月了还没退款。",
+            "申请退款被拒绝，理由不合理，我要起诉。",
+            "退款只退了一半。",
+        ),
         "en": (
             "I returned the item a month ago and still have no refund.",
             "My refund was refused; I am reporting this to the regulator.",
+            "Only half of my refund came through.",
         ),
     },
     "privacy": {
         "zh": ("我的个人信息被泄露，天天接到推销电话。",),
         "en": ("My personal data was shared with marketers without my consent.",),
     },
+    "contract": {
+        "zh": ("想提前解除合约，违约金太高了。", "携号转网被拒绝，说合同还没到期。"),
+        "en": (
+            "I want to cancel my contract but the early termination fee is unclear.",
+            "My subscription renewed without any notice.",
+        ),
+    },
+    "device": {
+        "zh": ("新换的光猫经常自动重启。", "机顶盒遥控没反应，换了电池也不行。"),
+        "en": (
+            "The router you sent me keeps restarting.",
+            "My new handset will not read the SIM card.",
+        ),
+    },
 }
+WEIGHTS = {
+    "billing": 22,
+    "delivery": 15,
+    "contract": 16,
+    "device": 8,
+    "network": 10,
+    "product_quality": 6,
+    "service_attitude": 8,
+    "refund": 8,
+    "privacy": 3,
+    "safety": 2,
+}
+"""How often each category comes in (per cent)."""
+PUBLIC_SHARE = 0.03
+"""Share of complaints arriving through a regulator or social media, where a center has one."""
+PRIORITY = {
+    "billing": "P3",
+    "delivery": "P3",
+    "contract": "P4",
+    "device": "P3",
+    "network": "P2",
+    "product_quality": "P2",
+    "service_attitude": "P3",
+    "refund": "P3",
+    "privacy": "P2",
+    "safety": "P1",
+}
+"""The priority routing's rules give each category (services/routing/config/rules.yaml)."""
+THREATS = ("记者", "12315", "起诉", "lawyer", "regulator")
+"""Words of the texts above that routing reads as a threat: one level more urgent."""
+
+
+def expected_priority(category: str, text: str, *, public: bool) -> str:
+    """The priority the agents expect routing to give (a repeat complaint may be higher)."""
+    level = int(PRIORITY[category][1])
+    if public or any(word in text for word in THREATS):
+        level -= 1
+    return f"P{max(1, level)}"
+
+
 NAMES = {
     "zh": ("张伟", "王芳", "李娜", "刘洋", "陈静"),
     "en": ("Alex Smith", "Maria Garcia", "John Brown", "Priya Patel", "Sam Lee"),
 }
+
+RESOLUTIONS = (
+    {
+        "root_cause": "billing system misconfiguration",
+        "corrective_action": "refunded the customer",
+        "preventive_action": "fixed the tariff rule",
+    },
+    {
+        "root_cause": "courier scanned the parcel at the wrong address",
+        "corrective_action": "re-sent the order by express",
+        "preventive_action": "photo proof of delivery required",
+    },
+    {
+        "root_cause": "faulty batch from the supplier",
+        "corrective_action": "replaced the product",
+        "preventive_action": "incoming inspection of the batch",
+    },
+    {
+        "root_cause": "agent did not follow the callback procedure",
+        "corrective_action": "apologised and called the customer",
+        "preventive_action": "coaching and a callback reminder in the CRM",
+    },
+)
+"""What agents write when they resolve a complaint (root cause, corrective, preventive)."""
