@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import partial
 
 import psycopg
 from kafka import KafkaProducer
@@ -24,6 +25,7 @@ from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.clock import Clock
 from services.kernel.emit import Emit, decode
 from services.kernel.handler import Handler, Record
+from services.kernel.sealing import status_secret
 from services.kernel.settings import Settings
 from services.notification import store
 from services.notification.channels import Channel
@@ -59,6 +61,7 @@ class Notification(Handler):
             self.directory,
             language=Language(s.notify_default_language),
             time_zone=s.notify_default_time_zone,
+            status_secret=partial(status_secret, s.pii_secret()),
         )
         self.horizon = timedelta(hours=s.notify_history_horizon_hours)
         self.ack_wait = timedelta(seconds=s.notify_ack_wait_seconds)

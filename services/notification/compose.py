@@ -3,6 +3,7 @@ knows of the complaint (`Facts`), the roster's people, the templates and the tim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
@@ -116,10 +117,19 @@ class Notice:
 
 class Composer:
     def __init__(
-        self, templates: Templates, directory: Directory, *, language: Language, time_zone: str
+        self,
+        templates: Templates,
+        directory: Directory,
+        *,
+        language: Language,
+        time_zone: str,
+        status_secret: Callable[[str], str] | None = None,
     ) -> None:
+        """`status_secret` gives the code a customer shows with the reference to see where
+        the complaint stands (the archive's status lookup checks it)."""
         self.templates, self.directory = templates, directory
         self.language, self.time_zone = language, time_zone
+        self.status_secret = status_secret
 
     def customer_zone(self, facts: Facts) -> tzinfo:
         return zone(facts.time_zone, facts.utc_offset, self.time_zone)
@@ -141,6 +151,11 @@ class Composer:
             subject=facts.subject_line,
             description=facts.description,
             promise=said,
+            status_secret=(
+                self.status_secret(facts.reference)
+                if self.status_secret is not None and facts.reference
+                else None
+            ),
         )
         return Notice(
             key=f"{facts.complaint_id}:ack",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from schemas.common import Language, Priority
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
+from services.kernel.sealing import status_secret, status_secret_matches
 from services.notification.compose import Composer, Facts
 from services.notification.directory import load_directory
 from services.notification.templates import Templates
@@ -73,3 +76,21 @@ def test_a_level_with_nobody_in_the_roster_is_undeliverable_not_guessed():
     )
     [notice] = composer.for_sla(sla(SlaEventKind.BREACHED), orphan)
     assert notice.undeliverable == "nobody in the roster for team_lead of nowhere"
+
+
+def test_the_acknowledgement_gives_the_code_the_status_lookup_accepts():
+    key = b"test-pii-key-0123456789"
+    composer = Composer(
+        Templates(),
+        load_directory(None),
+        language=Language.EN,
+        time_zone="Europe/London",
+        status_secret=partial(status_secret, key),
+    )
+    for language in Language:
+        notice = composer.acknowledgement(replace(FACTS, language=language), NOW)
+        code = status_secret(key, "CF-TEST-0001")
+        assert code in notice.text and notice.html is not None and code in notice.html
+        assert status_secret_matches(key, "CF-TEST-0001", code)
+    # Without a secret function (or for an operator's own template) nothing is said of it
+    assert status_secret(key, "CF-TEST-0001") not in COMPOSER.acknowledgement(FACTS, NOW).text
