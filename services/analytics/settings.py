@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
+from services.kernel.keyfile import KeyFile
 from services.kernel.settings import Settings
 
 
@@ -16,3 +21,14 @@ class AnalyticsSettings(Settings):
     (the name only appears in logs). The customer's status lookup needs no key."""
     analytics_status_failures_per_minute: int = Field(default=5, ge=1, le=1000)
     """Wrong status secrets a client address may send per minute before it gets 429."""
+
+
+def local_read_key_file(home: Path) -> KeyFile:
+    """The read API's key `make run` uses, made once per data directory."""
+    return KeyFile(
+        home / "analytics-api.key",
+        make=lambda: secrets.token_urlsafe(24),
+        pattern=re.compile(r"[A-Za-z0-9_-]{16,}"),
+        expected="one key of at least 16 letters, digits, '-' or '_'",
+        remedy="Delete it to have a new one made, or set CF_ANALYTICS_API_KEYS.",
+    )

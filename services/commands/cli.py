@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.analytics.settings import AnalyticsSettings, local_read_key_file
 from services.commands.workers import WORKERS
 from services.devstack.ports import free_port
 from services.devstack.stack import stack_settings as settings
@@ -237,7 +238,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
     settings = Settings()
     _setup_logging("WARNING", file=settings.home / "logs" / "run.log")
-    worker_env: dict[str, dict[str, Any]] = {"intake": _intake_api(IntakeSettings())}
+    worker_env: dict[str, dict[str, Any]] = {
+        "intake": _intake_api(IntakeSettings()),
+        "analytics": _analytics_api(AnalyticsSettings()),
+    }
     catcher = None
     if not os.environ.get("CF_SMTP_HOST"):  # a local mail catcher: read what was sent
         catcher = MailCatcher(settings.home.resolve() / "mail").start()
@@ -289,6 +293,19 @@ def _intake_api(settings: IntakeSettings) -> dict[str, Any]:
     return {
         "env": {"CF_INTAKE_HTTP_PORT": str(port), "CF_INTAKE_API_KEYS": keys},
         "http_url": f"http://127.0.0.1:{port}/v1/events",
+    }
+
+
+def _analytics_api(settings: AnalyticsSettings) -> dict[str, Any]:
+    """The archive's read API for the local stack: a free port, and a key made once per home."""
+    port = settings.analytics_http_port or free_port()
+    if settings.analytics_api_keys is not None:
+        keys = settings.analytics_api_keys.get_secret_value()
+    else:
+        keys = f"local={local_read_key_file(settings.home).read()}"
+    return {
+        "env": {"CF_ANALYTICS_HTTP_PORT": str(port), "CF_ANALYTICS_API_KEYS": keys},
+        "http_url": f"http://127.0.0.1:{port}/v1/complaints",
     }
 
 

@@ -139,10 +139,10 @@ class Dashboard:
             open_table.add_row(
                 dept, *[f"{by_dept[dept].get(p, 0):,.0f}" for p in ("P1", "P2", "P3", "P4")]
             )
-        http = next((w.http_url for w in self.state.workers if w.http_url), None)
+        http = "".join(f"   HTTP {w.name} {w.http_url}" for w in self.state.workers if w.http_url)
         footer = (
             f"Kafka {self.state.bootstrap_servers}   PostgreSQL {self.state.database_url}"
-            + (f"   HTTP intake {http}" if http else "")
+            + http
             + f"   up {now - self.started:,.0f}s   Ctrl-C stops everything"
         )
         return Group(Panel(kpis, title="ComplaintFlow"), flow, open_table, footer)
