@@ -52,57 +52,42 @@ def routed(cid: str, version: int, department: str, owner: str | None) -> Routed
     )
 
 
-def status(cid: str, value: Status, minutes: float, score: int | None = None) -> LifecycleEvent:
+def lifecycle(
+    cid: str, kind: LifecycleKind, tag: str, minutes: float, **fields: object
+) -> LifecycleEvent:
+    """A follow-up of complaint `cid` at `minutes` into the story (`tag` makes its id)."""
     return LifecycleEvent(
         complaint_id=cid,
-        kind=LifecycleKind.STATUS,
+        kind=kind,
         source="london-cc",
-        source_event_id=f"{cid}-{value}-{minutes}",
+        source_event_id=f"{cid}-{tag}-{minutes}",
         occurred_at=at(minutes),
         recorded_at=at(minutes),
         channel="phone",
-        status=value,
-        score=score,
+        **fields,  # type: ignore[arg-type]
     )
+
+
+def status(cid: str, value: Status, minutes: float, score: int | None = None) -> LifecycleEvent:
+    return lifecycle(cid, LifecycleKind.STATUS, str(value), minutes, status=value, score=score)
 
 
 def survey(cid: str, score: int, minutes: float, comment: str | None = None) -> LifecycleEvent:
-    return LifecycleEvent(
-        complaint_id=cid,
-        kind=LifecycleKind.SURVEY_ANSWERED,
-        source="london-cc",
-        source_event_id=f"{cid}-survey-{minutes}",
-        occurred_at=at(minutes),
-        recorded_at=at(minutes),
-        channel="phone",
-        score=score,
-        comment=comment,
-    )
+    kind = LifecycleKind.SURVEY_ANSWERED
+    return lifecycle(cid, kind, "survey", minutes, score=score, comment=comment)
 
 
 def compensation(cid: str, amount: str, minutes: float) -> LifecycleEvent:
-    return LifecycleEvent(
-        complaint_id=cid,
-        kind=LifecycleKind.COMPENSATION_OFFERED,
-        source="london-cc",
-        source_event_id=f"{cid}-comp-{minutes}",
-        occurred_at=at(minutes),
-        recorded_at=at(minutes),
-        channel="phone",
-        amount=amount,
-        currency="GBP",
-    )
+    kind = LifecycleKind.COMPENSATION_OFFERED
+    return lifecycle(cid, kind, "comp", minutes, amount=amount, currency="GBP")
 
 
 def resolution(cid: str, minutes: float) -> LifecycleEvent:
-    return LifecycleEvent(
-        complaint_id=cid,
-        kind=LifecycleKind.STATUS,
-        source="london-cc",
-        source_event_id=f"{cid}-resolution-{minutes}",
-        occurred_at=at(minutes),
-        recorded_at=at(minutes),
-        channel="phone",
+    return lifecycle(
+        cid,
+        LifecycleKind.STATUS,
+        "resolution",
+        minutes,
         status=Status.RESOLVED,
         root_cause="billing run charged twice",
         corrective_action="refunded the second charge",

@@ -11,12 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from services.analytics.settings import AnalyticsSettings, local_read_key_file
 from services.commands.workers import WORKERS
 from services.devstack.ports import free_port
 from services.devstack.stack import stack_settings as settings
 from services.intake.settings import IntakeSettings, local_api_key_file
 from services.kernel.errors import ConfigError
+from services.kernel.keyfile import KeyFile
 from services.kernel.settings import Settings
 from services.simulator.agents import DEMO_SLA_SCALE
 
@@ -283,30 +286,41 @@ def cmd_mail(args: argparse.Namespace) -> int:
     return 0
 
 
-def _intake_api(settings: IntakeSettings) -> dict[str, Any]:
-    """Intake's HTTP API for the local stack: a free port, and a key made once per home."""
-    port = settings.intake_http_port or free_port()
-    if settings.intake_api_keys is not None:
-        keys = settings.intake_api_keys.get_secret_value()
-    else:
-        keys = f"*={local_api_key_file(settings.home).read()}"
+def _local_api(
+    env: str, port: int | None, keys: SecretStr | None, key_file: KeyFile, *, name: str, path: str
+) -> dict[str, Any]:
+    """A worker's HTTP API for the local stack: its port (or a free one), and its keys (or one
+    made once per home, offered as `name=KEY`); `env` is the variables' prefix."""
+    port = port or free_port()
+    given = keys.get_secret_value() if keys is not None else f"{name}={key_file.read()}"
     return {
-        "env": {"CF_INTAKE_HTTP_PORT": str(port), "CF_INTAKE_API_KEYS": keys},
-        "http_url": f"http://127.0.0.1:{port}/v1/events",
+        "env": {f"{env}_HTTP_PORT": str(port), f"{env}_API_KEYS": given},
+        "http_url": f"http://127.0.0.1:{port}{path}",
     }
 
 
-def _analytics_api(settings: AnalyticsSettings) -> dict[str, Any]:
-    """The archive's read API for the local stack: a free port, and a key made once per home."""
-    port = settings.analytics_http_port or free_port()
-    if settings.analytics_api_keys is not None:
-        keys = settings.analytics_api_keys.get_secret_value()
-    else:
-        keys = f"local={local_read_key_file(settings.home).read()}"
-    return {
-        "env": {"CF_ANALYTICS_HTTP_PORT": str(port), "CF_ANALYTICS_API_KEYS": keys},
-        "http_url": f"http://127.0.0.1:{port}/v1/complaints",
-    }
+def _intake_api(s: IntakeSettings) -> dict[str, Any]:
+    """Intake's HTTP API: any source may submit with the local key."""
+    return _local_api(
+        "CF_INTAKE",
+        s.intake_http_port,
+        s.intake_api_keys,
+        local_api_key_file(s.home),
+        name="*",
+        path="/v1/events",
+    )
+
+
+def _analytics_api(s: AnalyticsSettings) -> dict[str, Any]:
+    """The archive's read API."""
+    return _local_api(
+        "CF_ANALYTICS",
+        s.analytics_http_port,
+        s.analytics_api_keys,
+        local_read_key_file(s.home),
+        name="local",
+        path="/v1/complaints",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
