@@ -154,7 +154,15 @@ class WorkerRunner:
         # Read at scrape time, so Prometheus sees what `/readyz` would answer.
         self.metrics.ready.set_function(lambda: 1.0 if self.ready() else 0.0)
 
-    def stop(self, *_: Any) -> None:
+    def stop(self, signum: int | None = None, _frame: Any = None) -> None:
+        """End the loop: the poll in flight finishes and commits (database, then offsets),
+        the consumer leaves its group, and `run` returns. The SIGTERM/SIGINT handler."""
+        if signum is not None and not self._stop.is_set():
+            log.info(
+                "%s: %s received; finishing the poll in flight, then leaving the group",
+                self.name,
+                signal.Signals(signum).name,
+            )
         self._stop.set()
 
     def ready(self) -> bool:
@@ -273,7 +281,9 @@ class WorkerRunner:
         deadline = time.monotonic() + timeout
         for topic in self._by_topic:
             while not self.consumer.partitions_for_topic(topic):
-                if time.monotonic() > deadline or self._stop.is_set():
+                if self._stop.is_set():
+                    return  # stopped while starting: nothing to finish, leave cleanly
+                if time.monotonic() > deadline:
                     raise RuntimeError(f"topic {topic} does not exist (create it: topics --create)")
                 time.sleep(0.2)
 
