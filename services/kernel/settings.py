@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.errors import ConfigError
 from services.kernel.keyfile import KeyFile
+from services.kernel.logs import LogFormat
 from services.kernel.sealing import fingerprint
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ class Settings(BaseSettings):
     """Port of `/metrics`, `/healthz`, `/readyz`; 0 picks a free one."""
     instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
     log_level: str = "INFO"
+    log_format: LogFormat = "text"
+    """`json`: one JSON object a line (time, level, worker, logger, message, the record being
+    handled: complaint_id, topic, partition, offset; exception), for log pipelines."""
     poll_timeout_ms: int = 200
     max_batch: int = 500
 
