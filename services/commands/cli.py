@@ -205,9 +205,15 @@ def _instant(text: str) -> datetime:
 
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas.export import export
+    from services.commands.workers import asyncapi_yaml
 
     written = export(Path(args.dir) if args.dir else None)
     print(f"Wrote {len(written)} schema files to {written[0].parent if written else '-'}")
+    if not args.dir:
+        from schemas.asyncapi import ASYNCAPI_FILE
+
+        ASYNCAPI_FILE.write_text(asyncapi_yaml(), encoding="utf-8")
+        print(f"Wrote the AsyncAPI document to {ASYNCAPI_FILE}")
     return 0
 
 
