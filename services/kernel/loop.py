@@ -132,6 +132,7 @@ class WorkerRunner:
         self.group = settings.group(self.name)
         self._client_id = f"{self.name}-{settings.instance}"
         self._stop = threading.Event()
+        self._signal: str | None = None
         self._last_loop = time.monotonic()
         self._ready = False
         self._lag_at = 0.0
@@ -160,13 +161,10 @@ class WorkerRunner:
 
     def stop(self, signum: int | None = None, _frame: Any = None) -> None:
         """End the loop: the poll in flight finishes and commits (database, then offsets),
-        the consumer leaves its group, and `run` returns. The SIGTERM/SIGINT handler."""
-        if signum is not None and not self._stop.is_set():
-            log.info(
-                "%s: %s received; finishing the poll in flight, then leaving the group",
-                self.name,
-                signal.Signals(signum).name,
-            )
+        the consumer leaves its group, and `run` returns. The SIGTERM/SIGINT handler: it
+        only takes note (logging here could re-enter a write the signal interrupted)."""
+        if signum is not None and self._signal is None:
+            self._signal = signal.Signals(signum).name
         self._stop.set()
 
     def ready(self) -> bool:
@@ -213,6 +211,12 @@ class WorkerRunner:
             while not self._stop.is_set():
                 self._last_loop = time.monotonic()
                 self._safely_once()
+            if self._signal is not None:
+                log.info(
+                    "%s: %s received; the poll in flight is done, committing and leaving the group",
+                    self.name,
+                    self._signal,
+                )
         finally:
             if stop_serving is not None:
                 stop_serving()

@@ -53,7 +53,7 @@ def test_a_signalled_worker_commits_what_it_did_and_leaves_its_group(cf, worker_
     assert described["members"] == [], described
     assert described["group_state"] == "Empty", described
     log = intake.log.read_text()
-    assert f"{sig.name} received; finishing the poll in flight" in log
+    assert f"{sig.name} received; the poll in flight is done" in log
     assert "intake stopped" in log
 
     # And what it committed (database and offsets) is exactly what it produced, short of the load
