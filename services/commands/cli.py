@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,41 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
     print(report(settings(Settings), limit=args.limit, reveal=args.reveal))
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.audit.report import as_json, as_text
+    from services.audit.run import audit
+
+    s = settings(Settings)
+    mail_dir: Path | None = Path(args.mail_dir) if args.mail_dir else s.home / "mail"
+    if args.mail_dir and not Path(args.mail_dir).is_dir():
+        raise RuntimeError(f"{args.mail_dir}: no such folder of mails")
+    if args.no_mail or (mail_dir is not None and not mail_dir.is_dir()):
+        mail_dir = None
+    columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, console=Console(stderr=True), disable=args.quiet, transient=True
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(topic: str, done: int, total: int) -> None:
+            if topic not in tasks:
+                tasks[topic] = bar.add_task(topic, total=total)
+            bar.update(tasks[topic], completed=done, total=max(total, done))
+
+        report = audit(
+            s,
+            as_of=args.as_of or datetime.now(UTC),
+            grace=timedelta(seconds=args.grace),
+            mail_dir=mail_dir,
+            progress=progress,
+        )
+    print(as_json(report) if args.format == "json" else as_text(report, limit=args.limit))
+    return 0 if report.balanced else 1
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -369,6 +404,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--reveal", action="store_true", help="decrypt sealed originals (may show customer data)"
     )
     dl.set_defaults(func=cmd_dead_letters)
+
+    au = sub.add_parser(
+        "audit", help="prove the books balance: topics, worker tables, archive and mail agree"
+    )
+    au.add_argument("--format", choices=("text", "json"), default="text")
+    au.add_argument(
+        "--grace",
+        type=float,
+        default=60.0,
+        help="seconds a due SLA step or notice may still be on its way (default 60)",
+    )
+    au.add_argument(
+        "--as-of",
+        type=_instant,
+        help="judge what was due as of this time (default: now; e.g. when the workers stopped)",
+    )
+    au.add_argument(
+        "--mail-dir", help="the mail catcher's folder (default: CF_HOME/mail, if it exists)"
+    )
+    au.add_argument("--no-mail", action="store_true", help="do not check delivered mail")
+    au.add_argument("--limit", type=int, default=50, help="complaints to list (text format)")
+    au.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    au.set_defaults(func=cmd_audit)
 
     sm = sub.add_parser("simulate", help="a simulated call-center feed")
     sm.add_argument("--rate", type=float, default=50.0, help="events per second")
