@@ -189,6 +189,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if report.balanced else 1
 
 
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from services.chaos.stack import run_on_own_stack
+
+    return run_on_own_stack(
+        complaints=args.complaints,
+        seed=args.seed,
+        faults=args.faults,
+        spread=args.spread,
+        drain_timeout=args.drain_timeout,
+    )
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from services.simulator.feed import run_feed
     from services.sla_timer.settings import SlaSettings
@@ -427,6 +439,21 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--limit", type=int, default=50, help="complaints to list (text format)")
     au.add_argument("--quiet", action="store_true", help="no progress on stderr")
     au.set_defaults(func=cmd_audit)
+
+    ch = sub.add_parser(
+        "chaos",
+        help="kill workers, cut the database, restart the broker under load; then audit",
+    )
+    ch.add_argument("--complaints", type=int, default=2000, help="complaints in the load")
+    ch.add_argument("--seed", type=int, help="the run's seed (default: a random one, printed)")
+    ch.add_argument("--faults", type=int, default=24, help="faults to inject")
+    ch.add_argument(
+        "--spread", type=float, default=120.0, help="seconds over which load and faults come"
+    )
+    ch.add_argument(
+        "--drain-timeout", type=float, default=600.0, help="seconds to wait for the books"
+    )
+    ch.set_defaults(func=cmd_chaos)
 
     sm = sub.add_parser("simulate", help="a simulated call-center feed")
     sm.add_argument("--rate", type=float, default=50.0, help="events per second")
