@@ -65,12 +65,21 @@ def _at(topic: str, partition: int, offset: int) -> str:
 
 def raw_events(conn: psycopg.Connection) -> Outcome:
     """Every raw event is exactly one registered complaint, one applied lifecycle event, or one
-    dead letter with a reason; copies of an event (same source and event id) count once."""
+    dead letter with a reason; copies of an event (same source and event id) count once, and
+    so does an event sent again from its dead letter (`complaintflow dead-letters replay`). A
+    follow-up intake holds for its complaint (`intake.pending`) is on its way to one of them."""
     out = Outcome("raw events")
     out.checked = _one(conn, "SELECT count(*) FROM a_raw")
+    held = "SELECT source, event_id FROM intake.pending"
+    if not has_table(conn, "intake.pending"):
+        held = "SELECT NULL::text AS source, NULL::text AS event_id WHERE false"
+    conn.execute(f"CREATE TEMP TABLE a_held AS {held}")
     common = """
+        replayed AS (SELECT DISTINCT replay_of AS ce_id FROM a_raw WHERE replay_of IS NOT NULL),
         dead AS (SELECT source_partition AS partition, source_offset AS "offset",
-                        count(DISTINCT ce_id) AS n, bool_or(reason = ANY(%(held)s)) AS held
+                        count(DISTINCT ce_id) AS n,
+                        bool_or(reason = ANY(%(held)s)
+                                AND ce_id NOT IN (SELECT ce_id FROM replayed)) AS held
                    FROM a_dead WHERE source_topic = %(raw)s GROUP BY 1, 2),
         r AS (SELECT r.*, coalesce(d.n, 0) AS dead, coalesce(d.held, false) AS held
                 FROM a_raw r LEFT JOIN dead d USING (partition, "offset")),
@@ -103,7 +112,8 @@ def raw_events(conn: psycopg.Connection) -> Outcome:
         " coalesce(acc.n, 0) FROM g FULL JOIN acc USING (source, event_id)"
         " WHERE g.source IS NULL OR acc.n > 1"
         " OR (acc.n = 1 AND (g.held OR g.undead = 0))"
-        " OR (acc.n IS NULL AND g.undead > 0 AND NOT g.held)"
+        " OR (acc.n IS NULL AND g.undead > 0 AND NOT g.held AND NOT EXISTS"
+        "  (SELECT 1 FROM a_held h WHERE h.source = g.source AND h.event_id = g.event_id))"
         " ORDER BY 1, 2, 3",
         **params,
     ):

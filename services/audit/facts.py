@@ -26,7 +26,7 @@ from services.audit.reading import Message
 
 TABLES = """
 CREATE TEMP TABLE a_raw (partition int, "offset" bigint, source text, event_id text,
-    complaint_id text);
+    complaint_id text, replay_of text);
 CREATE TEMP TABLE a_out (topic text, partition int, "offset" bigint, ce_id text,
     complaint_id text, kind text, source text, source_event_id text, version int,
     target text, deadline timestamptz, level int, pct int, notice_key text, audience text,
@@ -71,9 +71,14 @@ def index(conn: psycopg.Connection) -> None:
     conn.execute(INDEXES)
 
 
+REPLAY_OF = "cf_replay_of"
+"""Header of a raw record sent again from a dead letter: the dead letter's `ce_id`."""
+RAW_COLUMNS = 'partition, "offset", source, event_id, complaint_id, replay_of'
+
+
 def raw_row(m: Message) -> tuple[object, ...]:
-    """(partition, offset, source, event_id, complaint_id) of a raw record, read as leniently
-    as possible: what intake de-duplicates on, when the record names it at all."""
+    """(partition, offset, source, event_id, complaint_id, replay_of) of a raw record, read as
+    leniently as possible: what intake de-duplicates on, when the record names it at all."""
     source = event_id = complaint = None
     try:
         doc = json.loads(m.value or b"")
@@ -83,7 +88,12 @@ def raw_row(m: Message) -> tuple[object, ...]:
         source, event_id, ref = (_text(doc.get(k)) for k in ("source", "event_id", "complaint_ref"))
         if source and ref:
             complaint = complaint_id_for(source, ref)
-    return (m.partition, m.offset, source, event_id, complaint)
+    replay_of = next((v for k, v in m.headers if k == REPLAY_OF and v), None)
+    return (m.partition, m.offset, source, event_id, complaint, _header(replay_of))
+
+
+def _header(value: bytes | None) -> str | None:
+    return value.decode("utf-8", "replace")[:256].replace("\x00", "") if value else None
 
 
 MAX_ID = 256

@@ -48,6 +48,16 @@ def archived_topics() -> list[TopicSpec]:
     return list(handler_class("analytics").inputs)
 
 
+def audited_topics() -> list[TopicSpec]:
+    return [RAW, REJECTED, *archived_topics()]
+
+
+def caught_up(settings: Settings) -> bool:
+    """Whether every worker has committed all of its inputs as they end now (cheap: no
+    topic is read)."""
+    return not drained_outcome(settings, end_offsets(settings, audited_topics())).findings
+
+
 def audit(
     settings: Settings,
     *,
@@ -59,15 +69,14 @@ def audit(
     """The balance of the books up to the topics' end offsets now."""
     report = Report(as_of=as_of, cutoff=as_of - grace)
     archived = archived_topics()
-    specs = [RAW, REJECTED, *archived]
-    ends = end_offsets(settings, specs)
-    drained = _drained(settings, ends)
+    ends = end_offsets(settings, audited_topics())
+    drained = drained_outcome(settings, ends)
     with psycopg.connect(settings.db_url(), autocommit=False) as conn:
         try:
             facts.create(conn)
             fold = FoldedArchive(conn, as_of)
             broken: list[facts.Broken] = []
-            for spec in specs:
+            for spec in audited_topics():
                 report.read[spec.name] = _load(
                     conn, settings, spec, ends[spec.name], fold, broken, progress, archived
                 )
@@ -142,12 +151,7 @@ def _chunk(
     archived: list[TopicSpec],
 ) -> None:
     if spec.name == RAW.name:
-        facts.copy(
-            conn,
-            "a_raw",
-            'partition, "offset", source, event_id, complaint_id',
-            (facts.raw_row(m) for m in chunk),
-        )
+        facts.copy(conn, "a_raw", facts.RAW_COLUMNS, (facts.raw_row(m) for m in chunk))
         return
     if spec.name == REJECTED.name:
         rows = []
@@ -228,7 +232,7 @@ def _archive(
     return out
 
 
-def _drained(settings: Settings, ends: dict[str, dict[int, int]]) -> Outcome:
+def drained_outcome(settings: Settings, ends: dict[str, dict[int, int]]) -> Outcome:
     """Each worker has committed every record of its inputs up to the cut: else what it has
     not yet done shows as imbalance below, and this says why."""
     out = Outcome("drained")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from schemas.registry import RAW
 from services.audit.report import as_text
-from services.audit.run import Report, audit
+from services.audit.run import Report, audit, caught_up
 from services.chaos.faults import Broker, Injected, Injector
 from services.chaos.load import Load, build
 from services.commands.workers import WORKERS
@@ -116,7 +116,7 @@ def chaos(
         supervisor.start(WORKERS)
         watching.start()
         _wait_ready(supervisor, timeout=180)
-        say(f"Workers ready; sending {load.events:,} events, seed {plan.seed}")
+        say(f"+{time.monotonic() - began:.0f}s workers ready; sending {load.events:,} events")
         injector = Injector(
             seed=plan.seed, supervisor=supervisor, database_url=settings.db_url(), broker=broker
         )
@@ -128,7 +128,7 @@ def chaos(
             done = injector.inject(kind)
             say(f"  +{done.at:6.1f}s  {done.kind}: {done.detail}")
         sending.join()
-        say("Load sent; waiting until everything has drained and the books can be read")
+        say(f"+{time.monotonic() - began:.0f}s load sent; waiting until the books can be read")
         report, drained = _drain(settings, home / "mail", plan.drain_timeout)
     finally:
         stop.set()
@@ -195,6 +195,8 @@ def _drain(settings: Settings, mail_dir: Path, timeout: float) -> tuple[Report, 
     balanced."""
     deadline = time.monotonic() + timeout
     while True:
+        while not caught_up(settings) and time.monotonic() < deadline:
+            time.sleep(1)
         report = audit(
             settings, as_of=datetime.now(UTC), grace=timedelta(seconds=10), mail_dir=mail_dir
         )

@@ -150,6 +150,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     from services.commands.dead_letters import report
 
+    if args.action == "replay":
+        from services.commands.replay import Chosen, render, replay
+
+        chosen = Chosen(
+            reasons=tuple(args.reason or ()),
+            topic=args.topic,
+            since=args.since,
+            until=args.until,
+            ids=tuple(args.id or ()),
+        )
+        found = replay(settings(Settings), chosen, dry_run=args.dry_run)
+        print(render(found, dry_run=args.dry_run))
+        return 0 if all(r.value is not None for r in found) else 1
     print(report(settings(Settings), limit=args.limit, reveal=args.reveal))
     return 0
 
@@ -415,6 +428,22 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument(
         "--reveal", action="store_true", help="decrypt sealed originals (may show customer data)"
     )
+    dl.add_argument(
+        "action",
+        nargs="?",
+        choices=("replay",),
+        help="replay: send the chosen dead letters' originals again to their topic",
+    )
+    dl.add_argument("--reason", action="append", help="replay: only this reason (repeatable)")
+    dl.add_argument(
+        "--topic", default="complaints.raw.v1", help="replay: letters of this source topic"
+    )
+    dl.add_argument("--since", type=_instant, help="replay: rejected at or after")
+    dl.add_argument("--until", type=_instant, help="replay: rejected before")
+    dl.add_argument(
+        "--id", action="append", help="replay: a dead letter's ce_id or source:event_id"
+    )
+    dl.add_argument("--dry-run", action="store_true", help="replay: list, send nothing")
     dl.set_defaults(func=cmd_dead_letters)
 
     au = sub.add_parser(

@@ -28,7 +28,7 @@ def test_a_short_chaos_run_loses_nothing_and_does_nothing_twice(cf, tmp_path):
             drain_timeout=150,
         )
 
-        # When faults of every kind hit while 40 complaints and their stories flow
+        # When faults of every kind hit while 30 complaints and their stories flow
         result = chaos(settings, plan, home=home, broker=broker, say=lambda line: None)
     finally:
         broker.stop()
@@ -39,4 +39,4 @@ def test_a_short_chaos_run_loses_nothing_and_does_nothing_twice(cf, tmp_path):
     assert result.balanced, result.summary()
     assert result.report is not None
     checked = {o.check: o.checked for o in result.report.outcomes}
-    assert checked["raw events"] == result.events and checked["routing"] == 40
+    assert checked["raw events"] == result.events and checked["routing"] == 30

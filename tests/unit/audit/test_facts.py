@@ -21,7 +21,7 @@ def test_a_raw_record_is_known_by_its_source_and_event_id_as_intake_strips_them(
     row = raw_row(record(json.dumps(doc).encode()))
 
     # Then it is known as intake knows it, with the complaint it belongs to
-    assert row == (2, 41, "sh-cc", "ev-1", complaint_id_for("sh-cc", "R-9"))
+    assert row == (2, 41, "sh-cc", "ev-1", complaint_id_for("sh-cc", "R-9"), None)
 
 
 def test_a_record_without_identity_is_kept_by_where_it_is():
@@ -30,7 +30,7 @@ def test_a_record_without_identity_is_kept_by_where_it_is():
         row = raw_row(record(value))
 
         # Then only its place is known (its dead letter must name that place)
-        assert row == (2, 41, None, None, None)
+        assert row == (2, 41, None, None, None, None)
 
 
 def test_ids_no_event_could_carry_are_not_an_identity():
