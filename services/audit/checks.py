@@ -111,7 +111,7 @@ def raw_events(conn: psycopg.Connection) -> Outcome:
         ' g."offset", coalesce(copies, 0), coalesce(undead, 0), coalesce(held, false),'
         " coalesce(acc.n, 0) FROM g FULL JOIN acc USING (source, event_id)"
         " WHERE g.source IS NULL OR acc.n > 1"
-        " OR (acc.n = 1 AND (g.held OR g.undead = 0))"
+        " OR (acc.n = 1 AND g.undead = 0)"
         " OR (acc.n IS NULL AND g.undead > 0 AND NOT g.held AND NOT EXISTS"
         "  (SELECT 1 FROM a_held h WHERE h.source = g.source AND h.event_id = g.event_id))"
         " ORDER BY 1, 2, 3",

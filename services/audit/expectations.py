@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 HELD_REASONS = ("orphan_event", "unreadable_held_event")
 """Dead-letter reasons intake gives a raw event after it was de-duplicated (a follow-up held
-for its complaint): a later copy of the same event is then a duplicate, not lost."""
+for its complaint): a copy that came while it was held is a duplicate, not lost (one sent
+after the dead letter is processed: intake forgets the id then)."""
 
 DEFECTS = ("processing_failed",)
 """Dead-letter reasons that mean a worker failed on a record, not that the record was bad."""

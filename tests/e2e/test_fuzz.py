@@ -44,6 +44,7 @@ def post(url: str, body: bytes) -> int:
         return int(exc.code)
 
 
+@pytest.mark.timeout(900)
 def test_hostile_records_are_all_accounted_for_and_leak_nothing(cf, worker_factory, mail_catcher):
     # Given all five workers, intake's HTTP API on, follow-ups held for 5 s at most
     port = free_port()

@@ -10,11 +10,19 @@ import sys
 import pytest
 from kafka import KafkaAdminClient
 
+from schemas.registry import RAW
+from services.kernel.kafka import producer
 from tests.conftest import settings_env, wait_for, wait_ready
-from tests.e2e.test_pipeline import new_complaint, raw, submit
+from tests.e2e.test_pipeline import new_complaint, raw
 from tests.kafka_helpers import TopicReader, committed_all
 
 pytestmark = pytest.mark.e2e
+
+
+def send(cf, line: str) -> None:
+    sender = producer(cf, client_id="test-replay")
+    sender.send(cf.topic(RAW.name), key=b"e2e-cc:ORPH-1", value=line.encode()).get(timeout=60)
+    sender.close()
 
 
 def cli(cf, *args: str) -> subprocess.CompletedProcess[str]:
@@ -23,7 +31,7 @@ def cli(cf, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env=settings_env(cf),
-        timeout=120,
+        timeout=300,
     )
 
 
@@ -37,12 +45,12 @@ def test_a_replayed_orphan_is_applied_once_however_often_it_is_replayed(cf, work
     admin = KafkaAdminClient(**cf.kafka("test-replay").as_dict())
 
     # When a follow-up comes and its complaint does not, it is dead-lettered as an orphan
-    submit(cf, [raw("complaint.contact", "ORPH-1", "ev-1", note="还没人联系我")])
+    send(cf, raw("complaint.contact", "ORPH-1", "ev-1", note="还没人联系我"))
     letters = rejected.wait(lambda m: json.loads(m.value)["reason"] == "orphan_event")
     assert len(letters) == 1
     letter_id = letters[0].headers["ce_id"].decode()
     # And then the complaint comes
-    submit(cf, [new_complaint("ORPH-1", "ev-2", "billing", "账单错误")])
+    send(cf, new_complaint("ORPH-1", "ev-2", "billing", "账单错误"))
 
     # When an operator lists the orphans to replay
     dry = cli(cf, "replay", "--reason", "orphan_event", "--dry-run")
