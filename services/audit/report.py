@@ -21,6 +21,7 @@ def as_json(report: Report) -> str:
         "as_of": report.as_of.isoformat(),
         "cutoff": report.cutoff.isoformat(),
         "read": report.read,
+        "seconds": round(report.seconds, 2),
         "checks": [
             {
                 "check": o.check,
@@ -48,7 +49,8 @@ def as_text(report: Report, *, limit: int = 50) -> str:
     lines = [
         f"Audit of the topics up to their ends at {report.as_of:%Y-%m-%d %H:%M:%S}Z"
         f" (anything due before {report.cutoff:%H:%M:%S}Z must have happened)",
-        "Read: " + ", ".join(f"{t} {n:,}" for t, n in report.read.items()),
+        f"Read {sum(report.read.values()):,} messages in {report.seconds:.1f} s: "
+        + ", ".join(f"{t} {n:,}" for t, n in report.read.items()),
         "",
         f"{'check':<16}{'checked':>12}{'imbalanced':>12}",
     ]

@@ -4,6 +4,7 @@ is rolled back, so the audit changes nothing."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,8 @@ class Report:
     read: dict[str, int] = field(default_factory=dict)
     """Messages read per topic."""
     outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+    """How long the audit took."""
     references: dict[str, str] = field(default_factory=dict)
     """Our reference (CF-XXXX-XXXX) of each complaint with a finding, where intake knows it."""
 
@@ -67,6 +70,7 @@ def audit(
     progress: Progress = lambda topic, n, total: None,
 ) -> Report:
     """The balance of the books up to the topics' end offsets now."""
+    began = time.monotonic()
     report = Report(as_of=as_of, cutoff=as_of - grace)
     archived = archived_topics()
     ends = end_offsets(settings, audited_topics())
@@ -98,6 +102,7 @@ def audit(
             report.references = _references(conn, report)
         finally:
             conn.rollback()
+    report.seconds = time.monotonic() - began
     return report
 
 

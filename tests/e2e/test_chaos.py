@@ -20,11 +20,11 @@ def test_a_short_chaos_run_loses_nothing_and_does_nothing_twice(cf, tmp_path):
         settings = cf.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
         ensure_topics(settings)
         plan = Plan(
-            complaints=40,
+            complaints=30,
             seed=20261202,
             faults=4,
-            spread=12,
-            second_wave_after=10,
+            spread=8,
+            second_wave_after=6,
             drain_timeout=150,
         )
 
