@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test unit lint bench schemas schemas-release clean stack-down
+.PHONY: help run test unit lint bench chaos schemas schemas-release clean stack-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lint: $(STAMP) ## ruff and mypy
 
 bench: $(STAMP) ## throughput and latency of the pipeline against bare Kafka on this machine
 	$(BIN)/python -m services.bench $(ARGS)
+
+chaos: $(STAMP) ## kill workers, cut the database, restart the broker under load; then audit
+	$(BIN)/complaintflow chaos $(ARGS)
 
 schemas: $(STAMP) ## re-export the JSON Schema of every topic into schemas/json
 	$(BIN)/complaintflow schemas export
