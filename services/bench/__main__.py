@@ -1,6 +1,6 @@
 """Benchmarks of the pipeline on this machine, each next to bare Kafka doing the same I/O.
 
-1. bare Kafka: produce N raw-sized messages (acks=all), then consume them.
+1. bare Kafka: produce N raw messages (acks=all), then consume them.
 2. intake throughput: N raw events already on the topic; one intake instance, then two in
    one consumer group, drain them (consume, validate, de-duplicate, store, produce).
 3. intake latency at a fixed rate: send time → the registered event's broker timestamp.
@@ -9,14 +9,23 @@
 5. The whole pipeline: every worker running, a flood of new complaints, the rate at which
    they are fully processed, against bare Kafka on the same messages (see `pipeline.py`).
 
-Results are printed and written to `bench-results/` (JSON and an SVG chart).
+6. Fixed offered loads: latency p50/p95/p99 per stage and raw → routed at 100, 1,000 and
+   5,000 new complaints a second, and whether each load is sustained (see `load.py`).
+7. A flood: a million complaints queued while the workers are down, then drained, with SLA
+   deadlines falling due during the drain (see `flood.py`).
+
+Bare Kafka is measured twice on the same messages and partitions: Kafka's own performance
+tools (`kafka_tools.py`) and kafka-python. Results are printed as a table and written to
+`bench-results/<date>.json` with a markdown summary and charts beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -35,8 +44,12 @@ from rich.table import Table
 from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, REGISTERED, TOPICS
 from services.bench.chart import latency_svg
+from services.bench.flood import run_flood
+from services.bench.kafka_tools import kafka_tools
+from services.bench.load import offered_loads
 from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
 from services.bench.pipeline import new_complaints, run_pipeline
+from services.bench.report import cpu_chart, flood_chart, latency_chart, markdown, throughput_chart
 from services.bench.sla import run_sla
 from services.devstack.ports import free_port, stop_process
 from services.kernel.kafka import ensure_topics
@@ -379,31 +392,98 @@ def _doc(line: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def main(argv: list[str] | None = None) -> int:
+STAGES = ("kafka", "intake", "pipeline", "loads", "sla", "flood")
+"""What a run can measure (`--only`, `--skip`)."""
+QUICK = dict(
+    events=10_000,
+    pipeline_complaints=1_000,
+    loads="100,1000,5000",
+    load_seconds=3.0,
+    flood_events=2_000,
+    flood_deadlines_per_s=50.0,
+    flood_window=10.0,
+)
+"""`--quick`: every stage but the intake runs and the million timers, small."""
+
+
+class Rows:
+    """The figures as (measure, value) rows: printed as a table, written as markdown."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+
+    def add_row(self, measure: str, value: str) -> None:
+        self.rows.append((measure, value))
+
+    def add_section(self) -> None:
+        self.rows.append(("", ""))
+
+    def table(self) -> Table:
+        table = Table(title="ComplaintFlow bench (this machine, broker on the same machine)")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        for m, v in self.rows:
+            if m or v:
+                table.add_row(m, v)
+            else:
+                table.add_section()
+        return table
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="about a minute: small sizes, no intake runs and no million timers",
+    )
+    p.add_argument("--only", default="", help=f"comma-separated stages to run: {', '.join(STAGES)}")
+    p.add_argument("--skip", default="", help="comma-separated stages to leave out")
+    p.add_argument("--only-sla", action="store_true", help="same as --only sla")
+    p.add_argument("--skip-sla", action="store_true", help="same as --skip sla")
+    p.add_argument("--only-pipeline", action="store_true", help="same as --only pipeline")
+    p.add_argument("--skip-intake", action="store_true", help="same as --skip intake")
     p.add_argument("--events", type=int, default=100_000, help="events for throughput runs")
     p.add_argument(
         "--intake-instances",
         default="1,2",
         help="intake throughput runs: comma-separated numbers of instances in one group",
     )
-    p.add_argument("--rate", type=float, default=1000.0, help="events/s for the latency run")
-    p.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
-    p.add_argument("--out", default="bench-results", help="directory for JSON and charts")
-    stages = p.add_mutually_exclusive_group()
-    stages.add_argument(
-        "--skip-intake", action="store_true", help="skip bare Kafka and the intake stages"
-    )
-    stages.add_argument("--only-sla", action="store_true", help="run the SLA timer stage only")
-    stages.add_argument("--skip-sla", action="store_true", help="skip the SLA timer stage")
-    stages.add_argument(
-        "--only-pipeline", action="store_true", help="run the whole-pipeline stage only"
-    )
+    p.add_argument("--rate", type=float, default=1000.0, help="events/s for the intake latency run")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the intake latency run")
+    p.add_argument("--out", default="bench-results", help="directory for JSON, markdown, charts")
     p.add_argument(
         "--pipeline-complaints",
         type=int,
         default=20_000,
-        help="new complaints flooded through every worker (0 skips the stage)",
+        help="new complaints flooded through every running worker (0 skips the stage)",
+    )
+    loads = p.add_argument_group("fixed offered loads")
+    loads.add_argument(
+        "--loads", default="100,1000,5000", help="offered new complaints per second, in turn"
+    )
+    loads.add_argument("--load-seconds", type=float, default=10.0, help="length of each load")
+    flood = p.add_argument_group("flood")
+    flood.add_argument(
+        "--flood-events",
+        type=int,
+        default=1_000_000,
+        help="new complaints queued while the workers are down, then drained",
+    )
+    flood.add_argument(
+        "--flood-deadlines-per-s",
+        type=float,
+        default=100.0,
+        help="SLA deadlines planted to fall due per second during the drain",
+    )
+    flood.add_argument(
+        "--flood-window", type=float, default=60.0, help="seconds over which they fall due"
+    )
+    flood.add_argument(
+        "--flood-timeout",
+        type=float,
+        default=3600.0,
+        help="give up following the drain after this many seconds (reported as not drained)",
     )
     sla = p.add_argument_group("SLA timer stage")
     sla.add_argument(
@@ -428,43 +508,94 @@ def main(argv: list[str] | None = None) -> int:
         " (default: 20 + 25 per million timers)",
     )
     args = p.parse_args(argv)
-    run_intake = not (args.skip_intake or args.only_sla or args.only_pipeline)
-    run_sla_stage = not (args.skip_sla or args.only_pipeline)
-    run_pipe = args.pipeline_complaints > 0 and not args.only_sla
-    instances = [int(n) for n in args.intake_instances.split(",") if n.strip()]
+    given = {a.split("=")[0].lstrip("-").replace("-", "_") for a in (argv or sys.argv[1:])}
+    if args.quick:
+        for key, value in QUICK.items():
+            if key not in given:  # what is said on the command line wins
+                setattr(args, key, value)
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    skip = {x.strip() for x in args.skip.split(",") if x.strip()}
+    only |= {"sla"} if args.only_sla else set()
+    only |= {"pipeline"} if args.only_pipeline else set()
+    skip |= {"sla"} if args.skip_sla else set()
+    skip |= {"intake"} if args.skip_intake else set()
+    if args.quick and not only:
+        skip |= {"intake", "sla"}
+    if args.pipeline_complaints <= 0:
+        skip.add("pipeline")
+    unknown = (only | skip) - set(STAGES)
+    if unknown:
+        p.error(f"unknown stage(s) {', '.join(sorted(unknown))}: expected {', '.join(STAGES)}")
+    args.stages = [st for st in STAGES if (not only or st in only) and st not in skip]
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    stages = args.stages
+    instances = [int(n) for n in args.intake_instances.split(",") if n.strip()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    n_stages = 3 * run_intake + run_sla_stage + run_pipe
+    stamp = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
     home = Path("/tmp") / f"cf-bench-{uuid.uuid4().hex[:8]}"
     home.mkdir()
-    console.print(f"Starting a local stack in {home} ...")
+    console.print(f"Stages: {', '.join(stages)}. Starting a local stack in {home} ...")
     base, pids = _stack(home)
-    bare: dict[str, float] = {}
-    thr: dict[int, dict[str, Any]] = {}
-    lat: dict[str, Any] = {}
-    slar: dict[str, Any] = {}
-    pipe: dict[str, Any] = {}
+    result: dict[str, Any] = {
+        "at": stamp,
+        "cpus": os.cpu_count(),
+        "machine": _machine(),
+        "command": _command(argv),
+        "stages": stages,
+    }
+    started = time.monotonic()
+
+    def step(label: str) -> None:
+        done = len([k for k in result if k in STAGE_KEYS])
+        console.print(
+            f"[bold]{done + 1}/{len(stages)}[/] {label}"
+            f"  [dim]({time.monotonic() - started:,.0f} s)[/]"
+        )
+
     try:
-        if run_intake:
-            events = _events(args.events)
-            console.print(f"[bold]1/{n_stages}[/] bare Kafka with {len(events):,} events")
-            bare = bare_kafka(_fresh(base), events)
-            for n in instances:
-                console.print(
-                    f"[bold]2/{n_stages}[/] intake throughput with {len(events):,} events,"
-                    f" {n} instance{'s' if n > 1 else ''}"
-                )
-                thr[n] = intake_throughput(_fresh(base), events, n)
-            console.print(f"[bold]3/{n_stages}[/] intake latency at {args.rate:,.0f} events/s")
-            lat = intake_latency(_fresh(base), args.rate, args.seconds)
-        if run_sla_stage:
-            console.print(
-                f"[bold]{n_stages}/{n_stages}[/] SLA timer: {args.sla_timers:,} open timers,"
-                f" {args.sla_rate:,.0f} deadlines/s, kill -9 and recovery"
+        if "kafka" in stages:
+            events = new_complaints(args.events)
+            step(f"bare Kafka: Kafka's own tools and kafka-python, {len(events):,} raw events")
+            s = _fresh(base)
+            result["kafka_tools"] = kafka_tools(
+                s.kafka_bootstrap_servers or "", s.topic(RAW.name), events
             )
-            slar = run_sla(
+            result["bare_kafka"] = bare_kafka(_fresh(base), events)
+        if "intake" in stages:
+            events = _events(args.events)
+            thr: dict[str, Any] = {}
+            for n in instances:
+                step(f"intake throughput, {len(events):,} events, {n} instance(s)")
+                thr[f"{n}_instances"] = intake_throughput(_fresh(base), events, n)
+            result["intake"] = thr
+            step(f"intake latency at {args.rate:,.0f} events/s")
+            result["latency"] = intake_latency(_fresh(base), args.rate, args.seconds)
+        if "pipeline" in stages:
+            step(
+                f"whole pipeline: {args.pipeline_complaints:,} new complaints flooded through"
+                " every running worker (the maximum sustained rate)"
+            )
+            result["pipeline"] = run_pipeline(
+                _fresh(base), new_complaints(args.pipeline_complaints), console=console
+            )
+        if "loads" in stages:
+            rates = [float(r) for r in args.loads.split(",") if r.strip()]
+            step(
+                f"fixed offered loads {', '.join(f'{r:,.0f}' for r in rates)}/s,"
+                f" {args.load_seconds:g} s each"
+            )
+            result["loads"] = offered_loads(_fresh(base), rates, args.load_seconds, console=console)
+        if "sla" in stages:
+            step(
+                f"SLA timer: {args.sla_timers:,} open timers, {args.sla_rate:,.0f} deadlines/s,"
+                " kill -9 and recovery"
+            )
+            result["sla"] = run_sla(
                 _fresh(base),
                 timers=args.sla_timers,
                 rate=args.sla_rate,
@@ -476,98 +607,231 @@ def main(argv: list[str] | None = None) -> int:
                 stamp=stamp,
                 console=console,
             )
-        if run_pipe:
-            complaints = new_complaints(args.pipeline_complaints)
-            console.print(
-                f"[bold]{n_stages}/{n_stages}[/] whole pipeline: {len(complaints):,} new"
-                " complaints through every worker, and bare Kafka on the same messages"
+        if "flood" in stages:
+            step(
+                f"flood: {args.flood_events:,} complaints queued with the workers down, then"
+                f" drained; {args.flood_deadlines_per_s:,.0f} deadlines/s falling due"
             )
-            pipe = run_pipeline(_fresh(base), complaints, console=console)
-            pipe["bare_kafka"] = bare_kafka(_fresh(base), complaints)
+            result["flood"] = run_flood(
+                _fresh(base),
+                args.flood_events,
+                deadlines_per_s=args.flood_deadlines_per_s,
+                window_s=args.flood_window,
+                timeout=args.flood_timeout,
+                console=console,
+            )
     finally:
         for pid in pids:
             stop_process(pid, signal.SIGINT if pid == pids[-1] else signal.SIGTERM, 60)
         subprocess.run(["rm", "-rf", str(home)], check=False)
+    result["elapsed_s"] = time.monotonic() - started
+    _write(result, out, stamp, args)
+    return 0
 
-    table = Table(title="ComplaintFlow bench (this machine, broker on the same machine)")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    if run_intake:
-        table.add_row("bare Kafka produce (acks=all)", f"{bare['produce_per_s']:,.0f} msg/s")
-        table.add_row("bare Kafka consume", f"{bare['consume_per_s']:,.0f} msg/s")
-        for n, t in thr.items():
-            ratio = t["events_per_s"] / min(bare["produce_per_s"], bare["consume_per_s"])
-            table.add_row(
-                f"intake throughput, {n} instance{'s' if n > 1 else ''}",
-                f"{t['events_per_s']:,.0f} events/s ({ratio:.2f} of bare)",
-            )
-            table.add_row(
-                "  CPU per instance / machine; RSS",
-                f"{' + '.join(f'{c:.2f}' for c in t['instance_cores'])}"
-                f" / {t['machine_busy_cores']:.2f} of {os.cpu_count()} cores;"
-                f" {t['rss_mb']:,.0f} MiB",
-            )
-        table.add_row(f"raw → registered p50 @ {args.rate:,.0f}/s", f"{lat['p50_ms']:,.1f} ms")
-        table.add_row(f"raw → registered p99 @ {args.rate:,.0f}/s", f"{lat['p99_ms']:,.1f} ms")
-    if run_sla_stage:
-        _sla_rows(table, slar)
-    if run_pipe:
-        _pipeline_rows(table, pipe)
-    console.print(table)
 
-    result: dict[str, Any] = {"at": stamp, "cpus": os.cpu_count()}
+STAGE_KEYS = ("kafka_tools", "intake", "pipeline", "loads", "sla", "flood")
+
+
+def _command(argv: list[str] | None) -> str:
+    args = argv if argv is not None else sys.argv[1:]
+    return "make bench" + (f' ARGS="{" ".join(args)}"' if args else "")
+
+
+def _machine() -> str:
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
+    mem = ""
+    with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
+        kb = int(fh.readline().split()[1])
+        mem = f", {kb / 1048576:.0f} GiB RAM"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{platform.node()}: {model or platform.machine()}{mem}, {system}"
+
+
+def _write(result: dict[str, Any], out: Path, stamp: str, args: argparse.Namespace) -> None:
+    rows = Rows()
+    bare_rate = _bare_rate(result)
+    if "kafka_tools" in result:
+        _kafka_rows(rows, result)
+    if "intake" in result:
+        _intake_rows(rows, result, args.rate, bare_rate)
+    if "pipeline" in result:
+        _pipeline_rows(rows, result["pipeline"], bare_rate)
+    if "loads" in result:
+        _load_rows(rows, result["loads"])
+    if "sla" in result:
+        _sla_rows(rows, result["sla"])
+    if "flood" in result:
+        _flood_rows(rows, result["flood"])
+    console.print(rows.table())
+
     charts: list[str] = []
-    if run_intake:
-        result["bare_kafka"] = bare
-        result["intake"] = {f"{n}_instances": t for n, t in thr.items()}
-        result["latency"] = {k: v for k, v in lat.items() if k != "latencies_ms"}
-        (out / f"latency-{stamp}.svg").write_text(
-            latency_svg(lat["latencies_ms"], title=f"raw → registered at {args.rate:,.0f} events/s")
-        )
-        charts.append(f"latency-{stamp}.svg")
-    if run_sla_stage:
-        result["sla"] = {k: v for k, v in slar.items() if k != "steady_late_by_ms"}
-        (out / f"sla-breach-lag-{stamp}.svg").write_text(
+    for name, draw in (
+        ("throughput", lambda p: throughput_chart(result, p)),
+        ("cpu", lambda p: "pipeline" in result and cpu_chart(result["pipeline"], p)),
+        ("latency", lambda p: "loads" in result and latency_chart(result["loads"], p)),
+        ("flood", lambda p: "flood" in result and flood_chart(result["flood"], p)),
+    ):
+        path = out / f"{stamp}-{name}.png"
+        if draw(path):
+            charts.append(path.name)
+    if "latency" in result:
+        lat = result["latency"]
+        (out / f"{stamp}-intake-latency.svg").write_text(
             latency_svg(
-                slar["steady_late_by_ms"],
+                lat.pop("latencies_ms"), title=f"raw → registered at {args.rate:,.0f} events/s"
+            )
+        )
+        charts.append(f"{stamp}-intake-latency.svg")
+    if "sla" in result:
+        slar = result["sla"]
+        (out / f"{stamp}-sla-breach-lag.svg").write_text(
+            latency_svg(
+                slar.pop("steady_late_by_ms"),
                 title=f"SLA breach lag (late_by) with {slar['timers']:,} open timers,"
                 f" {slar['rate']:,.0f} deadlines/s",
             )
         )
-        charts.append(f"sla-breach-lag-{stamp}.svg")
-        charts.append(f"sla-breaches-{stamp}.csv")
-    if run_pipe:
-        result["pipeline"] = pipe
-    (out / f"bench-{stamp}.json").write_text(json.dumps(result, indent=2))
-    console.print(f"Results in {out}/bench-{stamp}.json and {', '.join(charts)}")
-    return 0
-
-
-def _pipeline_rows(table: Table, r: dict[str, Any]) -> None:
-    bare = r["bare_kafka"]
-    bare_rate = min(bare["produce_per_s"], bare["consume_per_s"])
-    table.add_row(
-        f"whole pipeline, {r['complaints']:,} new complaints",
-        f"{r['complaints_per_s']:,.0f} complaints/s ({r['complaints_per_s'] / bare_rate:.1%}"
-        f" of bare Kafka's {bare_rate:,.0f}/s)",
+        charts.append(f"{stamp}-sla-breach-lag.svg")
+    (out / f"{stamp}.json").write_text(json.dumps(result, indent=2, default=str))
+    (out / f"{stamp}.md").write_text(markdown(result, rows.rows, charts))
+    console.print(
+        f"Results in {out}/{stamp}.json, the summary in {out}/{stamp}.md"
+        f" (charts: {', '.join(charts) or 'none'})"
     )
-    table.add_row("  client send rate", f"{r['client_send_per_s']:,.0f} events/s")
-    table.add_row(
+
+
+def _bare_rate(result: dict[str, Any]) -> float | None:
+    """The bare-Kafka produce → consume rate of kafka-python: the slower of the two."""
+    bare = result.get("bare_kafka")
+    return min(bare["produce_per_s"], bare["consume_per_s"]) if bare else None
+
+
+def _kafka_rows(rows: Rows, result: dict[str, Any]) -> None:
+    tools, bare = result["kafka_tools"], result["bare_kafka"]
+    rows.add_row(
+        "bare Kafka, Kafka's own tools: produce (acks=all) / consume",
+        f"{tools['produce_per_s']:,.0f} / {tools['consume_per_s']:,.0f} msg/s",
+    )
+    pl = tools["produce_latency_ms"]
+    rows.add_row(
+        "  produce latency p50 / p95 / p99 (Kafka's tool, flat out)",
+        f"{pl['p50_ms']:,.0f} / {pl['p95_ms']:,.0f} / {pl['p99_ms']:,.0f} ms",
+    )
+    rows.add_row(
+        "bare Kafka, kafka-python: produce (acks=all) / consume",
+        f"{bare['produce_per_s']:,.0f} / {bare['consume_per_s']:,.0f} msg/s",
+    )
+    rows.add_row(
+        "  kafka-python against Kafka's tools (produce / consume)",
+        f"{bare['produce_per_s'] / tools['produce_per_s']:.0%}"
+        f" / {bare['consume_per_s'] / tools['consume_per_s']:.0%}",
+    )
+
+
+def _intake_rows(rows: Rows, result: dict[str, Any], rate: float, bare: float | None) -> None:
+    rows.add_section()
+    for n, t in result["intake"].items():
+        ratio = f" ({t['events_per_s'] / bare:.0%} of bare)" if bare else ""
+        rows.add_row(
+            f"intake throughput, {n.replace('_', ' ')}", f"{t['events_per_s']:,.0f} events/s{ratio}"
+        )
+        rows.add_row(
+            "  CPU per instance / machine; RSS",
+            f"{' + '.join(f'{c:.2f}' for c in t['instance_cores'])}"
+            f" / {t['machine_busy_cores']:.2f} of {os.cpu_count()} cores;"
+            f" {t['rss_mb']:,.0f} MiB",
+        )
+    lat = result["latency"]
+    rows.add_row(
+        f"raw → registered p50 / p99 @ {rate:,.0f}/s",
+        f"{lat['p50_ms']:,.1f} / {lat['p99_ms']:,.1f} ms",
+    )
+
+
+def _load_rows(rows: Rows, loads: dict[str, Any]) -> None:
+    rows.add_section()
+    for rate, load in loads.items():
+        verdict = "sustained" if load["sustained"] else f"NOT sustainable: {load['why_not']}"
+        rows.add_row(
+            f"offered {float(rate):,.0f} complaints/s ({load['complaints']:,})",
+            f"sent {load['sent_per_s']:,.0f}/s; {verdict}",
+        )
+        for label, lat in load["latency"].items():
+            if not lat["n"]:
+                continue
+            rows.add_row(
+                f"  {label} p50 / p95 / p99",
+                f"{lat['p50_ms']:,.0f} / {lat['p95_ms']:,.0f} / {lat['p99_ms']:,.0f} ms",
+            )
+
+
+def _flood_rows(rows: Rows, f: dict[str, Any]) -> None:
+    rows.add_section()
+    rows.add_row(
+        f"flood: {f['events']:,} complaints queued (workers down)",
+        f"{f['queued_per_s']:,.0f} events/s sent",
+    )
+    if f["drained"]:
+        rows.add_row(
+            "  drained: workers started → all through every stage",
+            f"{f['drain_s']:,.1f} s ({f['complaints_per_s']:,.0f} complaints/s;"
+            f" all workers ready after {f['workers_ready_s'] or 0:,.1f} s)",
+        )
+    else:
+        through = min(f["through_each_stage"].values())
+        left = f["events"] - through
+        eta = left / f["complaints_per_s"] if f["complaints_per_s"] else float("inf")
+        rows.add_row(
+            "  NOT drained when the bench stopped following it",
+            f"{through:,} of {f['events']:,} through every stage at {f['complaints_per_s']:,.0f}/s;"
+            f" about {eta:,.0f} s more at that rate",
+        )
+    d = f["deadlines"]
+    rows.add_row(
+        f"  SLA deadlines falling due during the drain"
+        f" ({d['per_s']:,.0f}/s for {d['window_s']:g} s)",
+        f"{d['breached']:,} of {d['planted']:,} breached ({d['missing']:,} not yet)",
+    )
+    rows.add_row(
+        "  their breach lag p50 / p99 / max; later than 1 s",
+        f"{d['lag_p50_ms']:,.0f} / {d['lag_p99_ms']:,.0f} / {d['lag_max_ms']:,.0f} ms;"
+        f" {d['late_over_1s']:,}",
+    )
+    own = f["flood_breaches"]
+    if own["breached"]:
+        rows.add_row(
+            "  the flood's own deadlines passed in the backlog: breached, lag p50 / max",
+            f"{own['breached']:,},"
+            f" {own['lag_p50_ms'] / 1000:,.1f} / {own['lag_max_ms'] / 1000:,.1f} s",
+        )
+
+
+def _pipeline_rows(rows: Rows, r: dict[str, Any], bare: float | None) -> None:
+    rows.add_section()
+    ratio = f" ({r['complaints_per_s'] / bare:.1%} of bare Kafka's {bare:,.0f}/s)" if bare else ""
+    rows.add_row(
+        f"whole pipeline, {r['complaints']:,} new complaints (maximum sustained rate)",
+        f"{r['complaints_per_s']:,.0f} complaints/s{ratio}",
+    )
+    rows.add_row("  client send rate", f"{r['client_send_per_s']:,.0f} events/s")
+    rows.add_row(
         "  through each stage after (s)",
         ", ".join(f"{k} {v:.1f}" for k, v in r["stage_done_s"].items()),
     )
-    table.add_row(
+    rows.add_row(
         "  CPU per complaint (µs)",
         ", ".join(f"{k} {v:,.0f}" for k, v in r["cpu_us_per_complaint"].items()),
     )
-    table.add_row(
+    rows.add_row(
         "  peak RSS (MiB); machine busy",
         ", ".join(f"{k} {v:,.0f}" for k, v in r["rss_peak_mb"].items())
         + f"; {r['machine_busy_cores']:.2f} of {os.cpu_count()} cores",
     )
 
 
-def _sla_rows(table: Table, r: dict[str, Any]) -> None:
+def _sla_rows(table: Rows, r: dict[str, Any]) -> None:
     n, rate = r["timers"], r["rate"]
     st, rss, rec, down = r["steady"], r["rss"], r["recovery"], r["down"]
     at = f"{n / 1e6:g}M timers, {rate:,.0f}/s"

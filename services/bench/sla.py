@@ -147,7 +147,7 @@ def run_sla(
         stop_process(w0.proc.pid, signal.SIGTERM, 30)
 
     t = time.monotonic()
-    _copy(s, _far_rows(far_n), far_n, "COPY far-future timers", console)
+    copy_timers(s, _far_rows(far_n), far_n, "COPY far-future timers", console)
     far_copy_s = time.monotonic() - t
     t = time.monotonic()
     with (
@@ -177,8 +177,8 @@ def run_sla(
             cid = str(uuid.uuid4())
             planned[cid] = lo + i / rate
             window_of[cid] = name
-    rows = (_row(cid, due) for cid, due in planned.items())
-    _copy(s, rows, len(planned), "COPY timers falling due", console)
+    rows = (timer_row(cid, due) for cid, due in planned.items())
+    copy_timers(s, rows, len(planned), "COPY timers falling due", console)
     with psycopg.connect(s.db_url(), autocommit=True) as conn:
         conn.execute("ANALYZE sla_timer.timers")
         loaded = conn.execute("SELECT count(*) FROM sla_timer.timers").fetchone()
@@ -325,7 +325,7 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def _row(cid: str, due: float, now: str | None = None) -> str:
+def timer_row(cid: str, due: float, now: str | None = None) -> str:
     """One COPY text line: the resolve target of an open P1 complaint, next step the breach."""
     deadline = _iso(due)
     return (
@@ -342,10 +342,10 @@ def _far_rows(n: int) -> Iterator[str]:
     for i in range(n):
         # Spread evenly (not randomly) over the span, in a shuffled-looking order.
         due = now + lo + (hi - lo) * ((i * 0.6180339887498949) % 1.0)
-        yield _row(str(uuid.uuid4()), due, stamp)
+        yield timer_row(str(uuid.uuid4()), due, stamp)
 
 
-def _copy(s: Settings, rows: Iterator[str], total: int, label: str, console: Console) -> None:
+def copy_timers(s: Settings, rows: Iterator[str], total: int, label: str, console: Console) -> None:
     chunk = 20_000
     with (
         psycopg.connect(s.db_url()) as conn,

@@ -1,0 +1,205 @@
+"""A flood absorbed: N new complaints queued on `complaints.raw.v1` while every worker is
+down (a network outage, a recall, 3·15), then all workers started and the backlog drained.
+
+Measured: the time to drain (from the workers' start, and from the moment all were
+ready), the rate of each worker over time (its consumer group's committed offsets, read
+every few seconds: no load on the database), and whether SLA deadlines that fall due
+during the drain still breach on time. For those, open P1 timers are written into the
+SLA timer's table beforehand (as the SLA stage does), their deadlines spread over a window
+that starts a few seconds after the workers do; a deadline is honest if it breaches
+within a second, and otherwise is reported late with its lag. The flood's own complaints
+whose deadlines pass while they wait in the backlog are reported the same way.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from kafka import KafkaAdminClient, TopicPartition
+from kafka.admin import OffsetSpec
+from kafka.errors import KafkaError
+from rich.console import Console
+from rich.progress import Progress
+
+from schemas.registry import RAW, TopicSpec
+from services.bench.measure import percentile
+from services.bench.pipeline import STAGES, Workers, complaint_stream, counts, producer, raw_key
+from services.bench.sla import copy_timers, timer_row
+from services.commands.workers import WORKERS, handler_class
+from services.kernel.db import migrate
+from services.kernel.settings import Settings
+from services.sla_timer.migrations import MIGRATIONS
+
+SAMPLE_S = 2.0
+"""How often the consumer groups' progress is read."""
+LEAD_S = 5.0
+"""Seconds from starting the workers to the first planted deadline."""
+
+
+def run_flood(
+    s: Settings,
+    n: int,
+    *,
+    deadlines_per_s: float,
+    window_s: float,
+    timeout: float,
+    console: Console,
+) -> dict[str, Any]:
+    """Queue `n` complaints with the workers down, plant deadlines, start the workers and
+    follow the drain (at most `timeout` seconds); the figures."""
+    topic = s.topic(RAW.name)
+    prod = producer(s, "bench-flood")
+    started = time.monotonic()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"flood: queueing {n:,} complaints (workers down)", total=n)
+        for i, line in enumerate(complaint_stream(n)):
+            prod.send(topic, key=raw_key(line), value=line)
+            if i % 5000 == 0:
+                bar.update(task, completed=i)
+        prod.flush()
+    queued_s = time.monotonic() - started
+    prod.close()
+
+    with psycopg.connect(s.db_url()) as conn:
+        migrate(conn, "sla_timer", MIGRATIONS)
+        conn.commit()
+    first_due = time.time() + LEAD_S + 3.0  # COPY and start-up below take a moment
+    planned = {
+        str(uuid.uuid4()): first_due + i / deadlines_per_s
+        for i in range(int(deadlines_per_s * window_s))
+    }
+    copy_timers(
+        s,
+        (timer_row(cid, due) for cid, due in planned.items()),
+        len(planned),
+        "flood: planting SLA deadlines that fall due during the drain",
+        console,
+    )
+
+    admin = KafkaAdminClient(**s.kafka("bench-flood-admin").as_dict())
+    inputs = {name: list(handler_class(name).inputs) for name in WORKERS}
+    samples: list[tuple[float, dict[str, int]]] = []
+    t0 = time.time()
+    ready_s: float | None = None
+    drained_s: float | None = None
+    with Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("flood: draining", total=n)
+            while time.time() - t0 < timeout:
+                workers.check()
+                done = _consumed(admin, s, inputs)
+                samples.append((time.time() - t0, done))
+                if ready_s is None and workers.ready():
+                    ready_s = time.time() - t0
+                bar.update(task, completed=done["intake"])
+                if done["intake"] >= n and _caught_up(admin, s, inputs, done):
+                    through = counts(conn)
+                    if all(through[stage] >= n for stage in STAGES):
+                        drained_s = time.time() - t0
+                        break
+                time.sleep(SAMPLE_S)
+        through = counts(conn)
+        planted = _breaches(conn, list(planned))
+        own = _own_breaches(conn, set(planned))
+        rss = workers.rss()
+    admin.close()
+    lags = [lag for _, lag in planted.values()]
+    late = [lag for lag in lags if lag > 1.0]
+    elapsed = drained_s if drained_s is not None else time.time() - t0
+    return {
+        "events": n,
+        "queued_per_s": n / queued_s,
+        "drained": drained_s is not None,
+        "workers_ready_s": ready_s,
+        "drain_s": drained_s,
+        "drain_after_ready_s": None
+        if drained_s is None or ready_s is None
+        else drained_s - ready_s,
+        "through_each_stage": through,
+        "complaints_per_s": min(through.values()) / elapsed if elapsed else 0.0,
+        "rate_samples": [{"t": t, **done} for t, done in samples],
+        "rss_mb": rss,
+        "deadlines": {
+            "planted": len(planned),
+            "window_s": window_s,
+            "per_s": deadlines_per_s,
+            "breached": len(planted),
+            "missing": len(planned) - len(planted),
+            "lag_p50_ms": percentile(lags, 50) * 1000,
+            "lag_p99_ms": percentile(lags, 99) * 1000,
+            "lag_max_ms": max(lags) * 1000 if lags else float("nan"),
+            "late_over_1s": len(late),
+            "points": sorted((planned[cid] - t0, lag) for cid, (_, lag) in planted.items()),
+        },
+        "flood_breaches": own,
+    }
+
+
+def _consumed(
+    admin: KafkaAdminClient, s: Settings, inputs: dict[str, list[TopicSpec]]
+) -> dict[str, int]:
+    """Records each worker's group has committed, over all its input topics."""
+    out: dict[str, int] = {}
+    for name, specs in inputs.items():
+        group, topics = s.group(name), {s.topic(spec.name) for spec in specs}
+        try:
+            offsets = admin.list_group_offsets(group).get(group, {})
+        except KafkaError:  # no coordinator yet, a passing error: the next sample counts
+            offsets = {}
+        out[name] = sum(
+            o.offset for tp, o in offsets.items() if tp.topic in topics and o.offset > 0
+        )
+    return out
+
+
+def _caught_up(
+    admin: KafkaAdminClient, s: Settings, inputs: dict[str, list[TopicSpec]], done: dict[str, int]
+) -> bool:
+    """Every group has committed the end of every input topic."""
+    specs = {spec.name: spec for ss in inputs.values() for spec in ss}
+    ends = admin.list_partition_offsets(
+        {
+            TopicPartition(s.topic(spec.name), p): OffsetSpec.LATEST
+            for spec in specs.values()
+            for p in range(spec.partitions)
+        }
+    )
+    per_topic: dict[str, int] = {}
+    for tp, info in ends.items():
+        per_topic[tp.topic] = per_topic.get(tp.topic, 0) + info.offset
+    return all(
+        done[name] >= sum(per_topic[s.topic(spec.name)] for spec in ss)
+        for name, ss in inputs.items()
+    )
+
+
+def _breaches(conn: psycopg.Connection, ids: list[str]) -> dict[str, tuple[datetime, float]]:
+    """Planted timers that breached: when, and how late (the worker's clock at the breach,
+    which is the event's `late_by_seconds`)."""
+    rows = conn.execute(
+        "SELECT complaint_id, updated_at, extract(epoch FROM updated_at - deadline)::float8"
+        " FROM sla_timer.timers WHERE complaint_id = ANY(%s) AND state = 'breached'",
+        (ids,),
+    ).fetchall()
+    conn.rollback()
+    return {cid: (at, lag) for cid, at, lag in rows}
+
+
+def _own_breaches(conn: psycopg.Connection, planted: set[str]) -> dict[str, Any]:
+    """The flood's own complaints whose deadlines passed during the drain."""
+    rows = conn.execute(
+        "SELECT complaint_id, extract(epoch FROM updated_at - deadline)::float8"
+        " FROM sla_timer.timers WHERE state = 'breached'"
+    ).fetchall()
+    conn.rollback()
+    lags = [lag for cid, lag in rows if cid not in planted]
+    return {
+        "breached": len(lags),
+        "lag_p50_ms": percentile(lags, 50) * 1000,
+        "lag_p99_ms": percentile(lags, 99) * 1000,
+        "lag_max_ms": max(lags) * 1000 if lags else float("nan"),
+    }
