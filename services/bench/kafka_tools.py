@@ -2,8 +2,9 @@
 physical limit of this machine, on the same messages and partitions as every other stage.
 
 `ProducerPerformance` sends the bench's own raw events (`--payload-file`, one per line) with
-the producer settings the kafka-python figure uses; `ConsumerPerformance` reads them back. The producer's first records (connections,
-metadata) are its warm-up, left out of its figures as the tool allows.
+the producer settings the kafka-python figure uses; `ConsumerPerformance` reads them back.
+The producer's first records (connections, metadata) are its warm-up, left out of its
+figures as the tool allows.
 """
 
 from __future__ import annotations
