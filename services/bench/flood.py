@@ -6,16 +6,16 @@ ready), the rate of each worker over time (its consumer group's committed offset
 every few seconds: no load on the database), and whether SLA deadlines that fall due
 during the drain still breach on time. For those, open P1 timers are written into the
 SLA timer's table beforehand (as the SLA stage does), their deadlines spread over a window
-that starts a few seconds after the workers do; a deadline is honest if it breaches
-within a second, and otherwise is reported late with its lag. The flood's own complaints
-whose deadlines pass while they wait in the backlog are reported the same way.
+that starts `lead_s` after the workers are started; a deadline is honest if it breaches
+within a second, and otherwise is reported late with its lag — split by whether it fell
+due before every worker was ready, during the drain, or after it. The flood's own
+complaints whose deadlines pass while they wait in the backlog are reported too.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from schemas.registry import RAW, TopicSpec
-from services.bench.measure import percentile
-from services.bench.pipeline import STAGES, Workers, complaint_stream, counts, producer, raw_key
+from services.bench.measure import breach_lag_by_phase, percentile
+from services.bench.pipeline import Workers, complaint_stream, counts, producer, raw_key
 from services.bench.sla import copy_timers, timer_row
 from services.commands.workers import WORKERS, handler_class
 from services.kernel.db import migrate
@@ -36,8 +36,8 @@ from services.sla_timer.migrations import MIGRATIONS
 
 SAMPLE_S = 2.0
 """How often the consumer groups' progress is read."""
-LEAD_S = 5.0
-"""Seconds from starting the workers to the first planted deadline."""
+GRACE_S = 3.0
+"""Seconds past the last planted deadline the run is followed (for its breach)."""
 
 
 def run_flood(
@@ -45,6 +45,7 @@ def run_flood(
     n: int,
     *,
     deadlines_per_s: float,
+    lead_s: float,
     window_s: float,
     timeout: float,
     console: Console,
@@ -67,11 +68,12 @@ def run_flood(
     with psycopg.connect(s.db_url()) as conn:
         migrate(conn, "sla_timer", MIGRATIONS)
         conn.commit()
-    first_due = time.time() + LEAD_S + 3.0  # COPY and start-up below take a moment
+    first_due = time.time() + lead_s
     planned = {
         str(uuid.uuid4()): first_due + i / deadlines_per_s
         for i in range(int(deadlines_per_s * window_s))
     }
+    last_due = max(planned.values(), default=first_due)
     copy_timers(
         s,
         (timer_row(cid, due) for cid, due in planned.items()),
@@ -96,20 +98,24 @@ def run_flood(
                 if ready_s is None and workers.ready():
                     ready_s = time.time() - t0
                 bar.update(task, completed=done["intake"])
-                if done["intake"] >= n and _caught_up(admin, s, inputs, done):
-                    through = counts(conn)
-                    if all(through[stage] >= n for stage in STAGES):
-                        drained_s = time.time() - t0
-                        break
+                if (
+                    drained_s is None
+                    and done["intake"] >= n
+                    and _caught_up(admin, s, inputs, done)
+                    and all(c >= n for c in counts(conn).values())
+                ):
+                    drained_s = time.time() - t0
+                    bar.update(task, description="flood: drained; the last deadlines fall due")
+                if drained_s is not None and time.time() > last_due + GRACE_S:
+                    break
                 time.sleep(SAMPLE_S)
         through = counts(conn)
         planted = _breaches(conn, list(planned))
         own = _own_breaches(conn, set(planned))
         rss = workers.rss()
     admin.close()
-    lags = [lag for _, lag in planted.values()]
-    late = [lag for lag in lags if lag > 1.0]
-    elapsed = drained_s if drained_s is not None else time.time() - t0
+    end_s = drained_s if drained_s is not None else time.time() - t0
+    points = [(due - t0, planted.get(cid)) for cid, due in planned.items()]
     return {
         "events": n,
         "queued_per_s": n / queued_s,
@@ -120,20 +126,16 @@ def run_flood(
         if drained_s is None or ready_s is None
         else drained_s - ready_s,
         "through_each_stage": through,
-        "complaints_per_s": min(through.values()) / elapsed if elapsed else 0.0,
+        "complaints_per_s": min(through.values()) / end_s if end_s else 0.0,
         "rate_samples": [{"t": t, **done} for t, done in samples],
         "rss_mb": rss,
         "deadlines": {
             "planted": len(planned),
+            "lead_s": lead_s,
             "window_s": window_s,
             "per_s": deadlines_per_s,
-            "breached": len(planted),
-            "missing": len(planned) - len(planted),
-            "lag_p50_ms": percentile(lags, 50) * 1000,
-            "lag_p99_ms": percentile(lags, 99) * 1000,
-            "lag_max_ms": max(lags) * 1000 if lags else float("nan"),
-            "late_over_1s": len(late),
-            "points": sorted((planned[cid] - t0, lag) for cid, (_, lag) in planted.items()),
+            "phases": breach_lag_by_phase(points, ready_s=ready_s, drained_s=drained_s),
+            "points": sorted((at, lag) for at, lag in points if lag is not None),
         },
         "flood_breaches": own,
     }
@@ -177,16 +179,16 @@ def _caught_up(
     )
 
 
-def _breaches(conn: psycopg.Connection, ids: list[str]) -> dict[str, tuple[datetime, float]]:
-    """Planted timers that breached: when, and how late (the worker's clock at the breach,
-    which is the event's `late_by_seconds`)."""
+def _breaches(conn: psycopg.Connection, ids: list[str]) -> dict[str, float]:
+    """Planted timers that breached, and how late (seconds, by the worker's clock at the
+    breach: the event's `late_by_seconds`)."""
     rows = conn.execute(
-        "SELECT complaint_id, updated_at, extract(epoch FROM updated_at - deadline)::float8"
+        "SELECT complaint_id, extract(epoch FROM updated_at - deadline)::float8"
         " FROM sla_timer.timers WHERE complaint_id = ANY(%s) AND state = 'breached'",
         (ids,),
     ).fetchall()
     conn.rollback()
-    return {cid: (at, lag) for cid, at, lag in rows}
+    return {cid: lag for cid, lag in rows}
 
 
 def _own_breaches(conn: psycopg.Connection, planted: set[str]) -> dict[str, Any]:

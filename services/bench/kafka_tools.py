@@ -56,13 +56,23 @@ def parse_consumer(output: str) -> dict[str, float]:
     raise ValueError(f"no consumer summary in the tool's output: {output[-500:]!r}")
 
 
-def _java(main: str, args: list[str], timeout: float) -> str:
+def _java(main: str, args: list[str], *, logs: str, timeout: float) -> str:
     java = shutil.which("java")
     if java is None:
         raise RuntimeError("Java is needed for Kafka's performance tools")
     tools = ensure_tool_jars()
     done = subprocess.run(
-        [java, "-Xmx512m", f"-Dlog4j2.configurationFile={LOG4J}", "-cp", f"{tools}/*", main, *args],
+        [
+            java,
+            "-Xmx512m",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            f"-Dkafka.logs.dir={logs}",  # the log4j2 file logs there, not in the checkout
+            "-cp",
+            f"{tools}/*",
+            main,
+            *args,
+        ],
+        cwd=logs,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -105,27 +115,29 @@ def kafka_tools(bootstrap: str, topic: str, events: list[bytes]) -> dict[str, An
                     "batch.size=65536",
                     "enable.idempotence=true",
                 ],
+                logs=tmp,
                 timeout=600,
             )
         )
-    consumed = parse_consumer(
-        _java(
-            CONSUMER,
-            [
-                "--bootstrap-server",
-                bootstrap,
-                "--topic",
-                topic,
-                "--num-records",
-                str(n),
-                "--group",
-                f"bench-perf-{uuid.uuid4().hex[:8]}",
-                "--timeout",
-                "60000",
-            ],
-            timeout=600,
+        consumed = parse_consumer(
+            _java(
+                CONSUMER,
+                [
+                    "--bootstrap-server",
+                    bootstrap,
+                    "--topic",
+                    topic,
+                    "--num-records",
+                    str(n),
+                    "--group",
+                    f"bench-perf-{uuid.uuid4().hex[:8]}",
+                    "--timeout",
+                    "60000",
+                ],
+                logs=tmp,
+                timeout=600,
+            )
         )
-    )
     return {
         "produce_per_s": produced["per_s"],
         "produce_mb_per_s": produced["mb_s"],

@@ -7,7 +7,7 @@ and the committed rows of notification (acknowledgement queued) and analytics (a
 A load is *sustained* when the client sent at the offered rate, every complaint got
 through, and the pipeline kept up — complaints sent late in the window wait no longer
 than those sent early (see `keeps_up`); otherwise it is reported as not sustainable, with
-what fell behind.
+what fell behind, and the higher loads are not run (they would meet its backlog).
 """
 
 from __future__ import annotations
@@ -115,8 +115,16 @@ def offered_loads(
             warm = new_complaints(5)
             _send(s, prod, warm, 50.0)
             _await(stamps, conn, [_cid(e) for e in warm], console, "warm-up")
-            for rate in rates:
-                out[f"{rate:g}"] = _one_load(s, workers, prod, stamps, conn, rate, seconds, console)
+            failed: float | None = None
+            for rate in sorted(rates):
+                if failed is not None:  # a higher load than one not sustained: not either
+                    out[f"{rate:g}"] = _not_run(rate, failed)
+                    continue
+                out[f"{rate:g}"] = got = _one_load(
+                    s, workers, prod, stamps, conn, rate, seconds, console
+                )
+                if not got["sustained"]:
+                    failed = rate
         finally:
             prod.close()
             stamps.close()
@@ -178,6 +186,19 @@ def _one_load(
         "drain_after_send_s": waited,
         "latency": latency,
         "cpu_us_per_complaint": {name: 1e6 * (cpu1[name] - cpu0[name]) / len(ids) for name in cpu1},
+    }
+
+
+def _not_run(rate: float, failed: float) -> dict[str, Any]:
+    return {
+        "offered_per_s": rate,
+        "sent_per_s": 0.0,
+        "complaints": 0,
+        "sustained": False,
+        "why_not": f"not run: {failed:,.0f}/s was not sustained",
+        "drain_after_send_s": None,
+        "latency": {label: {"n": 0} for label, _, _ in HOPS},
+        "cpu_us_per_complaint": {},
     }
 
 

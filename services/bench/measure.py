@@ -40,6 +40,34 @@ def rates(stamps: list[float], *, step: float = 1.0) -> list[tuple[float, float]
     return [(i * step, c / step) for i, c in enumerate(counts)]
 
 
+def breach_lag_by_phase(
+    points: list[tuple[float, float | None]], *, ready_s: float | None, drained_s: float | None
+) -> dict[str, dict[str, float]]:
+    """Breach lag of deadlines (seconds since the start, lag in seconds or None when it has
+    not breached) by when they fell due: before every worker was ready, during the drain,
+    after it. Per phase: how many, breached, lag p50 / p99 / max (ms), later than 1 s."""
+    phases: dict[str, list[float | None]] = {"before ready": [], "during drain": [], "after": []}
+    for at, lag in points:
+        if ready_s is None or at < ready_s:
+            phases["before ready"].append(lag)
+        elif drained_s is None or at < drained_s:
+            phases["during drain"].append(lag)
+        else:
+            phases["after"].append(lag)
+    out: dict[str, dict[str, float]] = {}
+    for name, lags in phases.items():
+        got = [lag for lag in lags if lag is not None]
+        out[name] = {
+            "deadlines": len(lags),
+            "breached": len(got),
+            "p50_ms": percentile(got, 50) * 1000,
+            "p99_ms": percentile(got, 99) * 1000,
+            "max_ms": max(got) * 1000 if got else math.nan,
+            "over_1s": sum(1 for lag in got if lag > 1.0),
+        }
+    return out
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, in MiB (0 when it is gone)."""
     try:

@@ -18,6 +18,9 @@ STAGE_COLOURS = {
     "notification": "#8e44ad",
     "analytics": "#7f8c8d",
 }
+PERCENTILES = (("p50", "#2a9d3f"), ("p95", "#e0a030"), ("p99", "#c0392b"))
+RATE_WINDOW_S = 6.0
+"""A worker's rate is taken over at least this long: its commits come in steps."""
 
 
 def throughput_chart(result: dict[str, Any], path: Path) -> bool:
@@ -59,13 +62,14 @@ def latency_chart(loads: dict[str, Any], path: Path) -> bool:
     """p50 / p95 / p99 of each stage at each offered load (log scale)."""
     if not loads:
         return False
+    loads = {rate: load for rate, load in loads.items() if load["complaints"]}
+    if not loads:
+        return False
     labels = list(next(iter(loads.values()))["latency"])
     fig, axes = plt.subplots(1, len(loads), figsize=(5 * len(loads), 4.5), sharey=True)
     axes = axes if len(loads) > 1 else [axes]
     for ax, (rate, load) in zip(axes, loads.items(), strict=True):
-        for j, (pct, colour) in enumerate(
-            (("p50", "#2a9d3f"), ("p95", "#e0a030"), ("p99", "#c0392b"))
-        ):
+        for j, (pct, colour) in enumerate(PERCENTILES):
             values = [_finite(load["latency"][label][f"{pct}_ms"]) for label in labels]
             ax.bar(
                 [i + (j - 1) * 0.27 for i in range(len(labels))],
@@ -96,8 +100,9 @@ def flood_chart(flood: dict[str, Any], path: Path) -> bool:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for name, colour in STAGE_COLOURS.items():
         xs, ys = [], []
-        for a, b in zip(samples, samples[1:], strict=False):
-            if name in a and name in b and b["t"] > a["t"]:
+        for i, b in enumerate(samples):
+            a = next((x for x in reversed(samples[:i]) if b["t"] - x["t"] >= RATE_WINDOW_S), None)
+            if a is not None:
                 xs.append(b["t"])
                 ys.append(max(0.0, (b[name] - a[name]) / (b["t"] - a["t"])))
         top.plot(xs, ys, label=name, color=colour)

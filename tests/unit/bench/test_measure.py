@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from services.bench.measure import keeps_up, percentile, rates
+from services.bench.measure import breach_lag_by_phase, keeps_up, percentile, rates
 
 
 def test_percentile_is_the_nearest_rank():
@@ -33,3 +33,18 @@ def test_a_steady_wait_keeps_up_and_a_growing_one_does_not():
     # A one-off slow complaint at the end is not a backlog
     assert keeps_up([*steady, 3.0])
     assert not keeps_up([])
+
+
+def test_breach_lag_is_split_by_when_the_deadline_fell_due():
+    # (seconds since start, lag or None when not breached); ready at 10 s, drained at 20 s
+    points = [(5.0, 6.0), (9.9, 1.5), (10.0, 0.2), (15.0, 0.4), (19.0, None), (25.0, 0.05)]
+    got = breach_lag_by_phase(points, ready_s=10.0, drained_s=20.0)
+    assert got["before ready"]["deadlines"] == 2 and got["before ready"]["over_1s"] == 2
+    assert got["before ready"]["max_ms"] == 6000
+    during = got["during drain"]
+    assert (during["deadlines"], during["breached"], during["over_1s"]) == (3, 2, 0)
+    assert during["p99_ms"] == 400
+    assert got["after"]["breached"] == 1 and got["after"]["p50_ms"] == 50
+    # Not drained (yet): everything after the workers were ready is during the drain
+    open_ended = breach_lag_by_phase(points, ready_s=10.0, drained_s=None)
+    assert open_ended["during drain"]["deadlines"] == 4 and open_ended["after"]["deadlines"] == 0
