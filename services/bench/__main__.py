@@ -785,7 +785,8 @@ def _flood_rows(rows: Rows, f: dict[str, Any]) -> None:
         rows.add_row(
             "  drained: workers started → all through every stage",
             f"{f['drain_s']:,.1f} s ({f['complaints_per_s']:,.0f} complaints/s;"
-            f" all workers ready after {f['workers_ready_s'] or 0:,.1f} s)",
+            f" all workers ready after {f['workers_ready_s'] or 0:,.1f} s,"
+            f" the SLA timer after {f['sla_timer_ready_s'] or 0:,.1f} s)",
         )
     else:
         through = min(f["through_each_stage"].values())
@@ -796,6 +797,10 @@ def _flood_rows(rows: Rows, f: dict[str, Any]) -> None:
             f"{through:,} of {f['events']:,} through every stage at {f['complaints_per_s']:,.0f}/s;"
             f" about {eta:,.0f} s more at that rate",
         )
+    rows.add_row(
+        "  CPU per complaint while draining (µs)",
+        ", ".join(f"{k} {v:,.0f}" for k, v in f["cpu_us_per_complaint"].items()),
+    )
     d = f["deadlines"]
     rows.add_row(
         "  SLA deadlines planted to fall due",

@@ -44,7 +44,7 @@ def breach_lag_by_phase(
     points: list[tuple[float, float | None]], *, ready_s: float | None, drained_s: float | None
 ) -> dict[str, dict[str, float]]:
     """Breach lag of deadlines (seconds since the start, lag in seconds or None when it has
-    not breached) by when they fell due: before every worker was ready, during the drain,
+    not breached) by when they fell due: before the timer was ready, during the drain,
     after it. Per phase: how many, breached, lag p50 / p99 / max (ms), later than 1 s."""
     phases: dict[str, list[float | None]] = {"before ready": [], "during drain": [], "after": []}
     for at, lag in points:

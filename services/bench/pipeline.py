@@ -151,8 +151,10 @@ class Workers:
                 raise RuntimeError(f"workers not ready within {timeout:.0f} s")
             time.sleep(0.5)
 
-    def ready(self) -> bool:
-        return all(_ready(url) for url in self.urls.values())
+    def ready(self, name: str | None = None) -> bool:
+        """Whether every worker (or the one named) is ready."""
+        urls = [self.urls[name]] if name else list(self.urls.values())
+        return all(_ready(url) for url in urls)
 
     def check(self) -> None:
         for name, p in self.procs.items():
