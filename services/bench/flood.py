@@ -27,7 +27,7 @@ from rich.progress import Progress
 
 from schemas.registry import RAW, TopicSpec
 from services.bench.measure import breach_lag_by_phase, percentile
-from services.bench.pipeline import Workers, complaint_stream, counts, producer, raw_key
+from services.bench.pipeline import Workers, counts, keyed_complaints, producer
 from services.bench.sla import copy_timers, timer_row
 from services.commands.workers import WORKERS, handler_class
 from services.kernel.db import migrate
@@ -57,8 +57,8 @@ def run_flood(
     started = time.monotonic()
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"flood: queueing {n:,} complaints (workers down)", total=n)
-        for i, line in enumerate(complaint_stream(n)):
-            prod.send(topic, key=raw_key(line), value=line)
+        for i, (key, line) in enumerate(keyed_complaints(n)):
+            prod.send(topic, key=key, value=line)
             if i % 5000 == 0:
                 bar.update(task, completed=i)
         prod.flush()

@@ -57,23 +57,25 @@ def new_complaints(n: int, *, run: str | None = None) -> list[bytes]:
 
 def complaint_stream(n: int, *, run: str | None = None) -> Iterator[bytes]:
     """`new_complaints`, one at a time (a million need not be held at once)."""
+    for _, line in keyed_complaints(n, run=run):
+        yield line
+
+
+def keyed_complaints(n: int, *, run: str | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """`complaint_stream` with each event's raw key (see `raw_key`), made without parsing."""
     run = run or uuid.uuid4().hex[:6]
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     forms = _forms(min(n, TEMPLATES))
     for i in range(n):
-        ids = {
-            "e": f"ev-{run}-{i:08d}",
-            "r": f"B{run}{i:08d}",
-            "m": f"c{run}{i}",
-            "p": f"{i % 10**9:09d}",
-            "t": now,
-        }
-        yield (forms[i % len(forms)] % ids).encode()
+        source, form = forms[i % len(forms)]
+        ref = f"B{run}{i:08d}"
+        ids = {"e": f"ev-{run}-{i:08d}", "r": ref, "m": f"c{run}{i}", "p": f"{i % 10**9:09d}"}
+        yield f"{source}:{ref}".encode(), (form % {**ids, "t": now}).encode()
 
 
-def _forms(k: int) -> list[str]:
-    """`k` new complaints of the feed as %-format strings with the ids left open."""
-    feed, out = Feed(seed=23, run="bench"), list[str]()
+def _forms(k: int) -> list[tuple[str, str]]:
+    """`k` new complaints of the feed: (source, a %-format string with the ids left open)."""
+    feed, out = Feed(seed=23, run="bench"), list[tuple[str, str]]()
     now = datetime.now(UTC)
     while len(out) < k:
         line = next(feed)
@@ -93,7 +95,7 @@ def _forms(k: int) -> list[str]:
         text = json.dumps(doc, ensure_ascii=False).replace("%", "%%")
         for mark, name in (("@E@", "e"), ("@R@", "r"), ("@T@", "t"), ("@M@", "m"), ("@P@", "p")):
             text = text.replace(mark, f"%({name})s")
-        out.append(text)
+        out.append((event.source, text))
     return out
 
 
