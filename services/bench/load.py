@@ -24,7 +24,7 @@ from rich.progress import Progress
 from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, REGISTERED, ROUTED, SLA, TopicSpec
 from services.bench.measure import keeps_up, percentile
-from services.bench.pipeline import Workers, new_complaints, producer, raw_key
+from services.bench.pipeline import Workers, keyed_complaints, producer
 from services.kernel.settings import Settings
 
 HOPS: tuple[tuple[str, str, str], ...] = (
@@ -112,9 +112,9 @@ def offered_loads(
         try:
             # One complaint through every stage first: connections, metadata and first
             # plans are paid once, not by the first load's latencies.
-            warm = new_complaints(5)
+            warm = list(keyed_complaints(5))
             _send(s, prod, warm, 50.0)
-            _await(stamps, conn, [_cid(e) for e in warm], console, "warm-up")
+            _await(stamps, conn, [_cid(key) for key, _ in warm], console, "warm-up")
             failed: float | None = None
             for rate in sorted(rates):
                 if failed is not None:  # a higher load than one not sustained: not either
@@ -141,8 +141,8 @@ def _one_load(
     seconds: float,
     console: Console,
 ) -> dict[str, Any]:
-    events = new_complaints(max(1, int(rate * seconds)))
-    ids = [_cid(e) for e in events]
+    events = list(keyed_complaints(max(1, int(rate * seconds))))
+    ids = [_cid(key) for key, _ in events]
     cpu0 = workers.cpu()
     with Progress(console=console, transient=True) as bar:
         bar.add_task(f"offered {rate:,.0f} complaints/s for {seconds:g} s", total=None)
@@ -202,20 +202,20 @@ def _not_run(rate: float, failed: float) -> dict[str, Any]:
     }
 
 
-def _cid(line: bytes) -> str:
-    source, _, ref = raw_key(line).decode().partition(":")
+def _cid(key: bytes) -> str:
+    source, _, ref = key.decode().partition(":")
     return complaint_id_for(source, ref)
 
 
-def _send(s: Settings, prod: Any, events: list[bytes], rate: float) -> float:
+def _send(s: Settings, prod: Any, events: list[tuple[bytes, bytes]], rate: float) -> float:
     """Send at `rate` per second (as evenly as the client manages); seconds it took."""
     topic = s.topic(RAW.name)
     started = time.monotonic()
-    for i, line in enumerate(events):
+    for i, (key, line) in enumerate(events):
         ahead = started + i / rate - time.monotonic()
         if ahead > 0.001:
             time.sleep(ahead)
-        prod.send(topic, key=raw_key(line), value=line)
+        prod.send(topic, key=key, value=line)
     prod.flush()
     return time.monotonic() - started
 
