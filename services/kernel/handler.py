@@ -222,6 +222,12 @@ class Handler:
         """Seconds until `tick` has something to do, if sooner than the poll timeout."""
         return None
 
+    def batch_limit(self) -> int | None:
+        """At most this many records in the next poll (None: the `max_batch` setting). A
+        handler whose `tick` must not wait behind a long batch asks for small ones while
+        something falls due soon."""
+        return None
+
     def assigned(self, partitions: set[int], conn: psycopg.Connection) -> None:
         """Partitions (of the co-partitioned input topics) now owned by this instance."""
 

@@ -57,6 +57,9 @@ AGENT_STATUSES = (
 )
 CLOSING = (Status.RESOLVED, Status.CLOSED)
 FIRE_LIMIT = 5000
+SOON_S = 2.0
+SOON_BATCH = 50
+"""Records per poll while a step falls due within SOON_S (see `batch_limit`)."""
 GAUGE_EVERY = 30.0  # a count over every live row: cheap enough, not every pass
 UNROUTED = "none"
 """The policy of a placeholder row (a status seen before the routing decision)."""
@@ -285,6 +288,12 @@ class SlaTimer(Handler):
     def next_wakeup(self) -> float | None:
         due = self.queue.next_due()
         return None if due is None else max(0.0, due - self.clock.now().timestamp())
+
+    def batch_limit(self) -> int | None:
+        """Small polls while a step falls due soon: the pass that fires it runs after the
+        poll, so a backlog of input (a flood) cannot hold a breach back for long."""
+        wake = self.next_wakeup()
+        return SOON_BATCH if wake is not None and wake < SOON_S else None
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         now = self.clock.now()

@@ -16,7 +16,7 @@ from schemas.routed import RoutedComplaint
 from services.kernel.clock import FrozenClock
 from services.kernel.db import migrate
 from services.kernel.handler import Record, Rejected
-from services.sla_timer.app import SlaTimer
+from services.sla_timer.app import SOON_BATCH, SOON_S, SlaTimer
 
 pytestmark = pytest.mark.integration
 MON = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # Monday 09:00 in London (GMT)
@@ -306,3 +306,24 @@ def test_one_poll_applies_each_complaints_events_in_order_as_one_set(cf):
         clock.advance(timedelta(hours=5))
         fired = {(e.value.complaint_id, e.value.target.value) for e in timer.tick(conn)}
         assert ("c20", "resolve") not in fired and ("c21", "resolve") not in fired
+
+
+def test_polls_are_small_while_a_step_falls_due_soon(cf):
+    clock = FrozenClock(MON)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        # Given nothing due: polls as large as the setting allows
+        assert timer.batch_limit() is None
+        timer.handle(routed("c30", Priority.P1, MON), conn)
+        conn.commit()
+        first = timer.queue.next_due()
+        assert first is not None and timer.batch_limit() is None  # minutes away
+        # When the first step is a second away, Then polls are small until it has fired
+        clock.advance(timedelta(seconds=first - clock.now().timestamp() - 1))
+        assert timer.batch_limit() == SOON_BATCH
+        clock.advance(timedelta(seconds=2))
+        list(timer.tick(conn))
+        conn.commit()
+        following = timer.queue.next_due()
+        assert following is not None and following > clock.now().timestamp() + SOON_S
+        assert timer.batch_limit() is None
