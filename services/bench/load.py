@@ -170,13 +170,16 @@ def _one_load(
     complete = len(through) == len(ids)
     kept_up = complete and keeps_up(through)
     sustained = achieved >= 0.95 * rate and kept_up
-    why = ""
-    if achieved < 0.95 * rate:
-        why = f"the client sent only {achieved:,.0f}/s"
-    elif not complete:
-        why = f"{len(ids) - len(through):,} of {len(ids):,} not through {DRAIN_S:.0f} s after"
+    reasons = []
+    if not complete:
+        reasons.append(
+            f"{len(ids) - len(through):,} of {len(ids):,} not through {DRAIN_S:.0f} s after"
+        )
     elif not kept_up:
-        why = "a backlog grew: complaints sent late waited longer than those sent early"
+        reasons.append("a backlog grew: complaints sent late waited longer than those sent early")
+    if achieved < 0.95 * rate:
+        reasons.append(f"the client sent only {achieved:,.0f}/s")
+    why = "; ".join(reasons)
     return {
         "offered_per_s": rate,
         "sent_per_s": achieved,
