@@ -1,14 +1,14 @@
 """Benchmarks of the pipeline on this machine, each next to bare Kafka doing the same I/O.
 
-1. bare Kafka: produce N raw messages (acks=all), then consume them.
+1. bare Kafka: produce N raw messages (acks=all), then consume them (see `bare.py`).
 2. intake throughput: N raw events already on the topic; one intake instance, then two in
    one consumer group, drain them (consume, validate, de-duplicate, store, produce).
-3. intake latency at a fixed rate: send time → the registered event's broker timestamp.
+3. intake latency at a fixed rate: send time → the registered event's broker timestamp
+   (2 and 3: see `intake.py`).
 4. SLA timer: breach lag with a million open timers and 1,000 deadlines a second falling
    due, worker memory per million open timers, recovery after kill -9 (see `sla.py`).
 5. The whole pipeline: every worker running, a flood of new complaints, the rate at which
    they are fully processed, against bare Kafka on the same messages (see `pipeline.py`).
-
 6. Fixed offered loads: latency p50/p95/p99 per stage and raw → routed at 100, 1,000 and
    5,000 new complaints a second, and whether each load is sustained (see `load.py`).
 7. A flood: a million complaints queued while the workers are down, then drained, with SLA
@@ -34,30 +34,20 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import OffsetSpec
-from kafka.errors import KafkaError
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
-
-from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, REGISTERED, TOPICS
+from services.bench.bare import bare_kafka, console
 from services.bench.chart import latency_svg
 from services.bench.flood import run_flood
+from services.bench.intake import feed_events, intake_latency, intake_throughput
 from services.bench.kafka_tools import kafka_tools
 from services.bench.load import offered_loads
-from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
 from services.bench.pipeline import new_complaints, run_pipeline
 from services.bench.report import cpu_chart, flood_chart, latency_chart, markdown, throughput_chart
 from services.bench.sla import run_sla
-from services.devstack.ports import free_port, stop_process
+from services.bench.table import figures
+from services.devstack.ports import stop_process
 from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
-from services.sdk.submit import send_raw
-from services.simulator.feed import Feed
-
-console = Console()
 
 
 def _stack(home: Path) -> tuple[Settings, list[int]]:
@@ -101,297 +91,6 @@ def _fresh(settings: Settings) -> Settings:
     return s
 
 
-def _events(n: int) -> list[bytes]:
-    feed = Feed(seed=11)
-    return [next(feed) for _ in range(n)]
-
-
-class _Counter:
-    """Counts records consumed so far; `until` waits for a running total."""
-
-    def __init__(self, consumer: KafkaConsumer) -> None:
-        self.consumer = consumer
-        self.seen = 0
-
-    def until(self, n: int, timeout: float, label: str) -> float:
-        """Seconds until `n` records in all were consumed."""
-        started = time.monotonic()
-        with Progress(transient=True, console=console) as bar:
-            task = bar.add_task(label, total=n)
-            while self.seen < n and time.monotonic() - started < timeout:
-                for recs in self.consumer.poll(timeout_ms=200, max_records=5000).values():
-                    self.seen += len(recs)
-                bar.update(task, completed=self.seen)
-        if self.seen < n:
-            raise RuntimeError(f"{label}: only {self.seen} of {n} records after {timeout:.0f}s")
-        return time.monotonic() - started
-
-
-def _reader(s: Settings, topics: list[str]) -> KafkaConsumer:
-    consumer = KafkaConsumer(**s.kafka("bench-reader").as_dict(), enable_auto_commit=False)
-    tps = [TopicPartition(s.topic(t), p) for t in topics for p in range(TOPICS[t].partitions)]
-    consumer.assign(tps)
-    consumer.seek_to_beginning()
-    return consumer
-
-
-def bare_kafka(s: Settings, events: list[bytes]) -> dict[str, float]:
-    topic = s.topic(RAW.name)
-    prod = KafkaProducer(
-        **s.kafka("bench-bare").as_dict(),
-        acks="all",
-        linger_ms=5,
-        batch_size=64 * 1024,
-        enable_idempotence=True,
-    )
-    started = time.monotonic()
-    for i, ev in enumerate(events):
-        prod.send(topic, key=str(i).encode(), value=ev)
-    prod.flush()
-    produce_s = time.monotonic() - started
-    prod.close()
-    consumer = _reader(s, [RAW.name])
-    consume_s = _Counter(consumer).until(len(events), 120, "bare Kafka consume")
-    consumer.close()
-    return {"produce_per_s": len(events) / produce_s, "consume_per_s": len(events) / consume_s}
-
-
-def _start_intake(s: Settings) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
-        "DATABASE_URL": s.db_url(),
-        "CF_TOPIC_PREFIX": s.topic_prefix,
-        "CF_METRICS_PORT": str(free_port()),
-        "CF_LOG_LEVEL": "WARNING",
-        "CF_POLL_TIMEOUT_MS": "50",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.commands.cli", "worker", "intake"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def intake_throughput(s: Settings, events: list[bytes], instances: int) -> dict[str, Any]:
-    """`instances` intake processes in one consumer group drain a backlog of `events`.
-
-    Progress is read from the group's committed offsets: an event counts once its outputs
-    are acknowledged by the broker and its state is committed in the database. The window
-    opens when every instance holds partitions (process start, migrations and the group
-    join are not counted) and closes when the first instance has drained its partitions,
-    so it measures all instances busy at once.
-    """
-    prod = KafkaProducer(
-        **s.kafka("bench-feed").as_dict(), acks="all", linger_ms=5, batch_size=64 * 1024
-    )
-    for ev in events:
-        send_raw(prod, s, ev)
-    prod.flush()
-    prod.close()
-    admin = KafkaAdminClient(**s.kafka("bench-admin").as_dict())
-    group, topic = s.group("intake"), s.topic(RAW.name)
-    ends = {
-        tp.partition: info.offset
-        for tp, info in admin.list_partition_offsets(
-            {TopicPartition(topic, p): OffsetSpec.LATEST for p in range(RAW.partitions)}
-        ).items()
-    }
-    procs = [_start_intake(s) for _ in range(instances)]
-    try:
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task(f"intake ×{instances}: joining the group", total=len(events))
-            members = _wait_members(admin, group, procs, timeout=120)
-            t0, done = time.monotonic(), _committed(admin, group, topic)
-            done0 = sum(done.values())
-            cpu0, machine0 = [cpu_seconds(p.pid) for p in procs], machine_busy()
-            bar.update(task, description=f"intake ×{instances}", completed=done0)
-            while all(sum(ends[p] - done.get(p, 0) for p in parts) > 0 for parts in members):
-                if time.monotonic() - t0 > 600:
-                    raise RuntimeError(f"intake: {sum(done.values())} of {len(events)} after 600 s")
-                _check_running(procs)
-                time.sleep(0.05)
-                done = _committed(admin, group, topic)
-                bar.update(task, completed=sum(done.values()))
-            elapsed = time.monotonic() - t0
-            cores = [(cpu_seconds(p.pid) - c) / elapsed for p, c in zip(procs, cpu0, strict=True)]
-            busy, total = (b - a for a, b in zip(machine0, machine_busy(), strict=True))
-            rss = max(rss_mb(p.pid) for p in procs)
-    finally:
-        for p in procs:
-            stop_process(p.pid, signal.SIGTERM, 30)
-        admin.close()
-    measured = sum(done.values()) - done0
-    return {
-        "instances": instances,
-        "events": measured,
-        "window_s": elapsed,
-        "events_per_s": measured / elapsed,
-        "rss_mb": rss,
-        "instance_cores": cores,
-        "machine_busy_cores": (os.cpu_count() or 1) * busy / total if total else 0.0,
-    }
-
-
-def _wait_members(
-    admin: KafkaAdminClient, group: str, procs: list[subprocess.Popen[bytes]], timeout: float
-) -> list[list[int]]:
-    """Wait until the group is stable with one member per process, each holding partitions;
-    returns the partitions of each member."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _check_running(procs)
-        try:
-            described = admin.describe_groups([group])
-        except KafkaError:  # e.g. no coordinator yet: the broker's first group
-            time.sleep(0.2)
-            continue
-        desc = described.get(group) if isinstance(described, dict) else None
-        members = (desc or {}).get("members") or []
-        held = [
-            [
-                p
-                for a in (m.get("member_assignment") or {}).get("assigned_partitions") or []
-                for p in a["partitions"]
-            ]
-            for m in members
-        ]
-        if (
-            desc
-            and desc.get("group_state") == "Stable"
-            and len(members) == len(procs)
-            and all(held)
-        ):
-            return held
-        time.sleep(0.1)
-    raise RuntimeError(f"intake group {group} not stable with {len(procs)} members in {timeout} s")
-
-
-def _committed(admin: KafkaAdminClient, group: str, topic: str) -> dict[int, int]:
-    """The group's committed offset per partition of `topic` (events fully processed)."""
-    for attempt in range(50):
-        try:
-            offsets = admin.list_group_offsets(group).get(group, {})
-            break
-        except KafkaError:  # a passing coordinator error; ask again
-            if attempt == 49:
-                raise
-            time.sleep(0.1)
-    return {
-        tp.partition: o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0
-    }
-
-
-def _check_running(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is not None:
-            raise RuntimeError(f"an intake process exited with code {p.returncode}")
-
-
-def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
-    """raw → registered at a fixed rate, from broker timestamps: the feed runs in its own
-    process (`complaintflow simulate`), so neither side's client skews the other."""
-    proc = _start_intake(s)
-    registered = _reader(s, ["complaints.registered.v1"])
-    raw = _reader(s, [RAW.name])
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
-        "CF_TOPIC_PREFIX": s.topic_prefix,
-    }
-    try:
-        warm = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "services.commands.cli",
-                "simulate",
-                "--rate",
-                "50",
-                "--duration",
-                "1",
-                "--quiet",
-                "--seed",
-                "1",
-            ],
-            env=env,
-            capture_output=True,
-            timeout=120,
-            check=True,
-        )
-        del warm
-        _Counter(registered).until(1, 60, "intake warm-up")
-        for recs in raw.poll(timeout_ms=500, max_records=100_000).values():
-            del recs  # the warm-up events are not measured
-        with Progress(transient=True, console=console) as bar:
-            bar.add_task(f"feed at {rate:,.0f}/s for {seconds:.0f} s", total=None)
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "services.commands.cli",
-                    "simulate",
-                    "--rate",
-                    str(rate),
-                    "--duration",
-                    str(seconds),
-                    "--quiet",
-                    "--seed",
-                    "23",
-                ],
-                env=env,
-                capture_output=True,
-                timeout=seconds + 120,
-                check=True,
-            )
-        sent: dict[str, int] = {}
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            batch = raw.poll(timeout_ms=500, max_records=100_000)
-            if not batch and sent:
-                break
-            for recs in batch.values():
-                for r in recs:
-                    doc = _doc(r.value)
-                    if doc and doc.get("type") == "complaint.new" and r.key:
-                        source, _, ref = r.key.decode().partition(":")
-                        sent.setdefault(complaint_id_for(source, ref), r.timestamp)
-        # The feed's first second is its producer connecting and fetching metadata, which a
-        # long-lived call-center producer does once: it is not intake's latency.
-        first = min(sent.values(), default=0)
-        sent = {cid: at for cid, at in sent.items() if at >= first + 1000}
-        latencies: list[float] = []
-        expected = len(sent)
-        deadline = time.monotonic() + 60
-        while len(latencies) < expected and time.monotonic() < deadline:
-            for recs in registered.poll(timeout_ms=500, max_records=100_000).values():
-                for r in recs:
-                    at = sent.pop(r.key.decode(), None) if r.key else None
-                    if at is not None:
-                        latencies.append((r.timestamp - at) / 1000)
-    finally:
-        stop_process(proc.pid, signal.SIGTERM, 30)
-        registered.close()
-        raw.close()
-    return {
-        "rate": rate,
-        "events": len(latencies),
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "max_ms": max(latencies) * 1000 if latencies else float("nan"),
-        "latencies_ms": [x * 1000 for x in latencies],
-    }
-
-
-def _doc(line: bytes) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(line)
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 STAGES = ("kafka", "intake", "pipeline", "loads", "sla", "flood")
 """What a run can measure (`--only`, `--skip`)."""
 QUICK = dict(
@@ -407,32 +106,10 @@ QUICK = dict(
 """`--quick`: every stage but the intake runs and the million timers, small."""
 
 
-class Rows:
-    """The figures as (measure, value) rows: printed as a table, written as markdown."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str]] = []
-
-    def add_row(self, measure: str, value: str) -> None:
-        self.rows.append((measure, value))
-
-    def add_section(self) -> None:
-        self.rows.append(("", ""))
-
-    def table(self) -> Table:
-        table = Table(title="ComplaintFlow bench (this machine, broker on the same machine)")
-        table.add_column("measure")
-        table.add_column("value", justify="right")
-        for m, v in self.rows:
-            if m or v:
-                table.add_row(m, v)
-            else:
-                table.add_section()
-        return table
-
-
 def _args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -574,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             result["bare_kafka"] = bare_kafka(_fresh(base), events)
         if "intake" in stages:
-            events = _events(args.events)
+            events = feed_events(args.events)
             thr: dict[str, Any] = {}
             for n in instances:
                 step(f"intake throughput, {len(events):,} events, {n} instance(s)")
@@ -658,20 +335,7 @@ def _machine() -> str:
 
 
 def _write(result: dict[str, Any], out: Path, stamp: str, args: argparse.Namespace) -> None:
-    rows = Rows()
-    bare_rate = _bare_rate(result)
-    if "kafka_tools" in result:
-        _kafka_rows(rows, result)
-    if "intake" in result:
-        _intake_rows(rows, result, args.rate, bare_rate)
-    if "pipeline" in result:
-        _pipeline_rows(rows, result["pipeline"], bare_rate)
-    if "loads" in result:
-        _load_rows(rows, result["loads"])
-    if "sla" in result:
-        _sla_rows(rows, result["sla"])
-    if "flood" in result:
-        _flood_rows(rows, result["flood"])
+    rows = figures(result, intake_rate=args.rate)
     console.print(rows.table())
 
     charts: list[str] = []
@@ -707,214 +371,6 @@ def _write(result: dict[str, Any], out: Path, stamp: str, args: argparse.Namespa
     console.print(
         f"Results in {out}/{stamp}.json, the summary in {out}/{stamp}.md"
         f" (charts: {', '.join(charts) or 'none'})"
-    )
-
-
-def _bare_rate(result: dict[str, Any]) -> float | None:
-    """The bare-Kafka produce → consume rate of kafka-python: the slower of the two."""
-    bare = result.get("bare_kafka")
-    return min(bare["produce_per_s"], bare["consume_per_s"]) if bare else None
-
-
-def _kafka_rows(rows: Rows, result: dict[str, Any]) -> None:
-    tools, bare = result["kafka_tools"], result["bare_kafka"]
-    rows.add_row(
-        "bare Kafka, Kafka's own tools: produce (acks=all) / consume",
-        f"{tools['produce_per_s']:,.0f} / {tools['consume_per_s']:,.0f} msg/s",
-    )
-    pl = tools["produce_latency_ms"]
-    rows.add_row(
-        "  produce latency p50 / p95 / p99 (Kafka's tool, flat out)",
-        f"{pl['p50_ms']:,.0f} / {pl['p95_ms']:,.0f} / {pl['p99_ms']:,.0f} ms",
-    )
-    rows.add_row(
-        "bare Kafka, kafka-python: produce (acks=all) / consume",
-        f"{bare['produce_per_s']:,.0f} / {bare['consume_per_s']:,.0f} msg/s",
-    )
-    rows.add_row(
-        "  kafka-python against Kafka's tools (produce / consume)",
-        f"{bare['produce_per_s'] / tools['produce_per_s']:.0%}"
-        f" / {bare['consume_per_s'] / tools['consume_per_s']:.0%}",
-    )
-
-
-def _intake_rows(rows: Rows, result: dict[str, Any], rate: float, bare: float | None) -> None:
-    rows.add_section()
-    for n, t in result["intake"].items():
-        ratio = f" ({t['events_per_s'] / bare:.0%} of bare)" if bare else ""
-        rows.add_row(
-            f"intake throughput, {n.replace('_', ' ')}", f"{t['events_per_s']:,.0f} events/s{ratio}"
-        )
-        rows.add_row(
-            "  CPU per instance / machine; RSS",
-            f"{' + '.join(f'{c:.2f}' for c in t['instance_cores'])}"
-            f" / {t['machine_busy_cores']:.2f} of {os.cpu_count()} cores;"
-            f" {t['rss_mb']:,.0f} MiB",
-        )
-    lat = result["latency"]
-    rows.add_row(
-        f"raw → registered p50 / p99 @ {rate:,.0f}/s",
-        f"{lat['p50_ms']:,.1f} / {lat['p99_ms']:,.1f} ms",
-    )
-
-
-def _load_rows(rows: Rows, loads: dict[str, Any]) -> None:
-    rows.add_section()
-    for rate, load in loads.items():
-        verdict = "sustained" if load["sustained"] else f"NOT sustainable: {load['why_not']}"
-        rows.add_row(
-            f"offered {float(rate):,.0f} complaints/s ({load['complaints']:,})",
-            f"sent {load['sent_per_s']:,.0f}/s; {verdict}",
-        )
-        for label, lat in load["latency"].items():
-            if not lat["n"]:
-                continue
-            rows.add_row(
-                f"  {label} p50 / p95 / p99",
-                f"{lat['p50_ms']:,.0f} / {lat['p95_ms']:,.0f} / {lat['p99_ms']:,.0f} ms",
-            )
-
-
-def _flood_rows(rows: Rows, f: dict[str, Any]) -> None:
-    rows.add_section()
-    rows.add_row(
-        f"flood: {f['events']:,} complaints queued (workers down)",
-        f"{f['queued_per_s']:,.0f} events/s sent",
-    )
-    if f["drained"]:
-        rows.add_row(
-            "  drained: workers started → all through every stage",
-            f"{f['drain_s']:,.1f} s ({f['complaints_per_s']:,.0f} complaints/s;"
-            f" all workers ready after {f['workers_ready_s'] or 0:,.1f} s,"
-            f" the SLA timer after {f['sla_timer_ready_s'] or 0:,.1f} s)",
-        )
-    else:
-        through = min(f["through_each_stage"].values())
-        left = f["events"] - through
-        eta = left / f["complaints_per_s"] if f["complaints_per_s"] else float("inf")
-        rows.add_row(
-            "  NOT drained when the bench stopped following it",
-            f"{through:,} of {f['events']:,} through every stage at {f['complaints_per_s']:,.0f}/s;"
-            f" about {eta:,.0f} s more at that rate",
-        )
-    rows.add_row(
-        "  CPU per complaint while draining (µs)",
-        ", ".join(f"{k} {v:,.0f}" for k, v in f["cpu_us_per_complaint"].items()),
-    )
-    d = f["deadlines"]
-    rows.add_row(
-        "  SLA deadlines planted to fall due",
-        f"{d['per_s']:,.0f}/s for {d['window_s']:g} s from {d['lead_s']:g} s after the start",
-    )
-    for phase, p in d["phases"].items():
-        if not p["deadlines"]:
-            continue
-        rows.add_row(
-            f"    falling due {phase}: breached; lag p50 / p99 / max; later than 1 s",
-            f"{p['breached']:,} of {p['deadlines']:,}; {p['p50_ms']:,.0f} / {p['p99_ms']:,.0f}"
-            f" / {p['max_ms']:,.0f} ms; {p['over_1s']:,}",
-        )
-    own = f["flood_breaches"]
-    if own["breached"]:
-        rows.add_row(
-            "  the flood's own deadlines passed in the backlog: breached, lag p50 / max",
-            f"{own['breached']:,},"
-            f" {own['lag_p50_ms'] / 1000:,.1f} / {own['lag_max_ms'] / 1000:,.1f} s",
-        )
-
-
-def _pipeline_rows(rows: Rows, r: dict[str, Any], bare: float | None) -> None:
-    rows.add_section()
-    ratio = f" ({r['complaints_per_s'] / bare:.1%} of bare Kafka's {bare:,.0f}/s)" if bare else ""
-    rows.add_row(
-        f"whole pipeline, {r['complaints']:,} new complaints (maximum sustained rate)",
-        f"{r['complaints_per_s']:,.0f} complaints/s{ratio}",
-    )
-    rows.add_row("  client send rate", f"{r['client_send_per_s']:,.0f} events/s")
-    rows.add_row(
-        "  through each stage after (s)",
-        ", ".join(f"{k} {v:.1f}" for k, v in r["stage_done_s"].items()),
-    )
-    rows.add_row(
-        "  CPU per complaint (µs)",
-        ", ".join(f"{k} {v:,.0f}" for k, v in r["cpu_us_per_complaint"].items()),
-    )
-    rows.add_row(
-        "  peak RSS (MiB); machine busy",
-        ", ".join(f"{k} {v:,.0f}" for k, v in r["rss_peak_mb"].items())
-        + f"; {r['machine_busy_cores']:.2f} of {os.cpu_count()} cores",
-    )
-
-
-def _sla_rows(table: Rows, r: dict[str, Any]) -> None:
-    n, rate = r["timers"], r["rate"]
-    st, rss, rec, down = r["steady"], r["rss"], r["recovery"], r["down"]
-    at = f"{n / 1e6:g}M timers, {rate:,.0f}/s"
-    table.add_section()
-    table.add_row(f"SLA timers ({at}): COPY", f"{r['load']['far_rows_per_s']:,.0f} rows/s")
-    table.add_row("SLA worker start → ready (heap loaded)", f"{r['startup']['ready_s']:,.1f} s")
-    wu = r["warmup"]["record_ts"]
-    table.add_row(
-        "SLA breach lag, first second after start (record ts) p50 / max",
-        f"{wu['p50_ms']:,.1f} / {wu['max_ms']:,.1f} ms",
-    )
-    table.add_row(
-        f"SLA breaches in steady window ({r['windows_s']['steady']:g} s)",
-        f"{st['breaches']:,} of {st['expected']:,}",
-    )
-    for label, key in (
-        ("late_by", "late_by"),
-        ("record ts", "record_ts"),
-        ("received", "received"),
-    ):
-        s = st[key]
-        table.add_row(
-            f"SLA breach lag ({label}) p50 / p99 / max",
-            f"{s['p50_ms']:,.1f} / {s['p99_ms']:,.1f} / {s['max_ms']:,.1f} ms",
-        )
-    table.add_row("SLA breaches later than 1 s (record ts)", f"{st['over_1s']:,}")
-    table.add_row(
-        "SLA worker CPU in steady window (whole machine)",
-        f"{r['cpu'].get('steady_cores', 0):,.2f} ({r['cpu'].get('machine_busy_cores', 0):,.2f})"
-        f" of {os.cpu_count()} cores",
-    )
-    table.add_row(
-        "SLA worker RSS: no timers / loaded / end of steady / peak",
-        f"{rss.get('baseline_mb', 0):,.0f} / {rss.get('loaded_mb', 0):,.0f}"
-        f" / {rss.get('steady_end_mb', 0):,.0f} / {rss.get('steady_end_hwm_mb', 0):,.0f} MiB",
-    )
-    table.add_row(
-        "SLA worker RSS per million timers (total / peak / above no-timer base)",
-        f"{rss['mb_per_million']:,.0f} / {rss['hwm_mb_per_million']:,.0f}"
-        f" / {rss['timers_mb_per_million']:,.0f} MiB",
-    )
-    table.add_row("kill -9 → restart (down)", f"{rec['killed_to_restart_s']:,.1f} s")
-    table.add_row("restart → ready", f"{rec['ready_s']:,.1f} s")
-    table.add_row("restart → first breach", f"{rec['first_breach_s']:,.1f} s")
-    table.add_row(
-        f"restart → backlog cleared ({rec['backlog_breaches']:,} due while down or starting)",
-        f"{rec['backlog_cleared_s']:,.1f} s",
-    )
-    table.add_row(
-        "down-window breaches: unique / expected",
-        f"{down['unique']:,} / {down['expected']:,}"
-        f" (missing {down['missing']}, duplicates {down['duplicate_events']})",
-    )
-    dl = down["lag"]["record_ts"]
-    table.add_row(
-        "down-window lateness p50 / max",
-        f"{dl['p50_ms'] / 1000:,.1f} / {dl['max_ms'] / 1000:,.1f} s",
-    )
-    al = rec["lag_after_backlog"]["record_ts"]
-    table.add_row(
-        "breach lag once backlog cleared p50 / p99", f"{al['p50_ms']:,.1f} / {al['p99_ms']:,.1f} ms"
-    )
-    a = r["all"]
-    table.add_row(
-        "all planned deadlines: exactly one breach",
-        f"{'yes' if a['exactly_once'] else 'NO'} ({a['unique']:,} / {a['expected']:,},"
-        f" missing {a['missing']}, duplicates {a['duplicate_events']},"
-        f" unexpected {r['unexpected_breaches']})",
     )
 
 

@@ -99,7 +99,8 @@ def _forms(k: int) -> list[tuple[str, str]]:
     return out
 
 
-def _json(line: bytes) -> dict[str, Any] | None:
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The JSON object `line` holds, or None."""
     try:
         doc = json.loads(line)
     except ValueError:
@@ -173,7 +174,7 @@ class Workers:
 
 def raw_key(line: bytes) -> bytes:
     """The key a call center sends a raw event under: source and its own reference."""
-    doc = _json(line) or {}
+    doc = json_object(line) or {}
     return f"{doc.get('source')}:{doc.get('complaint_ref')}".encode()
 
 
