@@ -98,10 +98,11 @@ QUICK = dict(
     pipeline_complaints=500,
     loads="100,1000,5000",
     load_seconds=3.0,
+    load_drain=15.0,
     flood_events=1_000,
     flood_deadlines_per_s=50.0,
-    flood_lead=15.0,
-    flood_window=20.0,
+    flood_lead=10.0,
+    flood_window=10.0,
 )
 """`--quick`: every stage but the intake runs and the million timers, small."""
 
@@ -141,6 +142,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--loads", default="100,1000,5000", help="offered new complaints per second, in turn"
     )
     loads.add_argument("--load-seconds", type=float, default=10.0, help="length of each load")
+    loads.add_argument(
+        "--load-drain",
+        type=float,
+        default=60.0,
+        help="seconds after the last send a load's complaints may take to get through",
+    )
     flood = p.add_argument_group("flood")
     flood.add_argument(
         "--flood-events",
@@ -273,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"fixed offered loads {', '.join(f'{r:,.0f}' for r in rates)}/s,"
                 f" {args.load_seconds:g} s each"
             )
-            result["loads"] = offered_loads(_fresh(base), rates, args.load_seconds, console=console)
+            result["loads"] = offered_loads(
+                _fresh(base), rates, args.load_seconds, drain_s=args.load_drain, console=console
+            )
         if "sla" in stages:
             step(
                 f"SLA timer: {args.sla_timers:,} open timers, {args.sla_rate:,.0f} deadlines/s,"

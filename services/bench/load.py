@@ -38,8 +38,6 @@ HOPS: tuple[tuple[str, str, str], ...] = (
 )
 """(label, from, to) of each latency measured."""
 TOPICS: dict[str, TopicSpec] = {"raw": RAW, "registered": REGISTERED, "routed": ROUTED, "sla": SLA}
-DRAIN_S = 60.0
-"""How long after the last send the complaints of a load may take to get through."""
 
 
 class _Stamps:
@@ -99,7 +97,7 @@ def _epoch(at: datetime) -> float:
 
 
 def offered_loads(
-    s: Settings, rates: list[float], seconds: float, *, console: Console
+    s: Settings, rates: list[float], seconds: float, *, drain_s: float, console: Console
 ) -> dict[str, Any]:
     """Each rate in turn on one running pipeline; the figures of each."""
     out: dict[str, Any] = {}
@@ -121,7 +119,7 @@ def offered_loads(
                     out[f"{rate:g}"] = _not_run(rate, failed)
                     continue
                 out[f"{rate:g}"] = got = _one_load(
-                    s, workers, prod, stamps, conn, rate, seconds, console
+                    s, workers, prod, stamps, conn, rate, seconds, drain_s, console
                 )
                 if not got["sustained"]:
                     failed = rate
@@ -139,6 +137,7 @@ def _one_load(
     conn: psycopg.Connection,
     rate: float,
     seconds: float,
+    drain_s: float,
     console: Console,
 ) -> dict[str, Any]:
     events = list(keyed_complaints(max(1, int(rate * seconds))))
@@ -147,7 +146,7 @@ def _one_load(
     with Progress(console=console, transient=True) as bar:
         bar.add_task(f"offered {rate:,.0f} complaints/s for {seconds:g} s", total=None)
         sent_s = _send(s, prod, events, rate)
-    waited = _await(stamps, conn, ids, console, f"{rate:,.0f}/s: draining", timeout=DRAIN_S)
+    waited = _await(stamps, conn, ids, console, f"{rate:,.0f}/s: draining", timeout=drain_s)
     cpu1 = workers.cpu()
     latency: dict[str, dict[str, float]] = {}
     for label, start, end in HOPS:
@@ -173,7 +172,7 @@ def _one_load(
     reasons = []
     if not complete:
         reasons.append(
-            f"{len(ids) - len(through):,} of {len(ids):,} not through {DRAIN_S:.0f} s after"
+            f"{len(ids) - len(through):,} of {len(ids):,} not through {drain_s:.0f} s after"
         )
     elif not kept_up:
         reasons.append("a backlog grew: complaints sent late waited longer than those sent early")
