@@ -19,7 +19,7 @@ from schemas.envelope import complaint_id_for
 from schemas.registry import RAW
 from services.bench.bare import Counter, console, reader
 from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
-from services.bench.pipeline import json_object
+from services.bench.pipeline import json_object, worker_env
 from services.devstack.ports import free_port, stop_process
 from services.kernel.settings import Settings
 from services.sdk.submit import send_raw
@@ -32,15 +32,7 @@ def feed_events(n: int) -> list[bytes]:
 
 
 def _start_intake(s: Settings) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
-        "DATABASE_URL": s.db_url(),
-        "CF_TOPIC_PREFIX": s.topic_prefix,
-        "CF_METRICS_PORT": str(free_port()),
-        "CF_LOG_LEVEL": "WARNING",
-        "CF_POLL_TIMEOUT_MS": "50",
-    }
+    env = worker_env(s, free_port(), CF_POLL_TIMEOUT_MS="50")
     return subprocess.Popen(
         [sys.executable, "-m", "services.commands.cli", "worker", "intake"],
         env=env,

@@ -108,6 +108,20 @@ def json_object(line: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def worker_env(s: Settings, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a worker process on the bench's stack, database and topic prefix,
+    serving its ops endpoints on `port`, quiet unless something goes wrong."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
+        "DATABASE_URL": s.db_url(),
+        "CF_TOPIC_PREFIX": s.topic_prefix,
+        "CF_METRICS_PORT": str(port),
+        "CF_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
 class Workers:
     """The five worker processes on one database and topic prefix (real SLA durations), as
     `complaintflow worker NAME` runs them; stopped with SIGTERM on leaving."""
@@ -117,16 +131,7 @@ class Workers:
         self.urls: dict[str, str] = {}
         for name in names:
             port = free_port()
-            env = {
-                **os.environ,
-                "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
-                "DATABASE_URL": s.db_url(),
-                "CF_TOPIC_PREFIX": s.topic_prefix,
-                "CF_METRICS_PORT": str(port),
-                "CF_LOG_LEVEL": "WARNING",
-                "CF_SLA_SCALE": "1",
-                "CF_PII_KEY": "bench-pii-key-0123456789",
-            }
+            env = worker_env(s, port, CF_SLA_SCALE="1", CF_PII_KEY="bench-pii-key-0123456789")
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "services.commands.cli", "worker", name],
                 env=env,

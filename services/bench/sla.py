@@ -54,6 +54,7 @@ from rich.progress import (
 
 from schemas.registry import SLA
 from services.bench.measure import cpu_seconds, machine_busy, percentile
+from services.bench.pipeline import worker_env
 from services.devstack.ports import free_port, stop_process
 from services.kernel.db import migrate
 from services.kernel.settings import Settings
@@ -373,16 +374,13 @@ def copy_timers(s: Settings, rows: Iterator[str], total: int, label: str, consol
 
 def _start_worker(s: Settings, log: Path) -> _Worker:
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
-        "DATABASE_URL": s.db_url(),
-        "CF_TOPIC_PREFIX": s.topic_prefix,
-        "CF_METRICS_PORT": str(port),
+    env = worker_env(
+        s,
+        port,
         # The worker's log lands in the bench output; INFO shows its group joins and rebalances.
-        "CF_LOG_LEVEL": os.environ.get("CF_BENCH_SLA_LOG_LEVEL", "WARNING"),
-        "CF_PII_KEY": "bench-sla-" + "0" * 32,
-    }
+        CF_LOG_LEVEL=os.environ.get("CF_BENCH_SLA_LOG_LEVEL", "WARNING"),
+        CF_PII_KEY="bench-sla-" + "0" * 32,
+    )
     env.pop("CF_SLA_SCALE", None)  # the plan assumes real P1 durations
     log.parent.mkdir(parents=True, exist_ok=True)
     fh = log.open("wb")
