@@ -241,17 +241,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     started = time.monotonic()
 
-    def step(label: str) -> None:
-        done = len([k for k in result if k in STAGE_KEYS])
+    def step(stage: str, label: str) -> None:
         console.print(
-            f"[bold]{done + 1}/{len(stages)}[/] {label}"
+            f"[bold]{stages.index(stage) + 1}/{len(stages)}[/] {label}"
             f"  [dim]({time.monotonic() - started:,.0f} s)[/]"
         )
 
     try:
         if "kafka" in stages:
             events = new_complaints(args.events)
-            step(f"bare Kafka: Kafka's own tools and kafka-python, {len(events):,} raw events")
+            step(
+                "kafka",
+                f"bare Kafka: Kafka's own tools and kafka-python, {len(events):,} raw events",
+            )
             s = _fresh(base)
             result["kafka_tools"] = kafka_tools(
                 s.kafka_bootstrap_servers or "", s.topic(RAW.name), events
@@ -261,15 +263,16 @@ def main(argv: list[str] | None = None) -> int:
             events = feed_events(args.events)
             thr: dict[str, Any] = {}
             for n in instances:
-                step(f"intake throughput, {len(events):,} events, {n} instance(s)")
+                step("intake", f"intake throughput, {len(events):,} events, {n} instance(s)")
                 thr[f"{n}_instances"] = intake_throughput(_fresh(base), events, n)
             result["intake"] = thr
-            step(f"intake latency at {args.rate:,.0f} events/s")
+            step("intake", f"intake latency at {args.rate:,.0f} events/s")
             result["latency"] = intake_latency(_fresh(base), args.rate, args.seconds)
         if "pipeline" in stages:
             step(
+                "pipeline",
                 f"whole pipeline: {args.pipeline_complaints:,} new complaints flooded through"
-                " every running worker (the maximum sustained rate)"
+                " every running worker (the maximum sustained rate)",
             )
             result["pipeline"] = run_pipeline(
                 _fresh(base), new_complaints(args.pipeline_complaints), console=console
@@ -277,16 +280,18 @@ def main(argv: list[str] | None = None) -> int:
         if "loads" in stages:
             rates = [float(r) for r in args.loads.split(",") if r.strip()]
             step(
+                "loads",
                 f"fixed offered loads {', '.join(f'{r:,.0f}' for r in rates)}/s,"
-                f" {args.load_seconds:g} s each"
+                f" {args.load_seconds:g} s each",
             )
             result["loads"] = offered_loads(
                 _fresh(base), rates, args.load_seconds, drain_s=args.load_drain, console=console
             )
         if "sla" in stages:
             step(
+                "sla",
                 f"SLA timer: {args.sla_timers:,} open timers, {args.sla_rate:,.0f} deadlines/s,"
-                " kill -9 and recovery"
+                " kill -9 and recovery",
             )
             result["sla"] = run_sla(
                 _fresh(base),
@@ -302,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "flood" in stages:
             step(
+                "flood",
                 f"flood: {args.flood_events:,} complaints queued with the workers down, then"
-                f" drained; {args.flood_deadlines_per_s:,.0f} deadlines/s falling due"
+                f" drained; {args.flood_deadlines_per_s:,.0f} deadlines/s falling due",
             )
             result["flood"] = run_flood(
                 _fresh(base),
@@ -321,9 +327,6 @@ def main(argv: list[str] | None = None) -> int:
     result["elapsed_s"] = time.monotonic() - started
     _write(result, out, stamp, args)
     return 0
-
-
-STAGE_KEYS = ("kafka_tools", "intake", "pipeline", "loads", "sla", "flood")
 
 
 def _command(argv: list[str] | None) -> str:
