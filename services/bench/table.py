@@ -84,7 +84,8 @@ def _intake_rows(rows: Rows, result: dict[str, Any], rate: float, bare: float | 
     for n, t in result["intake"].items():
         ratio = f" ({t['events_per_s'] / bare:.0%} of bare)" if bare else ""
         rows.add_row(
-            f"intake throughput, {n.replace('_', ' ')}", f"{t['events_per_s']:,.0f} events/s{ratio}"
+            f"intake throughput, {_instances(t['instances'])}",
+            f"{t['events_per_s']:,.0f} events/s{ratio}",
         )
         rows.add_row(
             "  CPU per instance / machine; RSS",
@@ -257,3 +258,7 @@ def _sla_rows(table: Rows, r: dict[str, Any]) -> None:
         f" missing {a['missing']}, duplicates {a['duplicate_events']},"
         f" unexpected {r['unexpected_breaches']})",
     )
+
+
+def _instances(n: int) -> str:
+    return f"{n} instance{'s' if n > 1 else ''}"
