@@ -37,10 +37,9 @@ def throughput_chart(result: dict[str, Any], path: Path) -> bool:
             ("kafka-python: produce", bare["produce_per_s"]),
             ("kafka-python: consume", bare["consume_per_s"]),
         ]
-    for n, t in (result.get("intake") or {}).items():
-        bars.append(
-            (f"intake, {t['instances']} instance{'s' * (t['instances'] > 1)}", t["events_per_s"])
-        )
+    for t in (result.get("intake") or {}).values():
+        n = t["instances"]
+        bars.append((f"intake, {n} instance{'s' * (n > 1)}", t["events_per_s"]))
     if result.get("pipeline"):
         bars.append(("whole pipeline (complaints)", result["pipeline"]["complaints_per_s"]))
     if result.get("flood", {}).get("complaints_per_s"):

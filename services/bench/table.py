@@ -81,7 +81,7 @@ def _kafka_rows(rows: Rows, result: dict[str, Any]) -> None:
 
 def _intake_rows(rows: Rows, result: dict[str, Any], rate: float, bare: float | None) -> None:
     rows.add_section()
-    for n, t in result["intake"].items():
+    for t in result["intake"].values():
         ratio = f" ({t['events_per_s'] / bare:.0%} of bare)" if bare else ""
         rows.add_row(
             f"intake throughput, {_instances(t['instances'])}",
