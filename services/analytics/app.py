@@ -17,9 +17,8 @@ from services.analytics.metrics import AnalyticsMetrics
 from services.analytics.migrations import MIGRATIONS
 from services.analytics.read_api import ReadApi
 from services.analytics.settings import AnalyticsSettings
-from services.kernel.emit import Emit, decode
-from services.kernel.errors import PoisonMessage
-from services.kernel.handler import Handler, Record, Rejected
+from services.kernel.emit import Emit
+from services.kernel.handler import Handler, Record, Rejected, decode_all
 
 STATS_EVERY = 5.0
 
@@ -47,17 +46,12 @@ class Analytics(Handler):
         self, records: list[Record], conn: psycopg.Connection
     ) -> Iterable[Emit | Rejected]:
         """The poll's events archived together: one statement per table."""
-        out: list[Emit | Rejected] = []
-        events: list[tuple[str, str, Archived]] = []
-        for rec in records:
-            try:
-                model, cause = decode(rec.spec, rec.value, rec.headers)
-            except PoisonMessage as exc:
-                out.append(Rejected(rec, exc))
-                continue
-            events.append((cause.id, rec.spec.name, model))
+        good, refused = decode_all(records)
+        events: list[tuple[str, str, Archived]] = [
+            (cause.id, rec.spec.name, model) for rec, model, cause in good
+        ]
         archive.record(conn, events, self.clock.now())
-        return out
+        return refused
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         if time.monotonic() - self._stats_at < STATS_EVERY:
