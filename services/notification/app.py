@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -16,22 +17,30 @@ import psycopg
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
-from schemas.common import Language
+from schemas.alerts import Alert
+from schemas.common import Language, Priority, Status
+from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.notifications import Audience, NotificationOutcome, Outcome
 from schemas.registered import RegisteredComplaint
-from schemas.registry import NOTIFICATIONS, REGISTERED, ROUTED, SLA
+from schemas.registry import ALERTS, LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.clock import Clock
 from services.kernel.emit import Emit, decode
+from services.kernel.errors import ConfigError
 from services.kernel.handler import Handler, Record
 from services.kernel.sealing import status_secret
 from services.kernel.settings import Settings
+from services.kernel.signed_links import SURVEY, sign
 from services.notification import store
+from services.notification.alerts import announcement, management_for
 from services.notification.channels import Channel
-from services.notification.compose import Composer, Facts, Notice
+from services.notification.compose import EMAIL, Composer, Facts, Notice
 from services.notification.contacts import Contacts
+from services.notification.customer import SMS, CustomerNotices, progress_step
 from services.notification.directory import load_directory
+from services.notification.http_channels import ChatWebhook, SmsGateway, StandardWebhook
+from services.notification.limits import quiet_span, quiet_until
 from services.notification.mail import SmtpChannel
 from services.notification.metrics import NotificationMetrics
 from services.notification.migrations import MIGRATIONS
@@ -39,14 +48,18 @@ from services.notification.retry import RetryPolicy
 from services.notification.sender import Sender
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Templates
+from services.notification.wording import zone
 
 log = logging.getLogger(__name__)
+CHAT, WEBHOOK = "chat", "webhook"
+PER_PERSON = ("management_alert", "early_warning")
+"""Kinds told to several people per event: the webhook subscriber gets one copy."""
 HISTORICAL = "historical: the event is older than the notification horizon; recorded, not sent"
 
 
 class Notification(Handler):
     name = "notification"
-    inputs = (REGISTERED, ROUTED, SLA)
+    inputs = (REGISTERED, LIFECYCLE, ROUTED, SLA, ALERTS)
     schema = "notification"
     migrations = MIGRATIONS
     settings_class = NotificationSettings
@@ -63,18 +76,42 @@ class Notification(Handler):
             time_zone=s.notify_default_time_zone,
             status_secret=partial(status_secret, s.pii_secret()),
         )
+        self.customers = CustomerNotices(
+            self.composer.templates,
+            language=Language(s.notify_default_language),
+            time_zone=s.notify_default_time_zone,
+            channels=tuple(c for c in _names(s.notify_customer_channels) if c in self.offered()),
+            survey_link=self._survey_link if s.notify_survey_url else None,
+        )
+        self.link_key = s.link_secret() if s.notify_survey_url else b""
+        self.quiet = quiet_span(s.notify_quiet_hours)
+        self.progress_window = timedelta(seconds=s.notify_progress_window_seconds)
         self.horizon = timedelta(hours=s.notify_history_horizon_hours)
         self.ack_wait = timedelta(seconds=s.notify_ack_wait_seconds)
         self.sender: Sender | None = None
 
     # --- sending, beside the loop --------------------------------------------------------
 
-    def channels(self) -> dict[str, Channel]:
+    def offered(self) -> set[str]:
+        """The channels configured on this worker."""
         s: NotificationSettings = self.settings
-        if not s.smtp_host:
-            return {}
         return {
-            "email": SmtpChannel(
+            name
+            for name, on in (
+                (EMAIL, s.smtp_host),
+                ("sms", s.sms_url),
+                ("chat", s.chat_webhook_url),
+                ("webhook", s.webhook_url),
+            )
+            if on
+        }
+
+    def channels(self) -> dict[str, Channel]:
+        """The configured channels (credentials from configuration, never logged)."""
+        s: NotificationSettings = self.settings
+        out: dict[str, Channel] = {}
+        if s.smtp_host:
+            out[EMAIL] = SmtpChannel(
                 s.smtp_host,
                 s.smtp_port,
                 sender=s.smtp_sender,
@@ -83,7 +120,18 @@ class Notification(Handler):
                 starttls=s.smtp_starttls,
                 timeout=s.smtp_timeout_seconds,
             )
-        }
+        timeout = s.http_timeout_seconds
+        if s.sms_url:
+            out[SMS] = SmsGateway(
+                s.sms_url, token=s.sms_token, sender=s.sms_sender, timeout=timeout
+            )
+        if s.chat_webhook_url:
+            out[CHAT] = ChatWebhook(s.chat_webhook_url, timeout=timeout)
+        if s.webhook_url:
+            if s.webhook_secret is None:
+                raise ConfigError("CF_WEBHOOK_URL is set without CF_WEBHOOK_SECRET (whsec_…)")
+            out[WEBHOOK] = StandardWebhook(s.webhook_url, s.webhook_secret, timeout=timeout)
+        return out
 
     def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
         s: NotificationSettings = self.settings
@@ -94,13 +142,17 @@ class Notification(Handler):
         self.sender = Sender(
             s.db_url(),
             channels,
-            Contacts(self.directory, s.pii_secret()).email,
+            Contacts(self.directory, s.pii_secret()).address,
             policy=RetryPolicy(
                 s.notify_retry_base_seconds, s.notify_retry_cap_seconds, s.notify_max_attempts
             ),
             lease=timedelta(seconds=s.notify_lease_seconds),
             clock=self.clock,
             threads=s.notify_senders,
+            circuit=(s.notify_circuit_failures, s.notify_circuit_cooldown_seconds),
+            rate_per_second=s.notify_channel_rate_per_second,
+            recipient_per_hour=s.notify_recipient_limit_per_hour,
+            metrics=self.metrics,
         )
         log.info("sending over %s", ", ".join(f"{n} ({c!r})" for n, c in channels.items()))
         return self.sender.start()
@@ -131,10 +183,73 @@ class Notification(Handler):
                     notices += [assigned] if assigned else []
                 for notice in notices:
                     self._queue(conn, notice, after, out)
+        elif isinstance(model, LifecycleEvent):
+            self._lifecycle(conn, model, out)
+        elif isinstance(model, Alert):
+            self._alert(conn, model, out)
         else:
             assert isinstance(model, SlaEvent)
             self._sla(conn, model, out)
         return out
+
+    def _lifecycle(self, conn: psycopg.Connection, e: LifecycleEvent, out: list[Emit]) -> None:
+        """Progress (coalesced), the resolution, and a survey answered before it went out."""
+        facts = store.facts(conn, e.complaint_id)
+        if facts is None or facts.reference is None:
+            return  # never registered here: nobody to address
+        now = self.clock.now()
+        if now - e.occurred_at > self.horizon:
+            facts = replace(facts, historical=True)
+        if e.kind == LifecycleKind.SURVEY_ANSWERED:
+            store.mark_surveyed(conn, e.complaint_id, now)
+            store.supersede(conn, e.complaint_id, ["survey"], now, "answered before it was sent")
+            return
+        if e.kind == LifecycleKind.STATUS and e.status == Status.RESOLVED:
+            store.supersede(
+                conn, e.complaint_id, ["progress"], now, "superseded by the resolution message"
+            )
+            self._queue(conn, self.customers.resolution(facts, e), facts, out)
+            return
+        step = progress_step(e)
+        if step is None:
+            return
+        notice = self.customers.progress(facts, e, step, now)
+        if not facts.historical and store.fold_progress(conn, notice, e.complaint_id, now):
+            return  # the message not yet sent now tells this latest step
+        last = store.last_progress(conn, e.complaint_id)
+        if last is not None and last + self.progress_window > now:
+            notice = replace(
+                notice,
+                not_before=last + self.progress_window,
+                why_later="coalesced: at most one progress message per"
+                f" {self.progress_window.total_seconds():.0f} s",
+            )
+        self._queue(conn, notice, facts, out)
+
+    def _alert(self, conn: psycopg.Connection, a: Alert, out: list[Emit]) -> None:
+        """Management hears of an episode when it opens, when it grew materially, and when
+        it closes; a replayed or older revision tells nobody anything."""
+        s: NotificationSettings = self.settings
+        now = self.clock.now()
+        before, new = store.alert_episode(conn, a.alert_key, a.revision, a.status.value, now)
+        if not new:
+            return
+        announced = before.announced_count if before else 0
+        if a.status.value == "closed":
+            if before is None or before.announced_revision == 0:
+                return  # never announced: its end is no news
+        elif before is not None and before.announced_revision > 0:
+            grew = a.count - announced
+            if grew < s.notify_alert_min_growth or a.count < announced * (
+                1 + s.notify_alert_growth
+            ):
+                return
+        facts = Facts(f"alert:{a.alert_key}", historical=now - a.detected_at > self.horizon)
+        for notice in announcement(
+            self.composer, a, management_for(self.directory, a), previous=announced
+        ):
+            self._queue(conn, notice, facts, out)
+        store.alert_announced(conn, a.alert_key, a.revision, a.count)
 
     def _sla(self, conn: psycopg.Connection, event: SlaEvent, out: list[Emit]) -> None:
         now = self.clock.now()
@@ -142,6 +257,11 @@ class Notification(Handler):
             facts = store.remember_deadline(conn, event.complaint_id, event.deadline, now)
             if facts.reference is not None:  # registered already seen
                 self._acknowledge(conn, facts, out)
+            return
+        if event.kind == SlaEventKind.STARTED and event.target == SlaTarget.FOLLOW_UP:
+            found = store.remember_follow_up(conn, event.complaint_id, event.deadline, now)
+            if found is not None and found.reference is not None and not event.historical:
+                self._survey(conn, found, event.deadline, out)
             return
         found = store.facts(conn, event.complaint_id)
         facts = found or Facts(
@@ -151,22 +271,123 @@ class Notification(Handler):
             # a complaint we never saw registered: its deadline says whether this is history
             historical=now - event.deadline > self.horizon,
         )
+        if event.historical:  # the SLA timer says this firing is about the past
+            facts = replace(facts, historical=True)
+        if (
+            event.kind == SlaEventKind.WARNING
+            and event.target == SlaTarget.CALLBACK
+            and found is not None
+            and found.reference is not None
+        ):
+            at_risk = self.customers.callback_at_risk(facts, event.deadline, now)
+            self._queue(conn, at_risk, facts, out)
         for notice in self.composer.for_sla(event, facts):
             self._queue(conn, notice, facts, out)
 
+    def _survey(
+        self, conn: psycopg.Connection, facts: Facts, deadline: datetime, out: list[Emit]
+    ) -> None:
+        s: NotificationSettings = self.settings
+        notice = self.customers.survey(
+            facts,
+            deadline,
+            self.clock.now(),
+            delay=timedelta(seconds=s.notify_survey_delay_seconds),
+            valid=timedelta(days=s.notify_survey_valid_days),
+        )
+        self._queue(conn, notice, facts, out)
+
+    def _survey_link(self, facts: Facts, expires: datetime) -> str | None:
+        """The signed address of the survey page (one answer per complaint)."""
+        s: NotificationSettings = self.settings
+        if not (s.notify_survey_url and facts.source and facts.external_ref):
+            return None
+        token = sign(
+            self.link_key,
+            SURVEY,
+            {
+                "c": facts.complaint_id,
+                "s": facts.source,
+                "r": facts.external_ref,
+                "l": (facts.language or self.customers.language).value,
+            },
+            expires=expires,
+        )
+        return f"{s.notify_survey_url.rstrip('/')}/{token}"
+
     def _acknowledge(self, conn: psycopg.Connection, facts: Facts, out: list[Emit]) -> None:
         store.stop_waiting(conn, facts.complaint_id)
-        self._queue(conn, self.composer.acknowledgement(facts, self.clock.now()), facts, out)
+        self._queue(conn, self._ack(facts), facts, out)
+
+    def _ack(self, facts: Facts) -> Notice:
+        return self.composer.acknowledgement(facts, self.clock.now(), self.customers.channel(facts))
 
     def _queue(
         self, conn: psycopg.Connection, notice: Notice, facts: Facts, out: list[Emit]
     ) -> None:
-        """Record the notice once (queued, or at once skipped or dead) and say so."""
+        """Record the notice on each channel it goes on: staff on their channels (and the
+        webhook subscriber), customers held back in their quiet hours unless urgent."""
+        if notice.audience == Audience.STAFF:
+            for variant in self._staff_channels(notice):
+                self._record(conn, variant, facts, out)
+            return
+        s: NotificationSettings = self.settings
+        urgent = notice.urgent or facts.priority == Priority.P1 or facts.safety
+        if not urgent and notice.channel in _names(s.notify_quiet_channels):
+            tz = zone(facts.time_zone, facts.utc_offset, s.notify_default_time_zone)
+            start = max(self.clock.now(), notice.not_before or self.clock.now())
+            until = quiet_until(start, tz, self.quiet)
+            if until is not None:
+                notice = replace(notice, not_before=until, why_later="quiet hours")
+        self._record(conn, notice, facts, out)
+
+    def _staff_channels(self, notice: Notice) -> list[Notice]:
+        """The email notice, and its copies on the person's other channels (chat, SMS for
+        urgent ones) and to the webhook subscriber, each with its own key."""
+        s: NotificationSettings = self.settings
+        offered = self.offered()
+        wanted = _names(s.notify_staff_channels)
+        if notice.urgent:
+            wanted += _names(s.notify_urgent_channels)
+        person = self.directory.person(notice.recipient)
+        out = [notice] if EMAIL in wanted or notice.undeliverable else []
+        for channel in dict.fromkeys(wanted):
+            if channel == EMAIL or channel not in offered or person is None:
+                continue
+            if getattr(person, {"sms": "phone"}.get(channel, channel), None):
+                text = notice.subject + "\n" if channel == SMS else notice.text
+                out.append(
+                    replace(
+                        notice, key=f"{notice.key}:{channel}", channel=channel, text=text, html=None
+                    )  # fmt: skip
+                )
+        if WEBHOOK in offered and notice.kind in _names(s.webhook_kinds):
+            # one copy per event for the subscriber, whoever the people are
+            key = notice.key.rsplit(":", 1)[0] if notice.kind in PER_PERSON else notice.key
+            out.append(
+                replace(
+                    notice,
+                    key=f"{key}:webhook",
+                    channel=WEBHOOK,
+                    recipient="subscriber",
+                    html=None,
+                    undeliverable=None,
+                )  # fmt: skip
+            )
+        return out
+
+    def _record(
+        self, conn: psycopg.Connection, notice: Notice, facts: Facts, out: list[Emit]
+    ) -> None:
+        """Record the notice once (queued, deferred, or at once skipped or dead) and say so."""
         now = self.clock.now()
+        detail: str | None
         if facts.historical:
             outcome, detail, label = Outcome.SKIPPED, HISTORICAL, "skipped_historical"
         elif notice.undeliverable:
             outcome, detail, label = Outcome.DEAD, notice.undeliverable, Outcome.DEAD.value
+        elif notice.not_before is not None and notice.not_before > now:
+            outcome, detail, label = Outcome.DEFERRED, notice.why_later, Outcome.DEFERRED.value
         else:
             outcome, detail, label = Outcome.QUEUED, None, Outcome.QUEUED.value
         if not store.record(
@@ -188,6 +409,7 @@ class Notification(Handler):
                 outcome,
                 attempts=0,
                 detail=detail,
+                next_attempt_at=notice.not_before if outcome == Outcome.DEFERRED else None,
             )
         )
 
@@ -196,7 +418,7 @@ class Notification(Handler):
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         out: list[Emit] = []
         for facts in store.waited_long_enough(conn, self.clock.now()):
-            self._queue(conn, self.composer.acknowledgement(facts, self.clock.now()), facts, out)
+            self._queue(conn, self._ack(facts), facts, out)
         done = store.unpublished(conn)
         for o in done:
             label = o.outcome
@@ -252,3 +474,7 @@ class Notification(Handler):
         return self.emit(
             NOTIFICATIONS, complaint_id, model, "notification", key, outcome.value, attempts
         )
+
+
+def _names(spec: str) -> list[str]:
+    return [n.strip() for n in spec.split(",") if n.strip()]

@@ -70,7 +70,7 @@ REASONS = {
 
 @dataclass(frozen=True)
 class Facts:
-    """What notification knows of a complaint: from registered, routed and SLA `started`."""
+    """What notification knows of a complaint: from registered, routed, lifecycle and SLA."""
 
     complaint_id: str
     reference: str | None = None
@@ -87,8 +87,16 @@ class Facts:
     department: str | None = None
     priority: Priority | None = None
     sensitive: bool = False
+    safety: bool = False
+    """Routing found someone may be hurt: customer messages are never held back."""
     special_periods: list[str] = field(default_factory=list)
     resolve_deadline: datetime | None = None
+    source: str | None = None
+    external_ref: str | None = None
+    contact_kind: str | None = None
+    """'email' or 'phone': how the customer is reached (the address stays in the vault)."""
+    follow_up_deadline: datetime | None = None
+    surveyed: bool = False
 
     @property
     def subject_line(self) -> str | None:
@@ -113,6 +121,10 @@ class Notice:
     urgent: bool = False
     undeliverable: str | None = None
     """Why nobody can be told (no such person in the roster): recorded as dead at once."""
+    not_before: datetime | None = None
+    """Held back until then (a coalescing window, quiet hours, the survey's schedule)."""
+    why_later: str | None = None
+    """Why it is held back, for the `deferred` outcome."""
 
 
 class Composer:
@@ -134,7 +146,7 @@ class Composer:
     def customer_zone(self, facts: Facts) -> tzinfo:
         return zone(facts.time_zone, facts.utc_offset, self.time_zone)
 
-    def acknowledgement(self, facts: Facts, now: datetime) -> Notice:
+    def acknowledgement(self, facts: Facts, now: datetime, channel: str = EMAIL) -> Notice:
         """The customer's acknowledgement: the reference and by when they will hear from us."""
         lang = facts.language or self.language
         tz = self.customer_zone(facts)
@@ -144,7 +156,7 @@ class Composer:
             else None
         )
         out = self.templates.render(
-            EMAIL,
+            channel,
             "acknowledgement",
             lang,
             reference=facts.reference or facts.complaint_id,
@@ -162,11 +174,11 @@ class Composer:
             kind="acknowledgement",
             audience=Audience.CUSTOMER,
             recipient=facts.customer_token or "",
-            channel=EMAIL,
+            channel=channel,
             language=lang,
             subject=out.subject,
             text=out.text,
-            html=out.html,
+            html=out.html if channel == EMAIL else None,
             undeliverable=None if facts.customer_token else "no customer token",
         )
 

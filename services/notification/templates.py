@@ -62,10 +62,12 @@ class Templates:
             )
 
     def name(self, channel: str, kind: str, language: Language) -> str:
-        for lang in (language, self.fallback):
-            name = f"{channel}/{kind}.{lang.value}.j2"
-            if name in self._names():
-                return name
+        """The channel's own template, else the email one (chat and webhooks use its text)."""
+        for folder in dict.fromkeys((channel, "email")):
+            for lang in (language, self.fallback):
+                name = f"{folder}/{kind}.{lang.value}.j2"
+                if name in self._names():
+                    return name
         raise ConfigError(
             f"no template for {channel}/{kind} in {language.value} or {self.fallback.value}"
         )
