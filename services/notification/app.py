@@ -255,6 +255,8 @@ class Notification(Handler):
         now = self.clock.now()
         if event.kind == SlaEventKind.STARTED and event.target == SlaTarget.RESOLVE:
             facts = store.remember_deadline(conn, event.complaint_id, event.deadline, now)
+            if facts.priority is None:  # the routing decision is on its way: the SLA knows
+                facts = replace(facts, priority=event.priority, department=event.department)
             if facts.reference is not None:  # registered already seen
                 self._acknowledge(conn, facts, out)
             return
