@@ -23,14 +23,11 @@ from schemas.sla import SlaEventKind
 from services.devstack.mailcatcher import read_mail
 from tests.conftest import wait_for, wait_ready
 from tests.http_receiver import Receiver
-from tests.integration.test_notification_delivery import (  # noqa: F401 - fixtures
-    Scenario,
-    by_recipient,
-    mail,
-    scenario,
-)
+from tests.integration import test_notification_delivery as delivery
+from tests.integration.test_notification_delivery import Scenario, by_recipient
 
 pytestmark = pytest.mark.integration
+mail, scenario = delivery.mail, delivery.scenario  # the same fixtures
 SECRET = "whsec_" + base64.b64encode(b"webhook secret for the tests!!!!").decode()
 
 
