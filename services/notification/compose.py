@@ -11,7 +11,7 @@ from schemas.common import Language, Priority
 from schemas.notifications import Audience
 from schemas.sla import SlaEvent, SlaEventKind
 from services.notification.directory import Directory, Person
-from services.notification.templates import Templates
+from services.notification.templates import Rendered, Templates
 from services.notification.wording import promise, when, zone
 
 EMAIL = "email"
@@ -127,6 +127,32 @@ class Notice:
     """Why it is held back, for the `deferred` outcome."""
 
 
+def to_customer(
+    key: str,
+    kind: str,
+    facts: Facts,
+    channel: str,
+    language: Language,
+    out: Rendered,
+    *,
+    urgent: bool = False,
+) -> Notice:
+    """A rendered notice to the complaint's customer (dead at once without a token)."""
+    return Notice(
+        key=key,
+        kind=kind,
+        audience=Audience.CUSTOMER,
+        recipient=facts.customer_token or "",
+        channel=channel,
+        language=language,
+        subject=out.subject,
+        text=out.text,
+        html=out.html if channel == EMAIL else None,
+        urgent=urgent,
+        undeliverable=None if facts.customer_token else "no customer token",
+    )
+
+
 class Composer:
     def __init__(
         self,
@@ -169,17 +195,8 @@ class Composer:
                 else None
             ),
         )
-        return Notice(
-            key=f"{facts.complaint_id}:ack",
-            kind="acknowledgement",
-            audience=Audience.CUSTOMER,
-            recipient=facts.customer_token or "",
-            channel=channel,
-            language=lang,
-            subject=out.subject,
-            text=out.text,
-            html=out.html if channel == EMAIL else None,
-            undeliverable=None if facts.customer_token else "no customer token",
+        return to_customer(
+            f"{facts.complaint_id}:ack", "acknowledgement", facts, channel, lang, out
         )
 
     def assignment(self, facts: Facts) -> Notice | None:

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 
 from schemas.common import Language, Status
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.notifications import Audience
-from services.notification.compose import EMAIL, Facts, Notice
+from services.notification.compose import EMAIL, Facts, Notice, to_customer
 from services.notification.templates import Templates
 from services.notification.wording import promise, when, zone
 
@@ -66,19 +65,7 @@ class CustomerNotices:
             subject=facts.subject_line,
             **ctx,
         )
-        return Notice(
-            key=key,
-            kind=kind,
-            audience=Audience.CUSTOMER,
-            recipient=facts.customer_token or "",
-            channel=channel,
-            language=lang,
-            subject=out.subject,
-            text=out.text,
-            html=out.html if channel == EMAIL else None,
-            urgent=urgent,
-            undeliverable=None if facts.customer_token else "no customer token",
-        )
+        return to_customer(key, kind, facts, channel, lang, out, urgent=urgent)
 
     def progress(self, facts: Facts, event: LifecycleEvent, step: str, now: datetime) -> Notice:
         """One step of progress; later steps in the coalescing window replace its text."""

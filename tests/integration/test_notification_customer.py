@@ -10,15 +10,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from schemas.alerts import Alert, AlertKind, AlertStatus
 from schemas.common import Channel, Language, Priority, Status
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.registered import RegisteredComplaint
-from schemas.registry import ALERTS, LIFECYCLE, REGISTERED
+from schemas.registry import ALERTS, LIFECYCLE
 from schemas.sla import SlaEventKind
 from services.devstack.mailcatcher import read_mail
 from tests.conftest import wait_for, wait_ready
@@ -38,37 +36,8 @@ def http():
     r.stop()
 
 
-def register(s: Scenario, cid: str, *, email: str | None = None, phone: str | None = None,
-             language: Language = Language.ZH_HANS) -> None:  # fmt: skip
-    token = f"tok-{cid}"
-    with psycopg.connect(s.cf.db_url()) as conn:
-        conn.execute(
-            "INSERT INTO intake.contacts (complaint_id, customer_token, sealed, sealed_at)"
-            " VALUES (%s, %s, %s, now())",
-            (cid, token, s.vault.seal({"name": "王芳", "phone": phone, "email": email})),
-        )
-    now = datetime.now(UTC)
-    s.publish(
-        REGISTERED,
-        cid,
-        RegisteredComplaint(
-            complaint_id=cid,
-            reference=f"CF-{cid[-4:].upper()}-TEST",
-            source="test-cc",
-            external_ref=f"ext-{cid[-4:]}",
-            source_event_id=f"ev-{cid}",
-            occurred_at=now,
-            source_utc_offset="+08:00",
-            registered_at=now,
-            channel=Channel.PHONE,
-            language=language,
-            category="billing",
-            description="话费多扣了200元",
-            customer_token=token,
-            contact_masked="139****5678" if phone else "w***@example.com",
-            time_zone="Asia/Shanghai",
-        ),
-    )
+def register(s: Scenario, cid: str, *, email: str | None = None, phone: str | None = None) -> None:
+    s.customer(cid, email, language=Language.ZH_HANS, phone=phone)
 
 
 def lifecycle(s: Scenario, cid: str, event_id: str, **fields) -> None:
