@@ -6,6 +6,7 @@ receiver verifies; quiet hours; a circuit that opens and recovers."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -229,3 +230,36 @@ def test_sms_quiet_hours_defer_and_a_failing_gateway_opens_then_closes_its_circu
     assert all("受理编号" in t for t in texts)
     log = worker.log.read_text()
     assert "gateway-token-123" not in log and "1234 5678" not in log
+
+
+def test_a_recipient_s_hourly_limit_defers_and_history_from_the_sla_timer_is_not_sent(
+    cf, scenario, mail, worker_factory
+):
+    # Given one non-urgent notice per recipient per hour
+    worker = worker_factory(
+        "notification", cf, **scenario.env(CF_NOTIFY_RECIPIENT_LIMIT_PER_HOUR="1")
+    )
+    wait_ready([worker])
+    c = "c1000000-0000-0000-0000-00000000c001"
+    me = "limited@example.com"
+    register(scenario, c, email=me)
+    scenario.sla(c, SlaEventKind.STARTED, datetime.now(UTC) + timedelta(days=3))
+    wait_for(lambda: customer_mails(mail.folder, me), what="the acknowledgement")
+    # When a step of progress follows, and the SLA timer reports a breach it marks historical
+    lifecycle(scenario, c, "p1", status=Status.IN_PROGRESS)
+    scenario.sla(c, SlaEventKind.BREACHED, datetime.now(UTC) - timedelta(days=200),
+                 late_by_seconds=200 * 86400.0, historical=True)  # fmt: skip
+
+    # Then the progress message waits for the hour, and the breach is recorded, not sent
+    def seen(kind: str, outcome: str) -> list[dict]:
+        found = [json.loads(m.value) for m in scenario.outcomes.poll()]
+        return [o for o in found if o["kind"] == kind and o["outcome"] == outcome]
+
+    [held] = wait_for(lambda: seen("progress", "deferred"), what="the progress held back")  # type: ignore[misc]
+    assert held["detail"] == "rate limit: 1 an hour to one recipient on email"
+    assert datetime.fromisoformat(held["next_attempt_at"]) > datetime.now(UTC) + timedelta(
+        minutes=55
+    )
+    [skipped] = wait_for(lambda: seen("sla_breach", "skipped"), what="the breach skipped")  # type: ignore[misc]
+    assert skipped["detail"].startswith("historical")
+    assert len(read_mail(mail.folder)) == 1
