@@ -27,8 +27,8 @@ from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.clock import Clock
 from services.kernel.emit import Emit, decode
-from services.kernel.errors import ConfigError
-from services.kernel.handler import Handler, Record
+from services.kernel.errors import ConfigError, PoisonMessage
+from services.kernel.handler import Handler, Record, Rejected
 from services.kernel.sealing import status_secret
 from services.kernel.settings import Settings
 from services.kernel.signed_links import SURVEY, sign
@@ -60,6 +60,7 @@ HISTORICAL = "historical: the event is older than the notification horizon; reco
 class Notification(Handler):
     name = "notification"
     inputs = (REGISTERED, LIFECYCLE, ROUTED, SLA, ALERTS)
+    batched = True
     schema = "notification"
     migrations = MIGRATIONS
     settings_class = NotificationSettings
@@ -89,6 +90,9 @@ class Notification(Handler):
         self.horizon = timedelta(hours=s.notify_history_horizon_hours)
         self.ack_wait = timedelta(seconds=s.notify_ack_wait_seconds)
         self.sender: Sender | None = None
+        self._pending: list[tuple[Notice, str, Outcome, str | None, str]] = []
+        """Notices of the poll not yet written to the outbox: (notice, complaint, outcome,
+        detail, metric label)."""
 
     # --- sending, beside the loop --------------------------------------------------------
 
@@ -159,10 +163,29 @@ class Notification(Handler):
 
     # --- deciding, in the poll's transaction ---------------------------------------------
 
-    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
-        model, _ = decode(record.spec, record.value, record.headers)
+    def handle_batch(
+        self, records: list[Record], conn: psycopg.Connection
+    ) -> Iterable[Emit | Rejected]:
+        """A whole poll: the notices it calls for are recorded in one statement at the end
+        (and before anything reads the outbox), not one per notice."""
+        out: list[Emit | Rejected] = []
+        self._pending.clear()
+        for record in records:
+            try:
+                model, _ = decode(record.spec, record.value, record.headers)
+            except PoisonMessage as exc:
+                out.append(Rejected(record, exc))
+                continue
+            emits: list[Emit] = []
+            self._handle(model, conn, emits)
+            out.extend(emits)
+        emits = []
+        self._flush(conn, emits)
+        out.extend(emits)
+        return out
+
+    def _handle(self, model: object, conn: psycopg.Connection, out: list[Emit]) -> None:
         now = self.clock.now()
-        out: list[Emit] = []
         if isinstance(model, RegisteredComplaint):
             historical = now - model.occurred_at > self.horizon
             facts = store.remember_registered(
@@ -190,7 +213,6 @@ class Notification(Handler):
         else:
             assert isinstance(model, SlaEvent)
             self._sla(conn, model, out)
-        return out
 
     def _lifecycle(self, conn: psycopg.Connection, e: LifecycleEvent, out: list[Emit]) -> None:
         """Progress (coalesced), the resolution, and a survey answered before it went out."""
@@ -200,6 +222,7 @@ class Notification(Handler):
         now = self.clock.now()
         if now - e.occurred_at > self.horizon:
             facts = replace(facts, historical=True)
+        self._flush(conn, out)
         if e.kind == LifecycleKind.SURVEY_ANSWERED:
             store.mark_surveyed(conn, e.complaint_id, now)
             store.supersede(conn, e.complaint_id, ["survey"], now, "answered before it was sent")
@@ -214,6 +237,7 @@ class Notification(Handler):
         if step is None:
             return
         notice = self.customers.progress(facts, e, step, now)
+        self._flush(conn, out)  # the outbox is read next: what this poll queued is in it
         if not facts.historical and store.fold_progress(conn, notice, e.complaint_id, now):
             return  # the message not yet sent now tells this latest step
         last = store.last_progress(conn, e.complaint_id)
@@ -392,28 +416,42 @@ class Notification(Handler):
             outcome, detail, label = Outcome.DEFERRED, notice.why_later, Outcome.DEFERRED.value
         else:
             outcome, detail, label = Outcome.QUEUED, None, Outcome.QUEUED.value
-        if not store.record(
-            conn, notice, facts.complaint_id, state=outcome.value, now=now, detail=detail
-        ):
-            return  # recorded before: a replay
-        self.after_commit(self.metrics.notifications.labels(notice.channel, notice.kind, label).inc)
-        if outcome == Outcome.QUEUED and self.sender is not None:
-            self.after_commit(self.sender.poke)
-        out.append(
-            self._outcome(
-                notice.key,
-                facts.complaint_id,
-                notice.kind,
-                notice.audience,
-                notice.recipient,
-                notice.channel,
-                notice.language,
-                outcome,
-                attempts=0,
-                detail=detail,
-                next_attempt_at=notice.not_before if outcome == Outcome.DEFERRED else None,
-            )
+        self._pending.append((notice, facts.complaint_id, outcome, detail, label))
+
+    def _flush(self, conn: psycopg.Connection, out: list[Emit]) -> None:
+        """Write the poll's pending notices in one statement; say what became of the new ones
+        (a key recorded before is a replay: nothing to say)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        now = self.clock.now()
+        fresh = store.record_many(
+            conn, [(n, cid, outcome.value, detail) for n, cid, outcome, detail, _ in pending], now
         )
+        for notice, complaint_id, outcome, detail, label in pending:
+            if notice.key not in fresh:
+                continue
+            fresh.discard(notice.key)  # the same key twice in one poll: the first counts
+            self.after_commit(
+                self.metrics.notifications.labels(notice.channel, notice.kind, label).inc
+            )
+            if outcome in (Outcome.QUEUED, Outcome.DEFERRED) and self.sender is not None:
+                self.after_commit(self.sender.poke)
+            out.append(
+                self._outcome(
+                    notice.key,
+                    complaint_id,
+                    notice.kind,
+                    notice.audience,
+                    notice.recipient,
+                    notice.channel,
+                    notice.language,
+                    outcome,
+                    attempts=0,
+                    detail=detail,
+                    next_attempt_at=notice.not_before if outcome == Outcome.DEFERRED else None,
+                )
+            )
 
     # --- publishing what the senders recorded ----------------------------------------------
 
@@ -421,6 +459,7 @@ class Notification(Handler):
         out: list[Emit] = []
         for facts in store.waited_long_enough(conn, self.clock.now()):
             self._queue(conn, self._ack(facts), facts, out)
+        self._flush(conn, out)
         done = store.unpublished(conn)
         for o in done:
             label = o.outcome

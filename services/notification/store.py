@@ -213,23 +213,16 @@ def waited_long_enough(conn: psycopg.Connection, now: datetime, limit: int = 200
     return [f for f in map(_facts, rows) if f is not None]
 
 
-def record(
-    conn: psycopg.Connection,
-    notice: Notice,
-    complaint_id: str,
-    *,
-    state: str,
-    now: datetime,
-    detail: str | None = None,
-) -> bool:
-    """Record the notice in the outbox; False if its key was recorded before (a replay)."""
-    inserted = conn.execute(
-        "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
-        " recipient, channel, language, subject, body, html, urgent, state, attempts,"
-        " next_attempt_at, detail, created_at, updated_at) VALUES"
-        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s)"
-        " ON CONFLICT DO NOTHING RETURNING 1",
-        (
+def record_many(
+    conn: psycopg.Connection, rows: list[tuple[Notice, str, str, str | None]], now: datetime
+) -> set[str]:
+    """Record (notice, complaint id, state, detail) rows in one statement; the keys that are
+    new (a key recorded before is a replay and keeps its first row)."""
+    if not rows:
+        return set()
+    cols: list[list[Any]] = [[] for _ in range(13)]
+    for notice, complaint_id, state, detail in rows:
+        values = (
             notice.key,
             complaint_id,
             notice.kind,
@@ -242,13 +235,23 @@ def record(
             notice.html,
             notice.urgent,
             state,
-            (notice.not_before or now) if state in DUE else None,
-            detail,
-            now,
-            now,
-        ),
-    ).fetchone()
-    return inserted is not None
+            ((notice.not_before or now) if state in DUE else None, detail),
+        )
+        for col, value in zip(cols, values, strict=True):
+            col.append(value)
+    due, details = zip(*cols[12], strict=True)
+    found = conn.execute(
+        "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
+        " recipient, channel, language, subject, body, html, urgent, state, attempts,"
+        " next_attempt_at, detail, created_at, updated_at)"
+        " SELECT k, c, kd, a, r, ch, l, s, b, h, u, st, 0, n, d, %s, %s FROM unnest("
+        " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::text[], %s::text[], %s::text[], %s::bool[], %s::text[], %s::timestamptz[],"
+        " %s::text[]) AS u(k, c, kd, a, r, ch, l, s, b, h, u, st, n, d)"
+        " ON CONFLICT DO NOTHING RETURNING notification_key",
+        (now, now, *cols[:12], list(due), list(details)),
+    ).fetchall()
+    return {row[0] for row in found}
 
 
 def fold_progress(
