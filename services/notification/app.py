@@ -222,7 +222,7 @@ class Notification(Handler):
         now = self.clock.now()
         if now - e.occurred_at > self.horizon:
             facts = replace(facts, historical=True)
-        self._flush(conn, out)
+        self._flush(conn, out)  # the outbox is read below: what this poll queued is in it
         if e.kind == LifecycleKind.SURVEY_ANSWERED:
             store.mark_surveyed(conn, e.complaint_id, now)
             store.supersede(conn, e.complaint_id, ["survey"], now, "answered before it was sent")
@@ -237,7 +237,6 @@ class Notification(Handler):
         if step is None:
             return
         notice = self.customers.progress(facts, e, step, now)
-        self._flush(conn, out)  # the outbox is read next: what this poll queued is in it
         if not facts.historical and store.fold_progress(conn, notice, e.complaint_id, now):
             return  # the message not yet sent now tells this latest step
         last = store.last_progress(conn, e.complaint_id)
