@@ -27,21 +27,19 @@ from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.clock import Clock
 from services.kernel.emit import Emit, decode
-from services.kernel.errors import ConfigError, PoisonMessage
+from services.kernel.errors import PoisonMessage
 from services.kernel.handler import Handler, Record, Rejected
 from services.kernel.sealing import status_secret
 from services.kernel.settings import Settings
 from services.kernel.signed_links import SURVEY, sign
 from services.notification import store
 from services.notification.alerts import announcement, management_for
-from services.notification.channels import Channel
-from services.notification.compose import EMAIL, Composer, Facts, Notice
+from services.notification.compose import Composer, Facts, Notice
 from services.notification.contacts import Contacts
-from services.notification.customer import SMS, CustomerNotices, progress_step
+from services.notification.customer import CustomerNotices, progress_step
+from services.notification.delivery import build_channels, names, offered, staff_copies
 from services.notification.directory import load_directory
-from services.notification.http_channels import ChatWebhook, SmsGateway, StandardWebhook
 from services.notification.limits import quiet_span, quiet_until
-from services.notification.mail import SmtpChannel
 from services.notification.metrics import NotificationMetrics
 from services.notification.migrations import MIGRATIONS
 from services.notification.retry import RetryPolicy
@@ -51,9 +49,6 @@ from services.notification.templates import Templates
 from services.notification.wording import zone
 
 log = logging.getLogger(__name__)
-CHAT, WEBHOOK = "chat", "webhook"
-PER_PERSON = ("management_alert", "early_warning")
-"""Kinds told to several people per event: the webhook subscriber gets one copy."""
 HISTORICAL = "historical: the event is older than the notification horizon; recorded, not sent"
 
 
@@ -70,6 +65,7 @@ class Notification(Handler):
         super().__init__(settings, registry, clock)
         s: NotificationSettings = self.settings
         self.directory = load_directory(s.routing_roster_path)
+        self.offered = offered(s)
         self.composer = Composer(
             Templates(s.notify_templates_path),
             self.directory,
@@ -81,7 +77,7 @@ class Notification(Handler):
             self.composer.templates,
             language=Language(s.notify_default_language),
             time_zone=s.notify_default_time_zone,
-            channels=tuple(c for c in _names(s.notify_customer_channels) if c in self.offered()),
+            channels=tuple(c for c in names(s.notify_customer_channels) if c in self.offered),
             survey_link=self._survey_link if s.notify_survey_url else None,
         )
         self.link_key = s.link_secret() if s.notify_survey_url else b""
@@ -96,50 +92,9 @@ class Notification(Handler):
 
     # --- sending, beside the loop --------------------------------------------------------
 
-    def offered(self) -> set[str]:
-        """The channels configured on this worker."""
-        s: NotificationSettings = self.settings
-        return {
-            name
-            for name, on in (
-                (EMAIL, s.smtp_host),
-                ("sms", s.sms_url),
-                ("chat", s.chat_webhook_url),
-                ("webhook", s.webhook_url),
-            )
-            if on
-        }
-
-    def channels(self) -> dict[str, Channel]:
-        """The configured channels (credentials from configuration, never logged)."""
-        s: NotificationSettings = self.settings
-        out: dict[str, Channel] = {}
-        if s.smtp_host:
-            out[EMAIL] = SmtpChannel(
-                s.smtp_host,
-                s.smtp_port,
-                sender=s.smtp_sender,
-                username=s.smtp_username,
-                password=s.smtp_password,
-                starttls=s.smtp_starttls,
-                timeout=s.smtp_timeout_seconds,
-            )
-        timeout = s.http_timeout_seconds
-        if s.sms_url:
-            out[SMS] = SmsGateway(
-                s.sms_url, token=s.sms_token, sender=s.sms_sender, timeout=timeout
-            )
-        if s.chat_webhook_url:
-            out[CHAT] = ChatWebhook(s.chat_webhook_url, timeout=timeout)
-        if s.webhook_url:
-            if s.webhook_secret is None:
-                raise ConfigError("CF_WEBHOOK_URL is set without CF_WEBHOOK_SECRET (whsec_…)")
-            out[WEBHOOK] = StandardWebhook(s.webhook_url, s.webhook_secret, timeout=timeout)
-        return out
-
     def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
         s: NotificationSettings = self.settings
-        channels = self.channels()
+        channels = build_channels(s)
         if not channels:
             log.warning("no delivery channel configured (CF_SMTP_HOST): notices stay queued")
             return None
@@ -352,54 +307,20 @@ class Notification(Handler):
     ) -> None:
         """Record the notice on each channel it goes on: staff on their channels (and the
         webhook subscriber), customers held back in their quiet hours unless urgent."""
+        s: NotificationSettings = self.settings
         if notice.audience == Audience.STAFF:
-            for variant in self._staff_channels(notice):
+            person = self.directory.person(notice.recipient)
+            for variant in staff_copies(notice, person, s, self.offered):
                 self._record(conn, variant, facts, out)
             return
-        s: NotificationSettings = self.settings
         urgent = notice.urgent or facts.priority == Priority.P1 or facts.safety
-        if not urgent and notice.channel in _names(s.notify_quiet_channels):
+        if not urgent and notice.channel in names(s.notify_quiet_channels):
             tz = zone(facts.time_zone, facts.utc_offset, s.notify_default_time_zone)
             start = max(self.clock.now(), notice.not_before or self.clock.now())
             until = quiet_until(start, tz, self.quiet)
             if until is not None:
                 notice = replace(notice, not_before=until, why_later="quiet hours")
         self._record(conn, notice, facts, out)
-
-    def _staff_channels(self, notice: Notice) -> list[Notice]:
-        """The email notice, and its copies on the person's other channels (chat, SMS for
-        urgent ones) and to the webhook subscriber, each with its own key."""
-        s: NotificationSettings = self.settings
-        offered = self.offered()
-        wanted = _names(s.notify_staff_channels)
-        if notice.urgent:
-            wanted += _names(s.notify_urgent_channels)
-        person = self.directory.person(notice.recipient)
-        out = [notice] if EMAIL in wanted or notice.undeliverable else []
-        for channel in dict.fromkeys(wanted):
-            if channel == EMAIL or channel not in offered or person is None:
-                continue
-            if getattr(person, {"sms": "phone"}.get(channel, channel), None):
-                text = notice.subject + "\n" if channel == SMS else notice.text
-                out.append(
-                    replace(
-                        notice, key=f"{notice.key}:{channel}", channel=channel, text=text, html=None
-                    )  # fmt: skip
-                )
-        if WEBHOOK in offered and notice.kind in _names(s.webhook_kinds):
-            # one copy per event for the subscriber, whoever the people are
-            key = notice.key.rsplit(":", 1)[0] if notice.kind in PER_PERSON else notice.key
-            out.append(
-                replace(
-                    notice,
-                    key=f"{key}:webhook",
-                    channel=WEBHOOK,
-                    recipient="subscriber",
-                    html=None,
-                    undeliverable=None,
-                )  # fmt: skip
-            )
-        return out
 
     def _record(
         self, conn: psycopg.Connection, notice: Notice, facts: Facts, out: list[Emit]
@@ -514,7 +435,3 @@ class Notification(Handler):
         return self.emit(
             NOTIFICATIONS, complaint_id, model, "notification", key, outcome.value, attempts
         )
-
-
-def _names(spec: str) -> list[str]:
-    return [n.strip() for n in spec.split(",") if n.strip()]
