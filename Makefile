@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test unit lint bench schemas clean stack-down
+.PHONY: help run test unit lint bench schemas schemas-release clean stack-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ bench: $(STAMP) ## throughput and latency of the pipeline against bare Kafka on 
 
 schemas: $(STAMP) ## re-export the JSON Schema of every topic into schemas/json
 	$(BIN)/complaintflow schemas export
+
+schemas-release: ## on a release: keep today's topic schemas as those later changes must stay compatible with
+	cp schemas/json/*.schema.json schemas/released/
 
 stack-down: $(STAMP) ## stop a stack left running by `complaintflow stack up`
 	$(BIN)/complaintflow stack down

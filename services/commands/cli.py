@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -20,20 +19,9 @@ from services.devstack.stack import stack_settings as settings
 from services.intake.settings import IntakeSettings, local_api_key_file
 from services.kernel.errors import ConfigError
 from services.kernel.keyfile import KeyFile
+from services.kernel.logs import setup_logging
 from services.kernel.settings import Settings
 from services.simulator.agents import DEMO_SLA_SCALE
-
-
-def _setup_logging(level: str, name: str = "complaintflow", file: Path | None = None) -> None:
-    """Log to stderr, or to `file` (the live view of `run` owns the terminal)."""
-    if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=level.upper(),
-        format=f"%(asctime)s %(levelname)s {name} %(name)s: %(message)s",
-        **({"filename": str(file)} if file is not None else {"stream": sys.stderr}),
-    )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -42,7 +30,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     handler = handler_class(args.name)
     s = settings(handler.settings_class)
-    _setup_logging(s.log_level, args.name)
+    setup_logging(s.log_level, worker=args.name, fmt=s.log_format)
     WorkerRunner(handler, s).run()
     return 0
 
@@ -217,9 +205,15 @@ def _instant(text: str) -> datetime:
 
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas.export import export
+    from services.commands.workers import asyncapi_yaml
 
     written = export(Path(args.dir) if args.dir else None)
     print(f"Wrote {len(written)} schema files to {written[0].parent if written else '-'}")
+    if not args.dir:
+        from schemas.asyncapi import ASYNCAPI_FILE
+
+        ASYNCAPI_FILE.write_text(asyncapi_yaml(), encoding="utf-8")
+        print(f"Wrote the AsyncAPI document to {ASYNCAPI_FILE}")
     return 0
 
 
@@ -240,7 +234,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         # The demo's shrunken SLAs belong to the demo: without the feed, real durations.
         os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
     settings = Settings()
-    _setup_logging("WARNING", file=settings.home / "logs" / "run.log")
+    setup_logging(
+        "WARNING",
+        worker="complaintflow",
+        fmt=settings.log_format,
+        file=settings.home / "logs" / "run.log",
+    )
     worker_env: dict[str, dict[str, Any]] = {
         "intake": _intake_api(IntakeSettings()),
         "analytics": _analytics_api(AnalyticsSettings()),
