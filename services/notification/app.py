@@ -232,9 +232,14 @@ class Notification(Handler):
     def _sla(self, conn: psycopg.Connection, event: SlaEvent, out: list[Emit]) -> None:
         now = self.clock.now()
         if event.kind == SlaEventKind.STARTED and event.target == SlaTarget.RESOLVE:
-            facts = store.remember_deadline(conn, event.complaint_id, event.deadline, now)
-            if facts.priority is None:  # the routing decision is on its way: the SLA knows
-                facts = replace(facts, priority=event.priority, department=event.department)
+            facts = store.remember_deadline(
+                conn,
+                event.complaint_id,
+                event.deadline,
+                now,
+                priority=event.priority,
+                department=event.department,
+            )
             if facts.reference is not None:  # registered already seen
                 self._acknowledge(conn, facts, out)
             return

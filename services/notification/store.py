@@ -180,14 +180,24 @@ def remember_routed(
 
 
 def remember_deadline(
-    conn: psycopg.Connection, complaint_id: str, deadline: datetime, now: datetime
+    conn: psycopg.Connection,
+    complaint_id: str,
+    deadline: datetime,
+    now: datetime,
+    *,
+    priority: Priority,
+    department: str,
 ) -> Facts:
+    """The resolve deadline, and the SLA's priority and department until routing's own
+    decision is seen (topics arrive in any order; routing's decision wins)."""
     row = conn.execute(
-        "INSERT INTO notification.complaints (complaint_id, resolve_deadline, updated_at)"
-        " VALUES (%s, %s, %s) ON CONFLICT (complaint_id) DO UPDATE SET"
-        " resolve_deadline = EXCLUDED.resolve_deadline, updated_at = EXCLUDED.updated_at"
+        "INSERT INTO notification.complaints (complaint_id, resolve_deadline, updated_at,"
+        " priority, department) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (complaint_id) DO UPDATE"
+        " SET resolve_deadline = EXCLUDED.resolve_deadline, updated_at = EXCLUDED.updated_at,"
+        " priority = COALESCE(notification.complaints.priority, EXCLUDED.priority),"
+        " department = COALESCE(notification.complaints.department, EXCLUDED.department)"
         f" RETURNING {FACTS}",
-        (complaint_id, deadline, now),
+        (complaint_id, deadline, now, priority.value, department),
     ).fetchone()
     found = _facts(row)
     assert found is not None
