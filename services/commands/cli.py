@@ -305,9 +305,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         "analytics": _analytics_api(AnalyticsSettings()),
     }
     catcher = None
+    intake_url = worker_env["intake"].get("http_url") or ""
+    survey = intake_url.replace("/v1/events", "/v1/survey")  # customers answer there
+    worker_env["notification"] = {"env": {"CF_NOTIFY_SURVEY_URL": survey} if survey else {}}
     if not os.environ.get("CF_SMTP_HOST"):  # a local mail catcher: read what was sent
         catcher = MailCatcher(settings.home.resolve() / "mail").start()
-        worker_env["notification"] = {"env": catcher.env}
+        worker_env["notification"]["env"].update(catcher.env)
     try:
         return run(
             settings,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -86,6 +86,7 @@ class SlaTimer(Handler):
             else load_default()
         )
         self.scale = s.sla_scale
+        self.horizon = timedelta(hours=s.sla_history_horizon_hours)
         self.queue = DueQueue()
         self.partitions: set[int] = set()
         self._policies: dict[tuple[object, ...], Policy] = {}
@@ -343,14 +344,15 @@ class SlaTimer(Handler):
         step = next_step(st, plan)
         if step is None:
             return replace(st, next_due=None)
-        _, action, arg = step
+        due, action, arg = step
+        past = now - due > self.horizon  # history is not news: marked for every consumer
         if action == "warn":
             st = replace(st, warned_pct=arg)
             if now < plan.deadline:  # after the deadline a warning is noise: the breach says it
                 self.after_commit(
                     self.metrics.sla_warnings.labels(st.target, st.priority.value).inc
                 )
-                out.append(self._emit(st, SlaEventKind.WARNING, now, pct=arg))
+                out.append(self._emit(st, SlaEventKind.WARNING, now, pct=arg, past=past))
         elif action == "breach":
             late = max(0.0, (now - plan.deadline).total_seconds())
             st = replace(st, state=BREACHED)
@@ -358,12 +360,12 @@ class SlaTimer(Handler):
                 self.metrics.sla_breaches.labels(st.target, st.priority.value, st.department).inc
             )
             self.after_commit(lambda: self.metrics.sla_breach_lag.observe(late))
-            out.append(self._emit(st, SlaEventKind.BREACHED, now, late=late))
+            out.append(self._emit(st, SlaEventKind.BREACHED, now, late=late, past=past))
         else:
             role = next(r for level, r, _ in plan.escalations if level == arg)
             st = replace(st, escalation_level=arg)
             self.after_commit(self.metrics.sla_escalations.labels(str(arg)).inc)
-            out.append(self._emit(st, SlaEventKind.ESCALATED, now, level=arg, to=role))
+            out.append(self._emit(st, SlaEventKind.ESCALATED, now, level=arg, to=role, past=past))
         following = next_step(st, plan)
         return replace(st, next_due=following[0] if following else None)
 
@@ -501,6 +503,7 @@ class SlaTimer(Handler):
         to: str | None = None,
         late: float | None = None,
         elapsed: float | None = None,
+        past: bool = False,
     ) -> Emit:
         deadline = st.deadline or now
         event = SlaEvent(
@@ -517,6 +520,7 @@ class SlaTimer(Handler):
             escalated_to=to,
             late_by_seconds=late,
             elapsed_seconds=elapsed,
+            historical=past,
         )
         return self.emit(
             SLA,

@@ -327,3 +327,23 @@ def test_polls_are_small_while_a_step_falls_due_soon(cf):
         following = timer.queue.next_due()
         assert following is not None and following > clock.now().timestamp() + SOON_S
         assert timer.batch_limit() is None
+
+
+def test_firings_of_an_imported_complaint_are_marked_historical(cf):
+    # Given a P1 complaint from nine months ago, imported now, and one from today
+    clock = FrozenClock(MON)
+    long_ago = MON - timedelta(days=270)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        timer.handle(routed("old", Priority.P1, long_ago), conn)
+        timer.handle(routed("new", Priority.P1, MON), conn)
+        # When its breach and every escalation level fire at once, and today's complaint breaches
+        clock.advance(timedelta(hours=4, seconds=1))
+        fired = [e.value for e in timer.tick(conn) if e.value.target.value == "resolve"]
+    old = [e for e in fired if e.complaint_id == "old"]
+    new = [e for e in fired if e.complaint_id == "new"]
+    # Then the old firings say they are history; today's do not
+    assert {e.kind.value for e in old} == {"breached", "escalated"} and len(old) == 5
+    assert all(e.historical for e in old)
+    assert [e.kind.value for e in new] == ["breached", "escalated"]
+    assert not any(e.historical for e in new)
