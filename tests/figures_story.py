@@ -25,11 +25,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
+
 from schemas.common import Channel, Language, Priority, Status
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
+from services.analytics import archive
+from services.analytics.migrations import MIGRATIONS
+from services.kernel.db import migrate
 
 BASE = datetime(2026, 3, 2, tzinfo=UTC)
 LAST_YEAR = datetime(2025, 3, 3, tzinfo=UTC)
@@ -210,3 +215,14 @@ def week(base: datetime = BASE, tag: str = "") -> list[Any]:
     s.complaint("i", 7 * D + H, category="billing", channel="phone", department="finance",
                 priority="P3")  # fmt: skip
     return s.events
+
+
+def archived(conn: psycopg.Connection, *bases: datetime) -> None:
+    """The week told at each of `bases` (each its own complaints), archived through the
+    archive's writing path long after it happened."""
+    migrate(conn, "analytics", MIGRATIONS)
+    for n, base in enumerate(bases):
+        story = week(base, tag=f"{base.year}-")
+        events = [(f"ce-{n}-{i}", "topic", model) for i, model in enumerate(story)]
+        archive.record(conn, events, BASE + timedelta(weeks=30))
+    conn.commit()

@@ -9,24 +9,13 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from services.analytics import archive, figures
+from services.analytics import figures
 from services.analytics.figures import Compliance, Durations, Performance
-from services.analytics.migrations import MIGRATIONS
 from services.analytics.periods import Period
-from services.kernel.db import migrate
-from tests.figures_story import BASE, LAST_YEAR, week
+from tests.figures_story import BASE, LAST_YEAR, archived
 
 pytestmark = pytest.mark.integration
 WEEK = timedelta(days=7)
-
-
-def archived(conn: psycopg.Connection, *bases) -> None:
-    migrate(conn, "analytics", MIGRATIONS)
-    for n, base in enumerate(bases):
-        story = week(base, tag=f"{base.year}-")
-        events = [(f"ce-{n}-{i}", "topic", model) for i, model in enumerate(story)]
-        archive.record(conn, events, BASE + 30 * WEEK)  # processed long after it happened
-    conn.commit()
 
 
 def test_every_figure_of_the_week_matches_the_hand_computed_one(cf):
