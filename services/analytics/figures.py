@@ -139,19 +139,27 @@ def dimensions(conn: psycopg.Connection) -> tuple[str, ...]:
     return (*DIMENSIONS, "place") if row else DIMENSIONS
 
 
-def compute(conn: psycopg.Connection, period: Period, *, source: str | None = None) -> Figures:
-    """Every figure of one period (and one call center, when `source` is given)."""
+PARTS = ("volume", "backlog", "sla", "durations", "cohort", "root_causes", "performance")
+
+
+def compute(
+    conn: psycopg.Connection,
+    period: Period,
+    *,
+    source: str | None = None,
+    parts: tuple[str, ...] = PARTS,
+) -> Figures:
+    """The figures of one period (and one call center, when `source` is given): all of them,
+    or those of `parts`."""
     f = Figures(period, source)
     p = {"start": period.start, "end": period.end, "source": source}
-    dims = dimensions(conn)
-    _volume(conn, f, p, dims)
-    _trend(conn, f, p, dims)
-    _backlog(conn, f, p)
-    _sla(conn, f, p)
-    _durations(conn, f, p)
-    _cohort(conn, f, p)
-    _root_causes(conn, f, p)
-    _performance(conn, f, p)
+    if "volume" in parts:
+        dims = dimensions(conn)
+        _volume(conn, f, p, dims)
+        _trend(conn, f, p, dims)
+    for part in parts:
+        if part != "volume":
+            STEPS[part](conn, f, p)
     return f
 
 
@@ -162,7 +170,7 @@ RECEIVED = (
 OF_SOURCE = "c.reference IS NOT NULL AND (%(source)s::text IS NULL OR c.source = %(source)s)"
 
 
-def _by_dimension(dims: tuple[str, ...], *extra: str) -> tuple[str, str]:
+def by_dimension(dims: tuple[str, ...], *extra: str) -> tuple[str, str]:
     """(which dimension and its value, GROUPING SETS of each dimension with `extra`)."""
     which = " ".join(f"WHEN GROUPING(c.{d}) = 0 THEN '{d}'" for d in dims)
     values = ", ".join(f"c.{d}" for d in dims)
@@ -171,7 +179,7 @@ def _by_dimension(dims: tuple[str, ...], *extra: str) -> tuple[str, str]:
 
 
 def _volume(conn: psycopg.Connection, f: Figures, p: dict[str, Any], dims: tuple[str, ...]):
-    which, sets = _by_dimension(dims)
+    which, sets = by_dimension(dims)
     rows = conn.execute(
         f"SELECT {which}, count(*) FROM analytics.complaints c WHERE {RECEIVED}"  # noqa: S608
         f" GROUP BY {sets} ORDER BY 1, 3 DESC, 2",
@@ -185,7 +193,7 @@ def _volume(conn: psycopg.Connection, f: Figures, p: dict[str, Any], dims: tuple
 
 def _trend(conn: psycopg.Connection, f: Figures, p: dict[str, Any], dims: tuple[str, ...]):
     bucket = f"date_trunc('{f.period.bucket}', c.occurred_at, 'UTC')"  # hour, day or week
-    which, sets = _by_dimension(dims, bucket)
+    which, sets = by_dimension(dims, bucket)
     rows = conn.execute(
         f"SELECT {bucket}, {which}, count(*) FROM analytics.complaints c"  # noqa: S608
         f" WHERE {RECEIVED} GROUP BY {sets} ORDER BY 1",
@@ -360,3 +368,13 @@ def _performance(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> Non
     for is_owner, name, handled, on_time, reopened, csat in rows:
         got = Performance(name, handled, on_time, reopened, None if csat is None else float(csat))
         (f.owners if is_owner else f.teams).append(got)
+
+
+STEPS = {
+    "backlog": _backlog,
+    "sla": _sla,
+    "durations": _durations,
+    "cohort": _cohort,
+    "root_causes": _root_causes,
+    "performance": _performance,
+}
