@@ -117,10 +117,12 @@ def stacked(
     fig, ax = plt.subplots(figsize=(6, 0.45 * max(len(rows), 3) + 1.0))
     names = [name for name, _ in rows][::-1]
     left = [0] * len(rows)
+    room = max((sum(values) for _, values in rows), default=0) / 12  # a label fits in a part
     for i, part in enumerate(parts):
         values = [values[i] for _, values in rows][::-1]
         found = ax.barh(names, values, left=left, color=colors[i % len(colors)], label=part)
-        ax.bar_label(found, labels=[str(v) if v else "" for v in values], label_type="center")
+        shown = [str(v) if v and v >= room else "" for v in values]
+        ax.bar_label(found, labels=shown, label_type="center")
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.legend(ncols=len(parts), loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -129,7 +131,7 @@ def stacked(
 
 def columns(items: Sequence[tuple[str, float]], *, title: str, color: str = PALETTE[0]) -> str:
     """Vertical bars (a distribution: scores, levels), each labelled with its value."""
-    fig, ax = plt.subplots(figsize=(4.2, 2.8))
+    fig, ax = plt.subplots(figsize=(4.2, 2.2))
     found = ax.bar([name for name, _ in items], [value for _, value in items], color=color)
     ax.bar_label(found, fmt="%g", padding=2)
     ax.set_title(title, loc="left")

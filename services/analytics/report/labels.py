@@ -131,6 +131,7 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "on_time": ("On time", "按时", "準時"),
     "reopened": ("Reopened", "重开", "重開"),
     "nothing": ("None in this period.", "本期无。", "本期無。"),
+    "seconds": ("s", "秒", "秒"),
     "minutes": ("min", "分钟", "分鐘"),
     "hours": ("h", "小时", "小時"),
     "days": ("d", "天", "天"),
@@ -164,10 +165,11 @@ class Words:
         return format_percent(value, "#,##0.0%", locale=self.locale)
 
     def duration(self, seconds: float | None) -> str:
-        """Minutes under two hours, hours under two days, then days."""
+        """Seconds under two minutes, minutes under two hours, hours under two days, days."""
         if seconds is None:
             return "–"
-        for unit, size, limit in (("minutes", 60, 7200), ("hours", 3600, 172800)):
+        limits = (("seconds", 1, 120), ("minutes", 60, 7200), ("hours", 3600, 172800))
+        for unit, size, limit in limits:
             if seconds < limit:
                 return f"{self.number(seconds / size, 1)} {self(unit)}"
         return f"{self.number(seconds / 86400, 1)} {self('days')}"

@@ -27,6 +27,7 @@ def test_numbers_durations_and_rates_in_each_language():
         "30.0 min", "3.0 h", "3.0 d"
     )  # fmt: skip
     assert zh.duration(259200) == "3.0 天" and tw.duration(600) == "10.0 分鐘"
+    assert en.duration(12.34) == "12.3 s" and zh.duration(90) == "90.0 秒"
     assert en.percent(3 / 7) == "42.9%" and en.number(1234567) == "1,234,567"
     assert en.number(None) == en.percent(None) == en.duration(None) == "–"
     assert zh("title") == "投诉管理报告" and tw("title") == "投訴管理報告"
