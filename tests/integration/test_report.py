@@ -141,7 +141,7 @@ def _snippet(tmp_path: Path, name: str, text: str) -> np.ndarray:
     return pixels(browser.screenshot(page, tmp_path / f"snippet-{name}.png", width=400, height=80))
 
 
-def test_the_csv_has_the_same_figures(cf, tmp_path):
+def test_the_csv_has_the_same_figures_and_the_pdf_is_printed(cf, tmp_path):
     with psycopg.connect(cf.db_url()) as conn:
         archived(conn, BASE)
     out = write_report(cf.db_url(), WEEK, tmp_path / "r.csv", fmt="csv", now=BASE, progress=False)
@@ -152,3 +152,6 @@ def test_the_csv_has_the_same_figures(cf, tmp_path):
     assert got[("backlog", "logistics", "3-7d")] == ("2", "")
     assert got[("escalations", "level", "3")] == ("1", "0")
     assert got[("root_cause", "Double charge", "refund")] == ("2", "1")
+    # And the PDF is the page printed by Chromium
+    pdf = write_report(cf.db_url(), WEEK, tmp_path / "r.pdf", fmt="pdf", now=BASE, progress=False)
+    assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 50_000
