@@ -150,6 +150,7 @@ def test_the_csv_has_the_same_figures_and_the_pdf_is_printed(cf, tmp_path):
     assert got[("headline", "Complaints received", "")] == ("6", "1")
     assert got[("volume", "category", "delivery")] == ("2", "0")
     assert got[("backlog", "logistics", "3-7d")] == ("2", "")
+    assert got[("trend_day", "channel=phone", "2026-03-08T00:00:00+00:00")] == ("1", "")
     assert got[("escalations", "level", "3")] == ("1", "0")
     assert got[("root_cause", "Double charge", "refund")] == ("2", "1")
     # And the PDF is the page printed by Chromium

@@ -46,6 +46,10 @@ def render_csv(f: Figures, prev: Figures, words: Words) -> str:
     for dim, rows in f.volume.items():
         for value, n in rows:
             w.writerow(("volume", dim, value, n, before.get(dim, {}).get(value, 0)))
+    for dim, values in f.trend.items():
+        for value, counts in values.items():
+            for at, n in sorted(counts.items()):
+                w.writerow((f"trend_{f.period.bucket}", f"{dim}={value}", at.isoformat(), n, ""))
     for department, bands in f.backlog.items():
         for band, n in bands.items():
             w.writerow(("backlog", department, band, n, ""))
