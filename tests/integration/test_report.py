@@ -116,6 +116,7 @@ def test_the_chinese_report_renders_its_characters_in_chromium(cf, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert '<html lang="zh-Hans">' in html and "投诉管理报告" in html
     assert cards(html)["受理投诉"][0] == "6" and "SLA 达成率" in html
+    assert "<td>物流部</td>" in html  # the backlog's departments, in Chinese
     # Then Chromium draws it: a page of substance, not blank
     shot = browser.screenshot(out, tmp_path / "report-zh-Hans.png", height=3600)
     keep(shot)

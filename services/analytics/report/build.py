@@ -152,13 +152,19 @@ def _compliance(name: str, sub: str, got: Compliance, w: Words) -> dict[str, Any
     }
 
 
+def _named(w: Words, dim: str, rows: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [(w.department(v), n) for v, n in rows] if dim == "department" else rows
+
+
 def context(f: Figures, prev: Figures, w: Words, *, generated: datetime) -> dict[str, Any]:
     """Everything the template shows."""
     bands = [name for name, _ in AGE_BANDS]
     backlog = sorted(f.backlog.items(), key=lambda kv: -sum(kv[1].values()))
     by_department = sorted(f.sla_by_department.items(), key=lambda kv: -kv[1].breached)
+    backlog = [(w.department(d), bands_) for d, bands_ in backlog]
+    by_department = [(w.department(d), got) for d, got in by_department]
     volumes = [
-        (dim, charts.bars(f.volume[dim][:8], title=w(dim)))
+        (dim, charts.bars(_named(w, dim, f.volume[dim][:8]), title=w(dim)))
         for dim in CHARTED
         if dim in f.volume and f.volume[dim] and not (dim == "source" and f.source)
     ]

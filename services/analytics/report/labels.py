@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from babel.numbers import format_decimal, format_percent
 
+from services.analytics import customer_view
+
 LANGUAGES = ("en", "zh-Hans", "zh-Hant")
 LOCALES = {"en": "en_GB", "zh-Hans": "zh_Hans_CN", "zh-Hant": "zh_Hant_TW"}
 FONTS = {"en": "Noto Sans CJK SC", "zh-Hans": "Noto Sans CJK SC", "zh-Hant": "Noto Sans CJK TC"}
@@ -152,6 +154,12 @@ class Words:
         found = WORDS.get(key)
         text = found[self._index] if found else key  # a value (a category) stays as it is
         return text.format(**values) if values else text
+
+    def department(self, name: str) -> str:
+        """A department as its people call it in this language (the customer's view names the
+        routing rules' departments); another stays as the archive names it."""
+        found = customer_view.TEAMS.get(name)
+        return found[customer_view.LANGUAGES.index(self.language)] if found else name
 
     def number(self, value: float | None, digits: int = 0) -> str:
         if value is None:

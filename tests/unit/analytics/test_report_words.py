@@ -32,6 +32,9 @@ def test_numbers_durations_and_rates_in_each_language():
     assert en.number(None) == en.percent(None) == en.duration(None) == "–"
     assert zh("title") == "投诉管理报告" and tw("title") == "投訴管理報告"
     assert en("billing") == "billing"  # a value, not a word of ours, stays as it is
+    assert (zh.department("finance"), tw.department("technical")) == ("财务部", "技術支援部")
+    assert en.department("customer_service") == "Customer service"
+    assert zh.department("night-shift") == "night-shift"  # one the rules do not name
     with pytest.raises(ValueError, match="expected one of en, zh-Hans, zh-Hant"):
         Words("fr")
 
