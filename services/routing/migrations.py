@@ -36,4 +36,16 @@ MIGRATIONS = (
         CREATE INDEX pending_changes_complaint ON {schema}.pending_changes (complaint_id);
         """,
     ),
+    (
+        4,
+        # Each change applied once: a change read again after its decision was committed
+        # (a crash before the offset commit) is recognised by its cause and not applied twice.
+        """
+        CREATE TABLE {schema}.applied_changes (
+            cause text PRIMARY KEY,
+            complaint_id text NOT NULL,
+            applied_at timestamptz NOT NULL
+        );
+        """,
+    ),
 )
