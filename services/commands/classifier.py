@@ -238,6 +238,7 @@ def render(e: Evaluation) -> str:
         f"keyword classifier on the same rows: accuracy {k.accuracy:.1%}, {k.triage_rate:.1%} to"
         f" triage, {k.routed_accuracy:.1%} of the rest right",
         "",
+        f"routed at threshold {e.threshold:.2f} (recall counts triage as a miss):",
         f"{'category':<28} {'precision':>9} {'recall':>7} {'rows':>6}",
     ]
     for label, precision, recall, support in s.per_category():

@@ -176,7 +176,8 @@ def cmd_classifier(args: argparse.Namespace) -> int:
     if args.chart != "-":
         from services.commands.confusion_chart import write_chart
 
-        chart = write_chart(result.scores, Path(args.chart), title=result.what)
+        title = f"{result.what}, routed at threshold {result.threshold:.2f}"
+        chart = write_chart(result.scores, Path(args.chart), title=title)
         print(f"\nconfusion matrix: {chart}")
     return 0
 

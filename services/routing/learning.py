@@ -50,7 +50,8 @@ class Scores:
     labels: list[str]
     """Every category, in the order of the matrix."""
     confusion: list[list[int]]
-    """confusion[true][predicted], counts; the last column is triage (below the threshold)."""
+    """confusion[true][routed to], counts, as routing would do: the last column is triage (a
+    best guess below the threshold)."""
     fold_accuracy: list[float] = field(default_factory=list)
     """Accuracy (best guess, threshold ignored) per fold of a cross-validation."""
     correct: int = 0
@@ -75,7 +76,8 @@ class Scores:
         return self.correct_routed / routed if routed else 0.0
 
     def per_category(self) -> list[tuple[str, float, float, int]]:
-        """(category, precision, recall, support) of the best guesses."""
+        """(category, precision, recall, support) of routing at the threshold: precision of
+        the complaints routed to the category, recall of those labelled so (triage misses)."""
         m = np.array(self.confusion)
         out = []
         for i, label in enumerate(self.labels):
@@ -104,20 +106,19 @@ def score(
     threshold: float,
     into: Scores | None = None,
 ) -> Scores:
-    """Add (best guess or None, confidence) against the true categories to `into`.
-
-    The matrix counts best guesses; a guess below `threshold` also counts as triaged."""
+    """Add (best guess or None, confidence) against the true categories to `into`: accuracy
+    counts best guesses; the matrix, triage and routed figures count what routing does."""
     s = into or Scores(list(labels), [[0] * (len(labels) + 1) for _ in labels])
     index = {label: i for i, label in enumerate(s.labels)}
     for true, (guess, confidence) in zip(truth, guesses, strict=True):
-        row = s.confusion[index[true]]
-        row[index[guess] if guess in index else len(s.labels)] += 1
+        routed = guess is not None and confidence >= threshold and guess in index
+        s.confusion[index[true]][index[guess] if routed else len(s.labels)] += 1  # type: ignore[index]
         s.total += 1
         s.correct += guess == true
-        if guess is None or confidence < threshold:
-            s.triaged += 1
-        else:
+        if routed:
             s.correct_routed += guess == true
+        else:
+            s.triaged += 1
     return s
 
 

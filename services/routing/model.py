@@ -30,7 +30,7 @@ class ModelParams:
     ngram_max: int = 4
     min_df: int = 2
     """An n-gram must occur in this many training texts to count."""
-    c: float = 20.0
+    c: float = 100.0
     """Inverse regularisation of the logistic regression."""
     max_iter: int = 2000
 
@@ -167,12 +167,13 @@ class TextModel:
     ) -> tuple[tuple[str, float], ...]:
         # A sequence with and without its word-edge padding is one piece of evidence; single
         # characters say little to a person, so the sequences shown have two or more.
-        merged: Counter[str] = Counter()
+        merged: dict[str, float] = {}
         for i, weight in zip(idx, pull, strict=True):
             term = self.terms[int(i)].strip()
             if len(term) >= 2 and weight > 0:
-                merged[term] += float(weight)
-        return tuple((term, round(w, 3)) for term, w in merged.most_common(top))
+                merged[term] = merged.get(term, 0.0) + float(weight)
+        ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:top]
+        return tuple((term, round(w, 3)) for term, w in ranked)
 
     def predict_many(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None

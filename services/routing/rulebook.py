@@ -100,7 +100,7 @@ class ClassifierSpec(Model):
     """Below this confidence a complaint without a known category goes to triage (keywords)."""
     prior: Annotated[float, Field(gt=0)] = 1.0
     """Pseudo-weight of "none of these": confidence = best / (best + runner-up + prior)."""
-    model_threshold: Annotated[float, Field(ge=0, le=1)] = 0.45
+    model_threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
     """Below this probability of the trained model's best category: triage."""
     explain_terms: Annotated[int, Field(ge=0, le=20)] = 5
     """How many of the character sequences that weighed most a decision's reasons name."""
