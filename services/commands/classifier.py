@@ -182,7 +182,9 @@ def evaluate(
     else:
         name, trained = _stored(s, model)
         with _steps(progress, f"classifying with {name}", len(examples)) as step:
-            scores = learning.measure(_guess(trained), examples, threshold=threshold, progress=step)
+            scores = learning.measure(
+                learning.model_guess(trained), examples, threshold=threshold, progress=step
+            )
         what = f"model {name} on {len(examples):,} rows of {path.name}"
     keyword = learning.measure(
         learning.keyword_guess(classifier), examples, threshold=rules.classifier.threshold
@@ -210,14 +212,6 @@ def _number(which: str) -> int:
         raise ValueError(
             f"--model: expected a version (3 or v3), latest or default, got {which!r}"
         ) from None
-
-
-def _guess(model: TextModel) -> Callable[[str], tuple[str | None, float]]:
-    def guess(text: str) -> tuple[str | None, float]:
-        p = model.predict(text, explain=0)
-        return p.category, p.confidence
-
-    return guess
 
 
 def render(e: Evaluation) -> str:

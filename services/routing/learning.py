@@ -174,6 +174,16 @@ def measure(
     return score([e.category for e in examples], guesses, labels=labels, threshold=threshold)
 
 
+def model_guess(model: TextModel) -> Callable[[str], tuple[str | None, float]]:
+    """A trained model as `measure` wants it."""
+
+    def guess(text: str) -> tuple[str | None, float]:
+        p = model.predict(text, explain=0)
+        return p.category, p.confidence
+
+    return guess
+
+
 def keyword_guess(classifier: Classifier) -> Callable[[str], tuple[str | None, float]]:
     """The keyword classifier as `measure` wants it (its best guess and confidence)."""
 
