@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from statistics import mean, pstdev
 
@@ -100,16 +100,13 @@ def train(s: RoutingSettings, path: Path, mapping_path: Path, *, progress: bool 
         with _steps(progress, "training", 1) as step:
             model = learning.fit([*examples, *corrections], rules.classifier)
             step(1)
-        now = datetime.now(UTC)
-        model_store.replace_file_examples(conn, examples, now)
+        model_store.replace_file_examples(conn, examples)
         version = model_store.save(
             conn,
             model,
             origin=f"train {path.name}",
             examples=len(examples),
-            corrections=len(corrections),
-            evaluation=None,
-            now=now,
+            corrections=corrections,
         )
     cats = Counter(e.category for e in examples)
     return (
@@ -129,7 +126,6 @@ def retrain(s: RoutingSettings) -> str:
             rules.classifier,
             categories=sorted(classifier.categories),
             origin="retrain",
-            now=datetime.now(UTC),
         )
         step(1)
     return f"model v{version}: {rows:,} rows + {corrections:,} agents' corrections."
@@ -139,7 +135,7 @@ def list_models(s: RoutingSettings) -> str:
     with _connect(s) as conn:
         infos = model_store.models(conn)
     if not infos:
-        shipped = learning.shipped_model()
+        shipped = learning.shipped_model_for(taxonomy(s)[1].categories)
         return "No trained model: routing uses " + (
             f"the shipped model {shipped.version}." if shipped else "the keyword lists."
         )
@@ -159,6 +155,14 @@ class Evaluation:
     keywords: learning.Scores
     what: str
     threshold: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "what": self.what,
+            "threshold": self.threshold,
+            "model": self.scores.as_dict(),
+            "keywords": self.keywords.as_dict(),
+        }
 
 
 def evaluate(
@@ -226,9 +230,10 @@ def render(e: Evaluation) -> str:
         )
     else:
         lines.append(f"accuracy {s.accuracy:.1%} (best guess, threshold ignored)")
+    spread = f" ± {pstdev(s.fold_right):.1%}" if s.fold_right else ""
     lines += [
         f"at threshold {e.threshold:.2f}: {s.triage_rate:.1%} to triage, {s.routed_accuracy:.1%}"
-        f" of the rest routed to the right category",
+        f" of the rest routed to the right category ({s.right_rate:.1%}{spread} of all rows)",
         f"keyword classifier on the same rows: accuracy {k.accuracy:.1%}, {k.triage_rate:.1%} to"
         f" triage, {k.routed_accuracy:.1%} of the rest right",
         "",

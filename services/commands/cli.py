@@ -172,13 +172,17 @@ def cmd_classifier(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise RuntimeError(f"{args.file or 'classifier'}: {exc}") from exc
-    print(classifier.render(result))
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(classifier.render(result))
     if args.chart != "-":
         from services.commands.confusion_chart import write_chart
 
         title = f"{result.what}, routed at threshold {result.threshold:.2f}"
         chart = write_chart(result.scores, Path(args.chart), title=title)
-        print(f"\nconfusion matrix: {chart}")
+        if not args.json:
+            print(f"\nconfusion matrix: {chart}")
     return 0
 
 
@@ -416,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="confusion-matrix.png",
         help="where evaluate writes the confusion-matrix PNG (- for none)",
     )
+    cl.add_argument("--json", action="store_true", help="evaluate's figures as JSON")
     cl.add_argument("--quiet", action="store_true", help="no progress bars")
     cl.set_defaults(func=cmd_classifier)
 

@@ -7,14 +7,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
 import psycopg
 
 from services.kernel.clock import Clock
 from services.routing import model_store
 from services.routing.classifier import Classifier, Trained
-from services.routing.learning import retrain, shipped_model
+from services.routing.learning import retrain, shipped_model_for
 from services.routing.rulebook import ClassifierSpec
 from services.routing.settings import RoutingSettings
 
@@ -55,8 +54,9 @@ class ModelKeeper:
         self._checked = time.monotonic()
         latest = model_store.latest_version(conn)
         if latest is None:
-            if self.classifier.trained is None:
-                self._use(shipped_model(), None)
+            shipped = shipped_model_for(self.classifier.categories)
+            if self.classifier.trained is None and shipped is not None:
+                self._use(shipped, None)
         elif latest != self.version:
             try:
                 model = model_store.load(conn, latest)
@@ -88,9 +88,9 @@ class ModelKeeper:
         hours = self.settings.routing_retrain_hours
         if hours <= 0 or (self._retraining is not None and self._retraining.is_alive()):
             return
-        infos = model_store.models(conn)[:1]
-        due = not infos or self.clock.now() - infos[0].created_at >= timedelta(hours=hours)
-        if due and model_store.corrections_since(conn, self.version):
+        if model_store.older_than(conn, hours) and model_store.corrections_since(
+            conn, self.version
+        ):
             self._retraining = threading.Thread(
                 target=self._retrain, name="routing-retrain", daemon=True
             )
@@ -112,7 +112,6 @@ class ModelKeeper:
                     self.spec,
                     categories=sorted(self.classifier.categories),
                     origin="schedule",
-                    now=self.clock.now(),
                 )
             log.info("retrained: model v%d, %d rows + %d corrections", version, rows, corrections)
         except Exception:  # retried at the next check; the loop is never stopped by it

@@ -5,9 +5,8 @@ default model for the shipped taxonomy."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,8 @@ class Scores:
     best guess below the threshold)."""
     fold_accuracy: list[float] = field(default_factory=list)
     """Accuracy (best guess, threshold ignored) per fold of a cross-validation."""
+    fold_right: list[float] = field(default_factory=list)
+    """Share routed to the right category (not triaged, not wrong) per fold."""
     correct: int = 0
     total: int = 0
     triaged: int = 0
@@ -64,6 +65,11 @@ class Scores:
     @property
     def accuracy(self) -> float:
         return self.correct / self.total if self.total else 0.0
+
+    @property
+    def right_rate(self) -> float:
+        """The share of all examples routing would send to the right category."""
+        return self.correct_routed / self.total if self.total else 0.0
 
     @property
     def triage_rate(self) -> float:
@@ -93,8 +99,14 @@ class Scores:
             "examples": self.total,
             "accuracy": round(self.accuracy, 4),
             "fold_accuracy": [round(a, 4) for a in self.fold_accuracy],
+            "right_rate": round(self.right_rate, 4),
+            "fold_right": [round(a, 4) for a in self.fold_right],
             "triage_rate": round(self.triage_rate, 4),
             "routed_accuracy": round(self.routed_accuracy, 4),
+            "per_category": {
+                label: {"precision": round(p, 4), "recall": round(r, 4), "rows": n}
+                for label, p, r, n in self.per_category()
+            },
         }
 
 
@@ -148,10 +160,11 @@ def cross_validate(
         model = fit([examples[i] for i in train_idx], spec)
         test = [examples[i] for i in test_idx]
         guesses = model.predict_many([e.text for e in test])
-        before = s.correct
+        before, right = s.correct, s.correct_routed
         truth = [e.category for e in test]
         score(truth, guesses, labels=labels, threshold=spec.model_threshold, into=s)
         s.fold_accuracy.append((s.correct - before) / len(test))
+        s.fold_right.append((s.correct_routed - right) / len(test))
         if progress is not None:
             progress(done)
     return s
@@ -203,13 +216,19 @@ def shipped_model() -> Trained | None:
     return Trained(f"default@{model.fingerprint}", model)
 
 
+def shipped_model_for(categories: Collection[str]) -> Trained | None:
+    """The shipped model if it fits the taxonomy (a call center's own taxonomy uses the
+    keywords until its first model is trained)."""
+    shipped = shipped_model()
+    return shipped if shipped and set(shipped.model.classes) <= set(categories) else None
+
+
 def retrain(
     conn: psycopg.Connection,
     spec: ClassifierSpec,
     *,
     categories: Sequence[str],
     origin: str,
-    now: datetime,
 ) -> tuple[int, int, int]:
     """Train a new version on the stored file rows (the shipped set when none was trained)
     and every agent's correction; returns (version, file rows, corrections)."""
@@ -220,12 +239,6 @@ def retrain(
         rows = [e for e in read_labelled(TRAINING_DIR / "train.csv") if e.category in categories]
     model = fit([*rows, *corrections], spec)
     version = model_store.save(
-        conn,
-        model,
-        origin=origin,
-        examples=len(rows),
-        corrections=len(corrections),
-        evaluation=None,
-        now=now,
+        conn, model, origin=origin, examples=len(rows), corrections=corrections
     )
     return version, len(rows), len(corrections)

@@ -47,6 +47,7 @@ MIGRATIONS = (
             origin text NOT NULL,
             examples int NOT NULL,
             corrections int NOT NULL,
+            learnt_up_to bigint NOT NULL,
             categories jsonb NOT NULL,
             evaluation jsonb,
             model bytea NOT NULL

@@ -25,6 +25,8 @@ class Example:
     text: str
     category: str
     origin: str = FILE
+    id: int = 0
+    """Its place in the order examples were recorded (0: not stored)."""
 
 
 @dataclass(frozen=True)
@@ -58,22 +60,23 @@ def save(
     *,
     origin: str,
     examples: int,
-    corrections: int,
-    evaluation: dict[str, Any] | None,
-    now: datetime,
+    corrections: Sequence[Example],
+    evaluation: dict[str, Any] | None = None,
 ) -> int:
-    """Store a new version (the next number) and return it; it is in use once committed."""
+    """Store a new version (the next number) and return it; it is in use once committed.
+    `corrections` are those it learnt from: corrections recorded later are news for the next."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('routing.models'))")
     version = (latest_version(conn) or 0) + 1
     conn.execute(
         "INSERT INTO routing.models (version, created_at, origin, examples, corrections,"
-        " categories, evaluation, model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        " learnt_up_to, categories, evaluation, model)"
+        " VALUES (%s, now(), %s, %s, %s, %s, %s, %s, %s)",
         (
             version,
-            now,
             origin,
             examples,
-            corrections,
+            len(corrections),
+            max((e.id for e in corrections), default=0),
             Jsonb(list(model.classes)),
             Jsonb(evaluation) if evaluation is not None else None,
             model.to_bytes(),
@@ -91,27 +94,26 @@ def models(conn: psycopg.Connection) -> list[ModelInfo]:
     return [ModelInfo(*row) for row in rows]
 
 
-def replace_file_examples(
-    conn: psycopg.Connection, examples: Sequence[Example], now: datetime
-) -> None:
+def replace_file_examples(conn: psycopg.Connection, examples: Sequence[Example]) -> None:
     """The rows of a newly trained file replace those of the last one; corrections stay."""
     conn.execute("DELETE FROM routing.examples WHERE origin = %s", (FILE,))
     with conn.cursor().copy(
         "COPY routing.examples (origin, text, category, added_at) FROM STDIN"
     ) as copy:
         for e in examples:
-            copy.write_row((FILE, e.text, e.category, now))
+            copy.write_row((FILE, e.text, e.category, "now"))
 
 
 def record_correction(
     conn: psycopg.Connection, complaint_id: str, text: str, category: str, now: datetime
 ) -> None:
     """An agent's correction of a complaint's category: a label for the next training (the
-    latest correction of a complaint wins)."""
+    latest correction of a complaint wins, and counts as news again)."""
     conn.execute(
         "INSERT INTO routing.examples (origin, complaint_id, text, category, added_at)"
         " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (complaint_id) DO UPDATE"
-        " SET text = EXCLUDED.text, category = EXCLUDED.category, added_at = EXCLUDED.added_at",
+        " SET text = EXCLUDED.text, category = EXCLUDED.category, added_at = EXCLUDED.added_at,"
+        " id = nextval(pg_get_serial_sequence('routing.examples', 'id'))",
         (CORRECTION, complaint_id, text, category, now),
     )
 
@@ -119,17 +121,28 @@ def record_correction(
 def examples(conn: psycopg.Connection) -> list[Example]:
     """Everything stored to learn from: file rows first, then corrections."""
     rows = conn.execute(
-        "SELECT text, category, origin FROM routing.examples ORDER BY origin = %s DESC, id",
+        "SELECT text, category, origin, id FROM routing.examples ORDER BY origin = %s DESC, id",
         (FILE,),
     ).fetchall()
     return [Example(*row) for row in rows]
 
 
 def corrections_since(conn: psycopg.Connection, version: int | None) -> int:
-    """Corrections recorded after model `version` was trained (all of them without one)."""
+    """Corrections recorded since model `version` was trained (all of them without one)."""
     row = conn.execute(
-        "SELECT count(*) FROM routing.examples WHERE origin = %s AND added_at >"
-        " coalesce((SELECT created_at FROM routing.models WHERE version = %s), '-infinity')",
+        "SELECT count(*) FROM routing.examples WHERE origin = %s AND id >"
+        " coalesce((SELECT learnt_up_to FROM routing.models WHERE version = %s), 0)",
         (CORRECTION, version),
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def older_than(conn: psycopg.Connection, hours: float) -> bool:
+    """Whether the latest model was trained at least `hours` ago (by the database's clock,
+    the same for every instance), or none was."""
+    row = conn.execute(
+        "SELECT coalesce(now() - max(created_at) >= make_interval(secs => %s), true)"
+        " FROM routing.models",
+        (hours * 3600,),
+    ).fetchone()
+    return bool(row and row[0])
