@@ -8,6 +8,9 @@
    due, worker memory per million open timers, recovery after kill -9 (see `sla.py`).
 5. The whole pipeline: every worker running, a flood of new complaints, the rate at which
    they are fully processed, against bare Kafka on the same messages (see `pipeline.py`).
+6. Routing with the trained classifier: CPU per classification and per decision, model and
+   keywords, and one routing worker's throughput on complaints naming no category (see
+   `routing.py`).
 
 Results are printed and written to `bench-results/` (JSON and an SVG chart).
 """
@@ -37,6 +40,7 @@ from schemas.registry import RAW, REGISTERED, TOPICS
 from services.bench.chart import latency_svg
 from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
 from services.bench.pipeline import new_complaints, run_pipeline
+from services.bench.routing import classification_cost, routing_throughput
 from services.bench.sla import run_sla
 from services.devstack.ports import free_port, stop_process
 from services.kernel.kafka import ensure_topics
@@ -399,6 +403,15 @@ def main(argv: list[str] | None = None) -> int:
     stages.add_argument(
         "--only-pipeline", action="store_true", help="run the whole-pipeline stage only"
     )
+    stages.add_argument(
+        "--only-routing", action="store_true", help="run the routing classifier stage only"
+    )
+    p.add_argument(
+        "--routing-complaints",
+        type=int,
+        default=10_000,
+        help="complaints without a category for the routing stage (0 skips it)",
+    )
     p.add_argument(
         "--pipeline-complaints",
         type=int,
@@ -428,15 +441,17 @@ def main(argv: list[str] | None = None) -> int:
         " (default: 20 + 25 per million timers)",
     )
     args = p.parse_args(argv)
-    run_intake = not (args.skip_intake or args.only_sla or args.only_pipeline)
-    run_sla_stage = not (args.skip_sla or args.only_pipeline)
-    run_pipe = args.pipeline_complaints > 0 and not args.only_sla
+    only_other = args.only_sla or args.only_pipeline or args.only_routing
+    run_intake = not (args.skip_intake or only_other)
+    run_sla_stage = not (args.skip_sla or args.only_pipeline or args.only_routing)
+    run_pipe = args.pipeline_complaints > 0 and not (args.only_sla or args.only_routing)
+    run_routing = args.routing_complaints > 0 and not (args.only_sla or args.only_pipeline)
     instances = [int(n) for n in args.intake_instances.split(",") if n.strip()]
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    n_stages = 3 * run_intake + run_sla_stage + run_pipe
+    n_stages = 3 * run_intake + run_sla_stage + run_pipe + run_routing
     home = Path("/tmp") / f"cf-bench-{uuid.uuid4().hex[:8]}"
     home.mkdir()
     console.print(f"Starting a local stack in {home} ...")
@@ -446,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     lat: dict[str, Any] = {}
     slar: dict[str, Any] = {}
     pipe: dict[str, Any] = {}
+    routing: dict[str, Any] = {}
     try:
         if run_intake:
             events = _events(args.events)
@@ -484,6 +500,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             pipe = run_pipeline(_fresh(base), complaints, console=console)
             pipe["bare_kafka"] = bare_kafka(_fresh(base), complaints)
+        if run_routing:
+            console.print(
+                f"[bold]{n_stages}/{n_stages}[/] routing: classification cost, and one worker"
+                f" on {args.routing_complaints:,} complaints naming no category"
+            )
+            routing = {"cost": classification_cost()}
+            for mode in ("model", "keywords"):
+                routing[mode] = routing_throughput(
+                    _fresh(base), args.routing_complaints, classifier=mode, console=console
+                )
     finally:
         for pid in pids:
             stop_process(pid, signal.SIGINT if pid == pids[-1] else signal.SIGTERM, 60)
@@ -513,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
         _sla_rows(table, slar)
     if run_pipe:
         _pipeline_rows(table, pipe)
+    if run_routing:
+        _routing_rows(table, routing)
     console.print(table)
 
     result: dict[str, Any] = {"at": stamp, "cpus": os.cpu_count()}
@@ -538,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         charts.append(f"sla-breaches-{stamp}.csv")
     if run_pipe:
         result["pipeline"] = pipe
+    if run_routing:
+        result["routing"] = routing
     (out / f"bench-{stamp}.json").write_text(json.dumps(result, indent=2))
     console.print(f"Results in {out}/bench-{stamp}.json and {', '.join(charts)}")
     return 0
@@ -565,6 +595,26 @@ def _pipeline_rows(table: Table, r: dict[str, Any]) -> None:
         ", ".join(f"{k} {v:,.0f}" for k, v in r["rss_peak_mb"].items())
         + f"; {r['machine_busy_cores']:.2f} of {os.cpu_count()} cores",
     )
+
+
+def _routing_rows(table: Table, r: dict[str, Any]) -> None:
+    c = r["cost"]
+    table.add_section()
+    table.add_row(
+        "classify one complaint, model / keywords (CPU)",
+        f"{c['classify_model_us']:,.0f} / {c['classify_keywords_us']:,.0f} µs",
+    )
+    table.add_row(
+        "whole routing decision, model / keywords (CPU)",
+        f"{c['decide_model_us']:,.0f} / {c['decide_keywords_us']:,.0f} µs",
+    )
+    for mode in ("model", "keywords"):
+        t = r[mode]
+        table.add_row(
+            f"routing worker, {t['complaints']:,} without a category ({mode})",
+            f"{t['complaints_per_s']:,.0f} complaints/s, {t['cpu_us_per_complaint']:,.0f} µs CPU"
+            f" each, RSS {t['rss_peak_mb']:,.0f} MiB",
+        )
 
 
 def _sla_rows(table: Table, r: dict[str, Any]) -> None:

@@ -69,7 +69,7 @@ def _json(line: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _start(s: Settings, name: str) -> tuple[subprocess.Popen[bytes], str]:
+def _start(s: Settings, name: str, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
@@ -80,6 +80,7 @@ def _start(s: Settings, name: str) -> tuple[subprocess.Popen[bytes], str]:
         "CF_LOG_LEVEL": "WARNING",
         "CF_SLA_SCALE": "1",
         "CF_PII_KEY": "bench-pii-key-0123456789",
+        **extra,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.commands.cli", "worker", name],
