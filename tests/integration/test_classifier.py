@@ -11,11 +11,8 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from schemas.common import Channel, Language
-from schemas.envelope import CloudEvent, encode
-from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.registered import RegisteredComplaint
-from schemas.registry import LIFECYCLE, REGISTERED
+from schemas.common import Language
+from schemas.lifecycle import LifecycleKind
 from services.commands import classifier
 from services.kernel.clock import FrozenClock
 from services.kernel.db import migrate
@@ -24,7 +21,9 @@ from services.routing import model_store
 from services.routing.app import Routing
 from services.routing.settings import RoutingSettings
 from tests.conftest import wait_for
+from tests.integration.test_routing_held import change
 from tests.integration.test_routing_load import AT
+from tests.integration.test_routing_load import registered as registered_as
 
 pytestmark = pytest.mark.integration
 
@@ -95,38 +94,14 @@ def setup(cf, tmp_path) -> tuple[RoutingSettings, Path, Path]:
 
 
 def registered(n: int, text: str) -> Record:
-    complaint = RegisteredComplaint(
-        complaint_id=f"c{n}",
-        reference=f"CF-TEST-{n:04d}",
-        source="sh-cc",
-        external_ref=f"S-{n}",
-        source_event_id=f"ev-{n}",
-        occurred_at=AT,
-        source_utc_offset="+08:00",
-        registered_at=AT,
-        channel=Channel.PHONE,
-        language=Language.ZH_HANS,
-        description=text,
-        customer_token=f"cus_{n}",
-    )
-    event = CloudEvent(id=f"ce-{n}", type=REGISTERED.ce_type, source="/test", time=AT)
-    return Record(REGISTERED, REGISTERED.name, 0, n, b"k", encode(complaint), event.headers(), 0)
+    """A Chinese complaint that names no category."""
+    return registered_as(n, description=text, category=None, language=Language.ZH_HANS)
 
 
 def recategorised(n: int, category: str) -> Record:
-    event = LifecycleEvent(
-        complaint_id=f"c{n}",
-        kind=LifecycleKind.RECATEGORISED,
-        source="sh-cc",
-        source_event_id=f"fix-{n}",
-        occurred_at=AT,
-        recorded_at=AT,
-        channel=Channel.PHONE,
-        agent="agent-7",
-        category=category,
-    )
-    ce = CloudEvent(id=f"ce-fix-{n}", type=LIFECYCLE.ce_type, source="/test", time=AT)
-    return Record(LIFECYCLE, LIFECYCLE.name, 0, n, b"k", encode(event), ce.headers(), 0)
+    """An agent's correction of complaint c1's category."""
+    assert n == 1, "the correction is of complaint c1"
+    return change(100, LifecycleKind.RECATEGORISED, category=category)
 
 
 def start(s: RoutingSettings, conn: psycopg.Connection) -> Routing:
