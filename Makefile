@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test unit lint bench schemas clean stack-down
+.PHONY: help run test unit lint bench chaos schemas schemas-release clean stack-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +33,14 @@ lint: $(STAMP) ## ruff and mypy
 bench: $(STAMP) ## throughput and latency of the pipeline against bare Kafka on this machine
 	$(BIN)/python -m services.bench $(ARGS)
 
+chaos: $(STAMP) ## kill workers, cut the database, restart the broker under load; then audit
+	$(BIN)/complaintflow chaos $(ARGS)
+
 schemas: $(STAMP) ## re-export the JSON Schema of every topic into schemas/json
 	$(BIN)/complaintflow schemas export
+
+schemas-release: ## on a release: keep today's topic schemas as those later changes must stay compatible with
+	cp schemas/json/*.schema.json schemas/released/
 
 stack-down: $(STAMP) ## stop a stack left running by `complaintflow stack up`
 	$(BIN)/complaintflow stack down

@@ -89,21 +89,24 @@ def category_counts(conn: psycopg.Connection) -> list[tuple[str, int, int, int, 
     ]
 
 
-def apply(conn: psycopg.Connection, patches: Sequence[Patch], now: datetime) -> None:
+def apply(
+    conn: psycopg.Connection, patches: Sequence[Patch], now: datetime, *, schema: str = "analytics"
+) -> None:
     """Apply one batch's patches: the complaints' rows made where missing, then changed with
-    one statement (each field as the patch says: replaced, raised, added, or left)."""
+    one statement (each field as the patch says: replaced, raised, added, or left). `schema`
+    holds the archive's tables (the audit folds the topics into a scratch copy)."""
     if not patches:
         return
     ids = [p.complaint_id for p in patches]
     conn.execute(
-        "INSERT INTO analytics.complaints (complaint_id, updated_at)"
+        f"INSERT INTO {schema}.complaints (complaint_id, updated_at)"
         " SELECT id, %s FROM unnest(%s::text[]) AS id ON CONFLICT DO NOTHING",
         (now, ids),
     )
     reg = [p.registered for p in patches]
     route = [p.routed for p in patches]
     conn.execute(
-        "UPDATE analytics.complaints c SET"
+        f"UPDATE {schema}.complaints c SET"
         " reference = COALESCE(p.reference, c.reference),"
         " source = COALESCE(p.source, c.source),"
         " external_ref = COALESCE(p.external_ref, c.external_ref),"
@@ -202,7 +205,7 @@ def apply(conn: psycopg.Connection, patches: Sequence[Patch], now: datetime) -> 
     targets = [(p.complaint_id, name, t) for p in patches for name, t in p.targets.items()]
     if targets:
         conn.execute(
-            "INSERT INTO analytics.sla_targets AS t (complaint_id, target, policy, state,"
+            f"INSERT INTO {schema}.sla_targets AS t (complaint_id, target, policy, state,"
             " deadline, breached, escalation_level, elapsed_seconds, updated_at)"
             " SELECT u.*, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
             " %s::timestamptz[], %s::boolean[], %s::int[], %s::float8[]) AS u"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,9 @@ from services.devstack.stack import stack_settings as settings
 from services.intake.settings import IntakeSettings, local_api_key_file
 from services.kernel.errors import ConfigError
 from services.kernel.keyfile import KeyFile
+from services.kernel.logs import setup_logging
 from services.kernel.settings import Settings
 from services.simulator.agents import DEMO_SLA_SCALE
-
-
-def _setup_logging(level: str, name: str = "complaintflow", file: Path | None = None) -> None:
-    """Log to stderr, or to `file` (the live view of `run` owns the terminal)."""
-    if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=level.upper(),
-        format=f"%(asctime)s %(levelname)s {name} %(name)s: %(message)s",
-        **({"filename": str(file)} if file is not None else {"stream": sys.stderr}),
-    )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -42,7 +30,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     handler = handler_class(args.name)
     s = settings(handler.settings_class)
-    _setup_logging(s.log_level, args.name)
+    setup_logging(s.log_level, worker=args.name, fmt=s.log_format)
     WorkerRunner(handler, s).run()
     return 0
 
@@ -189,8 +177,68 @@ def cmd_classifier(args: argparse.Namespace) -> int:
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     from services.commands.dead_letters import report
 
+    if args.action == "replay":
+        from services.commands.replay import Chosen, render, replay
+
+        chosen = Chosen(
+            reasons=tuple(args.reason or ()),
+            topic=args.topic,
+            since=args.since,
+            until=args.until,
+            ids=tuple(args.id or ()),
+        )
+        found = replay(settings(Settings), chosen, dry_run=args.dry_run)
+        print(render(found, dry_run=args.dry_run))
+        return 0 if all(r.value is not None for r in found) else 1
     print(report(settings(Settings), limit=args.limit, reveal=args.reveal))
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.audit.report import as_json, as_text
+    from services.audit.run import audit
+
+    s = settings(Settings)
+    mail_dir: Path | None = Path(args.mail_dir) if args.mail_dir else s.home / "mail"
+    if args.mail_dir and not Path(args.mail_dir).is_dir():
+        raise RuntimeError(f"{args.mail_dir}: no such folder of mails")
+    if args.no_mail or (mail_dir is not None and not mail_dir.is_dir()):
+        mail_dir = None
+    columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, console=Console(stderr=True), disable=args.quiet, transient=True
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(topic: str, done: int, total: int) -> None:
+            if topic not in tasks:
+                tasks[topic] = bar.add_task(topic, total=total)
+            bar.update(tasks[topic], completed=done, total=max(total, done))
+
+        report = audit(
+            s,
+            as_of=args.as_of or datetime.now(UTC),
+            grace=timedelta(seconds=args.grace),
+            mail_dir=mail_dir,
+            progress=progress,
+        )
+    print(as_json(report) if args.format == "json" else as_text(report, limit=args.limit))
+    return 0 if report.balanced else 1
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from services.chaos.stack import run_on_own_stack
+
+    return run_on_own_stack(
+        complaints=args.complaints,
+        seed=args.seed,
+        faults=args.faults,
+        spread=args.spread,
+        drain_timeout=args.drain_timeout,
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -256,9 +304,15 @@ def _instant(text: str) -> datetime:
 
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas.export import export
+    from services.commands.workers import asyncapi_yaml
 
     written = export(Path(args.dir) if args.dir else None)
     print(f"Wrote {len(written)} schema files to {written[0].parent if written else '-'}")
+    if not args.dir:
+        from schemas.asyncapi import ASYNCAPI_FILE
+
+        ASYNCAPI_FILE.write_text(asyncapi_yaml(), encoding="utf-8")
+        print(f"Wrote the AsyncAPI document to {ASYNCAPI_FILE}")
     return 0
 
 
@@ -279,7 +333,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         # The demo's shrunken SLAs belong to the demo: without the feed, real durations.
         os.environ.setdefault("CF_SLA_SCALE", str(DEMO_SLA_SCALE))
     settings = Settings()
-    _setup_logging("WARNING", file=settings.home / "logs" / "run.log")
+    setup_logging(
+        "WARNING",
+        worker="complaintflow",
+        fmt=settings.log_format,
+        file=settings.home / "logs" / "run.log",
+    )
     worker_env: dict[str, dict[str, Any]] = {
         "intake": _intake_api(IntakeSettings()),
         "analytics": _analytics_api(AnalyticsSettings()),
@@ -429,7 +488,61 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument(
         "--reveal", action="store_true", help="decrypt sealed originals (may show customer data)"
     )
+    dl.add_argument(
+        "action",
+        nargs="?",
+        choices=("replay",),
+        help="replay: send the chosen dead letters' originals again to their topic",
+    )
+    dl.add_argument("--reason", action="append", help="replay: only this reason (repeatable)")
+    dl.add_argument(
+        "--topic", default="complaints.raw.v1", help="replay: letters of this source topic"
+    )
+    dl.add_argument("--since", type=_instant, help="replay: rejected at or after")
+    dl.add_argument("--until", type=_instant, help="replay: rejected before")
+    dl.add_argument(
+        "--id", action="append", help="replay: a dead letter's ce_id or source:event_id"
+    )
+    dl.add_argument("--dry-run", action="store_true", help="replay: list, send nothing")
     dl.set_defaults(func=cmd_dead_letters)
+
+    au = sub.add_parser(
+        "audit", help="prove the books balance: topics, worker tables, archive and mail agree"
+    )
+    au.add_argument("--format", choices=("text", "json"), default="text")
+    au.add_argument(
+        "--grace",
+        type=float,
+        default=60.0,
+        help="seconds a due SLA step or notice may still be on its way (default 60)",
+    )
+    au.add_argument(
+        "--as-of",
+        type=_instant,
+        help="judge what was due as of this time (default: now; e.g. when the workers stopped)",
+    )
+    au.add_argument(
+        "--mail-dir", help="the mail catcher's folder (default: CF_HOME/mail, if it exists)"
+    )
+    au.add_argument("--no-mail", action="store_true", help="do not check delivered mail")
+    au.add_argument("--limit", type=int, default=50, help="complaints to list (text format)")
+    au.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    au.set_defaults(func=cmd_audit)
+
+    ch = sub.add_parser(
+        "chaos",
+        help="kill workers, cut the database, restart the broker under load; then audit",
+    )
+    ch.add_argument("--complaints", type=int, default=2000, help="complaints in the load")
+    ch.add_argument("--seed", type=int, help="the run's seed (default: a random one, printed)")
+    ch.add_argument("--faults", type=int, default=24, help="faults to inject")
+    ch.add_argument(
+        "--spread", type=float, default=120.0, help="seconds over which load and faults come"
+    )
+    ch.add_argument(
+        "--drain-timeout", type=float, default=600.0, help="seconds to wait for the books"
+    )
+    ch.set_defaults(func=cmd_chaos)
 
     sm = sub.add_parser("simulate", help="a simulated call-center feed")
     sm.add_argument("--rate", type=float, default=50.0, help="events per second")

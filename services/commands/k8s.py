@@ -204,6 +204,7 @@ def config_map() -> dict[str, Any]:
             "CF_METRICS_HOST": "0.0.0.0",
             "CF_METRICS_PORT": str(METRICS_PORT),
             "CF_LOG_LEVEL": "INFO",
+            "CF_LOG_FORMAT": "json",
         },
     }
 

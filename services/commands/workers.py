@@ -34,3 +34,12 @@ def readers_by_topic() -> dict[str, list[str]]:
         for spec in handler_class(name).inputs:
             out.setdefault(spec.name, []).append(name)
     return out
+
+
+def asyncapi_yaml() -> str:
+    """The AsyncAPI document of the topics, with who reads and writes each."""
+    from importlib.metadata import version
+
+    from schemas.asyncapi import rendered
+
+    return rendered(readers_by_topic(), list(WORKERS), version=version("complaintflow"))

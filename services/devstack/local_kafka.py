@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import time
@@ -17,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from services.devstack.ports import alive, free_port, port_free
+from services.devstack.tls import make_server_tls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = Path(os.environ.get("CF_KAFKA_POM", REPO_ROOT / "deploy" / "kafka" / "pom.xml"))
@@ -49,6 +51,20 @@ group.initial.rebalance.delay.ms=0
 log.segment.bytes=104857600
 log.retention.check.interval.ms=300000
 """
+SASL_SSL_PROPERTIES = """\
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port},\
+SASL_SSL://127.0.0.1:{sasl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_SSL://127.0.0.1:{sasl_port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location={keystore}
+ssl.client.auth=none
+"""
+"""Replaces the listener lines when a SASL_SSL listener is wanted (SCRAM-SHA-512 over TLS)."""
+SASL_MECHANISM = "SCRAM-SHA-512"
 
 
 def kafka_version() -> str:
@@ -111,36 +127,92 @@ def _cluster_id() -> str:
 
 
 class LocalKafka:
-    """One KRaft broker+controller in `home/kafka`, listening on 127.0.0.1 only."""
+    """One KRaft broker+controller in `home/kafka`, listening on 127.0.0.1 only.
 
-    def __init__(self, home: Path, *, heap: str = "768m") -> None:
+    With `sasl_ssl`, a second listener takes SASL/SCRAM-SHA-512 over TLS: its certificate is
+    issued by a CA made in `home/kafka/tls` (`ca.pem` is what clients trust), its one user
+    and password are made on the first start (`sasl_user`, `sasl_password`).
+    """
+
+    def __init__(self, home: Path, *, heap: str = "768m", sasl_ssl: bool = False) -> None:
         self.dir = home.resolve() / "kafka"
         self.heap = heap
+        self.sasl_ssl = sasl_ssl
         self.proc: subprocess.Popen[bytes] | None = None
         ports_file = self.dir / "ports.json"
         saved = json.loads(ports_file.read_text()) if ports_file.exists() else {}
-        port = saved.get("port")
-        self.port: int = port if port and port_free(port) else free_port()
-        cport = saved.get("controller_port")
-        self.controller_port = cport if cport and port_free(cport) else free_port()
+
+        def port_of(name: str) -> int:
+            port = saved.get(name)
+            return int(port) if port and port_free(port) else free_port()
+
+        self.port = port_of("port")
+        self.controller_port = port_of("controller_port")
+        self.sasl_port = port_of("sasl_port") if sasl_ssl else None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_SSL listener (when started with `sasl_ssl`)."""
+        if self.sasl_port is None:
+            raise RuntimeError("this broker has no SASL_SSL listener")
+        return f"127.0.0.1:{self.sasl_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "tls" / "ca.pem"
+
+    def _sasl_credentials(self) -> tuple[str, str]:
+        path = self.dir / "sasl.json"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(
+                json.dumps({"user": "complaintflow", "password": secrets.token_urlsafe(24)})
+            )
+        saved = json.loads(path.read_text())
+        return saved["user"], saved["password"]
+
+    @property
+    def sasl_user(self) -> str:
+        return self._sasl_credentials()[0]
+
+    @property
+    def sasl_password(self) -> str:
+        return self._sasl_credentials()[1]
+
+    def _properties(self, log_dir: Path) -> str:
+        text = SERVER_PROPERTIES.format(
+            port=self.port, controller_port=self.controller_port, log_dir=log_dir
+        )
+        if self.sasl_port is None:
+            return text
+        tls = make_server_tls(self.dir / "tls")
+        secure = SASL_SSL_PROPERTIES.format(
+            port=self.port,
+            controller_port=self.controller_port,
+            sasl_port=self.sasl_port,
+            keystore=tls.keystore,
+        )
+        kept = [
+            line
+            for line in text.splitlines()
+            if not line.startswith(("listeners=", "advertised.listeners=", "listener.security"))
+        ]
+        return "\n".join([*kept, secure])
+
     def start(self, timeout: float = 90) -> LocalKafka:
         libs = ensure_jars()
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "ports.json").write_text(
-            json.dumps({"port": self.port, "controller_port": self.controller_port})
-        )
+        ports = {"port": self.port, "controller_port": self.controller_port}
+        if self.sasl_port is not None:
+            ports["sasl_port"] = self.sasl_port
+        (self.dir / "ports.json").write_text(json.dumps(ports))
         log_dir = self.dir / "data"
         props = self.dir / "server.properties"
-        props.write_text(
-            SERVER_PROPERTIES.format(
-                port=self.port, controller_port=self.controller_port, log_dir=log_dir
-            )
-        )
+        props.write_text(self._properties(log_dir))
         pid_file = self.dir / "kafka.pid"
         if pid_file.exists() and _runs_here(int(pid_file.read_text() or 0), self.dir):
             # Two brokers on one log directory corrupt its metadata: refuse instead.
@@ -151,6 +223,10 @@ class LocalKafka:
         java = shutil.which("java") or "java"
         classpath = f"{libs}/*"
         if not (log_dir / "meta.properties").exists():
+            scram: list[str] = []
+            if self.sasl_port is not None:  # KRaft takes its first SCRAM users when formatted
+                user, password = self._sasl_credentials()
+                scram = ["--add-scram", f"{SASL_MECHANISM}=[name={user},password={password}]"]
             subprocess.run(
                 [
                     java,
@@ -164,6 +240,7 @@ class LocalKafka:
                     "-c",
                     str(props),
                     "--ignore-formatted",
+                    *scram,
                 ],
                 check=True,
                 capture_output=True,

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from services.devstack.ports import free_port
+from services.devstack.tls import make_server_tls
 from services.kernel.keyfile import KeyFile
 
 DB_NAME = "complaintflow"
@@ -33,6 +34,21 @@ def _bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the pgserver package is not installed (pip install pgserver)")
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+
+
+def _tls_bin_dir() -> Path:
+    """The `bin` directory of a PostgreSQL built with TLS: Debian's (the `postgresql`
+    package), since pgserver's build has none."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if not found:
+        raise RuntimeError(
+            "PostgreSQL with TLS needs Debian's build: apt-get install postgresql "
+            "(pgserver's build has no TLS)"
+        )
+    return found[-1].parent
 
 
 def _as_user() -> dict[str, object]:
@@ -52,17 +68,17 @@ def _as_user() -> dict[str, object]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
-def _grant(path: Path) -> None:
+def _grant(path: Path, bin_dir: Path) -> None:
     """As root: let the PostgreSQL user own its data and reach it and the binaries."""
     if os.geteuid() != 0:
         return
     entry = pwd.getpwnam(SYSTEM_USER)
-    for target in (path, _bin_dir().parent):
+    for target in (path, bin_dir.parent):
         for parent in [target, *target.parents]:
             mode = parent.stat().st_mode
             if mode & 0o005 != 0o005:
                 parent.chmod(mode | 0o005)  # others may traverse (and list) the way there
-    for root, dirs, files in os.walk(_bin_dir().parent):
+    for root, dirs, files in os.walk(bin_dir.parent):
         for name in files:
             full = os.path.join(root, name)
             os.chmod(
@@ -95,13 +111,21 @@ class LocalPostgres:
     """One PostgreSQL server in `home/postgres`, listening on 127.0.0.1 only; connections
     need the password kept in `home/postgres.pgpass` (SCRAM), the URL only names that file."""
 
-    def __init__(self, home: Path, port: int | None = None) -> None:
+    def __init__(self, home: Path, port: int | None = None, *, ssl: bool = False) -> None:
         self.home = home.resolve()
         self.dir = self.home / "postgres"
         self.data = self.dir / "data"
         self.port = port or free_port()
+        self.ssl = ssl
+        """Also take TLS connections, with a certificate from a CA made in `postgres/tls`."""
+        self.bin = _tls_bin_dir() if ssl else _bin_dir()
         self.proc: subprocess.Popen[bytes] | None = None
         self.passfile = password_file(self.home)
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate a client checks the server's against (with `ssl`)."""
+        return self.dir / "tls" / "ca.pem"
 
     @property
     def password(self) -> str:
@@ -119,13 +143,18 @@ class LocalPostgres:
         self.dir.mkdir(parents=True, exist_ok=True)
         password = self.password
         user = _as_user()
-        _grant(self.dir)
+        tls: list[str] = []
+        if self.ssl:  # made before the grant: the key must belong to the server's user
+            made = make_server_tls(self.dir / "tls")
+            tls = ["-c", "ssl=on", "-c", f"ssl_cert_file={made.certificate}"]
+            tls += ["-c", f"ssl_key_file={made.key}"]
+        _grant(self.dir, self.bin)
         if not (self.data / "PG_VERSION").exists():
             self._initdb(password, user)
         log = open(self.dir / "postgres.log", "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(
             [
-                str(_bin_dir() / "postgres"),
+                str(self.bin / "postgres"),
                 "-D",
                 str(self.data),
                 "-p",
@@ -140,6 +169,7 @@ class LocalPostgres:
                 "shared_buffers=128MB",
                 "-c",
                 "synchronous_commit=off",
+                *tls,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -159,7 +189,7 @@ class LocalPostgres:
         try:
             subprocess.run(
                 [
-                    str(_bin_dir() / "initdb"),
+                    str(self.bin / "initdb"),
                     "-D",
                     str(self.data),
                     "--auth-host=scram-sha-256",

@@ -25,6 +25,8 @@ from services.kernel.problems import times
 from services.kernel.settings import Settings
 
 S = TypeVar("S", bound=Settings)
+OPS_PATHS = ("metrics", "healthz", "readyz", "statusz")
+"""What every worker serves on its ops port."""
 
 
 @dataclass
@@ -93,6 +95,10 @@ class StackState:
         def worker(p: ProcessInfo) -> dict[str, Any]:
             out = proc(p)
             assert out is not None
+            # Full URLs, ready to paste into a browser or a Prometheus target list.
+            out["endpoints"] = (
+                {path: f"{p.metrics_url}/{path}" for path in OPS_PATHS} if p.metrics_url else None
+            )
             if probe is not None:
                 said = probe(p.metrics_url) if out["alive"] and p.metrics_url else None
                 for key in ("ready", "degraded", "problems"):

@@ -196,6 +196,7 @@ class Intake(Handler):
         expired = store.expired(conn, self._partitions, now - grace)
         known = store.known_complaints(conn, [h.complaint_id for h in expired])
         names = self._names(conn, list(known))
+        forgotten: list[tuple[str, str]] = []
         for h in expired:
             if h.complaint_id in known:  # registered by another instance meanwhile
                 out.append(self._release(h, now, names.get(h.complaint_id)))
@@ -206,6 +207,7 @@ class Intake(Handler):
                 out.append(self.reject(_held_record(h, h.sealed), UNREADABLE))
                 continue
             rec = _held_record(h, original)
+            forgotten.append((h.source, h.event_id))
             out.append(
                 self.reject(
                     rec,
@@ -219,6 +221,8 @@ class Intake(Handler):
                     ),
                 )
             )
+        # Not applied: the same event sent again (a replay, a retry) must not be a duplicate.
+        store.forget_seen(conn, forgotten)
         return out
 
     def dead_lettered(self, record: Record, error: PoisonMessage) -> None:

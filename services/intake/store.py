@@ -199,6 +199,17 @@ def _take(conn: psycopg.Connection, where: str, params: tuple[object, ...]) -> l
     return sorted(held, key=lambda h: (h.held_at, h.partition, h.offset))
 
 
+def forget_seen(conn: psycopg.Connection, keys: Sequence[tuple[str, str]]) -> None:
+    """Forget (source, event_id) pairs that were dead-lettered after they were first seen, so
+    that the event sent again (a replay, or the call center's retry) is processed."""
+    if keys:
+        conn.execute(
+            "DELETE FROM intake.seen_events WHERE (source, event_id) IN"
+            " (SELECT * FROM unnest(%s::text[], %s::text[]))",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+
+
 def purge_seen(conn: psycopg.Connection, before: datetime) -> int:
     """Forget de-duplication keys older than the retention window."""
     return conn.execute("DELETE FROM intake.seen_events WHERE seen_at < %s", (before,)).rowcount

@@ -16,6 +16,7 @@ Replayed outputs carry the same `ce_id`, so consumers de-duplicate them.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 import time
@@ -31,7 +32,8 @@ from kafka.structs import MemberState, OffsetAndMetadata
 from prometheus_client import CollectorRegistry, disable_created_metrics
 from psycopg_pool import ConnectionPool
 
-from schemas.envelope import encode
+from schemas.envelope import complaint_id_for, encode
+from schemas.registry import RAW
 from services.kernel import kafka as kf
 from services.kernel.clock import Clock, SystemClock
 from services.kernel.db import migrate, open_pool
@@ -39,12 +41,14 @@ from services.kernel.dead_letter import dead_letter
 from services.kernel.emit import Emit
 from services.kernel.errors import PoisonMessage, RetryableError
 from services.kernel.handler import Handler, Record, Rejected
+from services.kernel.logs import handling
 from services.kernel.metrics import Metrics
 from services.kernel.ops_http import OpsServer
 from services.kernel.sealing import Sealer
 from services.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MEMBERSHIP_GRACE_S = 60.0
 """How long a member may stay out of a stable group before its consumer is replaced."""
 BATCH_TRIES = 3
@@ -128,6 +132,7 @@ class WorkerRunner:
         self.group = settings.group(self.name)
         self._client_id = f"{self.name}-{settings.instance}"
         self._stop = threading.Event()
+        self._signal: str | None = None
         self._last_loop = time.monotonic()
         self._ready = False
         self._lag_at = 0.0
@@ -154,7 +159,12 @@ class WorkerRunner:
         # Read at scrape time, so Prometheus sees what `/readyz` would answer.
         self.metrics.ready.set_function(lambda: 1.0 if self.ready() else 0.0)
 
-    def stop(self, *_: Any) -> None:
+    def stop(self, signum: int | None = None, _frame: Any = None) -> None:
+        """End the loop: the poll in flight finishes and commits (database, then offsets),
+        the consumer leaves its group, and `run` returns. The SIGTERM/SIGINT handler: it
+        only takes note (logging here could re-enter a write the signal interrupted)."""
+        if signum is not None and self._signal is None:
+            self._signal = signal.Signals(signum).name
         self._stop.set()
 
     def ready(self) -> bool:
@@ -201,6 +211,12 @@ class WorkerRunner:
             while not self._stop.is_set():
                 self._last_loop = time.monotonic()
                 self._safely_once()
+            if self._signal is not None:
+                log.info(
+                    "%s: %s received; the poll in flight is done, committing and leaving the group",
+                    self.name,
+                    self._signal,
+                )
         finally:
             if stop_serving is not None:
                 stop_serving()
@@ -273,7 +289,9 @@ class WorkerRunner:
         deadline = time.monotonic() + timeout
         for topic in self._by_topic:
             while not self.consumer.partitions_for_topic(topic):
-                if time.monotonic() > deadline or self._stop.is_set():
+                if self._stop.is_set():
+                    return  # stopped while starting: nothing to finish, leave cleanly
+                if time.monotonic() > deadline:
                     raise RuntimeError(f"topic {topic} does not exist (create it: topics --create)")
                 time.sleep(0.2)
 
@@ -399,6 +417,7 @@ class WorkerRunner:
         self._failures += 1
         stage = exc.stage if isinstance(exc, LoopFailure) else "handle"
         self._rewind(records)
+        extra = about(records[0]) if len(records) == 1 else None
         if passing(exc):
             log.warning(
                 "%s: passing failure (%s), retrying %d record(s) from %s: %s",
@@ -407,6 +426,7 @@ class WorkerRunner:
                 len(records),
                 records[0].where,
                 exc,
+                extra=extra,
             )
             self.metrics.loop_failures.labels(self.name, "passing").inc()
         else:
@@ -417,6 +437,7 @@ class WorkerRunner:
                 records[0].where,
                 stage,
                 exc_info=exc,
+                extra=extra,
             )
             self.metrics.loop_failures.labels(self.name, stage).inc()
             for tp, first in _firsts(records).items():
@@ -508,8 +529,10 @@ class WorkerRunner:
 
     def _process_batch(self, recs: list[Record], conn: psycopg.Connection) -> list[Outgoing] | None:
         mark = self.handler.hooks.mark()
+        topics = {r.topic for r in recs}  # a batch names its records itself, one by one
+        context = handling(topic=topics.pop() if len(topics) == 1 else None)
         try:
-            with conn.transaction():
+            with context, conn.transaction():
                 results = list(self.handler.handle_batch(recs, conn))
                 return self._encode_all(
                     self.dead_letter(r.record, r.error) if isinstance(r, Rejected) else r
@@ -523,6 +546,10 @@ class WorkerRunner:
             return None
 
     def _process_one(self, rec: Record, conn: psycopg.Connection) -> list[Outgoing]:
+        with handling(**about(rec)):
+            return self._process_one_here(rec, conn)
+
+    def _process_one_here(self, rec: Record, conn: psycopg.Connection) -> list[Outgoing]:
         mark = self.handler.hooks.mark()
         try:
             with conn.transaction():
@@ -567,6 +594,7 @@ class WorkerRunner:
             rec.where,
             exc.reason,
             "; ".join(exc.errors)[:500],
+            extra=about(rec),
         )
         self.handler.after_commit(self.metrics.dead_letters.labels(self.name, exc.reason).inc)
         self.handler.dead_lettered(rec, exc)
@@ -631,6 +659,19 @@ class WorkerRunner:
             self._uncommitted.pop(tp, None)
             self._committed.pop(tp, None)
         self.handler.revoked({tp.partition for tp in revoked})
+
+
+def about(rec: Record) -> dict[str, object]:
+    """What a log line says of a record: where it is, and its complaint when the key tells
+    (the complaint id itself, or a raw event's `source:complaint_ref`, which derives it)."""
+    out: dict[str, object] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}
+    key = rec.key.decode("utf-8", "replace") if rec.key else None
+    if key and rec.spec.key == "complaint_id":
+        if _UUID.fullmatch(key):  # whatever else a stray producer put there stays out
+            out["complaint_id"] = key
+    elif key and rec.spec is RAW and ":" in key:
+        out["complaint_id"] = complaint_id_for(*key.split(":", 1))
+    return out
 
 
 def _tp(rec: Any) -> TopicPartition:

@@ -9,12 +9,14 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.errors import ConfigError
 from services.kernel.keyfile import KeyFile
+from services.kernel.logs import LogFormat
 from services.kernel.sealing import fingerprint
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,10 @@ class KafkaConnection(BaseModel):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {
@@ -55,6 +61,12 @@ class KafkaConnection(BaseModel):
             "client_id": self.client_id,
             "security_protocol": self.security_protocol,
         }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            cfg["ssl_check_hostname"] = self.ssl_check_hostname
+            for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+                path = getattr(self, name)
+                if path is not None:
+                    cfg[name] = str(path)
         if self.sasl_mechanism:
             cfg["sasl_mechanism"] = self.sasl_mechanism
             cfg["sasl_plain_username"] = self.sasl_username
@@ -79,9 +91,21 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    """CA certificate(s) the broker's certificate is checked against (PEM); unset: the
+    system's trusted CAs."""
+    kafka_ssl_certfile: Path | None = None
+    """Client certificate (PEM) for brokers that ask for one (mutual TLS)."""
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_check_hostname: bool = True
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "CF_DATABASE_URL")
     )
+    database_sslmode: str | None = None
+    """libpq's `sslmode` for the database (`verify-full` checks the server's certificate and
+    name), added to DATABASE_URL unless the URL names one itself."""
+    database_sslrootcert: Path | None = None
+    """The CA certificate (PEM) the database's certificate is checked against."""
     home: Path = DEFAULT_HOME
     """Data directory of the local stack (broker log, database, state file)."""
     topic_prefix: str = ""
@@ -97,6 +121,9 @@ class Settings(BaseSettings):
     """Port of `/metrics`, `/healthz`, `/readyz`; 0 picks a free one."""
     instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
     log_level: str = "INFO"
+    log_format: LogFormat = "text"
+    """`json`: one JSON object a line (time, level, worker, logger, message, the record being
+    handled: complaint_id, topic, partition, offset; exception), for log pipelines."""
     poll_timeout_ms: int = 200
     max_batch: int = 500
 
@@ -121,6 +148,10 @@ class Settings(BaseSettings):
             sasl_mechanism=self.kafka_sasl_mechanism,
             sasl_username=self.kafka_sasl_username,
             sasl_password=self.kafka_sasl_password,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_check_hostname=self.kafka_ssl_check_hostname,
         )
 
     def db_url(self) -> str:
@@ -129,7 +160,15 @@ class Settings(BaseSettings):
                 "DATABASE_URL is not set and no local stack is running "
                 "(start one with `complaintflow stack up` or `make run`)"
             )
-        return self.database_url
+        tls = {"sslmode": self.database_sslmode, "sslrootcert": self.database_sslrootcert}
+        wanted = {k: str(v) for k, v in tls.items() if v is not None}
+        if not wanted:
+            return self.database_url
+        parts = urlsplit(self.database_url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        named = {k for k, _ in query}
+        query += [(k, v) for k, v in wanted.items() if k not in named]
+        return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
     def pii_secret(self) -> bytes:
         """The PII key: configured, or this installation's own (created on first use).

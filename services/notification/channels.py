@@ -28,7 +28,13 @@ class Message:
     @property
     def idempotency_id(self) -> str:
         """A stable id derived from the key, in a form every provider accepts."""
-        return str(uuid.uuid5(KEY_NAMESPACE, self.key))
+        return idempotency_id(self.key)
+
+
+def idempotency_id(key: str) -> str:
+    """The id a provider gets for notification `key` (an email's Message-ID is
+    `<id@complaintflow>`), so whoever holds the key can find what was delivered."""
+    return str(uuid.uuid5(KEY_NAMESPACE, key))
 
 
 class DeliveryError(Exception):

@@ -165,6 +165,8 @@ class Routing(Handler):
             # Before the first decision: held, and applied when the decision is made.
             store.hold_change(conn, _to_held(cause, e.complaint_id, record, self.clock.now()))
             return []
+        if not store.first_application(conn, cause, e.complaint_id, self.clock.now()):
+            return []  # applied before (a replay): its decision went out then
         previous = _decision.validate_python(row[0])
         try:
             decision = self.router.reroute(previous, change, load=store.open_load(conn))

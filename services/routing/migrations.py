@@ -38,6 +38,18 @@ MIGRATIONS = (
     ),
     (
         4,
+        # Each change applied once: a change read again after its decision was committed
+        # (a crash before the offset commit) is recognised by its cause and not applied twice.
+        """
+        CREATE TABLE {schema}.applied_changes (
+            cause text PRIMARY KEY,
+            complaint_id text NOT NULL,
+            applied_at timestamptz NOT NULL
+        );
+        """,
+    ),
+    (
+        5,
         # Trained classifiers (the latest version is the one in use) and what they learn from:
         # the rows of a labelled file and agents' corrections (one per complaint, the latest).
         """

@@ -88,6 +88,18 @@ def save(
     )
 
 
+def first_application(
+    conn: psycopg.Connection, cause: str, complaint_id: str, now: datetime
+) -> bool:
+    """Record that the change `cause` is being applied; False if it already was (a replay)."""
+    row = conn.execute(
+        "INSERT INTO routing.applied_changes (cause, complaint_id, applied_at)"
+        " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING cause",
+        (cause, complaint_id, now),
+    ).fetchone()
+    return row is not None
+
+
 def open_counts(conn: psycopg.Connection) -> list[tuple[str, str, int]]:
     """(department, priority, open complaints) for the open-complaints gauge."""
     return [

@@ -7,6 +7,7 @@ periods, so a DST change moves the periods instead of creating or losing busines
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -177,6 +178,7 @@ class BusinessCalendar:
         self.day_length = day_length or default_day
         self._years: dict[int, _Year] = {}
         self._days: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+        self._running: dict[int, list[timedelta]] = {}
 
     @classmethod
     def always_open(cls, name: str = ALWAYS) -> BusinessCalendar:
@@ -210,7 +212,7 @@ class BusinessCalendar:
         now = as_utc(t)
         if self.always:
             return now
-        for a, b in self._walk(now):
+        for a, b in self._walk(self._day(now)):
             if b > now:
                 return max(a, now)
         raise AssertionError("unreachable: _walk never ends")
@@ -219,7 +221,8 @@ class BusinessCalendar:
         """The earliest instant (UTC) by which `duration` of business time has passed since
         `start`; counting begins at the next working period if `start` is outside one.
 
-        Walks whole working periods day by day, so weeks of duration cost a few hundred steps.
+        Whole years and days are skipped with per-year running totals, so a duration of
+        years costs a few steps; only the first and the last day are walked period by period.
         """
         if duration < timedelta(0):
             raise ValueError(f"expected a duration of zero or more, got {duration}")
@@ -227,34 +230,90 @@ class BusinessCalendar:
         if self.always or not duration:
             return now + duration
         remaining = duration
-        for a, b in self._walk(now):
+        day = self._day(now)
+        for a, b in self._intervals(day):
             if b <= now:
                 continue
             begin = max(a, now)
             if remaining <= b - begin:
                 return begin + remaining
             remaining -= b - begin
+        day += timedelta(days=1)
+        while True:
+            totals, i = self._totals(day.year), day.timetuple().tm_yday - 1
+            left = totals[-1] - totals[i]
+            if not left:
+                break  # no working time in the rest of the year: walked, in case it is broken
+            if left < remaining:
+                remaining -= left
+                day = date(day.year + 1, 1, 1)
+                continue
+            # the day on which the running total first reaches what remains
+            end = bisect_left(totals, totals[i] + remaining, lo=i + 1) - 1
+            remaining -= totals[end] - totals[i]
+            day += timedelta(days=end - i)
+            break
+        for a, b in self._walk(day):
+            if remaining <= b - a:
+                return a + remaining
+            remaining -= b - a
         raise AssertionError("unreachable: _walk never ends")
 
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
-        """How much business time lies between `a` and `b` (zero if `b` is not after `a`)."""
+        """How much business time lies between `a` and `b` (zero if `b` is not after `a`).
+
+        The days between the first and the last are counted from per-year running totals,
+        so a complaint from years ago costs as little as one from this morning.
+        """
         lo, hi = as_utc(a), as_utc(b)
         if hi <= lo:
             return timedelta(0)
         if self.always:
             return hi - lo
+        first, last = self._day(lo), self._day(hi)
+        if first == last:
+            return self._within(first, lo, hi)
+        return (
+            self._within(first, lo, hi)
+            + self._whole_days(first + timedelta(days=1), last)
+            + self._within(last, lo, hi)
+        )
+
+    def _within(self, day: date, lo: datetime, hi: datetime) -> timedelta:
+        """The business time of local `day` that lies between `lo` and `hi`."""
         total = timedelta(0)
-        day, last = self._day(lo), self._day(hi)
-        while day <= last:
-            for s, e in self._intervals(day):
-                if min(e, hi) > max(s, lo):
-                    total += min(e, hi) - max(s, lo)
-            day += timedelta(days=1)
+        for s, e in self._intervals(day):
+            if min(e, hi) > max(s, lo):
+                total += min(e, hi) - max(s, lo)
         return total
 
-    def _walk(self, now: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Every working interval (UTC) from the local day of `now` onwards, in order."""
-        day, idle = self._day(now), 0
+    def _whole_days(self, first: date, end: date) -> timedelta:
+        """The business time of the local days from `first` up to, not including, `end`."""
+        if end <= first:
+            return timedelta(0)
+        i, j = first.timetuple().tm_yday - 1, end.timetuple().tm_yday - 1
+        if first.year == end.year:
+            totals = self._totals(first.year)
+            return totals[j] - totals[i]
+        head = self._totals(first.year)
+        years = sum((self._totals(y)[-1] for y in range(first.year + 1, end.year)), timedelta(0))
+        return head[-1] - head[i] + years + self._totals(end.year)[j]
+
+    def _totals(self, year: int) -> list[timedelta]:
+        """Running business time of `year`: item k is that of its first k local days."""
+        cached = self._running.get(year)
+        if cached is None:
+            cached, total, day = [timedelta(0)], timedelta(0), date(year, 1, 1)
+            while day.year == year:
+                total += sum((b - a for a, b in self._intervals(day)), timedelta(0))
+                cached.append(total)
+                day += timedelta(days=1)
+            self._running[year] = cached
+        return cached
+
+    def _walk(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+        """Every working interval (UTC) from local `day` onwards, in order."""
+        idle = 0
         while idle < IDLE_DAYS_LIMIT:
             intervals = self._intervals(day)
             idle = 0 if intervals else idle + 1

@@ -4,7 +4,6 @@ times, pinned images, Prometheus scraping every worker, and no secret written in
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from tests.deploy.tools import DEPLOY, ROOT, run, tool
 DOCKER = DEPLOY / "docker"
 COMPOSE = DOCKER / "compose.yaml"
 SECRETS_EXAMPLE = DOCKER / "secrets.example"
-TARGETS = DOCKER / "prometheus" / "targets" / "compose.json"
+PROMETHEUS = DOCKER / "prometheus" / "prometheus.yml"
 PINNED = re.compile(r"^[a-z0-9][a-z0-9._/-]*:v?\d+\.\d+(\.\d+)*([-.][A-Za-z0-9.]+)?$")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PII_KEY|API_KEYS|DATABASE_URL", re.I)
 METRICS_PORT = "9100"
@@ -136,16 +135,28 @@ def test_every_service_that_runs_has_a_healthcheck(services: dict[str, dict[str,
         assert svc["healthcheck"]["test"], name
 
 
-def test_prometheus_scrapes_every_worker_service(services: dict[str, dict[str, Any]]) -> None:
-    groups = json.loads(TARGETS.read_text())
-    by_worker = {g["labels"]["worker"]: g["targets"] for g in groups}
-    assert set(by_worker) == set(WORKERS)
-    for worker, targets in by_worker.items():
-        assert targets == [f"{service_name(worker)}:{METRICS_PORT}"]
-        assert service_name(worker) in services
+def test_prometheus_scrapes_every_replica_of_every_worker(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    (job,) = yaml.safe_load(PROMETHEUS.read_text())["scrape_configs"]
+    (dns,) = job["dns_sd_configs"]
+    # Compose's DNS gives every replica's address for a service name: one target each
+    assert dns["type"] == "A" and str(dns["port"]) == METRICS_PORT
+    assert sorted(dns["names"]) == sorted(service_name(w) for w in WORKERS)
+    workers = {
+        r["regex"]: r["replacement"]
+        for r in job["relabel_configs"]
+        if r["source_labels"] == ["__meta_dns_name"] and r["target_label"] == "worker"
+    }
+    assert workers == {service_name(w): w for w in WORKERS}
+    assert all(name in services for name in dns["names"])
     mounts = services["prometheus"]["volumes"]
-    assert "./prometheus/targets:/etc/prometheus/targets:ro" in mounts
-    assert "../prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+    assert "../prometheus/rules:/etc/prometheus/rules:ro" in mounts
+    # and the file is one Prometheus accepts, with the rules where Compose mounts them
+    shutil.copy(PROMETHEUS, tmp_path / "prometheus.yml")
+    shutil.copytree(DEPLOY / "prometheus" / "rules", tmp_path / "rules")
+    run(tool("promtool", "prometheus"), "check", "config", str(tmp_path / "prometheus.yml"))
 
 
 def test_mounted_folders_exist_and_grafana_finds_its_dashboards(

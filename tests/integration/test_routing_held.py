@@ -64,3 +64,24 @@ def test_changes_before_the_first_decision_are_applied_in_order_when_it_is_made(
         # And a change after the decision is applied at once
         (later,) = routing.handle(change(13, LifecycleKind.TRANSFER, queue="billing"), conn)
         assert later.value.version == 5
+
+
+def test_a_change_read_again_after_it_was_applied_is_not_applied_twice(cf):
+    with psycopg.connect(cf.db_url()) as conn:
+        routing = Routing(cf, CollectorRegistry(), FrozenClock(AT))
+        migrate(conn, routing.schema, routing.migrations)
+        routing.start(conn)
+        (first,) = routing.handle(registered(1), conn)
+        transfer = change(20, LifecycleKind.TRANSFER, queue="refunds")
+        (applied,) = routing.handle(transfer, conn)
+        assert (first.value.version, applied.value.version) == (1, 2)
+        # When the same change is read again (a crash fell between the database commit and
+        # the offset commit), then nothing new is decided
+        assert list(routing.handle(transfer, conn)) == []
+        (version,) = conn.execute(
+            "SELECT version FROM routing.decisions WHERE complaint_id = 'c1'"
+        ).fetchone()
+        assert version == 2
+        # And the next real change still goes out as the next version
+        (later,) = routing.handle(change(21, LifecycleKind.TRANSFER, queue="billing"), conn)
+        assert later.value.version == 3

@@ -25,7 +25,7 @@ def started(monkeypatch, tmp_path) -> dict[str, Any]:
     monkeypatch.setenv("CF_HOME", str(tmp_path))
     monkeypatch.setenv("CF_SMTP_HOST", "127.0.0.1")  # no local mail catcher
     monkeypatch.setattr(devstack_run, "run", fake_run)
-    monkeypatch.setattr(cli, "_setup_logging", lambda *a, **kw: None)
+    monkeypatch.setattr(cli, "setup_logging", lambda *a, **kw: None)
     monkeypatch.setattr(cli, "_intake_api", lambda settings: {})
     return seen
 

@@ -54,21 +54,25 @@ def test_exported_schema_names_topic_metadata():
     assert "priority" in doc["properties"]
 
 
+REGISTERED_FIELDS = dict(
+    complaint_id="c",
+    reference="CF-0000-0000",
+    source="s",
+    external_ref="r",
+    source_event_id="e",
+    occurred_at="2026-01-01T00:00:00+08:00",
+    source_utc_offset="+08:00",
+    registered_at="2026-01-01T00:00:00Z",
+    channel="phone",
+    language="en",
+    description="d",
+    customer_token="cus_x",
+)
+"""A valid registered complaint, as its producer sends it."""
+
+
 def test_models_we_produce_reject_unknown_fields():
-    fields = dict(
-        complaint_id="c",
-        reference="CF-0000-0000",
-        source="s",
-        external_ref="r",
-        source_event_id="e",
-        occurred_at="2026-01-01T00:00:00+08:00",
-        source_utc_offset="+08:00",
-        registered_at="2026-01-01T00:00:00Z",
-        channel="phone",
-        language="en",
-        description="d",
-        customer_token="cus_x",
-    )
+    fields = REGISTERED_FIELDS
     model = RegisteredComplaint.model_validate(fields)
     assert model.occurred_at.utcoffset().total_seconds() == 0  # normalised to UTC
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):

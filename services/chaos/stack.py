@@ -1,0 +1,59 @@
+"""`complaintflow chaos` on a broker and database of its own (in a temporary folder), so that
+it may restart the broker and leaves nothing behind but its summary."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from services.chaos.faults import Broker
+from services.chaos.run import Plan, chaos
+from services.devstack.local_postgres import LocalPostgres
+from services.kernel.kafka import ensure_topics
+from services.kernel.settings import Settings
+
+
+def run_on_own_stack(
+    *, complaints: int, seed: int | None, faults: int, spread: float, drain_timeout: float
+) -> int:
+    """Start a broker and a database, run the chaos plan, print its summary; 0 when the books
+    balance. The folder is removed after a balanced run and kept (and named) otherwise."""
+    seed = seed if seed is not None else secrets.randbelow(1_000_000)
+    plan = Plan(
+        complaints=complaints, seed=seed, faults=faults, spread=spread, drain_timeout=drain_timeout
+    )
+    home = Path(tempfile.mkdtemp(prefix="complaintflow-chaos-"))
+    print(f"Chaos run, seed {seed} (again: complaintflow chaos --seed {seed}); in {home}")
+    print("Starting a broker and a database of its own ...", flush=True)
+    broker = Broker(home)
+    pg = LocalPostgres(home).start()
+    balanced = False
+    try:
+        settings = Settings(
+            kafka_bootstrap_servers=broker.bootstrap,
+            database_url=pg.url,
+            home=home,
+            pii_key=SecretStr(secrets.token_hex(32)),
+        )
+        ensure_topics(settings)
+        result = chaos(settings, plan, home=home, broker=broker, say=_say)
+        print(result.summary())
+        balanced = result.balanced
+    finally:
+        broker.stop()
+        if pg.proc is not None:
+            LocalPostgres.stop_pid(pg.proc.pid)
+        if balanced:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            print(f"Logs kept in {home / 'logs'}", file=sys.stderr)
+    return 0 if balanced else 1
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
