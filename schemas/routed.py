@@ -19,6 +19,12 @@ class RoutedComplaint(StrictModel):
     sub_category: str | None = None
     confidence: Annotated[float, Field(ge=0, le=1)] = 1.0
     """How sure the classifier is of the category (1.0 when named by the call center)."""
+    classified_by: str | None = None
+    """How the category was found: `label` (the call center named it), `model` (the trained
+    classifier), `keywords`, `none` (triage: nothing found) or `agent` (a correction)."""
+    model_version: str | None = None
+    """The trained model that classified the complaint (`v3`, or `default@<digest>` for the
+    shipped one); null when none did."""
     department: str
     queue: str
     owner: str | None = None

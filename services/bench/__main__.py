@@ -11,7 +11,9 @@
    they are fully processed, against bare Kafka on the same messages (see `pipeline.py`).
 6. Fixed offered loads: latency p50/p95/p99 per stage and raw → routed at 100, 1,000 and
    5,000 new complaints a second, and whether each load is sustained (see `load.py`).
-7. A flood: a million complaints queued while the workers are down, then drained, with SLA
+7. Routing with the trained classifier: CPU per classification and per decision, model and
+   keywords, and one routing worker's rate on complaints naming no category (`routing.py`).
+8. A flood: a million complaints queued while the workers are down, then drained, with SLA
    deadlines falling due during the drain (see `flood.py`).
 
 Bare Kafka is measured twice on the same messages and partitions: Kafka's own performance
@@ -43,6 +45,7 @@ from services.bench.kafka_tools import kafka_tools
 from services.bench.load import offered_loads
 from services.bench.pipeline import new_complaints, run_pipeline
 from services.bench.report import cpu_chart, flood_chart, latency_chart, markdown, throughput_chart
+from services.bench.routing import classification_cost, routing_throughput
 from services.bench.sla import run_sla
 from services.bench.table import figures
 from services.devstack.ports import stop_process
@@ -91,7 +94,7 @@ def _fresh(settings: Settings) -> Settings:
     return s
 
 
-STAGES = ("kafka", "intake", "pipeline", "loads", "sla", "flood")
+STAGES = ("kafka", "intake", "pipeline", "loads", "routing", "sla", "flood")
 """What a run can measure (`--only`, `--skip`)."""
 QUICK = dict(
     events=10_000,
@@ -103,6 +106,7 @@ QUICK = dict(
     flood_deadlines_per_s=50.0,
     flood_lead=10.0,
     flood_window=10.0,
+    routing_complaints=500,
 )
 """`--quick`: every stage but the intake runs and the million timers, small."""
 
@@ -121,6 +125,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only-sla", action="store_true", help="same as --only sla")
     p.add_argument("--skip-sla", action="store_true", help="same as --skip sla")
     p.add_argument("--only-pipeline", action="store_true", help="same as --only pipeline")
+    p.add_argument("--only-routing", action="store_true", help="same as --only routing")
     p.add_argument("--skip-intake", action="store_true", help="same as --skip intake")
     p.add_argument("--events", type=int, default=100_000, help="events for throughput runs")
     p.add_argument(
@@ -136,6 +141,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=20_000,
         help="new complaints flooded through every running worker (0 skips the stage)",
+    )
+    p.add_argument(
+        "--routing-complaints",
+        type=int,
+        default=10_000,
+        help="complaints naming no category for the routing stage's worker (model, keywords)",
     )
     loads = p.add_argument_group("fixed offered loads")
     loads.add_argument(
@@ -208,6 +219,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     skip = {x.strip() for x in args.skip.split(",") if x.strip()}
     only |= {"sla"} if args.only_sla else set()
     only |= {"pipeline"} if args.only_pipeline else set()
+    only |= {"routing"} if args.only_routing else set()
     skip |= {"sla"} if args.skip_sla else set()
     skip |= {"intake"} if args.skip_intake else set()
     if args.quick and not only:
@@ -287,6 +299,18 @@ def main(argv: list[str] | None = None) -> int:
             result["loads"] = offered_loads(
                 _fresh(base), rates, args.load_seconds, drain_s=args.load_drain, console=console
             )
+        if "routing" in stages:
+            step(
+                "routing",
+                "routing: classification cost, and one worker on"
+                f" {args.routing_complaints:,} complaints naming no category",
+            )
+            routing: dict[str, Any] = {"cost": classification_cost()}
+            for mode in ("model", "keywords"):
+                routing[mode] = routing_throughput(
+                    _fresh(base), args.routing_complaints, classifier=mode, console=console
+                )
+            result["routing"] = routing
         if "sla" in stages:
             step(
                 "sla",

@@ -126,12 +126,14 @@ class Workers:
     """The five worker processes on one database and topic prefix (real SLA durations), as
     `complaintflow worker NAME` runs them; stopped with SIGTERM on leaving."""
 
-    def __init__(self, s: Settings, names: tuple[str, ...] = WORKERS) -> None:
+    def __init__(self, s: Settings, names: tuple[str, ...] = WORKERS, **extra: str) -> None:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.urls: dict[str, str] = {}
         for name in names:
             port = free_port()
-            env = worker_env(s, port, CF_SLA_SCALE="1", CF_PII_KEY="bench-pii-key-0123456789")
+            env = worker_env(
+                s, port, CF_SLA_SCALE="1", CF_PII_KEY="bench-pii-key-0123456789", **extra
+            )
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "services.commands.cli", "worker", name],
                 env=env,

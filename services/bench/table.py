@@ -44,6 +44,8 @@ def figures(result: dict[str, Any], *, intake_rate: float) -> Rows:
         _pipeline_rows(rows, result["pipeline"], bare)
     if "loads" in result:
         _load_rows(rows, result["loads"])
+    if "routing" in result:
+        _routing_rows(rows, result["routing"])
     if "sla" in result:
         _sla_rows(rows, result["sla"])
     if "flood" in result:
@@ -262,3 +264,23 @@ def _sla_rows(table: Rows, r: dict[str, Any]) -> None:
 
 def _instances(n: int) -> str:
     return f"{n} instance{'s' if n > 1 else ''}"
+
+
+def _routing_rows(rows: Rows, r: dict[str, Any]) -> None:
+    c = r["cost"]
+    rows.add_section()
+    rows.add_row(
+        "classify one complaint, model / keywords (CPU)",
+        f"{c['classify_model_us']:,.0f} / {c['classify_keywords_us']:,.0f} µs",
+    )
+    rows.add_row(
+        "whole routing decision, model / keywords (CPU)",
+        f"{c['decide_model_us']:,.0f} / {c['decide_keywords_us']:,.0f} µs",
+    )
+    for mode in ("model", "keywords"):
+        t = r[mode]
+        rows.add_row(
+            f"routing worker, {t['complaints']:,} without a category ({mode})",
+            f"{t['complaints_per_s']:,.0f} complaints/s, {t['cpu_us_per_complaint']:,.0f} µs CPU"
+            f" each, RSS {t['rss_peak_mb']:,.0f} MiB",
+        )

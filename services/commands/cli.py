@@ -135,6 +135,45 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classifier(args: argparse.Namespace) -> int:
+    from services.commands import classifier
+    from services.routing.settings import RoutingSettings
+
+    s = settings(RoutingSettings)
+    try:
+        if args.action == "list":
+            print(classifier.list_models(s))
+            return 0
+        if args.action == "retrain":
+            print(classifier.retrain(s))
+            return 0
+        if not args.file or not args.mapping:
+            raise RuntimeError(f"classifier {args.action} needs FILE and --mapping MAP.yaml")
+        path, mapping = Path(args.file), Path(args.mapping)
+        if not path.exists():
+            raise RuntimeError(f"{path}: no such file")
+        if args.action == "train":
+            print(classifier.train(s, path, mapping, progress=not args.quiet))
+            return 0
+        result = classifier.evaluate(
+            s, path, mapping, folds=args.folds, model=args.model, progress=not args.quiet
+        )
+    except ValueError as exc:
+        raise RuntimeError(f"{args.file or 'classifier'}: {exc}") from exc
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(classifier.render(result))
+    if args.chart != "-":
+        from services.commands.confusion_chart import write_chart
+
+        title = f"{result.what}, routed at threshold {result.threshold:.2f}"
+        chart = write_chart(result.scores, Path(args.chart), title=title)
+        if not args.json:
+            print(f"\nconfusion matrix: {chart}")
+    return 0
+
+
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     from services.commands.dead_letters import report
 
@@ -448,6 +487,28 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--mapping", help="YAML mapping of columns to event fields (--format csv)")
     im.add_argument("--quiet", action="store_true")
     im.set_defaults(func=cmd_import)
+
+    cl = sub.add_parser(
+        "classifier", help="train, evaluate and retrain the routing classifier (labelled CSV)"
+    )
+    cl.add_argument("action", choices=("train", "evaluate", "retrain", "list"))
+    cl.add_argument("file", nargs="?", help="labelled CSV export (train, evaluate)")
+    cl.add_argument("--format", choices=("csv",), default="csv")
+    cl.add_argument(
+        "--mapping", help="YAML mapping: columns.description (and/or subject) and category"
+    )
+    cl.add_argument("--folds", type=int, default=5, help="k of the k-fold cross-validation")
+    cl.add_argument(
+        "--model", help="evaluate this stored model on FILE instead: a version, latest or default"
+    )
+    cl.add_argument(
+        "--chart",
+        default="confusion-matrix.png",
+        help="where evaluate writes the confusion-matrix PNG (- for none)",
+    )
+    cl.add_argument("--json", action="store_true", help="evaluate's figures as JSON")
+    cl.add_argument("--quiet", action="store_true", help="no progress bars")
+    cl.set_defaults(func=cmd_classifier)
 
     dl = sub.add_parser("dead-letters", help="what was rejected, by reason, and the latest")
     dl.add_argument("--limit", type=int, default=10, help="latest dead letters to show")

@@ -14,7 +14,8 @@ import io
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,18 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
+@contextmanager
+def csv_reader(path: Path) -> Iterator[tuple[csv.DictReader[str], _Counting]]:
+    """The rows of a CSV export (UTF-8, with or without a BOM) and a count of the bytes read
+    so far, for a progress bar."""
+    with path.open("rb") as fh:
+        counting = _Counting(fh)
+        text = io.TextIOWrapper(
+            io.BufferedReader(counting), encoding="utf-8-sig", errors="replace", newline=""
+        )
+        yield csv.DictReader(text), counting
+
+
 def _checkpoint_path(settings: Settings, path: Path) -> Path:
     stat = path.stat()
     ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -100,12 +113,7 @@ def import_file(
     pending: list[Any] = []
     prod = kf.producer(settings, client_id="complaintflow-import")
     size = path.stat().st_size
-    with path.open("rb") as fh:
-        counting = _Counting(fh)
-        text = io.TextIOWrapper(
-            io.BufferedReader(counting), encoding="utf-8-sig", errors="replace", newline=""
-        )
-        reader = csv.DictReader(text)
+    with csv_reader(path) as (reader, counting):
         check(list(reader.fieldnames or []))
         columns = [
             TextColumn("importing {task.fields[name]}"),

@@ -22,7 +22,8 @@ from schemas.routed import RoutedComplaint
 from services.kernel.emit import Emit, decode
 from services.kernel.errors import PoisonMessage
 from services.kernel.handler import Handler, Record
-from services.routing import store
+from services.routing import model_store, store
+from services.routing.keeper import ModelKeeper
 from services.routing.metrics import RoutingMetrics
 from services.routing.migrations import MIGRATIONS
 from services.routing.roster import RosterFile
@@ -45,6 +46,8 @@ GAUGE_EVERY = 5.0
 ROSTER_RELOAD = "roster_reload"
 """Configuration problem: the roster file was edited and does not load (the last good one is
 kept)."""
+CLASSIFIER_MODEL = "classifier_model"
+"""Configuration problem: the latest trained model cannot be used (the previous one is kept)."""
 
 
 _decision = TypeAdapter(Decision)
@@ -68,6 +71,21 @@ class Routing(Handler):
         )
         self._gauge_at = 0.0
         self._roster_failures = 0
+        self.models = ModelKeeper(
+            self.router.classifier,
+            self.router.config.classifier,
+            s,
+            self.clock,
+            self._model_problem,
+        )
+        self.models.check(conn, force=True)
+
+    def _model_problem(self, problem: str | None) -> None:
+        subject = "routing.models"
+        if problem is None:
+            self.problems.clear(CLASSIFIER_MODEL, subject=subject)
+        else:
+            self.problems.report(CLASSIFIER_MODEL, problem, subject=subject)
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         model, cause = decode(record.spec, record.value, record.headers)
@@ -154,6 +172,11 @@ class Routing(Handler):
             decision = self.router.reroute(previous, change, load=store.open_load(conn))
         except RerouteError as exc:
             raise PoisonMessage("reroute_refused", [str(exc)]) from exc
+        if isinstance(change, CategoryCorrection) and previous.facts.text.strip():
+            # An agent's correction is a label: the next training learns from it.
+            model_store.record_correction(
+                conn, e.complaint_id, previous.facts.text, decision.category, self.clock.now()
+            )
         return [
             self._publish(
                 e.complaint_id,
@@ -194,6 +217,8 @@ class Routing(Handler):
             category=d.category,
             sub_category=d.sub_category,
             confidence=round(d.confidence, 3),
+            classified_by=d.classified_by,
+            model_version=d.model_version,
             department=d.department,
             queue=d.queue,
             owner=d.owner,
@@ -208,10 +233,14 @@ class Routing(Handler):
             routed_at=now,
         )
         self.after_commit(self.metrics.complaints_routed.labels(d.department, d.priority.value).inc)
+        if d.version == 1:
+            method = self.metrics.complaints_classified.labels(d.classified_by or "none")
+            self.after_commit(method.inc)
         return self.emit(ROUTED, complaint_id, routed, "routed", cause, d.version)
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         self.watch_roster()
+        self.models.check(conn)
         if time.monotonic() - self._gauge_at < GAUGE_EVERY:
             return ()
         self._gauge_at = time.monotonic()

@@ -7,8 +7,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from services.routing.rulebook import CategorySpec, ClassifierSpec, SubCategorySpec
+
+if TYPE_CHECKING:
+    from services.routing.model import TextModel
 
 # Traditional → simplified, one character at a time, for the characters of the shipped terms and
 # of common complaint vocabulary (generated from OpenCC's TSCharacters/TWVariants/HKVariants,
@@ -108,9 +112,19 @@ class Classification:
     sub_category: str | None
     confidence: float
     method: str
-    """`label` (a category name we know), `keywords`, or `none`."""
+    """`label` (a category name we know), `model`, `keywords`, or `none`."""
     best_guess: str | None
     reasons: tuple[str, ...]
+    model_version: str | None = None
+    """The trained model that classified it (`v3`, `default@1a2b3c4d`), if one did."""
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A trained model as routing uses it: its version and the model."""
+
+    version: str
+    model: TextModel
 
 
 class Classifier:
@@ -130,6 +144,9 @@ class Classifier:
         }
         self._sub_labels.update({fold(name): name for name in sub_categories})
         self._keywords = {name: (Terms(c.keywords), c.keywords) for name, c in categories.items()}
+        self.categories = frozenset(categories)
+        self.trained: Trained | None = None
+        """The trained model in use; None: keywords decide."""
 
     def known(self, category: str | None) -> str | None:
         """The category name a label stands for, or None if no category has that label."""
@@ -162,6 +179,9 @@ class Classifier:
         if name is not None:
             why = f"category {category!r} is known as {name!r}"
             return Classification(name, sub, 1.0, "label", name, (why,))
+        given = f"category {category!r} is not one we know" if category else "no category given"
+        if self.trained is not None and text.strip():
+            return self._by_model(self.trained, text, sub, given)
         haystack = fold(" | ".join(filter(None, [category, sub_category, product, text])))
         scored: list[tuple[float, str, list[str]]] = []
         for name, (terms, weights) in self._keywords.items():
@@ -170,7 +190,6 @@ class Classifier:
                 scored.append((sum(weights[t] for t in found), name, found))
         # Highest score first; ties go to the category listed first in rules.yaml (stable sort).
         scored.sort(key=lambda s: -s[0])
-        given = f"category {category!r} is not one we know" if category else "no category given"
         if not scored:
             why = f"{given}; no keyword of any category found: confidence 0"
             return Classification(None, sub, 0.0, "none", None, (why,))
@@ -187,3 +206,24 @@ class Classifier:
             why += f" < threshold {self.spec.threshold:.2f}"
             return Classification(None, sub, confidence, "keywords", name, (why,))
         return Classification(name, sub, confidence, "keywords", name, (why,))
+
+    def _by_model(self, trained: Trained, text: str, sub: str | None, given: str) -> Classification:
+        """The trained model's category, and the n-grams that weighed most for it."""
+        p = trained.model.predict(text, explain=self.spec.explain_terms)
+        confidence = round(p.confidence, 3)
+        rival = f" (runner-up {p.runner_up[0]!r} {p.runner_up[1]:.2f})" if p.runner_up else ""
+        weighed = ", ".join(f"{term!r} +{w:.2f}" for term, w in p.evidence) or "none"
+        why = (
+            f"{given}; model {trained.version} says {p.category!r} with confidence"
+            f" {confidence:.2f}{rival}; weighed most: {weighed}"
+        )
+        threshold = self.spec.model_threshold
+        known = p.category in self.categories
+        if not known:  # a model trained on another taxonomy: never route to a missing category
+            why += f"; {p.category!r} is not a category of this taxonomy"
+        elif confidence < threshold:
+            why += f" < threshold {threshold:.2f}"
+        category = p.category if known and confidence >= threshold else None
+        return Classification(
+            category, sub, confidence, "model", p.category, (why,), model_version=trained.version
+        )

@@ -38,6 +38,10 @@ class Decision(StrictModel):
     sub_category: str | None = None
     confidence: float
     """1.0 for a category known by name or corrected by an agent, else the classifier's."""
+    classified_by: str | None = None
+    """`label`, `model`, `keywords`, `none` (nothing found) or `agent` (a correction)."""
+    model_version: str | None = None
+    """The trained model that classified it, if one did."""
     department: str
     queue: str
     owner: str | None = None

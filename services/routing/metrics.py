@@ -12,6 +12,7 @@ from services.kernel.metrics import counter, gauge
 @dataclass(frozen=True)
 class RoutingMetrics:
     complaints_routed: Counter
+    complaints_classified: Counter
     open_complaints: Gauge
 
     @classmethod
@@ -19,6 +20,13 @@ class RoutingMetrics:
         return cls(
             complaints_routed=counter(
                 registry, "complaints_routed", "Routing decisions made.", ("department", "priority")
+            ),
+            complaints_classified=counter(
+                registry,
+                "complaints_classified",
+                "First routing decisions by how the category was found (label, model, keywords,"
+                " none).",
+                ("method",),
             ),
             open_complaints=gauge(
                 registry,

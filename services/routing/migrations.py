@@ -48,4 +48,30 @@ MIGRATIONS = (
         );
         """,
     ),
+    (
+        5,
+        # Trained classifiers (the latest version is the one in use) and what they learn from:
+        # the rows of a labelled file and agents' corrections (one per complaint, the latest).
+        """
+        CREATE TABLE {schema}.models (
+            version int PRIMARY KEY,
+            created_at timestamptz NOT NULL,
+            origin text NOT NULL,
+            examples int NOT NULL,
+            corrections int NOT NULL,
+            learnt_up_to bigint NOT NULL,
+            categories jsonb NOT NULL,
+            evaluation jsonb,
+            model bytea NOT NULL
+        );
+        CREATE TABLE {schema}.examples (
+            id bigserial PRIMARY KEY,
+            origin text NOT NULL CHECK (origin IN ('file', 'correction')),
+            complaint_id text UNIQUE,
+            text text NOT NULL,
+            category text NOT NULL,
+            added_at timestamptz NOT NULL
+        );
+        """,
+    ),
 )

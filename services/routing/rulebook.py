@@ -3,12 +3,13 @@ config-file loader, so errors name the file, line, rule (agent, period) and key.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from schemas.common import Channel, Priority
+from schemas.common import Channel, Language, Priority
 from services.kernel.config_files import Label, Problem, load_model
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -18,6 +19,11 @@ RULE_LABELS = {"rules": Label("rule", "name")}
 """Errors say `rule #3 'card-fraud'`, not `rules[2]`."""
 
 NAME = r"^[a-z0-9][a-z0-9_\-]*$"
+CATEGORY_NAME = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\s\x00-\x1f\x7f])?$"
+"""A category is named as the call center names it (费用问题, Billing & payments, billing): up to
+64 characters, no control characters, no space at either end."""
+RESERVED_CATEGORY = "uncategorised"
+"""The category of a complaint that went to triage."""
 
 
 def one_or_many(value: Any) -> Any:
@@ -59,11 +65,29 @@ class Route(Model):
     sla_policy: str = "standard"
 
 
+class CategoryRoute(Model):
+    """Where complaints of one category go, before any rule says otherwise."""
+
+    department: str
+    queue: str
+    priority: Priority
+    sla_policy: str = "standard"
+    skills: OneOrMany = []
+    """Skills the owner needs."""
+    tier_queues: dict[str, str] = {}
+    """Customer tier → queue (the queue only; priority and SLA never see the tier)."""
+
+
 class CategorySpec(Model):
+    display: dict[Language, Annotated[str, Field(min_length=1)]] = {}
+    """The category's name as people read it, per language (zh-Hans, zh-Hant, en)."""
     labels: OneOrMany = []
     """Exact category names call centers use for it (CFPB products, 账单, …), any case."""
     keywords: Weighted = {}
     """Terms that point to this category in free text, with their weight (default 1)."""
+    route: CategoryRoute | None = None
+    """Department, queue, skills, default priority and SLA policy of the category; rules that
+    match still apply on top. Without it the rules (or `defaults`) decide."""
 
 
 class SubCategorySpec(Model):
@@ -73,9 +97,15 @@ class SubCategorySpec(Model):
 
 class ClassifierSpec(Model):
     threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
-    """Below this confidence a complaint without a known category goes to triage."""
+    """Below this confidence a complaint without a known category goes to triage (keywords)."""
     prior: Annotated[float, Field(gt=0)] = 1.0
     """Pseudo-weight of "none of these": confidence = best / (best + runner-up + prior)."""
+    model_threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
+    """Below this probability of the trained model's best category: triage."""
+    explain_terms: Annotated[int, Field(ge=0, le=20)] = 5
+    """How many of the character sequences that weighed most a decision's reasons name."""
+    correction_weight: Annotated[float, Field(gt=0, le=100)] = 5.0
+    """How much more an agent's correction counts in retraining than a row of the file."""
 
 
 class SeveritySpec(Model):
@@ -149,18 +179,22 @@ class RulesFile(Model):
     defaults: Route
     triage: Route
     classifier: ClassifierSpec = ClassifierSpec()
-    categories: dict[Annotated[str, Field(pattern=NAME)], CategorySpec]
+    categories: dict[Annotated[str, Field(pattern=CATEGORY_NAME)], CategorySpec]
     sub_categories: dict[Annotated[str, Field(pattern=NAME)], SubCategorySpec] = {}
-    severity: SeveritySpec
-    rules: list[Rule]
+    severity: SeveritySpec | None = None
+    """Safety and threat terms; left out: the shipped ones (services/routing/config/rules.yaml)."""
+    rules: list[Rule] = []
 
 
 def check_rules(doc: RulesFile) -> list[Problem]:
     """Cross-references a schema cannot see: a label of two categories, unknown categories,
     duplicate rule names, tier queues on a rule that does not choose a queue."""
     problems: list[Problem] = []
-    owner: dict[str, str] = {}
+    # A category's own name is one of its labels: no other category may use it.
+    owner: dict[str, str] = {name.casefold().strip(): name for name in doc.categories}
     for name, spec in doc.categories.items():
+        if name.casefold() == RESERVED_CATEGORY:
+            problems.append((("categories", name), f"{name!r} is reserved for triage"))
         for j, label in enumerate(spec.labels):
             other = owner.setdefault(label.casefold().strip(), name)
             if other != name:
@@ -204,3 +238,11 @@ def check_periods_named(doc: RulesFile, periods: frozenset[str]) -> list[Problem
 def load_rules(path: Path | str) -> RulesFile:
     """Read and validate a rules file (ConfigError names the file, line, rule and key)."""
     return load_model(path, RulesFile, check=check_rules, labels=RULE_LABELS)
+
+
+@lru_cache(maxsize=1)
+def shipped_severity() -> SeveritySpec:
+    """The severity terms of the shipped rules, for a file that brings none of its own."""
+    severity = load_rules(CONFIG_DIR / "rules.yaml").severity
+    assert severity is not None, "the shipped rules.yaml defines severity"
+    return severity

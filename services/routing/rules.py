@@ -31,6 +31,7 @@ from services.routing.rulebook import (
     RulesFile,
     check_periods_named,
     load_rules,
+    shipped_severity,
 )
 from services.routing.severity import (
     ActivePeriod,
@@ -93,7 +94,7 @@ class Router:
         self.calendar = calendar or SpecialPeriods(())
         self.roster = roster
         self.classifier = Classifier(rules.classifier, rules.categories, rules.sub_categories)
-        self.severity = SeverityAssessor(rules.severity)
+        self.severity = SeverityAssessor(rules.severity or shipped_severity())
         self._terms = [
             (Terms(r.when.keywords or []), Terms(r.when.product or [])) for r in rules.rules
         ]
@@ -101,6 +102,11 @@ class Router:
         # the department that owns the queue, and the owner needs the skills the queue's work needs.
         self.departments = {rules.triage.queue: rules.triage.department}
         self.queue_skills: dict[str, tuple[str, ...]] = {}
+        routes = [c.route for c in rules.categories.values() if c.route]
+        for route in routes:
+            for queue in (route.queue, *route.tier_queues.values()):
+                self.queue_skills.setdefault(queue, tuple(route.skills))
+                self.departments.setdefault(queue, route.department)
         for t in (r.then for r in rules.rules):
             for queue in (t.queue, *t.tier_queues.values()) if t.queue else ():
                 self.queue_skills.setdefault(queue, tuple(t.skills))
@@ -109,7 +115,11 @@ class Router:
         self.departments.setdefault(rules.defaults.queue, rules.defaults.department)
         # Every department the rules know: a transfer naming another (free text typed by an
         # agent) goes to OTHER_DEPARTMENT, so departments stay a bounded metric label.
-        named = [rules.defaults.department, *(r.then.department for r in rules.rules)]
+        named = [
+            rules.defaults.department,
+            *(r.then.department for r in rules.rules),
+            *(route.department for route in routes),
+        ]
         self.known_departments = {
             _fold_name(d): d for d in (*self.departments.values(), *named) if d
         }
@@ -141,6 +151,7 @@ class Router:
         c = self.config
         bases = {c.defaults.sla_policy, c.triage.sla_policy}
         bases |= {r.then.sla_policy for r in c.rules if r.then.sla_policy}
+        bases |= {cat.route.sla_policy for cat in c.categories.values() if cat.route}
         tightened = {
             tighten(base, [ActivePeriod(period, "")]).sla_base
             for base in bases
@@ -199,8 +210,17 @@ class Router:
             r.reasons.append(f"sent to triage: {tr.department}/{tr.queue} at {tr.priority}")
             return r
         d = self.config.defaults
+        route = self.config.categories[cls.category].route
         r = _Route(cls.category, d.department, d.queue, d.priority, d.sla_policy)
         r.reasons.extend(cls.reasons)
+        if route is not None:
+            r.department, r.queue, r.priority = route.department, route.queue, route.priority
+            r.sla_base, r.tier_queues = route.sla_policy, route.tier_queues
+            _add(r.skills, route.skills)
+            r.reasons.append(
+                f"category {cls.category!r} goes to {route.department}/{route.queue} at"
+                f" {route.priority} ({route.sla_policy})"
+            )
         text, product = fold(facts.text), fold(facts.product or "")
         priorities: list[Priority] = []
         decided = False
@@ -228,7 +248,7 @@ class Router:
         if priorities:
             # A later rule never lowers what an earlier matching rule made more urgent.
             r.priority = min(priorities, key=list(Priority).index)
-        if not decided:
+        if not decided and route is None:
             r.reasons.append(f"no rule decided the route: defaults {d.department}/{d.queue}")
         return r
 
@@ -297,6 +317,8 @@ class Router:
             category=r.category,
             sub_category=cls.sub_category,
             confidence=cls.confidence,
+            classified_by="agent" if keep is not None else cls.method,
+            model_version=cls.model_version,
             department=r.department,
             queue=queue,
             owner=owner,

@@ -21,23 +21,25 @@ pytestmark = pytest.mark.integration
 AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 
 
-def registered(n: int) -> Record:
-    complaint = RegisteredComplaint(
-        complaint_id=f"c{n}",
-        reference=f"CF-TEST-{n:04d}",
-        source="london-cc",
-        external_ref=f"L-{n}",
-        source_event_id=f"ev-{n}",
-        occurred_at=AT,
-        source_utc_offset="+00:00",
-        registered_at=AT,
-        channel=Channel.PHONE,
-        language=Language.EN,
-        category="billing",
-        description="I was charged twice for my monthly plan",
-        customer_token=f"cus_{n}",
-        region="GB",
-    )
+def registered(n: int, **over: object) -> Record:
+    """Complaint c{n} as intake registers it (a London billing complaint unless `over`)."""
+    fields: dict[str, object] = {
+        "complaint_id": f"c{n}",
+        "reference": f"CF-TEST-{n:04d}",
+        "source": "london-cc",
+        "external_ref": f"L-{n}",
+        "source_event_id": f"ev-{n}",
+        "occurred_at": AT,
+        "source_utc_offset": "+00:00",
+        "registered_at": AT,
+        "channel": Channel.PHONE,
+        "language": Language.EN,
+        "category": "billing",
+        "description": "I was charged twice for my monthly plan",
+        "customer_token": f"cus_{n}",
+        "region": "GB",
+    }
+    complaint = RegisteredComplaint.model_validate(fields | over)
     event = CloudEvent(id=f"ce-{n}", type=REGISTERED.ce_type, source="/test", time=AT)
     return Record(REGISTERED, REGISTERED.name, 0, n, b"k", encode(complaint), event.headers(), 0)
 

@@ -58,13 +58,57 @@ class Mapping(BaseModel):
         return zone
 
 
+class LabelMapping(BaseModel):
+    """A mapping read for training a classifier: the text is the `subject` and `description`
+    columns, the label the `category` column. An import mapping that maps those is one too
+    (its other keys are allowed, and not used here)::
+
+        columns: {description: Text, category: Type}
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: dict[str, str]
+    source: str | None = None
+    defaults: dict[str, Any] = {}
+    time_format: str | None = None
+    time_zone: str = "UTC"
+    event_id: str | None = None
+
+    @field_validator("columns")
+    @classmethod
+    def _needs_text_and_label(cls, columns: dict[str, str]) -> dict[str, str]:
+        if "category" not in columns:
+            raise ValueError("must map 'category' (the label) to a column")
+        if "description" not in columns and "subject" not in columns:
+            raise ValueError("must map 'description' or 'subject' (the text) to a column")
+        return columns
+
+    def text(self, row: dict[str, str]) -> str:
+        """The subject and description of a row, as routing reads a complaint's text."""
+        parts = (self._value(row, f) for f in ("subject", "description"))
+        return " ".join(p for p in parts if p)
+
+    def label(self, row: dict[str, str]) -> str | None:
+        return self._value(row, "category")
+
+    def _value(self, row: dict[str, str], field: str) -> str | None:
+        raw = (row.get(self.columns[field]) or "").strip() if field in self.columns else ""
+        return None if raw.lower() in MISSING else raw
+
+
 def load(path: Path) -> Mapping:
     """The mapping in `path`; a ConfigError names the file, the line, the key and what is
     expected, for every problem at once."""
     return load_model(path, Mapping)
 
 
-def check_header(mapping: Mapping, columns: list[str]) -> None:
+def load_labels(path: Path) -> LabelMapping:
+    """A mapping for training (see `LabelMapping`), with the same errors as `load`."""
+    return load_model(path, LabelMapping)
+
+
+def check_header(mapping: Mapping | LabelMapping, columns: list[str]) -> None:
     missing = sorted(set(mapping.columns.values()) - set(columns))
     if missing:
         raise ValueError(f"the file lacks mapped column(s): {', '.join(missing)}")

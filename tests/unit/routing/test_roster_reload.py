@@ -30,6 +30,7 @@ def routing(write: Write, tmp_path: Path) -> tuple[Routing, CollectorRegistry, P
         routing_rules_path=write("rules.yaml", MINI_RULES),
         routing_periods_path=write("special_periods.yaml", MINI_PERIODS),
         routing_roster_path=roster,
+        routing_classifier="keywords",  # no trained model: nothing to read from a database
     )
     registry = CollectorRegistry()
     handler = Routing(settings, registry, FrozenClock(T0))
