@@ -41,7 +41,8 @@ class Alert(StrictModel):
     category: str
     """The category concerned, or `*` when the episode spans categories (collective, theme)."""
     slice: dict[str, str] = Field(default_factory=dict)
-    """What the episode is about: e.g. `{"category": "billing", "region": "north"}`, `{"place": …}`."""
+    """What the episode is about: e.g. `{"category": "billing", "region": "north"}`,
+    `{"place": …}`."""
     summary: str
     """One line a manager can read: what, where, since when, how many against what baseline."""
     since: UtcDateTime | None = None
@@ -62,4 +63,5 @@ class Alert(StrictModel):
     complaint_ids: list[str]
     """Sample complaint ids (at most 20): the evidence to open first."""
     score: Annotated[float, Field(ge=0)]
-    """Higher is more alarming: ratio to baseline for spikes, customers for collective, growth for themes."""
+    """Higher is more alarming: ratio to baseline for spikes, customers for collective, growth
+    for themes."""
