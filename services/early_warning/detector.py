@@ -1,0 +1,400 @@
+"""The detector: counts, places and texts on event time, and the episodes they open (pure).
+
+All state lives in one mapping of plain JSON values (a changelog-backed table in the running
+worker, a dict in tests) and every change is a whole-value assignment, so the changelog holds
+it. Windows close when the watermark — the latest event time seen less the allowed lateness —
+passes their end, so replaying history closes them as they closed at the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.alerts import Alert, AlertKind, AlertStatus
+from services.early_warning import signals, spikes, themes
+from services.early_warning.signals import Signal
+
+MAX_SAMPLES = 20
+MAX_CUSTOMERS = 200
+"""Distinct customers remembered per slice window (the count says `≥` past it)."""
+MAX_TEXTS_PER_WINDOW = 400
+MAX_PLACE_ENTRIES = 200
+
+
+@dataclass(frozen=True)
+class Rules:
+    spike: spikes.SpikeRules = field(default_factory=spikes.SpikeRules)
+    lateness_seconds: int = 600
+    """How late (event time) a complaint may arrive and still count in its window."""
+    warmup_windows: int = 24
+    """Windows of history before any spike is judged (the detector learns the daily rhythm
+    first; shorter judges early days against the EARS C2 moving baseline)."""
+    collective_seconds: int = 72 * 3600
+    collective_customers: int = 3
+    theme_windows: int = 24
+    theme_threshold: float = 0.18
+    theme_customers: int = 5
+
+
+@dataclass
+class Outcome:
+    """What one step of the detector produced (alerts in order) and what it saw."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    late: int = 0
+
+
+def _iso(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _distinct(values: list[str]) -> int:
+    return len(set(values))
+
+
+class Detector:
+    def __init__(self, state: MutableMapping[str, Any], rules: Rules) -> None:
+        self.state = state
+        self.rules = rules
+        self.w = rules.spike.window_seconds
+
+    # -- the state's small helpers ---------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        found: dict[str, Any] | None = self.state.get("meta")
+        return dict(found) if found else {}
+
+    def _open(self) -> list[str]:
+        return list(self.state.get("open") or [])
+
+    def _set_open(self, keys: list[str]) -> None:
+        self.state["open"] = keys
+
+    # -- stepping ----------------------------------------------------------------------------
+    def observe(self, s: Signal) -> Outcome:
+        """Take one complaint: count it, look at its place, and close the windows the
+        watermark has passed."""
+        out = Outcome()
+        meta = self._meta()
+        idx = spikes.window_index(s.occurred_at, self.rules.spike)
+        if not meta:
+            meta = {"first": idx, "closed": idx, "max_seen": s.occurred_at}
+            self.state["meta"] = meta
+        if idx >= meta["closed"]:
+            self._count(s, idx)
+        else:
+            out.late += 1
+        self._collective(s, out)
+        if s.occurred_at > meta["max_seen"]:
+            meta["max_seen"] = s.occurred_at
+            self.state["meta"] = meta
+        self._close_until(meta["max_seen"] - self.rules.lateness_seconds, out)
+        return out
+
+    def advance(self, watermark: float) -> Outcome:
+        """Close the windows that ended by `watermark` (event time), when no complaint comes
+        to move it: the live worker's clock, never a replay's."""
+        out = Outcome()
+        if self._meta():
+            self._close_until(watermark, out)
+        return out
+
+    def _count(self, s: Signal, idx: int) -> None:
+        seen_key = f"w|{idx}"
+        seen = list(self.state.get(seen_key) or [])
+        for sl in signals.slices(s):
+            name = signals.slice_name(sl)
+            key = f"n|{name}|{idx}"
+            cell = dict(self.state.get(key) or {"n": 0, "ids": [], "cust": []})
+            cell["n"] += 1
+            if len(cell["ids"]) < MAX_SAMPLES:
+                cell["ids"] = [*cell["ids"], s.complaint_id]
+            if len(cell["cust"]) < MAX_CUSTOMERS and s.customer not in cell["cust"]:
+                cell["cust"] = [*cell["cust"], s.customer]
+            self.state[key] = cell
+            if name not in seen:
+                seen.append(name)
+        self.state[seen_key] = seen
+        if not s.explained:
+            key = f"t|{idx}"
+            texts = list(self.state.get(key) or [])
+            if len(texts) < MAX_TEXTS_PER_WINDOW:
+                self.state[key] = [*texts, [s.complaint_id, s.customer, s.text]]
+        else:
+            key = f"b|{idx}"
+            texts = list(self.state.get(key) or [])
+            if len(texts) < 50:
+                self.state[key] = [*texts, s.text]
+
+    def _close_until(self, watermark: float, out: Outcome) -> None:
+        meta = self._meta()
+        target = spikes.window_index(watermark, self.rules.spike)
+        while meta["closed"] < target:
+            idx = meta["closed"]
+            self._close_window(idx, meta["first"], out)
+            meta["closed"] = idx + 1
+            self.state["meta"] = meta
+
+    def _close_window(self, idx: int, first: int, out: Outcome) -> None:
+        end = (idx + 1) * self.w
+        self._judge_spikes(idx, first, out)
+        self._judge_themes(idx, out)
+        self._close_quiet(end, out)
+        self._prune(idx)
+
+    # -- spikes ------------------------------------------------------------------------------
+    def _judge_spikes(self, idx: int, first: int, out: Outcome) -> None:
+        rules = self.rules.spike
+        history = idx - first
+        if history < self.rules.warmup_windows:
+            return
+        names = set(self.state.get(f"w|{idx}") or [])
+        names |= {self.state[k]["slice_name"] for k in self._open() if k.startswith("spike:")}
+
+        def count_at(j: int) -> int:
+            cell = self.state.get(f"n|{name}|{j}")
+            return int(cell["n"]) if cell else 0
+
+        for name in sorted(names):
+            base = spikes.baseline(count_at, idx, history, rules)
+            if base is None:
+                continue
+            cell = self.state.get(f"n|{name}|{idx}") or {"n": 0, "ids": [], "cust": []}
+            verdict = spikes.judge(int(cell["n"]), base, rules)
+            self._spike_episode(name, idx, cell, verdict, out)
+
+    def _spike_episode(
+        self, name: str, idx: int, cell: dict[str, Any], v: spikes.Verdict, out: Outcome
+    ) -> None:
+        open_key = f"o|{name}"
+        key: str | None = self.state.get(open_key)
+        start, end = idx * self.w, (idx + 1) * self.w
+        if not v.significant:
+            if key:
+                self._close(key, end, out)
+                del self.state[open_key]
+            return
+        sl = signals.slice_of(name)
+        category = sl.get("category", "*")
+        where = signals.describe(sl)
+        ep = dict(self.state[key]) if key else None
+        if ep is None:
+            key = f"spike:{where}:{_iso(start).strftime('%Y-%m-%dT%H:%M')}"
+            ep = {
+                "kind": AlertKind.SPIKE.value,
+                "category": category,
+                "slice": sl,
+                "slice_name": name,
+                "since": start,
+                "start": start,
+                "count": 0,
+                "baseline": 0.0,
+                "ids": [],
+                "cust": 0,
+                "terms": [],
+                "rev": 0,
+            }
+            self.state[open_key] = key
+        ep["count"] += v.count
+        ep["baseline"] = round(ep["baseline"] + v.baseline.expected, 3)
+        ep["p"] = v.p_value
+        ep["cust"] = max(ep["cust"], _distinct(cell["cust"]))
+        ep["ids"] = (ep["ids"] + [i for i in cell["ids"] if i not in ep["ids"]])[:MAX_SAMPLES]
+        ep["score"] = round(v.ratio, 2)
+        ep["end"], ep["last"] = end, end
+        ep["summary"] = (
+            f"Spike of {where}: {v.count} complaints in the hour from "
+            f"{_iso(start):%Y-%m-%d %H:%M} UTC against {v.baseline.expected:.1f} expected "
+            f"({v.baseline.method} baseline, p={v.p_value:.1e}); {ep['count']} since "
+            f"{_iso(ep['since']):%Y-%m-%d %H:%M} UTC"
+        )
+        assert key is not None
+        self._publish(key, ep, detected_at=end, out=out)
+
+    # -- collective complaints at one place --------------------------------------------------
+    def _collective(self, s: Signal, out: Outcome) -> None:
+        if not s.place:
+            return
+        pk = signals.place_key(s.place)
+        key = f"p|{pk}"
+        horizon = s.occurred_at - self.rules.collective_seconds
+        entries = [e for e in self.state.get(key) or [] if e[0] > horizon]
+        if any(e[2] == s.complaint_id for e in entries):
+            return
+        entries = sorted(
+            [*entries, [s.occurred_at, s.customer, s.complaint_id, s.category, s.text]]
+        )
+        self.state[key] = entries[-MAX_PLACE_ENTRIES:]
+        customers = {e[1] for e in entries}
+        open_key = f"o|place|{pk}"
+        alert_key: str | None = self.state.get(open_key)
+        ep = dict(self.state[alert_key]) if alert_key else None
+        if ep is None and len(customers) < self.rules.collective_customers:
+            return
+        if ep is not None and alert_key and len(customers) <= ep["cust"]:
+            ep["last"] = max(ep["last"], s.occurred_at)
+            self.state[alert_key] = ep
+            return
+        if ep is None:
+            alert_key = f"collective:place={pk}:{_iso(entries[0][0]).strftime('%Y-%m-%dT%H:%M')}"
+            ep = {
+                "kind": AlertKind.COLLECTIVE.value,
+                "category": "*",
+                "slice": {"place": s.place},
+                "since": entries[0][0],
+                "start": entries[0][0],
+                "rev": 0,
+            }
+            self.state[open_key] = alert_key
+        categories = sorted({e[3] for e in entries})
+        ep.update(
+            count=len(entries),
+            cust=len(customers),
+            ids=[e[2] for e in entries][:MAX_SAMPLES],
+            end=s.occurred_at,
+            last=s.occurred_at,
+            score=float(len(customers)),
+            terms=themes.terms_of_each([e[4] for e in entries]),
+            categories=categories,
+        )
+        ep["summary"] = (
+            f"{len(customers)} customers complained about {s.place} since "
+            f"{_iso(ep['since']):%Y-%m-%d %H:%M} UTC ({len(entries)} complaints; categories: "
+            f"{', '.join(categories)})"
+        )
+        assert alert_key is not None
+        self._publish(alert_key, ep, detected_at=s.occurred_at, out=out)
+
+    # -- emerging themes ---------------------------------------------------------------------
+    def _judge_themes(self, idx: int, out: Outcome) -> None:
+        span = range(idx - self.rules.theme_windows + 1, idx + 1)
+        rows: list[tuple[str, str, str, int]] = [
+            (cid, cust, text, j) for j in span for cid, cust, text in self.state.get(f"t|{j}") or []
+        ]
+        if len(rows) < self.rules.theme_customers:
+            return
+        background = [t for j in span for t in self.state.get(f"b|{j}") or []]
+        open_themes = {k: self.state[k] for k in self._open() if k.startswith("emerging_issue:")}
+        for members in themes.groups([r[2] for r in rows], threshold=self.rules.theme_threshold):
+            group = [rows[i] for i in members]
+            customers = {r[1] for r in group}
+            fresh = [r for r in group if r[3] == idx]
+            if len(customers) < self.rules.theme_customers or not fresh:
+                continue
+            ids = [r[0] for r in group]
+            key = next((k for k, ep in open_themes.items() if set(ep["members"]) & set(ids)), None)
+            ep = dict(open_themes[key]) if key else None
+            if ep is not None and len(customers) <= ep["cust"]:
+                continue
+            others = [r[2] for i, r in enumerate(rows) if i not in set(members)] + background
+            terms = themes.top_terms([r[2] for r in group], others)
+            start = min(r[3] for r in group) * self.w
+            if ep is None:
+                key = (
+                    f"emerging_issue:{'+'.join(terms[:3])}:{_iso(start).strftime('%Y-%m-%dT%H:%M')}"
+                )
+                ep = {
+                    "kind": AlertKind.EMERGING_ISSUE.value,
+                    "category": "*",
+                    "since": start,
+                    "start": start,
+                    "rev": 0,
+                    "members": [],
+                    "growth": len(customers),
+                }
+            assert key is not None
+            end = (idx + 1) * self.w
+            ep.update(
+                slice={"theme": " ".join(terms[:3])},
+                count=len(group),
+                cust=len(customers),
+                ids=ids[:MAX_SAMPLES],
+                members=sorted(set(ep["members"]) | set(ids))[-500:],
+                end=end,
+                last=end,
+                terms=terms,
+                score=float(len(fresh)),
+            )
+            ep["summary"] = (
+                f"New theme in complaints no category explains: {', '.join(terms)} — "
+                f"{len(group)} complaints from {len(customers)} customers since "
+                f"{_iso(ep['since']):%Y-%m-%d %H:%M} UTC, {len(fresh)} in the last window"
+            )
+            open_themes[key] = ep
+            self._publish(key, ep, detected_at=end, out=out)
+
+    # -- episodes ----------------------------------------------------------------------------
+    def _close_quiet(self, end: float, out: Outcome) -> None:
+        """Close collective and theme episodes that saw nothing new for their window."""
+        for key in self._open():
+            ep = self.state[key]
+            if ep["kind"] == AlertKind.COLLECTIVE.value:
+                quiet = ep["last"] + self.rules.collective_seconds <= end
+                if quiet:
+                    place = signals.place_key(ep["slice"]["place"])
+                    self.state.pop(f"o|place|{place}", None)
+            elif ep["kind"] == AlertKind.EMERGING_ISSUE.value:
+                quiet = ep["last"] + self.rules.theme_windows * self.w <= end
+            else:
+                continue
+            if quiet:
+                self._close(key, end, out)
+
+    def _close(self, key: str, end: float, out: Outcome) -> None:
+        ep = dict(self.state[key])
+        ep["summary"] = f"Subsided: {ep['summary']}"
+        self._publish(key, ep, detected_at=end, out=out, status=AlertStatus.CLOSED)
+
+    def _publish(
+        self,
+        key: str,
+        ep: dict[str, Any],
+        *,
+        detected_at: float,
+        out: Outcome,
+        status: AlertStatus | None = None,
+    ) -> None:
+        ep["rev"] += 1
+        if status is None:
+            status = AlertStatus.OPEN if ep["rev"] == 1 else AlertStatus.UPDATED
+        keys = self._open()
+        if status is AlertStatus.CLOSED:
+            self._set_open([k for k in keys if k != key])
+            self.state.pop(key, None)
+        else:
+            if key not in keys:
+                self._set_open([*keys, key])
+            self.state[key] = ep
+        out.alerts.append(
+            Alert(
+                alert_key=key,
+                kind=AlertKind(ep["kind"]),
+                status=status,
+                revision=ep["rev"],
+                category=ep["category"],
+                slice=ep["slice"],
+                summary=ep["summary"][:500],
+                since=_iso(ep["since"]),
+                window_start=_iso(ep["start"]),
+                window_end=_iso(ep["end"]),
+                detected_at=_iso(detected_at),
+                count=ep["count"],
+                baseline=ep.get("baseline"),
+                p_value=ep.get("p"),
+                distinct_customers=ep["cust"],
+                top_terms=ep["terms"],
+                complaint_ids=ep["ids"][:MAX_SAMPLES],
+                score=ep["score"],
+            )
+        )
+
+    def _prune(self, idx: int) -> None:
+        """Forget what no baseline, place or theme reads any more."""
+        old = idx - self.rules.spike.keep_windows
+        for name in self.state.pop(f"w|{old}", None) or []:
+            self.state.pop(f"n|{name}|{old}", None)
+        gone = idx - self.rules.theme_windows
+        self.state.pop(f"t|{gone}", None)
+        self.state.pop(f"b|{gone}", None)
