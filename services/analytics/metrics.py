@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter
-
-from services.kernel.metrics import counter
+from prometheus_client import CollectorRegistry
 
 
 @dataclass(frozen=True)
 class AnalyticsMetrics:
-    emerging_issues: Counter
+    """None of its own yet: the archive's flow is the kernel's (early warning counts the
+    emerging issues, `services/early_warning/metrics.py`)."""
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AnalyticsMetrics:
-        return cls(
-            emerging_issues=counter(
-                registry, "emerging_issues", "Emerging issues detected.", ("category",)
-            )
-        )
+        return cls()

@@ -37,13 +37,12 @@ def _setup_logging(level: str, name: str = "complaintflow", file: Path | None = 
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from services.commands.workers import handler_class
-    from services.kernel.loop import WorkerRunner
+    from services.commands.workers import handler_class, run_worker
 
     handler = handler_class(args.name)
     s = settings(handler.settings_class)
     _setup_logging(s.log_level, args.name)
-    WorkerRunner(handler, s).run()
+    run_worker(args.name, s)
     return 0
 
 

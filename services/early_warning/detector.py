@@ -8,6 +8,7 @@ passes their end, so replaying history closes them as they closed at the time.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,11 @@ class Rules:
     theme_windows: int = 24
     theme_threshold: float = 0.18
     theme_customers: int = 5
+    sources: int = 1
+    """Source partitions complaints come from (each holds the watermark back)."""
+    idle_signals: int = 500
+    """A source partition that sent nothing while others sent this many no longer holds the
+    watermark back."""
 
 
 @dataclass
@@ -60,6 +66,7 @@ class Detector:
         self.state = state
         self.rules = rules
         self.w = rules.spike.window_seconds
+        self._heap: list[tuple[float, str]] | None = None
 
     # -- the state's small helpers ---------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
@@ -74,32 +81,75 @@ class Detector:
 
     # -- stepping ----------------------------------------------------------------------------
     def observe(self, s: Signal) -> Outcome:
-        """Take one complaint: count it, look at its place, and close the windows the
-        watermark has passed."""
+        """Take one complaint. Complaints come from several source partitions, each in its
+        own order: they wait in a buffer until every active partition has passed their event
+        time (less the lateness), and are then taken in event-time order — counted, looked at
+        for their place, and the windows the watermark passed closed — as a replay of one
+        sorted history would take them."""
         out = Outcome()
         meta = self._meta()
+        meta["seq"] = seq = meta.get("seq", 0) + 1
+        parts: dict[str, list[float]] = dict(meta.get("parts") or {})
+        seen = parts.get(str(s.part), [s.occurred_at, seq])
+        parts[str(s.part)] = [max(seen[0], s.occurred_at), seq]
+        meta["parts"] = parts
+        self.state["meta"] = meta
+        active = [t for t, last in parts.values() if seq - last <= self.rules.idle_signals]
+        mark = min(active) - self.rules.lateness_seconds
+        if len(parts) < self.rules.sources and seq <= self.rules.idle_signals:
+            mark = float("-inf")  # a partition not heard from yet may hold older complaints
+        if s.occurred_at - self.rules.lateness_seconds <= meta.get("mark", float("-inf")):
+            self._step(s, out)  # behind the watermark already: no use waiting
+        else:
+            self._hold(s)
+        self._release(mark, out)
+        return out
+
+    def advance(self, mark: float) -> Outcome:
+        """Release and close what ended by `mark` (event time) when no complaint moves the
+        watermark: the live worker's clock, never a replay's."""
+        out = Outcome()
+        if self._meta():
+            self._release(mark, out)
+        return out
+
+    def _hold(self, s: Signal) -> None:
+        key = f"q|{s.occurred_at:020.6f}|{s.complaint_id}"
+        self.state[key] = s.as_json()
+        heapq.heappush(self._buffer(), (s.occurred_at, key))
+
+    def _buffer(self) -> list[tuple[float, str]]:
+        if self._heap is None:  # after a restart: from the recovered table
+            self._heap = [(float(k.split("|")[1]), k) for k in self.state if k.startswith("q|")]
+            heapq.heapify(self._heap)
+        return self._heap
+
+    def _release(self, mark: float, out: Outcome) -> None:
+        buffer = self._buffer()
+        while buffer and buffer[0][0] - self.rules.lateness_seconds <= mark:
+            _, key = heapq.heappop(buffer)
+            doc = self.state.pop(key, None)
+            if doc is not None:
+                self._step(Signal.from_json(doc), out)
+        meta = self._meta()
+        if mark > meta.get("mark", float("-inf")):
+            meta["mark"] = mark
+            self.state["meta"] = meta
+        if "closed" in meta:
+            self._close_until(mark, out)
+
+    def _step(self, s: Signal, out: Outcome) -> None:
+        meta = self._meta()
         idx = spikes.window_index(s.occurred_at, self.rules.spike)
-        if not meta:
-            meta = {"first": idx, "closed": idx, "max_seen": s.occurred_at}
+        if "closed" not in meta:
+            meta.update(first=idx, closed=idx)
             self.state["meta"] = meta
         if idx >= meta["closed"]:
             self._count(s, idx)
         else:
             out.late += 1
         self._collective(s, out)
-        if s.occurred_at > meta["max_seen"]:
-            meta["max_seen"] = s.occurred_at
-            self.state["meta"] = meta
-        self._close_until(meta["max_seen"] - self.rules.lateness_seconds, out)
-        return out
-
-    def advance(self, watermark: float) -> Outcome:
-        """Close the windows that ended by `watermark` (event time), when no complaint comes
-        to move it: the live worker's clock, never a replay's."""
-        out = Outcome()
-        if self._meta():
-            self._close_until(watermark, out)
-        return out
+        self._close_until(s.occurred_at - self.rules.lateness_seconds, out)
 
     def _count(self, s: Signal, idx: int) -> None:
         seen_key = f"w|{idx}"

@@ -30,6 +30,8 @@ class Signal:
     region: str | None = None
     product: str | None = None
     place: str | None = None
+    part: int = 0
+    """The source partition it was read from (the detector's watermark waits for each)."""
 
     @property
     def at(self) -> datetime:
@@ -43,7 +45,9 @@ class Signal:
         return cls(**doc)
 
 
-def join(reg: RegisteredComplaint, route: RoutedComplaint, *, min_confidence: float) -> Signal:
+def join(
+    reg: RegisteredComplaint, route: RoutedComplaint, *, min_confidence: float, part: int = 0
+) -> Signal:
     """The signal of a registered complaint and routing's decision about it."""
     explained = route.category != UNCATEGORISED and route.confidence >= min_confidence
     text = " ".join(filter(None, [reg.subject, reg.description]))
@@ -60,6 +64,7 @@ def join(reg: RegisteredComplaint, route: RoutedComplaint, *, min_confidence: fl
         region=reg.region,
         product=reg.product,
         place=reg.place,
+        part=part,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -139,3 +140,27 @@ def test_a_new_theme_raises_one_emerging_issue_with_its_terms(language):
     assert EXPECTED_TERMS[language] <= set(emerging[-1].top_terms[:3]), emerging[-1].top_terms
     assert emerging[-1].distinct_customers >= 5
     assert not any(a.kind is AlertKind.SPIKE for a in alerts)
+
+
+def test_partitions_read_in_their_own_order_give_the_alerts_of_the_sorted_history():
+    # Given the spike story split over three source partitions, each in event-time order,
+    # read in turns of forty complaints per partition (as a consumer fetches them)
+    base = [signal(c) for c in steady(START, hours=3 * 24, per_day=300, seed=12)]
+    at = START + timedelta(days=2, hours=10)
+    spike = [
+        signal(Complaint(at + timedelta(minutes=i), "refund", "west", "chat", f"r{i}", "x"))
+        for i in range(30)
+    ]
+    history = sorted(base + spike, key=lambda s: s.occurred_at)
+    parts = [
+        [dataclasses.replace(s, part=p) for i, s in enumerate(history) if i % 3 == p]
+        for p in range(3)
+    ]
+    turns = itertools.chain.from_iterable(
+        part[k : k + 40] for k in range(0, len(history), 40) for part in parts
+    )
+    # When the detector reads them so, and a second detector reads the sorted history
+    shuffled = run(Detector({}, Rules(sources=3)), list(turns))
+    sorted_ = run(Detector({}, Rules()), history)
+    # Then both raise the same alerts
+    assert shuffled == sorted_ and any(a.kind is AlertKind.SPIKE for a in sorted_)
