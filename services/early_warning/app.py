@@ -21,11 +21,13 @@ import faust
 from faust.types import EventT
 from prometheus_client import CollectorRegistry
 
+from schemas.alerts import Alert
 from schemas.envelope import encode
 from schemas.registered import RegisteredComplaint
 from schemas.registry import ALERTS, REGISTERED, REJECTED, ROUTED, TopicSpec
 from schemas.routed import RoutedComplaint
 from services.early_warning.detector import Detector, Outcome
+from services.early_warning.journal import Overlay, apply
 from services.early_warning.metrics import EarlyWarningMetrics
 from services.early_warning.settings import EarlyWarningSettings
 from services.early_warning.signals import Signal, join
@@ -58,6 +60,7 @@ class EarlyWarningApp:
         self.flow = Metrics.create(registry)
         self.wall = wall
         self.beat = time.monotonic()
+        self._ready = False
         self.sealer = Sealer(settings.pii_secret(), "dead-letters")
         conn = settings.kafka(NAME)
         self.app = faust.App(
@@ -101,7 +104,11 @@ class EarlyWarningApp:
                 continue
             signal = self._pair(model, event.message.partition)
             if signal is not None:
-                await self.signals.send(key=b"all", value=_json(signal.as_json()))
+                # On the broker before the pair is marked done: a crash in between sends it
+                # again, and the detector counts a complaint once.
+                sent = await self.signals.send(key=b"all", value=_json(signal.as_json()))
+                await sent
+                self.pending[signal.complaint_id] = "done"
             self.flow.events_processed.labels(NAME, spec.name).inc()
 
     def _pair(self, model: Any, part: int) -> Signal | None:
@@ -117,7 +124,6 @@ class EarlyWarningApp:
         elif isinstance(model, RoutedComplaint) and "route" not in half:
             half["route"] = model.model_dump(mode="json")
         if "reg" in half and "route" in half:
-            self.pending[cid] = "done"
             return join(
                 RegisteredComplaint.model_validate(half["reg"]),
                 RoutedComplaint.model_validate(half["route"]),
@@ -139,32 +145,56 @@ class EarlyWarningApp:
 
     # -- detect: signal → alerts -------------------------------------------------------------
     async def _detect(self, stream: Any) -> None:
-        detector = Detector(self.state, self.rules)
-        async for doc in stream:
+        overlay = Overlay(self.state)
+        detector = Detector(overlay, self.rules)
+        redone = False
+        async for event in stream.events():
             self.beat = time.monotonic()
+            if not redone:  # the first event after recovery: finish what a crash cut short
+                await self._redo()
+                redone = True
+            offset = event.message.offset
+            if offset <= (self.state.get("applied") or -1):
+                continue  # already applied before a crash: its offset was not committed
             started = time.perf_counter()
-            found = _loads(doc)
+            found = _loads(event.value)
             if "tick" in found:
                 outcome = detector.advance(float(found["tick"]))
             else:
                 signal = Signal.from_json(found)
                 outcome = detector.observe(signal)
-                self.flow.stage_latency.labels(NAME).observe(
-                    max(0.0, self.wall() - signal.occurred_at)
-                )
+                behind = max(0.0, self.wall() - signal.occurred_at)
+                self.flow.stage_latency.labels(NAME).observe(behind)
             self.metrics.detect_seconds.observe(time.perf_counter() - started)
+            body = overlay.take()
+            body["alerts"] = [a.model_dump(mode="json") for a in outcome.alerts]
+            body["offset"] = offset
+            self.state["journal"] = body
+            apply(self.state, body)
             await self._publish(outcome)
+            self.state["applied"] = offset
+            self.flow.events_processed.labels(NAME, "signals").inc()
 
-    async def _publish(self, outcome: Outcome) -> None:
+    async def _redo(self) -> None:
+        """A journal entry newer than the applied mark is applied again, its alerts sent
+        again (the same `ce_id`: readers de-duplicate on it)."""
+        body = self.state.get("journal")
+        if body and body["offset"] > (self.state.get("applied") or -1):
+            log.warning("%s: finishing step %d cut short by a crash", NAME, body["offset"])
+            apply(self.state, body)
+            alerts = [Alert.model_validate(a) for a in body["alerts"]]
+            await self._publish(Outcome(alerts=alerts), again=True)
+            self.state["applied"] = body["offset"]
+
+    async def _publish(self, outcome: Outcome, *, again: bool = False) -> None:
         if outcome.late:
             self.metrics.late_complaints.inc(outcome.late)
         for alert in outcome.alerts:
-            self.metrics.alerts.labels(alert.kind.value, alert.status.value).inc()
-            if alert.status.value == "open":
-                self.metrics.emerging_issues.labels(alert.kind.value, alert.category).inc()
-            log.info(
-                "%s %s r%d: %s", alert.status.value, alert.alert_key, alert.revision, alert.summary
-            )
+            if not again:
+                self.metrics.alerts.labels(alert.kind.value, alert.status.value).inc()
+                if alert.status.value == "open":
+                    self.metrics.emerging_issues.labels(alert.kind.value, alert.category).inc()
+            log.info("%s %s r%d", alert.status.value, alert.alert_key, alert.revision)
             out = emit(
                 ALERTS,
                 alert.alert_key,
@@ -176,7 +206,11 @@ class EarlyWarningApp:
             await self._send(self.alerts, out)
 
     async def _send(self, topic: Any, out: Emit) -> None:
-        await topic.send(key=out.key.encode(), value=encode(out.value), headers=out.event.headers())
+        """Send and wait until the broker has it (what follows in the tables may rely on it)."""
+        sent = await topic.send(
+            key=out.key.encode(), value=encode(out.value), headers=out.event.headers()
+        )
+        await sent
 
     async def _tick(self) -> None:
         """While the stream is live, the wall clock closes windows no complaint closes."""
@@ -188,16 +222,18 @@ class EarlyWarningApp:
             await self.signals.send(key=b"all", value=_json({"tick": mark}))
 
     async def _heartbeat(self) -> None:
+        """On the event loop (the app's objects are not for the ops server's thread)."""
         self.beat = time.monotonic()
+        recovery = getattr(self.app.tables, "recovery", None)
+        done = recovery is not None and recovery.completed.is_set()
+        self._ready = bool(done and not self.app.rebalancing and self.app.consumer.assignment())
 
     # -- health ------------------------------------------------------------------------------
     def healthy(self) -> bool:
         return time.monotonic() - self.beat < 60
 
     def ready(self) -> bool:
-        recovery = getattr(self.app.tables, "recovery", None)
-        done = recovery is not None and recovery.completed.is_set()
-        return bool(done and not self.app.rebalancing and self.app.consumer.assignment())
+        return self._ready and self.healthy()
 
 
 def _headers(event: EventT) -> list[tuple[str, bytes]]:

@@ -23,6 +23,8 @@ MAX_CUSTOMERS = 200
 """Distinct customers remembered per slice window (the count says `≥` past it)."""
 MAX_TEXTS_PER_WINDOW = 400
 MAX_PLACE_ENTRIES = 200
+DEDUP_RING = 5000
+"""The last this many complaint ids are remembered: one sent twice is counted once."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Outcome:
 
     alerts: list[Alert] = field(default_factory=list)
     late: int = 0
+    duplicates: int = 0
 
 
 def _iso(epoch: float) -> datetime:
@@ -87,8 +90,15 @@ class Detector:
         for their place, and the windows the watermark passed closed — as a replay of one
         sorted history would take them."""
         out = Outcome()
+        if self.state.get(f"d|{s.complaint_id}"):
+            out.duplicates += 1  # sent again after a crash upstream: counted once
+            return out
         meta = self._meta()
         meta["seq"] = seq = meta.get("seq", 0) + 1
+        slot = f"r|{seq % DEDUP_RING}"
+        if self.state.get(slot):
+            self.state.pop(f"d|{self.state[slot]}", None)
+        self.state[slot], self.state[f"d|{s.complaint_id}"] = s.complaint_id, 1
         parts: dict[str, list[float]] = dict(meta.get("parts") or {})
         seen = parts.get(str(s.part), [s.occurred_at, seq])
         parts[str(s.part)] = [max(seen[0], s.occurred_at), seq]

@@ -27,8 +27,10 @@ class EarlyWarningSettings(Settings):
     """Below this routing confidence no category explains a complaint (theme candidate)."""
     ew_live_seconds: int = Field(default=2 * 86_400, ge=60)
     """While the newest complaint is this recent, the wall clock closes quiet windows."""
-    ew_exactly_once: bool = True
-    """Tables, alerts and offsets in one Kafka transaction (faust's `exactly_once`)."""
+    ew_exactly_once: bool = False
+    """faust's `exactly_once` (tables, alerts and offsets in Kafka transactions). Off: with
+    faust-streaming 0.15 on Kafka 4 the agents stall in it (see README, Early warning); the
+    detector's own journal and de-duplication keep at-least-once delivery exact instead."""
 
     def rules(self) -> Rules:
         window = self.ew_window_minutes * 60
