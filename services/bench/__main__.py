@@ -8,6 +8,8 @@
    due, worker memory per million open timers, recovery after kill -9 (see `sla.py`).
 5. The whole pipeline: every worker running, a flood of new complaints, the rate at which
    they are fully processed, against bare Kafka on the same messages (see `pipeline.py`).
+6. Early warning: the detector's cost per complaint over weeks of seasonal traffic, in
+   process (`--only-early-warning`; see `early_warning.py`).
 
 Results are printed and written to `bench-results/` (JSON and an SVG chart).
 """
@@ -379,6 +381,30 @@ def _doc(line: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def _early_warning(args: argparse.Namespace) -> int:
+    from services.bench.early_warning import run_detection
+
+    console.print(
+        f"Early warning: {args.ew_weeks} weeks at {args.ew_per_day:,.0f} complaints a day"
+    )
+    r = run_detection(args.ew_weeks, args.ew_per_day)
+    table = Table(title="Early-warning detector (this machine, one process, no broker)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("complaints (event time)", f"{r['complaints']:,} over {r['weeks']} weeks")
+    table.add_row("detection per complaint, mean", f"{r['mean_us']:,.0f} µs")
+    table.add_row("  p50 / p99", f"{r['p50_us']:,.0f} / {r['p99_us']:,.0f} µs")
+    table.add_row("  slowest (a window's end: themes)", f"{r['max_ms']:,.1f} ms")
+    table.add_row("complaints per second", f"{r['per_s']:,.0f}")
+    table.add_row("alerts raised; state keys at the end", f"{r['alerts']}; {r['state_keys']:,}")
+    console.print(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (out / f"early-warning-{stamp}.json").write_text(json.dumps(r, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make bench", description=__doc__)
     p.add_argument("--events", type=int, default=100_000, help="events for throughput runs")
@@ -399,6 +425,13 @@ def main(argv: list[str] | None = None) -> int:
     stages.add_argument(
         "--only-pipeline", action="store_true", help="run the whole-pipeline stage only"
     )
+    stages.add_argument(
+        "--only-early-warning",
+        action="store_true",
+        help="run the early-warning detector stage only (no broker needed)",
+    )
+    p.add_argument("--ew-weeks", type=int, default=4, help="weeks of traffic for early warning")
+    p.add_argument("--ew-per-day", type=float, default=2000.0, help="complaints a day")
     p.add_argument(
         "--pipeline-complaints",
         type=int,
@@ -428,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         " (default: 20 + 25 per million timers)",
     )
     args = p.parse_args(argv)
+    if args.only_early_warning:
+        return _early_warning(args)
     run_intake = not (args.skip_intake or args.only_sla or args.only_pipeline)
     run_sla_stage = not (args.skip_sla or args.only_pipeline)
     run_pipe = args.pipeline_complaints > 0 and not args.only_sla

@@ -63,11 +63,14 @@ class EarlyWarningApp:
         self._ready = False
         self.sealer = Sealer(settings.pii_secret(), "dead-letters")
         conn = settings.kafka(NAME)
+        datadir = settings.home / "early-warning"
+        datadir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             settings.group(NAME),
             broker=f"kafka://{conn.bootstrap_servers}",
             store="memory://",
             web_enabled=False,
+            datadir=str(datadir),
             topic_replication_factor=settings.topic_replication,
             processing_guarantee="exactly_once" if settings.ew_exactly_once else "at_least_once",
             consumer_auto_offset_reset="earliest",

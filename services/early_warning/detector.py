@@ -280,19 +280,23 @@ class Detector:
         pk = signals.place_key(s.place)
         key = f"p|{pk}"
         horizon = s.occurred_at - self.rules.collective_seconds
-        entries = [e for e in self.state.get(key) or [] if e[0] > horizon]
-        if any(e[2] == s.complaint_id for e in entries):
+        earliest = horizon - self.rules.collective_seconds
+        kept = [e for e in self.state.get(key) or [] if e[0] > earliest]
+        if any(e[2] == s.complaint_id for e in kept):
             return
-        entries = sorted(
-            [*entries, [s.occurred_at, s.customer, s.complaint_id, s.category, s.text]]
-        )
-        self.state[key] = entries[-MAX_PLACE_ENTRIES:]
+        entry = [s.occurred_at, s.customer, s.complaint_id, s.category, s.text]
+        kept = sorted([*kept, entry])[-MAX_PLACE_ENTRIES:]
+        self.state[key] = kept
+        entries = [e for e in kept if e[0] > horizon]
         customers = {e[1] for e in entries}
         open_key = f"o|place|{pk}"
         alert_key: str | None = self.state.get(open_key)
         ep = dict(self.state[alert_key]) if alert_key else None
         if ep is None and len(customers) < self.rules.collective_customers:
             return
+        usual = {e[1] for e in kept if e[0] <= horizon}
+        if ep is None and len(usual) >= self.rules.collective_customers:
+            return  # a place complained about all the time: its spikes tell, not this
         if ep is not None and alert_key and len(customers) <= ep["cust"]:
             ep["last"] = max(ep["last"], s.occurred_at)
             self.state[alert_key] = ep
@@ -329,15 +333,21 @@ class Detector:
 
     # -- emerging themes ---------------------------------------------------------------------
     def _judge_themes(self, idx: int, out: Outcome) -> None:
-        span = range(idx - self.rules.theme_windows + 1, idx + 1)
+        tw = self.rules.theme_windows
+        span = range(idx - 2 * tw + 1, idx + 1)
         rows: list[tuple[str, str, str, int]] = [
             (cid, cust, text, j) for j in span for cid, cust, text in self.state.get(f"t|{j}") or []
         ]
         if len(rows) < self.rules.theme_customers:
             return
-        background = [t for j in span for t in self.state.get(f"b|{j}") or []]
+        since = idx - tw + 1
+        background = [t for j in span[tw:] for t in self.state.get(f"b|{j}") or []]
         open_themes = {k: self.state[k] for k in self._open() if k.startswith("emerging_issue:")}
-        for members in themes.groups([r[2] for r in rows], threshold=self.rules.theme_threshold):
+        for linked in themes.groups([r[2] for r in rows], threshold=self.rules.theme_threshold):
+            before = {rows[i][1] for i in linked if rows[i][3] < since}
+            if len(before) >= self.rules.theme_customers:
+                continue  # said as often the day before: not new
+            members = [i for i in linked if rows[i][3] >= since]
             group = [rows[i] for i in members]
             customers = {r[1] for r in group}
             fresh = [r for r in group if r[3] == idx]
@@ -455,6 +465,6 @@ class Detector:
         old = idx - self.rules.spike.keep_windows
         for name in self.state.pop(f"w|{old}", None) or []:
             self.state.pop(f"n|{name}|{old}", None)
+        self.state.pop(f"t|{idx - 2 * self.rules.theme_windows}", None)
         gone = idx - self.rules.theme_windows
-        self.state.pop(f"t|{gone}", None)
         self.state.pop(f"b|{gone}", None)
