@@ -60,6 +60,12 @@ def _iso(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+def _grown(published: int) -> int:
+    """Customers at which an open episode is published again: half as many more (3, 5, 8,
+    12 …), so a growing crowd makes a few updates, not one per complaint."""
+    return max(published + 1, -(-published * 3 // 2))
+
+
 def _distinct(values: list[str]) -> int:
     return len(set(values))
 
@@ -297,7 +303,7 @@ class Detector:
         usual = {e[1] for e in kept if e[0] <= horizon}
         if ep is None and len(usual) >= self.rules.collective_customers:
             return  # a place complained about all the time: its spikes tell, not this
-        if ep is not None and alert_key and len(customers) <= ep["cust"]:
+        if ep is not None and alert_key and len(customers) < _grown(ep["cust"]):
             ep["last"] = max(ep["last"], s.occurred_at)
             self.state[alert_key] = ep
             return
