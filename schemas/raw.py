@@ -6,15 +6,37 @@ we rely on is validated strictly.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.common import Status
 
 MAX_TEXT = 8000
 """Longest free text (description, comment) accepted, in characters."""
+MAX_PLACE = 200
+"""Longest place (site, store, street address or coordinates) accepted, in characters."""
+_COORDINATES = re.compile(r"^(-?\d{1,3}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)$")
+
+
+def _place(text: str) -> str:
+    """One space between words; coordinates (`lat,lon`) must be on the globe."""
+    if any(ch < " " and not ch.isspace() for ch in text):
+        raise ValueError("place must be plain text (no control characters)")
+    text = " ".join(text.split())
+    found = _COORDINATES.match(text)
+    if found:
+        lat, lon = float(found.group(1)), float(found.group(2))
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ValueError("lat,lon off the globe (lat ±90, lon ±180)")
+    return text
+
+
+Place = Annotated[str, Field(min_length=1, max_length=MAX_PLACE), AfterValidator(_place)]
+"""Where the problem is (a site, store, street address or `lat,lon`), never the customer's own
+address: complaints about one place are seen together by the early-warning detector."""
 
 Ref = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
 
@@ -56,6 +78,9 @@ class NewComplaint(_RawBase):
     related_ref: Annotated[str, Field(max_length=128)] | None = None
     """An earlier complaint this one follows up: our reference (CF-XXXX-XXXX) or the call
     center's own complaint reference."""
+    place: Place | None = None
+    """Where the problem is: a site, store, street address or `lat,lon` (not the customer's
+    own address)."""
 
 
 class FollowUpContact(_RawBase):
@@ -148,7 +173,9 @@ def raw_key(source: str, complaint_ref: str) -> bytes:
 
 
 __all__ = [
+    "MAX_PLACE",
     "MAX_TEXT",
+    "Place",
     "CallbackPromised",
     "CompensationOffered",
     "Customer",

@@ -35,6 +35,9 @@ class RegisteredComplaint(StrictModel):
     contact_masked: str | None = None
     """Masked contact, e.g. `138****5678` or `j***@example.com`."""
     region: str | None = None
+    place: str | None = None
+    """Where the problem is (site, store, street address or `lat,lon`), as the call center
+    named it, with PII patterns redacted; never the customer's own address."""
     time_zone: str | None = None
     repeat_of: str | None = None
     repeat_count: Annotated[int, Field(ge=0)] = 0

@@ -133,8 +133,9 @@ ALERTS = TopicSpec(
     key="alert key",
     schema=Alert,
     ce_type="io.complaintflow.alert.v1",
-    description="Early warnings: emerging issues, collective complaints, spikes.",
-    writers=("analytics",),
+    description="Early warnings: emerging issues, collective complaints, spikes; one key per"
+    " episode (open, updated, closed).",
+    writers=("early_warning",),
     partitions=3,
 )
 STATS = TopicSpec(

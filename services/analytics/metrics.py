@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Gauge
 
 from services.analytics.figures import Figures
-from services.kernel.metrics import counter, gauge
+from services.kernel.metrics import gauge
 
 
 @dataclass(frozen=True)
 class AnalyticsMetrics:
-    emerging_issues: Counter
     backlog: Gauge
     sla_compliance: Gauge
     sla_decided: Gauge
@@ -20,9 +19,6 @@ class AnalyticsMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AnalyticsMetrics:
         return cls(
-            emerging_issues=counter(
-                registry, "emerging_issues", "Emerging issues detected.", ("category",)
-            ),
             backlog=gauge(
                 registry,
                 "backlog_complaints",

@@ -13,7 +13,9 @@
    5,000 new complaints a second, and whether each load is sustained (see `load.py`).
 7. Routing with the trained classifier: CPU per classification and per decision, model and
    keywords, and one routing worker's rate on complaints naming no category (`routing.py`).
-8. A flood: a million complaints queued while the workers are down, then drained, with SLA
+8. Early warning: the detector's cost per complaint over weeks of seasonal traffic, in
+   process (`--only early_warning`; see `early_warning.py`).
+9. A flood: a million complaints queued while the workers are down, then drained, with SLA
    deadlines falling due during the drain (see `flood.py`).
 
 Bare Kafka is measured twice on the same messages and partitions: Kafka's own performance
@@ -39,6 +41,7 @@ from typing import Any
 from schemas.registry import RAW, REGISTERED, TOPICS
 from services.bench.bare import bare_kafka, console
 from services.bench.chart import latency_svg
+from services.bench.early_warning import run_detection
 from services.bench.flood import run_flood
 from services.bench.intake import feed_events, intake_latency, intake_throughput
 from services.bench.kafka_tools import kafka_tools
@@ -94,7 +97,7 @@ def _fresh(settings: Settings) -> Settings:
     return s
 
 
-STAGES = ("kafka", "intake", "pipeline", "loads", "routing", "sla", "flood")
+STAGES = ("kafka", "intake", "pipeline", "loads", "routing", "early_warning", "sla", "flood")
 """What a run can measure (`--only`, `--skip`)."""
 QUICK = dict(
     events=10_000,
@@ -107,6 +110,7 @@ QUICK = dict(
     flood_lead=10.0,
     flood_window=10.0,
     routing_complaints=500,
+    ew_weeks=1,
 )
 """`--quick`: every stage but the intake runs and the million timers, small."""
 
@@ -126,6 +130,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-sla", action="store_true", help="same as --skip sla")
     p.add_argument("--only-pipeline", action="store_true", help="same as --only pipeline")
     p.add_argument("--only-routing", action="store_true", help="same as --only routing")
+    p.add_argument("--only-early-warning", action="store_true", help="same as --only early_warning")
+    p.add_argument("--ew-weeks", type=int, default=4, help="weeks of traffic for early warning")
+    p.add_argument("--ew-per-day", type=float, default=2000.0, help="complaints a day")
     p.add_argument("--skip-intake", action="store_true", help="same as --skip intake")
     p.add_argument("--events", type=int, default=100_000, help="events for throughput runs")
     p.add_argument(
@@ -220,6 +227,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     only |= {"sla"} if args.only_sla else set()
     only |= {"pipeline"} if args.only_pipeline else set()
     only |= {"routing"} if args.only_routing else set()
+    only |= {"early_warning"} if args.only_early_warning else set()
     skip |= {"sla"} if args.skip_sla else set()
     skip |= {"intake"} if args.skip_intake else set()
     if args.quick and not only:
@@ -311,6 +319,13 @@ def main(argv: list[str] | None = None) -> int:
                     _fresh(base), args.routing_complaints, classifier=mode, console=console
                 )
             result["routing"] = routing
+        if "early_warning" in stages:
+            step(
+                "early_warning",
+                f"early warning: the detector over {args.ew_weeks} weeks at"
+                f" {args.ew_per_day:,.0f} complaints a day, in process",
+            )
+            result["early_warning"] = run_detection(args.ew_weeks, args.ew_per_day)
         if "sla" in stages:
             step(
                 "sla",

@@ -46,6 +46,8 @@ def figures(result: dict[str, Any], *, intake_rate: float) -> Rows:
         _load_rows(rows, result["loads"])
     if "routing" in result:
         _routing_rows(rows, result["routing"])
+    if "early_warning" in result:
+        _early_warning_rows(rows, result["early_warning"])
     if "sla" in result:
         _sla_rows(rows, result["sla"])
     if "flood" in result:
@@ -284,3 +286,15 @@ def _routing_rows(rows: Rows, r: dict[str, Any]) -> None:
             f"{t['complaints_per_s']:,.0f} complaints/s, {t['cpu_us_per_complaint']:,.0f} µs CPU"
             f" each, RSS {t['rss_peak_mb']:,.0f} MiB",
         )
+
+
+def _early_warning_rows(rows: Rows, r: dict[str, Any]) -> None:
+    rows.add_section()
+    rows.add_row(
+        "early warning: complaints (event time)", f"{r['complaints']:,} over {r['weeks']} weeks"
+    )
+    rows.add_row("  detection per complaint, mean", f"{r['mean_us']:,.0f} µs")
+    rows.add_row("  p50 / p99", f"{r['p50_us']:,.0f} / {r['p99_us']:,.0f} µs")
+    rows.add_row("  slowest (a window's end: themes)", f"{r['max_ms']:,.1f} ms")
+    rows.add_row("  complaints per second", f"{r['per_s']:,.0f}")
+    rows.add_row("  alerts raised; state keys at the end", f"{r['alerts']}; {r['state_keys']:,}")

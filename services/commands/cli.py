@@ -25,13 +25,12 @@ from services.simulator.agents import DEMO_SLA_SCALE
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from services.commands.workers import handler_class
-    from services.kernel.loop import WorkerRunner
+    from services.commands.workers import handler_class, run_worker
 
     handler = handler_class(args.name)
     s = settings(handler.settings_class)
     setup_logging(s.log_level, worker=args.name, fmt=s.log_format)
-    WorkerRunner(handler, s).run()
+    run_worker(args.name, s)
     return 0
 
 

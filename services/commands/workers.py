@@ -6,8 +6,10 @@ The one place (with the CLI) that knows every worker; the kernel knows none.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 from services.kernel.handler import Handler
+from services.kernel.settings import Settings
 
 WORKERS: dict[str, str] = {
     "intake": "services.intake.app:Intake",
@@ -15,6 +17,7 @@ WORKERS: dict[str, str] = {
     "sla_timer": "services.sla_timer.app:SlaTimer",
     "notification": "services.notification.app:Notification",
     "analytics": "services.analytics.app:Analytics",
+    "early_warning": "services.early_warning.worker:EarlyWarning",
 }
 """Name → handler class, in the order the pipeline runs them."""
 
@@ -25,6 +28,19 @@ def handler_class(name: str) -> type[Handler]:
     module, _, cls = WORKERS[name].partition(":")
     found: type[Handler] = getattr(importlib.import_module(module), cls)
     return found
+
+
+def run_worker(name: str, settings: Settings) -> None:
+    """Run one worker until it is stopped: on the kernel's loop, or on its own runtime (the
+    early-warning detector is a faust app)."""
+    from services.kernel.loop import WorkerRunner
+
+    handler = handler_class(name)
+    own: Callable[[Settings], None] | None = getattr(handler, "runtime", None)
+    if own is not None:
+        own(settings)
+    else:
+        WorkerRunner(handler, settings).run()
 
 
 def readers_by_topic() -> dict[str, list[str]]:

@@ -121,6 +121,7 @@ class Dashboard:
             ("notices sent", total(merged, N, outcome="sent")),
             ("not delivered", sum(total(merged, N, outcome=o) for o in ("dead", "unknown"))),
             ("mails caught", len(list((Path(self.state.home) / "mail").glob("*.eml")))),
+            ("early warnings", total(merged, "complaintflow_emerging_issues_total")),
         ]
         for _ in figures:
             kpis.add_column(justify="center")

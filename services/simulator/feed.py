@@ -31,6 +31,8 @@ from services.simulator.scenarios import (
 )
 
 MALFORMED_SHARE = 0.01
+PLACE_SHARE = 0.3
+"""Share of new complaints that name the place of the problem (a store, a site, a corner)."""
 EVENTS_PER_COMPLAINT = 9
 """About how many events one complaint's life makes (the new complaint and the agents')."""
 TICK = 0.02
@@ -155,6 +157,8 @@ class Feed:
                 "description": text,
             }
         )
+        if center.places and self.rng.random() < PLACE_SHARE:
+            doc["place"] = self.rng.choice(center.places)
         item = _Open(center, ref, lang, channel, now)
         for step in plan(self.rng, expected_priority(category, text, public=public)):
             at = now + step.after * self.scale

@@ -21,6 +21,8 @@ class Center:
     channels: tuple[str, ...]
     public: tuple[str, ...] = ()
     """Regulator and social-media channels: rare, and they make a complaint sensitive."""
+    places: tuple[str, ...] = ()
+    """Stores, sites and street corners complaints about this center's area name."""
 
 
 CENTERS = (
@@ -32,6 +34,7 @@ CENTERS = (
         "CN-SH",
         ("电话", "微信", "web", "短信"),
         ("12315",),
+        ("南京东路营业厅", "徐家汇门店", "人民广场地铁站", "31.2304,121.4737"),
     ),
     Center(
         "taipei-cc",
@@ -40,9 +43,16 @@ CENTERS = (
         "Asia/Taipei",
         "TW-TPE",
         ("phone", "chat", "email"),
+        places=("信義門市", "台北車站", "25.0330,121.5654"),
     ),
     Center(
-        "london-cc", "en-GB", UTC, "Europe/London", "GB-LND", ("phone", "email", "web", "letter")
+        "london-cc",
+        "en-GB",
+        UTC,
+        "Europe/London",
+        "GB-LND",
+        ("phone", "email", "web", "letter"),
+        places=("Oxford Street store", "King's Cross depot", "51.5072,-0.1276"),
     ),
     Center(
         "austin-cc",
@@ -52,6 +62,7 @@ CENTERS = (
         "US-TX",
         ("phone", "web", "email"),
         ("social media", "cfpb"),
+        ("Congress Ave store", "Round Rock warehouse"),
     ),
 )
 

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-WORKERS = {"intake", "routing", "sla_timer", "notification", "analytics"}
+WORKERS = {"intake", "routing", "sla_timer", "notification", "analytics", "early_warning"}
 
 
 def imports_of(package: str) -> dict[str, set[str]]:

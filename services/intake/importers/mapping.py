@@ -10,6 +10,7 @@ columns:                        # event field (dots for nesting) ← CSV column
   category: Type
   customer.name: Customer
   customer.phone: Phone
+  place: [Street, City, ZIP]    # several columns are joined with ", " (empty ones left out)
 defaults:                       # fields not in the file
   channel: phone
   language: en
@@ -34,7 +35,7 @@ class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    columns: dict[str, str]
+    columns: dict[str, str | list[str]]
     defaults: dict[str, Any] = {}
     time_format: str | None = None
     time_zone: str = "UTC"
@@ -42,7 +43,7 @@ class Mapping(BaseModel):
 
     @field_validator("columns")
     @classmethod
-    def _needs_reference(cls, columns: dict[str, str]) -> dict[str, str]:
+    def _needs_reference(cls, columns: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
         for field in ("complaint_ref", "occurred_at", "description"):
             if field not in columns:
                 raise ValueError(f"must map {field!r} to a column")
@@ -109,7 +110,8 @@ def load_labels(path: Path) -> LabelMapping:
 
 
 def check_header(mapping: Mapping | LabelMapping, columns: list[str]) -> None:
-    missing = sorted(set(mapping.columns.values()) - set(columns))
+    named = {c for cols in mapping.columns.values() for c in _names(cols)}
+    missing = sorted(named - set(columns))
     if missing:
         raise ValueError(f"the file lacks mapped column(s): {', '.join(missing)}")
 
@@ -117,10 +119,11 @@ def check_header(mapping: Mapping | LabelMapping, columns: list[str]) -> None:
 def events(mapping: Mapping, row: dict[str, str]) -> list[dict[str, Any]]:
     """The `complaint.new` event of one row."""
     doc: dict[str, Any] = {"type": "complaint.new", "source": mapping.source, **mapping.defaults}
-    for field, column in mapping.columns.items():
-        raw = (row.get(column) or "").strip()
-        if raw.lower() in MISSING:
+    for field, cols in mapping.columns.items():
+        present = [v for v in ((row.get(c) or "").strip() for c in _names(cols)) if _given(v)]
+        if not present:
             continue
+        raw = ", ".join(present)
         target = doc
         *parents, leaf = field.split(".")
         for parent in parents:
@@ -133,6 +136,14 @@ def events(mapping: Mapping, row: dict[str, str]) -> list[dict[str, Any]]:
     except KeyError:
         doc["event_id"] = f"{doc.get('complaint_ref', '')}-new"
     return [doc]
+
+
+def _names(columns: str | list[str]) -> list[str]:
+    return [columns] if isinstance(columns, str) else columns
+
+
+def _given(value: str) -> bool:
+    return value.lower() not in MISSING
 
 
 def _time(mapping: Mapping, raw: str) -> str:

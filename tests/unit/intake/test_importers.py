@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from schemas.raw import NewComplaint
 from services.intake.importers import cfpb, mapping
 from services.intake.validate import parse
 from services.kernel.errors import ConfigError
@@ -138,6 +139,26 @@ def test_mapping_turns_any_export_into_events(tmp_path):
     assert parsed.occurred_at.utcoffset().total_seconds() == 3600  # British summer time
     assert parsed.customer.phone == "07700 900123"
     assert event["event_id"] == "T-9-new"
+
+
+def test_mapping_joins_several_columns_into_the_place(tmp_path):
+    # Given a mapping that makes the place from street, city and ZIP columns
+    path = tmp_path / "map.yaml"
+    path.write_text(
+        "source: acme-cc\ncolumns:\n  complaint_ref: Ticket\n  occurred_at: Opened\n"
+        "  description: Text\n  place: [Street, City, ZIP]\n"
+    )
+    rules = mapping.load(path)
+    mapping.check_header(rules, ["Ticket", "Opened", "Text", "Street", "City", "ZIP"])
+    row = {"Ticket": "T-1", "Opened": "2026-07-15T09:30:00+01:00", "Text": "Bins overflowing"}
+    # When rows are mapped, Then the non-empty columns are joined; none given gives no place
+    (event,) = mapping.events(rules, {**row, "Street": "High St", "City": "Leeds", "ZIP": "n/a"})
+    parsed = parse(json.dumps(event).encode(), now=NOW)
+    assert isinstance(parsed, NewComplaint) and parsed.place == "High St, Leeds"
+    (bare,) = mapping.events(rules, row)
+    assert "place" not in bare
+    with pytest.raises(ValueError, match="ZIP"):
+        mapping.check_header(rules, ["Ticket", "Opened", "Text", "Street", "City"])
 
 
 def test_mapping_errors_name_the_file_line_key_and_expectation(tmp_path):

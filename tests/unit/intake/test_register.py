@@ -40,6 +40,19 @@ def test_registered_keeps_no_pii_and_normalises():
     assert reg.source_utc_offset == "+08:00" and reg.occurred_at.hour == 1
 
 
+def test_the_place_travels_downstream_with_pii_patterns_redacted():
+    # Given a complaint about a street corner whose place text also holds a phone number
+    event = new(place="解放路与中山路路口 13912345678")
+    # When it is registered
+    reg = register.registered(event, complaint_id="c1", token="t", now=NOW, repeat=None)
+    # Then the place is on the registered complaint, without the number
+    assert reg.place is not None and reg.place.startswith("解放路与中山路路口")
+    assert "13912345678" not in reg.place
+    assert (
+        register.registered(new(), complaint_id="c1", token="t", now=NOW, repeat=None).place is None
+    )
+
+
 def test_references_the_customer_names_are_found():
     assert register.mentioned_references(new()) == ["CF-7KQ2-M9XD"]
     assert register.mentioned_references(new(related_ref="R0", description="again")) == ["R0"]

@@ -43,6 +43,14 @@ def test_a_valid_new_complaint_parses_with_its_offset_kept():
     assert parsed.description == "网络断了"
 
 
+def test_a_place_is_kept_on_one_line_with_single_spaces():
+    parsed = parse(json.dumps(event(place="  Corner of King St\n &  5th ")).encode(), now=NOW)
+    assert isinstance(parsed, NewComplaint)
+    assert parsed.place == "Corner of King St & 5th"
+    coords = parse(json.dumps(event(place="22.28, 114.16")).encode(), now=NOW)
+    assert isinstance(coords, NewComplaint) and coords.place == "22.28, 114.16"
+
+
 def test_a_status_change_parses():
     parsed = parse(json.dumps(event(type="complaint.status", status="resolved")).encode(), now=NOW)
     assert isinstance(parsed, StatusChange)
@@ -70,6 +78,9 @@ def test_a_status_change_parses():
             "in the future",
         ),
         (b"{" + b" " * MAX_EVENT_BYTES + b"}", "too_large", "limit"),
+        (json.dumps(event(place="95.1,10")).encode(), "validation", "off the globe"),
+        (json.dumps(event(place="x" * 201)).encode(), "validation", "place"),
+        (json.dumps(event(place="Gate\u0007 3")).encode(), "control_characters", "U+0007"),
     ],
 )
 def test_bad_input_is_refused_with_a_specific_reason(value, reason, needle):

@@ -173,3 +173,12 @@ def test_only_some_centers_have_public_channels_and_they_are_rare():
     channels = Counter(normalize.channel(d["channel"]) for d in news(7, 6000))
     public = channels["regulator"] + channels["social"]
     assert 0 < public < 0.06 * sum(channels.values())
+
+
+def test_some_simulated_complaints_name_a_place_and_every_place_is_valid():
+    # Given three hundred simulated events
+    new = [d for d in docs(7, 300) if d["type"] == "complaint.new"]
+    # Then some, not all, new complaints name a place, and intake accepted each of them
+    places = [d["place"] for d in new if "place" in d]
+    assert 0 < len(places) < len(new)
+    assert {p for c in CENTERS for p in c.places} >= set(places)

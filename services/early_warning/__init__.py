@@ -1,0 +1,1 @@
+"""The early-warning detector: spikes, collective complaints at one place, emerging themes."""

@@ -1,0 +1,216 @@
+"""The early-warning worker on the real broker: what it reads from the topics it raises, and a
+kill -9 in the middle neither loses nor repeats an alert.
+
+The complaints are produced as intake and routing write them (registered, then routed), at
+event times days apart, so the detector's windows run on event time as in a replay.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from schemas.envelope import encode
+from schemas.registered import RegisteredComplaint
+from schemas.registry import ALERTS, REGISTERED, ROUTED
+from schemas.routed import RoutedComplaint
+from services.early_warning.detector import Detector
+from services.early_warning.settings import EarlyWarningSettings
+from services.early_warning.signals import join
+from services.kernel.emit import emit
+from services.kernel.kafka import producer
+from services.simulator.seasonal import Complaint, steady
+from tests.conftest import wait_for, wait_ready
+from tests.early_warning_story import DATA_CAP, STREET_CORNER
+
+pytestmark = pytest.mark.integration
+START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
+NOW = datetime(2026, 3, 10, tzinfo=UTC)
+
+
+def pair(c: Complaint, n: int, **over: Any) -> tuple[RegisteredComplaint, RoutedComplaint]:
+    """The registered complaint and routing's first decision of `c`."""
+    cid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ew-{n}"))
+    reg = RegisteredComplaint(
+        complaint_id=cid,
+        reference=f"CF-{n:04d}-TEST",
+        source="ew-cc",
+        external_ref=f"R{n}",
+        source_event_id=f"e{n}",
+        occurred_at=c.at,
+        source_utc_offset="+00:00",
+        registered_at=NOW,
+        channel=c.channel,  # type: ignore[arg-type]
+        language="zh-Hans" if any("\u4e00" <= ch <= "\u9fff" for ch in c.text) else "en",  # type: ignore[arg-type]
+        category=None,
+        description=c.text,
+        customer_token=c.customer,
+        region=c.region,
+        place=over.get("place"),
+    )
+    route = RoutedComplaint(
+        complaint_id=cid,
+        version=1,
+        category=c.category,
+        confidence=over.get("confidence", 1.0),
+        department="customer_service",
+        queue="general",
+        priority="P3",  # type: ignore[arg-type]
+        sla_policy="standard-P3",
+        reasons=["test"],
+        occurred_at=c.at,
+        routed_at=NOW,
+    )
+    return reg, route
+
+
+def story() -> list[tuple[RegisteredComplaint, RoutedComplaint]]:
+    """Two days of ordinary traffic, then a spike of billing in the north, the street corner
+    and customers writing about a data cap."""
+    n = itertools.count()
+    out = [pair(c, next(n)) for c in steady(START, hours=60, per_day=150, seed=21)]
+    spike_at = START + timedelta(days=2, hours=2)
+    out += [
+        pair(Complaint(spike_at + timedelta(minutes=2 * i), "billing", "north", "web",
+                       f"cus_s{i}", "Charged twice."), next(n))
+        for i in range(30)
+    ]  # fmt: skip
+    corner_at = START + timedelta(hours=5)
+    out += [
+        pair(Complaint(corner_at + timedelta(hours=h), cat, "north", "phone", cust, text),
+             next(n), place=place)
+        for place, h, cust, cat, text in STREET_CORNER
+    ]  # fmt: skip
+    theme_at = START + timedelta(days=2)
+    out += [
+        pair(Complaint(theme_at + timedelta(minutes=15 * i), "uncategorised", "east", "web",
+                       f"cus_d{i}", text), next(n), confidence=0.0)
+        for i, text in enumerate(DATA_CAP["en"])
+    ]  # fmt: skip
+    return sorted(out, key=lambda p: p[0].occurred_at)
+
+
+def expected_alerts(pairs: list[tuple[RegisteredComplaint, RoutedComplaint]]) -> list[Any]:
+    """What the pure detector raises from the same complaints in the same order."""
+    settings = EarlyWarningSettings()
+    detector = Detector({}, settings.rules())
+    return [
+        a
+        for reg, route in pairs
+        for a in detector.observe(join(reg, route, min_confidence=0.6)).alerts
+    ]
+
+
+def produce(cf: Any, pairs: list[tuple[RegisteredComplaint, RoutedComplaint]]) -> None:
+    p = producer(cf, client_id="ew-test")
+    for reg, route in pairs:
+        for spec, model in ((REGISTERED, reg), (ROUTED, route)):
+            out = emit(spec, reg.complaint_id, model, cause=(spec.name, reg.complaint_id),
+                       source="/test", time=NOW)  # fmt: skip
+            p.send(cf.topic(spec.name), key=out.key.encode(), value=encode(out.value),
+                   headers=out.event.headers())  # fmt: skip
+    p.flush()
+    p.close()
+
+
+class AlertReader:
+    """Every committed message on the alerts topic (read_committed: what a transaction
+    aborted by a crash wrote is never seen)."""
+
+    def __init__(self, cf: Any) -> None:
+        self.consumer = KafkaConsumer(
+            **cf.kafka(f"ew-reader-{uuid.uuid4().hex[:6]}").as_dict(),
+            enable_auto_commit=False,
+            group_id=None,
+            isolation_level="read_committed",
+        )
+        name = cf.topic(ALERTS.name)
+        parts = self.consumer.partitions_for_topic(name) or set()
+        self.consumer.assign([TopicPartition(name, p) for p in parts])
+        self.consumer.seek_to_beginning()
+        self.alerts: list[dict[str, Any]] = []
+        self.raw: list[tuple[str, bytes]] = []
+
+    def poll(self) -> list[dict[str, Any]]:
+        for recs in self.consumer.poll(timeout_ms=300).values():
+            self.alerts += [json.loads(r.value) for r in recs]
+            self.raw += [(dict(r.headers)["ce_id"].decode(), r.value) for r in recs]
+        return self.alerts
+
+    def keys(self) -> Counter[tuple[str, int]]:
+        return Counter((a["alert_key"], a["revision"]) for a in self.poll())
+
+
+def start(worker_factory: Any, cf: Any) -> Any:
+    w = worker_factory("early_warning", cf)
+    wait_ready([w], timeout=120)
+    return w
+
+
+def test_the_worker_raises_what_the_detector_finds_from_the_topics(cf, worker_factory):
+    # Given the story's complaints on the registered and routed topics
+    pairs = story()
+    want = expected_alerts(pairs)
+    produce(cf, pairs)
+    # When the early-warning worker reads them
+    start(worker_factory, cf)
+    reader = AlertReader(cf)
+    wait_for(
+        lambda: set(reader.keys()) >= {(a.alert_key, a.revision) for a in want},
+        timeout=180,
+        what="every alert the detector raises from the story",
+    )
+    got = reader.poll()
+    # Then one collective alert names the three street-corner complaints
+    collective = [a for a in got if a["kind"] == "collective"]
+    assert [a["status"] for a in collective] == ["open"]
+    assert collective[0]["distinct_customers"] == 3 and len(collective[0]["complaint_ids"]) == 3
+    # And the spike of billing in the north, and the data-cap theme, are raised
+    spikes = [a for a in got if a["kind"] == "spike" and a["slice"].get("region") == "north"]
+    assert spikes and spikes[0]["category"] == "billing" and spikes[0]["status"] == "open"
+    themes = [a for a in got if a["kind"] == "emerging_issue"]
+    assert themes and {"data", "cap"} <= set(themes[0]["top_terms"])
+    # And nothing else, nothing twice
+    assert sorted(reader.keys()) == sorted((a.alert_key, a.revision) for a in want)
+
+    def order(a: dict[str, Any]) -> tuple[str, int]:
+        return a["alert_key"], a["revision"]
+
+    raised = sorted((a for a in got if a["kind"] == "spike"), key=order)
+    expected = [json.loads(a.model_dump_json()) for a in want if a.kind.value == "spike"]
+    assert raised == sorted(expected, key=order)
+
+
+def test_after_kill_9_the_detector_recovers_its_tables_and_neither_misses_nor_repeats(
+    cf, worker_factory
+):
+    # Given the story but its last hours, read by a running detector that has raised alerts
+    # and has more to raise (the spike's close waits for the complaints that follow it)
+    pairs = story()
+    want = Counter((a.alert_key, a.revision) for a in expected_alerts(pairs))
+    cut = next(i for i, p in enumerate(pairs) if p[0].occurred_at >= START + timedelta(hours=55))
+    produce(cf, pairs[:cut])
+    first = start(worker_factory, cf)
+    reader = AlertReader(cf)
+    wait_for(lambda: reader.keys(), timeout=180, what="a first alert")
+    # When it is killed mid-stream, the rest arrives, and it is started again
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=30)
+    produce(cf, pairs[cut:])
+    start(worker_factory, cf)
+    # Then every alert of the story is there once: a step cut short by the kill may send its
+    # alerts again, as the same CloudEvent (same ce_id, same content), which readers drop
+    wait_for(lambda: set(reader.keys()) >= set(want), timeout=240, what="every alert")
+    assert set(reader.keys()) == set(want)
+    by_id: dict[str, bytes] = {}
+    for ce_id, value in reader.raw:
+        assert by_id.setdefault(ce_id, value) == value
+    assert len(by_id) == sum(want.values())
