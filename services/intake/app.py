@@ -33,7 +33,8 @@ from services.kernel.sealing import InvalidToken, Sealer
 REPEAT_WINDOW = timedelta(days=30)
 PURGE_EVERY = 600.0
 UNREADABLE = PoisonMessage(
-    "unreadable_held_event", ["sealed under another key (was CF_PII_KEY changed?)"]
+    "unreadable_held_event",
+    ["sealed under a key that is not in the PII key ring (see `complaintflow keys status`)"],
 )
 
 
@@ -54,10 +55,10 @@ class Intake(Handler):
     metrics_class = IntakeMetrics
 
     def start(self, conn: psycopg.Connection) -> None:
-        key = self.settings.pii_secret()
-        self._token_key = key
-        self._vault = pii.Vault(key)
-        self._held_sealer = Sealer(key, "held-events")
+        ring = self.settings.pii_ring()  # read once: a new ring takes effect on restart
+        self._token_key = ring.token_key
+        self._vault = pii.Vault(ring)
+        self._held_sealer = Sealer(ring, "held-events")
         self._partitions: set[int] = set()
         self._checked_at = 0.0
         self._purged_at = 0.0
