@@ -162,7 +162,10 @@ def test_rotation_keeps_repeats_status_codes_and_dead_letters(cf, intake_runs, r
 
     # And the status code mailed before the rotation still opens the customer's status
     api = AnalyticsSettings.of(rotated).model_copy(
-        update={"analytics_http_port": free_port(), "analytics_api_keys": SecretStr("team=rotation-test-key-0001")}
+        update={
+            "analytics_http_port": free_port(),
+            "analytics_api_keys": SecretStr("team=rotation-test-key-0001"),
+        }
     )
     runner_factory(Analytics, api)
     port = api.analytics_http_port
