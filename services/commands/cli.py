@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -155,10 +157,25 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
+@contextmanager
+def _bars(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback `(what, done, total)` drawing one bar per `what` on stderr."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=quiet, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=max(total, done))
+
+        yield progress
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
     from services.audit.report import as_json, as_text
     from services.audit.run import audit
 
@@ -168,17 +185,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{args.mail_dir}: no such folder of mails")
     if args.no_mail or (mail_dir is not None and not mail_dir.is_dir()):
         mail_dir = None
-    columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn())
-    with Progress(
-        *columns, console=Console(stderr=True), disable=args.quiet, transient=True
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(topic: str, done: int, total: int) -> None:
-            if topic not in tasks:
-                tasks[topic] = bar.add_task(topic, total=total)
-            bar.update(tasks[topic], completed=done, total=max(total, done))
-
+    with _bars(args.quiet) as progress:
         report = audit(
             s,
             as_of=args.as_of or datetime.now(UTC),
@@ -191,9 +198,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from services.commands import keys
 
     if args.action == "rotate":
@@ -201,17 +205,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print(text)
         return 0 if rotated else 1
     s = settings(Settings)
-    columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn())
-    with Progress(
-        *columns, console=Console(stderr=True), disable=args.quiet, transient=True
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(what: str, done: int, total: int) -> None:
-            if what not in tasks:
-                tasks[what] = bar.add_task(what, total=total)
-            bar.update(tasks[what], completed=done, total=max(total, done))
-
+    with _bars(args.quiet) as progress:
         if args.action == "status":
             found = keys.status(s, topic=not args.no_topic, progress=progress)
         else:

@@ -75,8 +75,9 @@ def rotate(settings: Settings) -> tuple[bool, str]:
     prints = ", ".join(fingerprint(k) for k in keys)
     return True, (
         f"New primary PII key {fingerprint(new)} added to {path} (ring, newest first: "
-        f"{prints}).\nRestart the workers (`complaintflow run`, `stack` workers or your "
-        "supervisor) so they seal under it, then run `complaintflow keys reseal`.\n"
+        f"{prints}).\nRestart the workers (stop and start `make run`, or have their "
+        "supervisor restart them) so they seal under it, then run "
+        "`complaintflow keys reseal`.\n"
         "Customer tokens and status codes stay as they are "
         f"(token key {fingerprint(settings.pii_secret())})."
     )
@@ -199,7 +200,10 @@ def render_status(ring: KeyRing, found: list[KeyCounts]) -> str:
     if len(fps) > 1:
         still = [fp for fp in fps[1:] if fp in used]
         if still:
-            lines.append(f"Still needed: {', '.join(still)} (run `complaintflow keys reseal`)")
+            lines.append(
+                f"Still needed: {', '.join(still)} (tables: `complaintflow keys reseal`; "
+                "dead letters on the topic: until they expire)"
+            )
         if idle:
             lines.append(f"Can be retired (nothing here is sealed under it): {', '.join(idle)}")
     return "\n".join(lines)
