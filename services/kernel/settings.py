@@ -217,16 +217,18 @@ class Settings(BaseSettings):
         handled under such a key.
         """
         if self.pii_token_key is not None:
-            return self._announced(_checked("CF_PII_TOKEN_KEY", self.pii_token_key), "token")
+            return self._announced(
+                _checked("CF_PII_TOKEN_KEY", self.pii_token_key), "CF_PII_TOKEN_KEY"
+            )
         if self.pii_key is not None:
-            return self._announced(_checked("CF_PII_KEY", self.pii_key), "token")
+            return self._announced(_checked("CF_PII_KEY", self.pii_key), "CF_PII_KEY")
         if self.pii_keys is not None:
             raise ConfigError(
                 "CF_PII_KEYS is set but neither CF_PII_TOKEN_KEY nor CF_PII_KEY: set one of "
                 "them to the key customer tokens were first made with (the first PII key)"
             )
         key = pii_key_file(self.home).read().encode()
-        return self._announced(key, f"token, {self.home / 'pii.key'}")
+        return self._announced(key, str(self.home / "pii.key"))
 
     def pii_ring(self) -> KeyRing:
         """The PII key ring (primary first) and its token key: see `pii_keys`."""
@@ -238,21 +240,17 @@ class Settings(BaseSettings):
         elif self.pii_key is None and pii_ring_path(self.home).exists():
             keys = read_ring_file(pii_ring_path(self.home))
             source = str(pii_ring_path(self.home))
+        elif self.pii_key is not None:
+            return KeyRing((_checked("CF_PII_KEY", self.pii_key),), token)
         else:
-            keys = [self._single_key()]
-            source = "CF_PII_KEY" if self.pii_key is not None else str(self.home / "pii.key")
+            return KeyRing((pii_key_file(self.home).read().encode(),), token)
         ring = KeyRing(tuple(keys), token)
-        self._announced(ring.primary, f"primary of {len(keys)}, {source}")
+        self._announced(ring.primary, f"{source}, primary of {len(keys)} keys")
         return ring
-
-    def _single_key(self) -> bytes:
-        if self.pii_key is not None:
-            return _checked("CF_PII_KEY", self.pii_key)
-        return pii_key_file(self.home).read().encode()
 
     @staticmethod
     def _announced(secret: bytes, source: str) -> bytes:
-        announce = f"PII key ({source}): fingerprint {fingerprint(secret)}"
+        announce = f"PII key from {source} (fingerprint {fingerprint(secret)})"
         if announce not in _announced:  # lets an operator compare keys across machines
             _announced.add(announce)
             log.info(announce)
