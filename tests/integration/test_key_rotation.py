@@ -33,6 +33,9 @@ from services.kernel.kafka import producer
 from services.kernel.loop import WorkerRunner
 from services.kernel.sealing import KeyNotInRing, Sealer, derive_key, fingerprint, status_secret
 from services.kernel.settings import Settings
+from services.notification.channels import Permanent
+from services.notification.contacts import Contacts
+from services.notification.directory import Directory
 from tests.conftest import wait_for
 from tests.e2e.test_pipeline import new_complaint, submit
 from tests.kafka_helpers import TopicReader
@@ -121,6 +124,11 @@ def test_rotation_keeps_repeats_status_codes_and_dead_letters(cf, intake_runs, r
     first = wait_for(lambda: complaint_row(cf, "KR-1"), what="KR-1 registered")
     token, reference, _ = first  # type: ignore[misc]
     mailed = status_secret(cf.pii_secret(), reference)  # the code in the acknowledgement
+
+    # And a mail to the customer with a ring that lacks A is refused, naming A
+    contacts = Contacts(Directory({}, {}), only_b.pii_ring())
+    with psycopg.connect(cf.db_url()) as conn, pytest.raises(Permanent, match=f"key {fp_a}"):
+        contacts.email(conn, "customer", token)
 
     # When the ring becomes [B, A] and intake restarts with it
     intake_runs[0].stop()
