@@ -30,7 +30,7 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check services schemas tests
 	$(BIN)/mypy services schemas
 
-bench: $(STAMP) ## throughput and latency of the pipeline against bare Kafka on this machine
+bench: $(STAMP) ## the pipeline against bare Kafka on this machine (ARGS=--quick: small sizes)
 	$(BIN)/python -m services.bench $(ARGS)
 
 chaos: $(STAMP) ## kill workers, cut the database, restart the broker under load; then audit

@@ -139,10 +139,10 @@ ALERTS = TopicSpec(
 )
 STATS = TopicSpec(
     name="complaints.stats.v1",
-    key="dimension=value",
+    key="dimension=value[@window:start]",
     schema=StatsRecord,
     ce_type="io.complaintflow.stats.v1",
-    description="Rolling aggregates per dimension (latest value per key).",
+    description="Aggregates per dimension and event-time window (latest value per key).",
     writers=("analytics",),
     also_read_by=("downstream teams",),
     partitions=3,

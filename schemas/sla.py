@@ -45,3 +45,6 @@ class SlaEvent(StrictModel):
     """For a breach: how long after the deadline it was emitted."""
     elapsed_seconds: Annotated[float, Field(ge=0)] | None = None
     """For `met`: time used against the target."""
+    historical: bool = False
+    """A warning, breach or escalation that fell due longer ago than the history horizon
+    (an import of old complaints, a long outage): recorded and counted; nobody is messaged."""

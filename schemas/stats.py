@@ -1,4 +1,11 @@
-"""`complaints.stats.v1`: rolling aggregates per dimension (compacted: latest value per key)."""
+"""`complaints.stats.v1`: aggregates per dimension and window on event time (compacted: latest
+value per key).
+
+Key: `{dimension}={value}` for the whole archive, `{dimension}={value}@day:YYYY-MM-DD` and
+`{dimension}={value}@week:YYYY-Www` (ISO week) for the complaints that happened in that UTC
+day or week. A window's counts change as its complaints move on (resolved, reopened, rated),
+so a key is published again whenever they do.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,35 @@ from pydantic import Field
 from schemas.common import StrictModel, UtcDateTime
 
 Count = Annotated[int, Field(ge=0)]
+Seconds = Annotated[float, Field(ge=0)]
 
 
 class StatsRecord(StrictModel):
     dimension: str
-    """What is counted by, e.g. `category`."""
+    """What is counted by: `category`, `department`, `channel`, `region`, `product`, `source`
+    (the call center), `priority` (and `place` where the archive records it)."""
     value: str
-    """The dimension's value, e.g. `billing`; the Kafka key is `dimension=value`."""
+    """The dimension's value, e.g. `billing`; `(none)` for complaints without one."""
+    window: str = "all"
+    """`all` (the whole archive), `day` or `week`."""
+    window_start: UtcDateTime | None = None
+    """Start of the day or week (Monday) in UTC; none for `all`."""
     received: Count
+    """Complaints that happened in the window."""
     open: Count
+    """Of those, open now."""
     resolved: Count
+    """Of those, resolved or closed now."""
     breached: Count
+    """Of those, with an SLA target breached."""
+    reopened: Count = 0
+    repeats: Count = 0
+    """Of those, repeats of an earlier complaint of the same customer."""
+    escalated: Count = 0
+    """Of those, escalated at least once."""
+    csat_responses: Count = 0
+    csat_mean: Annotated[float, Field(ge=1, le=5)] | None = None
+    resolve_median_seconds: Seconds | None = None
+    """Median calendar time from the complaint to its resolution, of those resolved."""
+    resolve_p90_seconds: Seconds | None = None
     updated_at: UtcDateTime

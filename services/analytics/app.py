@@ -1,5 +1,5 @@
-"""The analytics worker: archives every event (a poll at a time, set-based) and publishes
-per-category aggregates."""
+"""The analytics worker: archives every event (a poll at a time, set-based), publishes the
+figures per dimension and event-time window, and keeps the live gauges."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ import psycopg
 from kafka import KafkaProducer
 
 from schemas.registry import LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, STATS
-from schemas.stats import StatsRecord
-from services.analytics import archive
+from services.analytics import archive, stats
 from services.analytics.fold import Archived
 from services.analytics.metrics import AnalyticsMetrics
 from services.analytics.migrations import MIGRATIONS
 from services.analytics.read_api import ReadApi
 from services.analytics.settings import AnalyticsSettings
-from services.kernel.emit import Emit, decode
-from services.kernel.errors import PoisonMessage
-from services.kernel.handler import Handler, Record, Rejected
+from services.kernel.emit import Emit
+from services.kernel.handler import Handler, Record, Rejected, decode_all
 
 STATS_EVERY = 5.0
+REMEMBERED = 100_000
+"""Published keys remembered to skip unchanged ones."""
 
 
 class Analytics(Handler):
@@ -35,7 +35,7 @@ class Analytics(Handler):
 
     def start(self, conn: psycopg.Connection) -> None:
         self._stats_at = 0.0
-        self._published: dict[str, tuple[int, int, int, int]] = {}
+        self._published: dict[str, tuple[object, ...]] = {}
 
     def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
         """The archive's read API, when a port and keys are configured."""
@@ -47,41 +47,37 @@ class Analytics(Handler):
         self, records: list[Record], conn: psycopg.Connection
     ) -> Iterable[Emit | Rejected]:
         """The poll's events archived together: one statement per table."""
-        out: list[Emit | Rejected] = []
-        events: list[tuple[str, str, Archived]] = []
-        for rec in records:
-            try:
-                model, cause = decode(rec.spec, rec.value, rec.headers)
-            except PoisonMessage as exc:
-                out.append(Rejected(rec, exc))
-                continue
-            events.append((cause.id, rec.spec.name, model))
+        good, refused = decode_all(records)
+        events: list[tuple[str, str, Archived]] = [
+            (cause.id, rec.spec.name, model) for rec, model, cause in good
+        ]
         archive.record(conn, events, self.clock.now())
-        return out
+        return refused
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        """Publish the figures whose complaints changed (each key only when its figures did)
+        and refresh the gauges, every few seconds."""
         if time.monotonic() - self._stats_at < STATS_EVERY:
             return ()
         self._stats_at = time.monotonic()
         now = self.clock.now()
         out: list[Emit] = []
-        published: dict[str, tuple[int, int, int, int]] = {}
-        for category, received, opened, resolved, breached in archive.category_counts(conn):
-            counts = (received, opened, resolved, breached)
-            if self._published.get(category) == counts:
+        published: dict[str, tuple[object, ...]] = {}
+        for record in stats.changed(conn, stats.last_published(conn), now):
+            key = stats.key(record)
+            figures = tuple(record.model_dump(exclude={"updated_at"}).values())
+            if self._published.get(key) == figures:
                 continue
-            published[category] = counts
-            record = StatsRecord(
-                dimension="category",
-                value=category,
-                received=received,
-                open=opened,
-                resolved=resolved,
-                breached=breached,
-                updated_at=now,
-            )
-            key = f"category={category}"
-            out.append(self.emit(STATS, key, record, "stats", key, *counts))
+            published[key] = figures
+            out.append(self.emit(STATS, key, record, "stats", key, *figures))
+        stats.mark_published(conn, now)
+        live = stats.live(conn, now)
         # Remembered as published only once the broker has them and the transaction commits.
-        self.after_commit(lambda: self._published.update(published))
+        self.after_commit(lambda: self._remember(published))
+        self.after_commit(lambda: self.metrics.show(live))
         return out
+
+    def _remember(self, published: dict[str, tuple[object, ...]]) -> None:
+        if len(self._published) + len(published) > REMEMBERED:
+            self._published.clear()  # forgetting only means publishing an unchanged key again
+        self._published.update(published)

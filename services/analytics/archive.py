@@ -76,19 +76,6 @@ def _insert_events(
     return {row[0] for row in rows}
 
 
-def category_counts(conn: psycopg.Connection) -> list[tuple[str, int, int, int, int]]:
-    """(category, received, open, resolved, breached) over the archive."""
-    return [
-        (r[0], r[1], r[2], r[3], r[4])
-        for r in conn.execute(
-            f"SELECT coalesce(category, 'uncategorised'), count(*),"
-            f" count(*) FILTER (WHERE status IN {OPEN}),"
-            f" count(*) FILTER (WHERE status IN ('resolved', 'closed')),"
-            f" count(*) FILTER (WHERE sla_breached) FROM analytics.complaints GROUP BY 1"
-        )
-    ]
-
-
 def apply(
     conn: psycopg.Connection, patches: Sequence[Patch], now: datetime, *, schema: str = "analytics"
 ) -> None:

@@ -75,4 +75,17 @@ MIGRATIONS = (
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE INDEX complaints_occurred ON {schema}.complaints (occurred_at);
+        CREATE INDEX complaints_resolved ON {schema}.complaints (resolved_at);
+        CREATE INDEX complaints_updated ON {schema}.complaints (updated_at);
+        CREATE INDEX sla_targets_deadline ON {schema}.sla_targets (deadline);
+        CREATE TABLE {schema}.stats_published (
+            name text PRIMARY KEY,
+            upto timestamptz NOT NULL
+        );
+        """,
+    ),
 )

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +23,6 @@ from kafka import KafkaProducer
 from rich.console import Console
 from rich.progress import Progress
 
-from schemas.envelope import complaint_id_for
 from schemas.raw import NewComplaint
 from schemas.registry import RAW
 from services.bench.measure import cpu_seconds, machine_busy, rss_mb
@@ -42,26 +43,64 @@ STAGES = {
 """Complaints past each stage, as each worker's committed state says."""
 
 
-def new_complaints(n: int) -> list[bytes]:
-    """`n` valid new complaints, each of its own complaint id, from the simulated feed (its
-    follow-ups and malformed lines left out, so each event is one complaint to count)."""
-    feed, out, seen = Feed(seed=23, run="e2e"), list[bytes](), set[str]()
+TEMPLATES = 200
+"""Distinct complaints drawn from the simulated feed; the rest are copies with new ids."""
+
+
+def new_complaints(n: int, *, run: str | None = None) -> list[bytes]:
+    """`n` valid new complaints, each of its own complaint id, event id and customer: the
+    wordings, channels and call centers of the simulated feed's first few hundred (its
+    follow-ups and malformed lines left out), copied with fresh identities, so that a
+    million are made in seconds. `run` (default: fresh) keeps two runs' ids apart."""
+    return list(complaint_stream(n, run=run))
+
+
+def complaint_stream(n: int, *, run: str | None = None) -> Iterator[bytes]:
+    """`new_complaints`, one at a time (a million need not be held at once)."""
+    for _, line in keyed_complaints(n, run=run):
+        yield line
+
+
+def keyed_complaints(n: int, *, run: str | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """`complaint_stream` with each event's raw key (see `raw_key`), made without parsing."""
+    run = run or uuid.uuid4().hex[:6]
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    forms = _forms(min(n, TEMPLATES))
+    for i in range(n):
+        source, form = forms[i % len(forms)]
+        ref = f"B{run}{i:08d}"
+        ids = {"e": f"ev-{run}-{i:08d}", "r": ref, "m": f"c{run}{i}", "p": f"{i % 10**9:09d}"}
+        yield f"{source}:{ref}".encode(), (form % {**ids, "t": now}).encode()
+
+
+def _forms(k: int) -> list[tuple[str, str]]:
+    """`k` new complaints of the feed: (source, a %-format string with the ids left open)."""
+    feed, out = Feed(seed=23, run="bench"), list[tuple[str, str]]()
     now = datetime.now(UTC)
-    while len(out) < n:
+    while len(out) < k:
         line = next(feed)
         try:
             event = validate.parse(line, now=now)
         except PoisonMessage:
             continue
-        if isinstance(event, NewComplaint):
-            cid = complaint_id_for(event.source, event.complaint_ref)
-            if cid not in seen:
-                seen.add(cid)
-                out.append(line)
+        if not isinstance(event, NewComplaint):
+            continue
+        doc = json.loads(line)
+        doc["event_id"], doc["complaint_ref"], doc["occurred_at"] = "@E@", "@R@", "@T@"
+        customer = doc.get("customer") or {}
+        if customer.get("email"):
+            customer["email"] = "@M@@example.com"
+        if customer.get("phone"):
+            customer["phone"] = "+44 7@P@"
+        text = json.dumps(doc, ensure_ascii=False).replace("%", "%%")
+        for mark, name in (("@E@", "e"), ("@R@", "r"), ("@T@", "t"), ("@M@", "m"), ("@P@", "p")):
+            text = text.replace(mark, f"%({name})s")
+        out.append((event.source, text))
     return out
 
 
-def _json(line: bytes) -> dict[str, Any] | None:
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The JSON object `line` holds, or None."""
     try:
         doc = json.loads(line)
     except ValueError:
@@ -69,25 +108,83 @@ def _json(line: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _start(s: Settings, name: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
+def worker_env(s: Settings, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a worker process on the bench's stack, database and topic prefix,
+    serving its ops endpoints on `port`, quiet unless something goes wrong."""
+    return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
         "DATABASE_URL": s.db_url(),
         "CF_TOPIC_PREFIX": s.topic_prefix,
         "CF_METRICS_PORT": str(port),
         "CF_LOG_LEVEL": "WARNING",
-        "CF_SLA_SCALE": "1",
-        "CF_PII_KEY": "bench-pii-key-0123456789",
+        **extra,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.commands.cli", "worker", name],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return proc, f"http://127.0.0.1:{port}/readyz"
+
+
+class Workers:
+    """The five worker processes on one database and topic prefix (real SLA durations), as
+    `complaintflow worker NAME` runs them; stopped with SIGTERM on leaving."""
+
+    def __init__(self, s: Settings, names: tuple[str, ...] = WORKERS) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.urls: dict[str, str] = {}
+        for name in names:
+            port = free_port()
+            env = worker_env(s, port, CF_SLA_SCALE="1", CF_PII_KEY="bench-pii-key-0123456789")
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "services.commands.cli", "worker", name],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.urls[name] = f"http://127.0.0.1:{port}/readyz"
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            stop_process(p.pid, 15, 30)
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Every worker ready (migrated, partitions assigned)."""
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            self.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"workers not ready within {timeout:.0f} s")
+            time.sleep(0.5)
+
+    def ready(self, name: str | None = None) -> bool:
+        """Whether every worker (or the one named) is ready."""
+        urls = [self.urls[name]] if name else list(self.urls.values())
+        return all(_ready(url) for url in urls)
+
+    def check(self) -> None:
+        for name, p in self.procs.items():
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}")
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds each worker has used so far."""
+        return {name: cpu_seconds(p.pid) for name, p in self.procs.items()}
+
+    def rss(self) -> dict[str, float]:
+        return {name: rss_mb(p.pid) for name, p in self.procs.items()}
+
+
+def raw_key(line: bytes) -> bytes:
+    """The key a call center sends a raw event under: source and its own reference."""
+    doc = json_object(line) or {}
+    return f"{doc.get('source')}:{doc.get('complaint_ref')}".encode()
+
+
+def producer(s: Settings, client: str) -> KafkaProducer:
+    return KafkaProducer(**s.kafka(client).as_dict(), acks="all", linger_ms=5, batch_size=64 * 1024)
 
 
 def _ready(url: str) -> bool:
@@ -98,7 +195,8 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _counts(conn: psycopg.Connection) -> dict[str, int]:
+def counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Complaints past each stage, from the workers' committed state."""
     out: dict[str, int] = {}
     for stage, sql in STAGES.items():
         try:
@@ -117,61 +215,43 @@ def run_pipeline(
     """Start every worker, wait until each has migrated, flood `events`, and time each stage
     until every complaint is through it."""
     n = len(events)
-    started_workers = {name: _start(s, name) for name in WORKERS}
-    procs = {name: p for name, (p, _) in started_workers.items()}
-    try:
-        with psycopg.connect(s.db_url()) as conn:
-            deadline = time.monotonic() + 180
-            # Every worker ready (partitions assigned): the flood meets a settled pipeline.
-            while not all(_ready(url) for _, url in started_workers.values()):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("workers not ready within 180 s")
+    with Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
+        # Every worker ready (partitions assigned): the flood meets a settled pipeline.
+        workers.wait_ready()
+        cpu0 = workers.cpu()
+        busy0 = machine_busy()
+        prod = producer(s, "bench-e2e")
+        started = time.monotonic()
+        for line in events:
+            prod.send(s.topic(RAW.name), key=raw_key(line), value=line)
+        prod.flush()
+        sent_s = time.monotonic() - started
+        prod.close()
+        done: dict[str, float] = {}
+        rss_peak = dict.fromkeys(WORKERS, 0.0)
+        with Progress(console=console, transient=True) as bar:
+            tasks = {stage: bar.add_task(stage, total=n) for stage in STAGES}
+            while len(done) < len(STAGES):
+                now = time.monotonic() - started
+                for stage, count in counts(conn).items():
+                    bar.update(tasks[stage], completed=count)
+                    if count >= n and stage not in done:
+                        done[stage] = now
+                for name, mb in workers.rss().items():
+                    rss_peak[name] = max(rss_peak[name], mb)
+                workers.check()
+                if now > timeout:
+                    raise RuntimeError(f"not through every stage after {timeout:.0f}s")
                 time.sleep(0.5)
-            cpu0 = {name: cpu_seconds(p.pid) for name, p in procs.items()}
-            busy0 = machine_busy()
-            producer = KafkaProducer(
-                **s.kafka("bench-e2e").as_dict(), acks="all", linger_ms=5, batch_size=64 * 1024
-            )
-            started = time.monotonic()
-            for line in events:
-                doc = _json(line) or {}
-                key = f"{doc.get('source')}:{doc.get('complaint_ref')}".encode()
-                producer.send(s.topic(RAW.name), key=key, value=line)
-            producer.flush()
-            sent_s = time.monotonic() - started
-            producer.close()
-            done: dict[str, float] = {}
-            rss_peak = dict.fromkeys(WORKERS, 0.0)
-            with Progress(console=console, transient=True) as bar:
-                tasks = {stage: bar.add_task(stage, total=n) for stage in STAGES}
-                while len(done) < len(STAGES):
-                    counts = _counts(conn)
-                    now = time.monotonic() - started
-                    for stage, count in counts.items():
-                        bar.update(tasks[stage], completed=count)
-                        if count >= n and stage not in done:
-                            done[stage] = now
-                    for name, p in procs.items():
-                        rss_peak[name] = max(rss_peak[name], rss_mb(p.pid))
-                        if p.poll() is not None:
-                            raise RuntimeError(f"{name} exited with {p.returncode}")
-                    if now > timeout:
-                        raise RuntimeError(
-                            f"not through every stage after {timeout:.0f}s: {counts}"
-                        )
-                    time.sleep(0.5)
-            total = max(done.values())
-            busy1 = machine_busy()
-            cpu = {name: cpu_seconds(p.pid) - cpu0[name] for name, p in procs.items()}
-    finally:
-        for p in procs.values():
-            stop_process(p.pid, 15, 30)
+        total = max(done.values())
+        busy1 = machine_busy()
+        cpu1 = workers.cpu()
     return {
         "complaints": n,
         "client_send_per_s": n / sent_s,
         "complaints_per_s": n / total,
         "stage_done_s": done,
-        "cpu_us_per_complaint": {name: 1e6 * c / n for name, c in cpu.items()},
+        "cpu_us_per_complaint": {name: 1e6 * (cpu1[name] - cpu0[name]) / n for name in cpu1},
         "rss_peak_mb": rss_peak,
         "machine_busy_cores": (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * (os.cpu_count() or 1),
     }

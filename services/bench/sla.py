@@ -54,6 +54,7 @@ from rich.progress import (
 
 from schemas.registry import SLA
 from services.bench.measure import cpu_seconds, machine_busy, percentile
+from services.bench.pipeline import worker_env
 from services.devstack.ports import free_port, stop_process
 from services.kernel.db import migrate
 from services.kernel.settings import Settings
@@ -147,7 +148,7 @@ def run_sla(
         stop_process(w0.proc.pid, signal.SIGTERM, 30)
 
     t = time.monotonic()
-    _copy(s, _far_rows(far_n), far_n, "COPY far-future timers", console)
+    copy_timers(s, _far_rows(far_n), far_n, "COPY far-future timers", console)
     far_copy_s = time.monotonic() - t
     t = time.monotonic()
     with (
@@ -177,8 +178,8 @@ def run_sla(
             cid = str(uuid.uuid4())
             planned[cid] = lo + i / rate
             window_of[cid] = name
-    rows = (_row(cid, due) for cid, due in planned.items())
-    _copy(s, rows, len(planned), "COPY timers falling due", console)
+    rows = (timer_row(cid, due) for cid, due in planned.items())
+    copy_timers(s, rows, len(planned), "COPY timers falling due", console)
     with psycopg.connect(s.db_url(), autocommit=True) as conn:
         conn.execute("ANALYZE sla_timer.timers")
         loaded = conn.execute("SELECT count(*) FROM sla_timer.timers").fetchone()
@@ -325,7 +326,7 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def _row(cid: str, due: float, now: str | None = None) -> str:
+def timer_row(cid: str, due: float, now: str | None = None) -> str:
     """One COPY text line: the resolve target of an open P1 complaint, next step the breach."""
     deadline = _iso(due)
     return (
@@ -342,10 +343,10 @@ def _far_rows(n: int) -> Iterator[str]:
     for i in range(n):
         # Spread evenly (not randomly) over the span, in a shuffled-looking order.
         due = now + lo + (hi - lo) * ((i * 0.6180339887498949) % 1.0)
-        yield _row(str(uuid.uuid4()), due, stamp)
+        yield timer_row(str(uuid.uuid4()), due, stamp)
 
 
-def _copy(s: Settings, rows: Iterator[str], total: int, label: str, console: Console) -> None:
+def copy_timers(s: Settings, rows: Iterator[str], total: int, label: str, console: Console) -> None:
     chunk = 20_000
     with (
         psycopg.connect(s.db_url()) as conn,
@@ -373,16 +374,13 @@ def _copy(s: Settings, rows: Iterator[str], total: int, label: str, console: Con
 
 def _start_worker(s: Settings, log: Path) -> _Worker:
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
-        "DATABASE_URL": s.db_url(),
-        "CF_TOPIC_PREFIX": s.topic_prefix,
-        "CF_METRICS_PORT": str(port),
+    env = worker_env(
+        s,
+        port,
         # The worker's log lands in the bench output; INFO shows its group joins and rebalances.
-        "CF_LOG_LEVEL": os.environ.get("CF_BENCH_SLA_LOG_LEVEL", "WARNING"),
-        "CF_PII_KEY": "bench-sla-" + "0" * 32,
-    }
+        CF_LOG_LEVEL=os.environ.get("CF_BENCH_SLA_LOG_LEVEL", "WARNING"),
+        CF_PII_KEY="bench-sla-" + "0" * 32,
+    )
     env.pop("CF_SLA_SCALE", None)  # the plan assumes real P1 durations
     log.parent.mkdir(parents=True, exist_ok=True)
     fh = log.open("wb")

@@ -22,6 +22,7 @@ from services.devstack.tls import make_server_tls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = Path(os.environ.get("CF_KAFKA_POM", REPO_ROOT / "deploy" / "kafka" / "pom.xml"))
+TOOLS_POM = POM.parent / "tools-pom.xml"
 LOG4J = POM.parent / "log4j2.xml"
 CACHE = Path(os.environ.get("CF_CACHE_DIR", Path.home() / ".cache" / "complaintflow"))
 
@@ -77,17 +78,27 @@ def kafka_version() -> str:
 
 def ensure_jars(progress: bool = True) -> Path:
     """The directory of the broker's jars, fetched through Maven on first use."""
-    libs = CACHE / f"kafka-{kafka_version()}" / "libs"
+    return _fetch(POM, "libs", "jars", progress)
+
+
+def ensure_tool_jars(progress: bool = True) -> Path:
+    """The directory of Kafka's own performance tools (`ProducerPerformance`,
+    `ConsumerPerformance`), of the broker's version, fetched through Maven on first use."""
+    return _fetch(TOOLS_POM, "tools", "performance tools", progress)
+
+
+def _fetch(pom: Path, folder: str, what: str, progress: bool) -> Path:
+    version = kafka_version()
+    libs = CACHE / f"kafka-{version}" / folder
     marker = libs / ".complete"
     if marker.exists():
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise RuntimeError("Maven (mvn) is needed once to fetch the Kafka broker jars")
+        raise RuntimeError(f"Maven (mvn) is needed once to fetch the Kafka {what}")
     if progress:
         print(
-            f"Fetching Apache Kafka {kafka_version()} jars from Maven Central into {libs} ...",
-            flush=True,
+            f"Fetching Apache Kafka {version} {what} from Maven Central into {libs} ...", flush=True
         )
     if libs.exists():
         shutil.rmtree(libs)
@@ -96,10 +107,12 @@ def ensure_jars(progress: bool = True) -> Path:
             mvn,
             "-q",
             "-B",
+            "-Dstyle.color=never",
             "-f",
-            str(POM),
+            str(pom),
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
+            f"-Dkafka.version={version}",
             f"-DoutputDirectory={libs}",
             f"-Dmaven.repo.local={CACHE / 'm2'}",
         ],

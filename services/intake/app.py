@@ -28,7 +28,7 @@ from services.intake.settings import IntakeSettings
 from services.kernel.emit import Emit
 from services.kernel.errors import PoisonMessage
 from services.kernel.handler import Handler, Record, Rejected
-from services.kernel.sealing import InvalidToken, Sealer
+from services.kernel.sealing import InvalidToken, KeyRing, Sealer
 
 REPEAT_WINDOW = timedelta(days=30)
 PURGE_EVERY = 600.0
@@ -323,6 +323,8 @@ def _as_contact(event: NewComplaint) -> FollowUpContact:
     )
 
 
-def vault_lookup(conn: psycopg.Connection, key: bytes, token: str) -> dict[str, str | None] | None:
+def vault_lookup(
+    conn: psycopg.Connection, key: bytes | KeyRing, token: str
+) -> dict[str, str | None] | None:
     """The clear contact data a customer gave most recently (for notification only)."""
     return store.contact_of(conn, key, token)

@@ -1,4 +1,5 @@
-"""Intake's HTTP API: `POST /v1/events` and `POST /v1/events:batch`.
+"""Intake's HTTP API: `POST /v1/events` and `POST /v1/events:batch`, and the satisfaction
+survey customers reach by a signed link (`GET|POST /v1/survey/<token>`, see `survey.py`).
 
 An event is on Kafka (acks=all) before the 202 goes out; a refused request names every
 invalid field. Keys are per call center (`CF_INTAKE_API_KEYS=source=key,...`): a key only
@@ -15,12 +16,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from schemas.envelope import complaint_id_for
 from services.intake.identity import reference_for
 from services.intake.settings import IntakeSettings
+from services.intake.survey import SurveyRefused, answer, open_link, page
 from services.intake.validate import MAX_EVENT_BYTES, parse
 from services.kernel.errors import ConfigError, PoisonMessage
 from services.kernel.ops_http import HttpServer, QuietHandler
@@ -28,6 +31,8 @@ from services.sdk.submit import send_raw
 
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 5 * 1024 * 1024
+SURVEY_PATH = "/v1/survey/"
+MAX_SURVEY_BYTES = 16 * 1024
 BODY_TIMEOUT_S = 5.0
 """Longest pause while a body arrives: a Content-Length larger than what is sent gets a 400
 then, not a thread held for the connection timeout."""
@@ -65,13 +70,32 @@ class IntakeApi:
         self.producer = producer
         self.now = now
         self.keys = parse_keys(settings.intake_api_keys.get_secret_value())
+        self.link_key = settings.link_secret()
         api = self
 
         class Handler(QuietHandler):
             timeout = 30  # a client that stalls mid-request does not hold a thread forever
 
+            def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+                self._survey("GET")
+
+            def _survey(self, method: str) -> None:
+                status, text = api.survey(method, self.route(), dict(self.headers.items()),
+                                          self.rfile)  # fmt: skip
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Referrer-Policy", "no-referrer")
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
                 self.connection.settimeout(BODY_TIMEOUT_S)
+                if self.route().startswith(SURVEY_PATH):
+                    self._survey("POST")
+                    return
                 try:
                     status, body = api.post(self.route(), dict(self.headers.items()), self.rfile)
                 except _Refusal as refusal:
@@ -103,6 +127,51 @@ class IntakeApi:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def survey(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, str]:
+        """Show the survey (GET) or record its answer (POST): (status, HTML page)."""
+        if not path.startswith(SURVEY_PATH):
+            return 404, page("en", message="invalid")
+        survey = None
+        try:
+            survey = open_link(self.link_key, path[len(SURVEY_PATH) :], self.now())
+            if self._answered(survey.source, survey.event_id):
+                return 409, page(survey.language, message="already")
+            if method == "GET":
+                return 200, page(survey.language, form=True)
+            lowered = {k.lower(): v for k, v in headers.items()}
+            try:
+                size = min(int(lowered.get("content-length", "0")), MAX_SURVEY_BYTES)
+                raw = body.read(size) if size > 0 else b""
+            except (ValueError, OSError):
+                raw = b""
+            event = answer(survey, raw, lowered.get("content-type", ""), self.now())
+            parse(event, now=self.now())  # the same checks as any raw event
+            fut, _ = send_raw(self.producer, self.settings, event)
+            self.producer.flush(timeout=30)
+            fut.get(timeout=30)  # type: ignore[attr-defined]
+            return 200, page(survey.language, message="thanks")
+        except SurveyRefused as refused:
+            status = refused.status
+            message = refused.reason if refused.reason in ("expired", "score") else "invalid"
+            return status, page(refused.language, message=message, form=message == "score")
+        except PoisonMessage:
+            return 422, page("en", message="invalid")
+        except Exception as exc:  # the broker did not take it: the customer may try again
+            log.warning("survey: %s; the answer was not recorded", type(exc).__name__)
+            return 503, page(survey.language if survey else "en", message="unavailable")
+
+    def _answered(self, source: str, event_id: str) -> bool:
+        """Whether intake has already recorded this survey's answer."""
+        try:
+            with psycopg.connect(self.settings.db_url(), connect_timeout=5) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM intake.seen_events WHERE source = %s AND event_id = %s",
+                    (source, event_id),
+                ).fetchone()
+        except (psycopg.Error, RuntimeError):
+            return False  # intake's de-duplication still keeps the first answer only
+        return row is not None
 
     def post(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
         """Answer one POST: (status, JSON body)."""

@@ -11,10 +11,11 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
+from schemas.envelope import CloudEvent
 from schemas.registry import TopicSpec
 from services.kernel.clock import Clock
 from services.kernel.db import Migration
-from services.kernel.emit import Emit, emit
+from services.kernel.emit import Emit, decode, emit
 from services.kernel.errors import PoisonMessage
 from services.kernel.problems import ConfigProblems
 from services.kernel.settings import Settings
@@ -221,11 +222,36 @@ class Handler:
         """Seconds until `tick` has something to do, if sooner than the poll timeout."""
         return None
 
+    def batch_limit(self) -> int | None:
+        """At most this many records in the next poll (None: the `max_batch` setting). A
+        handler whose `tick` must not wait behind a long batch asks for small ones while
+        something falls due soon."""
+        return None
+
     def assigned(self, partitions: set[int], conn: psycopg.Connection) -> None:
         """Partitions (of the co-partitioned input topics) now owned by this instance."""
 
     def revoked(self, partitions: set[int]) -> None:
         """Partitions no longer owned by this instance."""
+
+
+Decoded = tuple[Record, Any, CloudEvent]
+"""A record, the model its value holds and its CloudEvent."""
+
+
+def decode_all(records: list[Record]) -> tuple[list[Decoded], list[Rejected]]:
+    """Decode a poll of our own envelopes: (record, model, event) of each good one, and the
+    broken ones refused with their reason."""
+    good: list[Decoded] = []
+    refused: list[Rejected] = []
+    for rec in records:
+        try:
+            model, event = decode(rec.spec, rec.value, rec.headers)
+        except PoisonMessage as exc:
+            refused.append(Rejected(rec, exc))
+            continue
+        good.append((rec, model, event))
+    return good, refused
 
 
 def _no_dead_letters(record: Record, error: PoisonMessage) -> Emit:

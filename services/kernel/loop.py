@@ -317,8 +317,10 @@ class WorkerRunner:
     # --- one poll --------------------------------------------------------------------------
 
     def _once(self) -> None:
+        limit = self.handler.batch_limit()
         batch = self.consumer.poll(
-            timeout_ms=self._poll_timeout_ms(), max_records=self.settings.max_batch
+            timeout_ms=self._poll_timeout_ms(),
+            max_records=self.settings.max_batch if limit is None else max(1, limit),
         )
         if self.consumer.assignment():
             self._ready = True

@@ -18,6 +18,7 @@ from services.kernel.errors import ConfigError
 from services.kernel.keyfile import KeyFile
 from services.kernel.logs import LogFormat
 from services.kernel.sealing import KeyRing, fingerprint
+from services.kernel.signed_links import link_key_file
 
 log = logging.getLogger(__name__)
 DEFAULT_HOME = Path(".complaintflow")
@@ -154,6 +155,9 @@ class Settings(BaseSettings):
     """Key of customer tokens and status secrets (keyed hashes, never rotated with the ring:
     a new one breaks repeat links and mailed status codes). Unset: `CF_PII_KEY`, else
     `HOME/pii.key`."""
+    link_key: SecretStr | None = None
+    """Key signing the links customers follow (the satisfaction survey). Unset: a random key
+    made once in `HOME/link.key` (set it when intake and notification run on several machines)."""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 0
     """Port of `/metrics`, `/healthz`, `/readyz`; 0 picks a free one."""
@@ -255,6 +259,18 @@ class Settings(BaseSettings):
             _announced.add(announce)
             log.info(announce)
         return secret
+
+    def link_secret(self) -> bytes:
+        """The key of signed links: configured, or this installation's own."""
+        if self.link_key is not None:
+            key = self.link_key.get_secret_value().strip()
+            if len(key) < PII_KEY_MIN_CHARS:
+                raise ConfigError(
+                    f"CF_LINK_KEY is too short ({len(key)} characters); expected at least "
+                    f"{PII_KEY_MIN_CHARS}, the same wherever intake and notification run"
+                )
+            return key.encode()
+        return link_key_file(self.home).read().encode()
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -24,6 +24,8 @@ class Message:
     subject: str
     text: str
     html: str | None = None
+    kind: str = ""
+    complaint_id: str = ""
 
     @property
     def idempotency_id(self) -> str:

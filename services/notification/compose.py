@@ -11,7 +11,7 @@ from schemas.common import Language, Priority
 from schemas.notifications import Audience
 from schemas.sla import SlaEvent, SlaEventKind
 from services.notification.directory import Directory, Person
-from services.notification.templates import Templates
+from services.notification.templates import Rendered, Templates
 from services.notification.wording import promise, when, zone
 
 EMAIL = "email"
@@ -70,7 +70,7 @@ REASONS = {
 
 @dataclass(frozen=True)
 class Facts:
-    """What notification knows of a complaint: from registered, routed and SLA `started`."""
+    """What notification knows of a complaint: from registered, routed, lifecycle and SLA."""
 
     complaint_id: str
     reference: str | None = None
@@ -87,8 +87,16 @@ class Facts:
     department: str | None = None
     priority: Priority | None = None
     sensitive: bool = False
+    safety: bool = False
+    """Routing found someone may be hurt: customer messages are never held back."""
     special_periods: list[str] = field(default_factory=list)
     resolve_deadline: datetime | None = None
+    source: str | None = None
+    external_ref: str | None = None
+    contact_kind: str | None = None
+    """'email' or 'phone': how the customer is reached (the address stays in the vault)."""
+    follow_up_deadline: datetime | None = None
+    surveyed: bool = False
 
     @property
     def subject_line(self) -> str | None:
@@ -113,6 +121,36 @@ class Notice:
     urgent: bool = False
     undeliverable: str | None = None
     """Why nobody can be told (no such person in the roster): recorded as dead at once."""
+    not_before: datetime | None = None
+    """Held back until then (a coalescing window, quiet hours, the survey's schedule)."""
+    why_later: str | None = None
+    """Why it is held back, for the `deferred` outcome."""
+
+
+def to_customer(
+    key: str,
+    kind: str,
+    facts: Facts,
+    channel: str,
+    language: Language,
+    out: Rendered,
+    *,
+    urgent: bool = False,
+) -> Notice:
+    """A rendered notice to the complaint's customer (dead at once without a token)."""
+    return Notice(
+        key=key,
+        kind=kind,
+        audience=Audience.CUSTOMER,
+        recipient=facts.customer_token or "",
+        channel=channel,
+        language=language,
+        subject=out.subject,
+        text=out.text,
+        html=out.html if channel == EMAIL else None,
+        urgent=urgent,
+        undeliverable=None if facts.customer_token else "no customer token",
+    )
 
 
 class Composer:
@@ -134,7 +172,7 @@ class Composer:
     def customer_zone(self, facts: Facts) -> tzinfo:
         return zone(facts.time_zone, facts.utc_offset, self.time_zone)
 
-    def acknowledgement(self, facts: Facts, now: datetime) -> Notice:
+    def acknowledgement(self, facts: Facts, now: datetime, channel: str = EMAIL) -> Notice:
         """The customer's acknowledgement: the reference and by when they will hear from us."""
         lang = facts.language or self.language
         tz = self.customer_zone(facts)
@@ -144,7 +182,7 @@ class Composer:
             else None
         )
         out = self.templates.render(
-            EMAIL,
+            channel,
             "acknowledgement",
             lang,
             reference=facts.reference or facts.complaint_id,
@@ -157,17 +195,8 @@ class Composer:
                 else None
             ),
         )
-        return Notice(
-            key=f"{facts.complaint_id}:ack",
-            kind="acknowledgement",
-            audience=Audience.CUSTOMER,
-            recipient=facts.customer_token or "",
-            channel=EMAIL,
-            language=lang,
-            subject=out.subject,
-            text=out.text,
-            html=out.html,
-            undeliverable=None if facts.customer_token else "no customer token",
+        return to_customer(
+            f"{facts.complaint_id}:ack", "acknowledgement", facts, channel, lang, out
         )
 
     def assignment(self, facts: Facts) -> Notice | None:

@@ -11,25 +11,37 @@ from services.kernel.sealing import KeyNotInRing, KeyRing
 from services.notification.channels import Permanent
 from services.notification.directory import Directory
 
+FIELD = {"email": "email", "sms": "phone", "chat": "chat"}
+"""The contact field each personal channel writes to."""
+WORDS = {"email": "email address", "phone": "phone number", "chat": "chat handle"}
+SUBSCRIBER = "subscriber"
+"""The webhook's one configured subscriber: no personal address."""
+
 
 class Contacts:
     def __init__(self, directory: Directory, pii_key: bytes | KeyRing) -> None:
         self.directory = directory
         self._key = pii_key
 
-    def email(
-        self, conn: psycopg.Connection, audience: str, recipient: str
+    def address(
+        self, conn: psycopg.Connection, channel: str, audience: str, recipient: str
     ) -> tuple[str, str | None]:
-        """The address and name to write to; Permanent when there is none."""
+        """The address on `channel` and the name to write to; Permanent when there is none."""
+        if channel == "webhook":
+            return SUBSCRIBER, None
+        field = FIELD.get(channel)
+        if field is None:
+            raise Permanent(f"no addresses for channel {channel!r}")
         if audience == "customer":
             try:
-                contact = contact_of(conn, self._key, recipient)
+                contact = contact_of(conn, self._key, recipient) if field != "chat" else None
             except KeyNotInRing as exc:  # names the missing key, never the data
                 raise Permanent(f"the customer's contact data is {exc}") from exc
-            if not contact or not contact.get("email"):
-                raise Permanent("the customer gave no email address")
-            return str(contact["email"]), None  # the name stays in the vault: "Dear customer"
+            if not contact or not contact.get(field):
+                raise Permanent(f"the customer gave no {WORDS[field]}")
+            return str(contact[field]), None  # the name stays in the vault: "Dear customer"
         person = self.directory.person(recipient)
-        if person is None or not person.email:
-            raise Permanent(f"{recipient} has no email address in the roster")
-        return person.email, person.name
+        value = getattr(person, field, None) if person is not None else None
+        if not value:
+            raise Permanent(f"{recipient} has no {WORDS[field]} in the roster")
+        return str(value), person.name if person else None

@@ -75,4 +75,31 @@ MIGRATIONS = (
             WHERE ack_wait_until IS NOT NULL;
         """,
     ),
+    (
+        3,
+        """
+        -- Where the complaint came from (a survey answer names it) and how the customer is
+        -- reached (from the masked contact: 'email' or 'phone'; the address stays in the vault).
+        ALTER TABLE {schema}.complaints
+            ADD COLUMN source text,
+            ADD COLUMN external_ref text,
+            ADD COLUMN contact_kind text,
+            ADD COLUMN follow_up_deadline timestamptz,
+            ADD COLUMN surveyed boolean NOT NULL DEFAULT false,
+            ADD COLUMN safety boolean NOT NULL DEFAULT false;
+        CREATE INDEX outbox_progress ON {schema}.outbox (complaint_id, created_at)
+            WHERE kind = 'progress';
+        CREATE INDEX outbox_recipient ON {schema}.outbox (recipient, channel, updated_at)
+            WHERE state = 'sent';
+        -- Early-warning episodes: what management was last told of each.
+        CREATE TABLE {schema}.alerts (
+            alert_key text PRIMARY KEY,
+            revision int NOT NULL,
+            status text NOT NULL,
+            announced_count int NOT NULL,
+            announced_revision int NOT NULL,
+            updated_at timestamptz NOT NULL
+        );
+        """,
+    ),
 )

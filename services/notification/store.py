@@ -17,7 +17,8 @@ from services.notification.compose import Facts, Notice
 FACTS = (
     "complaint_id, reference, language, time_zone, utc_offset, customer_token, subject,"
     " description, category, occurred_at, historical, owner, department, priority, sensitive,"
-    " special_periods, resolve_deadline"
+    " special_periods, resolve_deadline, source, external_ref, contact_kind, follow_up_deadline,"
+    " surveyed, safety"
 )
 DUE = ("queued", "retrying", "deferred")
 
@@ -43,6 +44,12 @@ def _facts(row: tuple[Any, ...] | None) -> Facts | None:
         sens,
         periods,
         deadline,
+        source,
+        external_ref,
+        contact_kind,
+        follow_up_deadline,
+        surveyed,
+        safety,
     ) = row
     return Facts(
         complaint_id=cid,
@@ -62,7 +69,20 @@ def _facts(row: tuple[Any, ...] | None) -> Facts | None:
         sensitive=sens,
         special_periods=list(periods or []),
         resolve_deadline=deadline,
+        source=source,
+        external_ref=external_ref,
+        contact_kind=contact_kind,
+        follow_up_deadline=follow_up_deadline,
+        surveyed=surveyed,
+        safety=safety,
     )
+
+
+def contact_kind(masked: str | None) -> str | None:
+    """'email' or 'phone', from the masked contact (`j***@example.com`, `138****5678`)."""
+    if not masked:
+        return None
+    return "email" if "@" in masked else "phone"
 
 
 def facts(conn: psycopg.Connection, complaint_id: str) -> Facts | None:
@@ -83,7 +103,8 @@ def remember_registered(
     row = conn.execute(
         "INSERT INTO notification.complaints (complaint_id, reference, language, time_zone,"
         " utc_offset, customer_token, subject, description, category, occurred_at, historical,"
-        " ack_wait_until, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ack_wait_until, updated_at, source, external_ref, contact_kind)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (complaint_id) DO UPDATE SET reference = EXCLUDED.reference,"
         " language = EXCLUDED.language, time_zone = EXCLUDED.time_zone,"
         " utc_offset = EXCLUDED.utc_offset, customer_token = EXCLUDED.customer_token,"
@@ -92,7 +113,8 @@ def remember_registered(
         " occurred_at = EXCLUDED.occurred_at, historical = EXCLUDED.historical,"
         " ack_wait_until = CASE WHEN notification.complaints.reference IS NULL"
         "   THEN EXCLUDED.ack_wait_until ELSE notification.complaints.ack_wait_until END,"
-        " updated_at = EXCLUDED.updated_at"
+        " updated_at = EXCLUDED.updated_at, source = EXCLUDED.source,"
+        " external_ref = EXCLUDED.external_ref, contact_kind = EXCLUDED.contact_kind"
         f" RETURNING {FACTS}",
         (
             m.complaint_id,
@@ -108,6 +130,9 @@ def remember_registered(
             historical,
             ack_wait_until,
             now,
+            m.source,
+            m.external_ref,
+            contact_kind(m.contact_masked),
         ),
     ).fetchone()
     found = _facts(row)
@@ -127,12 +152,13 @@ def remember_routed(
     )
     row = conn.execute(
         "INSERT INTO notification.complaints (complaint_id, category, owner, department, priority,"
-        " sensitive, special_periods, routed_version, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " sensitive, special_periods, routed_version, updated_at, safety)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (complaint_id) DO UPDATE SET category = EXCLUDED.category,"
         " owner = EXCLUDED.owner, department = EXCLUDED.department,"
         " priority = EXCLUDED.priority, sensitive = EXCLUDED.sensitive,"
         " special_periods = EXCLUDED.special_periods, routed_version = EXCLUDED.routed_version,"
+        " safety = EXCLUDED.safety,"
         " updated_at = EXCLUDED.updated_at"
         " WHERE COALESCE(notification.complaints.routed_version, 0) < EXCLUDED.routed_version"
         f" RETURNING {FACTS}",
@@ -146,6 +172,7 @@ def remember_routed(
             list(r.special_periods),
             r.version,
             now,
+            "safety" in r.tags,
         ),
     ).fetchone()
     after = _facts(row)
@@ -153,14 +180,24 @@ def remember_routed(
 
 
 def remember_deadline(
-    conn: psycopg.Connection, complaint_id: str, deadline: datetime, now: datetime
+    conn: psycopg.Connection,
+    complaint_id: str,
+    deadline: datetime,
+    now: datetime,
+    *,
+    priority: Priority,
+    department: str,
 ) -> Facts:
+    """The resolve deadline, and the SLA's priority and department until routing's own
+    decision is seen (topics arrive in any order; routing's decision wins)."""
     row = conn.execute(
-        "INSERT INTO notification.complaints (complaint_id, resolve_deadline, updated_at)"
-        " VALUES (%s, %s, %s) ON CONFLICT (complaint_id) DO UPDATE SET"
-        " resolve_deadline = EXCLUDED.resolve_deadline, updated_at = EXCLUDED.updated_at"
+        "INSERT INTO notification.complaints (complaint_id, resolve_deadline, updated_at,"
+        " priority, department) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (complaint_id) DO UPDATE"
+        " SET resolve_deadline = EXCLUDED.resolve_deadline, updated_at = EXCLUDED.updated_at,"
+        " priority = COALESCE(notification.complaints.priority, EXCLUDED.priority),"
+        " department = COALESCE(notification.complaints.department, EXCLUDED.department)"
         f" RETURNING {FACTS}",
-        (complaint_id, deadline, now),
+        (complaint_id, deadline, now, priority.value, department),
     ).fetchone()
     found = _facts(row)
     assert found is not None
@@ -186,23 +223,16 @@ def waited_long_enough(conn: psycopg.Connection, now: datetime, limit: int = 200
     return [f for f in map(_facts, rows) if f is not None]
 
 
-def record(
-    conn: psycopg.Connection,
-    notice: Notice,
-    complaint_id: str,
-    *,
-    state: str,
-    now: datetime,
-    detail: str | None = None,
-) -> bool:
-    """Record the notice in the outbox; False if its key was recorded before (a replay)."""
-    inserted = conn.execute(
-        "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
-        " recipient, channel, language, subject, body, html, urgent, state, attempts,"
-        " next_attempt_at, detail, created_at, updated_at) VALUES"
-        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s)"
-        " ON CONFLICT DO NOTHING RETURNING 1",
-        (
+def record_many(
+    conn: psycopg.Connection, rows: list[tuple[Notice, str, str, str | None]], now: datetime
+) -> set[str]:
+    """Record (notice, complaint id, state, detail) rows in one statement; the keys that are
+    new (a key recorded before is a replay and keeps its first row)."""
+    if not rows:
+        return set()
+    cols: list[list[Any]] = [[] for _ in range(13)]
+    for notice, complaint_id, state, detail in rows:
+        values = (
             notice.key,
             complaint_id,
             notice.kind,
@@ -215,13 +245,124 @@ def record(
             notice.html,
             notice.urgent,
             state,
-            now if state in DUE else None,
-            detail,
-            now,
-            now,
-        ),
+            ((notice.not_before or now) if state in DUE else None, detail),
+        )
+        for col, value in zip(cols, values, strict=True):
+            col.append(value)
+    due, details = zip(*cols[12], strict=True)
+    found = conn.execute(
+        "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
+        " recipient, channel, language, subject, body, html, urgent, state, attempts,"
+        " next_attempt_at, detail, created_at, updated_at)"
+        " SELECT k, c, kd, a, r, ch, l, s, b, h, u, st, 0, n, d, %s, %s FROM unnest("
+        " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::text[], %s::text[], %s::text[], %s::bool[], %s::text[], %s::timestamptz[],"
+        " %s::text[]) AS u(k, c, kd, a, r, ch, l, s, b, h, u, st, n, d)"
+        " ON CONFLICT DO NOTHING RETURNING notification_key",
+        (now, now, *cols[:12], list(due), list(details)),
+    ).fetchall()
+    return {row[0] for row in found}
+
+
+def fold_progress(
+    conn: psycopg.Connection, notice: Notice, complaint_id: str, now: datetime
+) -> bool:
+    """Fold a progress step into the complaint's progress message that has not gone out yet
+    (its text becomes the latest step; its time stays); False if none is waiting."""
+    row = conn.execute(
+        "UPDATE notification.outbox SET subject = %s, body = %s, html = %s, updated_at = %s"
+        " WHERE complaint_id = %s AND kind = 'progress' AND state IN ('queued', 'deferred')"
+        " RETURNING 1",
+        (notice.subject, notice.text, notice.html, now, complaint_id),
     ).fetchone()
-    return inserted is not None
+    return row is not None
+
+
+def last_progress(conn: psycopg.Connection, complaint_id: str) -> datetime | None:
+    """When the complaint's latest progress message went out (or was due to)."""
+    row = conn.execute(
+        "SELECT max(COALESCE(next_attempt_at, updated_at, created_at)) FROM notification.outbox"
+        " WHERE complaint_id = %s AND kind = 'progress'",
+        (complaint_id,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def supersede(
+    conn: psycopg.Connection, complaint_id: str, kinds: list[str], now: datetime, detail: str
+) -> int:
+    """Notices of `kinds` not yet sent become `skipped` (e.g. progress once the resolution is
+    told); their outcomes are published by the loop."""
+    rows = conn.execute(
+        "UPDATE notification.outbox SET state = 'skipped', detail = %s, next_attempt_at = NULL,"
+        " updated_at = %s WHERE complaint_id = %s AND kind = ANY(%s)"
+        " AND state IN ('queued', 'deferred', 'retrying') RETURNING notification_key, attempts",
+        (detail, now, complaint_id, kinds),
+    ).fetchall()
+    if rows:
+        conn.cursor().executemany(
+            "INSERT INTO notification.outcomes (notification_key, outcome, attempts, detail, at)"
+            " VALUES (%s, 'skipped', %s, %s, %s)",
+            [(key, attempts, detail, now) for key, attempts in rows],
+        )
+    return len(rows)
+
+
+def remember_follow_up(
+    conn: psycopg.Connection, complaint_id: str, deadline: datetime, now: datetime
+) -> Facts | None:
+    row = conn.execute(
+        "UPDATE notification.complaints SET follow_up_deadline = %s, surveyed = false,"
+        f" updated_at = %s WHERE complaint_id = %s RETURNING {FACTS}",
+        (deadline, now, complaint_id),
+    ).fetchone()
+    return _facts(row)
+
+
+def mark_surveyed(conn: psycopg.Connection, complaint_id: str, now: datetime) -> None:
+    conn.execute(
+        "UPDATE notification.complaints SET surveyed = true, updated_at = %s"
+        " WHERE complaint_id = %s",
+        (now, complaint_id),
+    )
+
+
+@dataclass(frozen=True)
+class Episode:
+    revision: int
+    announced_count: int
+    announced_revision: int
+
+
+def alert_episode(
+    conn: psycopg.Connection, alert_key: str, revision: int, status: str, now: datetime
+) -> tuple[Episode | None, bool]:
+    """What management was told of the episode before, and whether this revision is new
+    (an older or repeated revision changes nothing)."""
+    before = conn.execute(
+        "SELECT revision, announced_count, announced_revision FROM notification.alerts"
+        " WHERE alert_key = %s FOR UPDATE",
+        (alert_key,),
+    ).fetchone()
+    known = Episode(*before) if before else None
+    if known is not None and known.revision >= revision:
+        return known, False
+    conn.execute(
+        "INSERT INTO notification.alerts (alert_key, revision, status, announced_count,"
+        " announced_revision, updated_at) VALUES (%s, %s, %s, 0, 0, %s)"
+        " ON CONFLICT (alert_key) DO UPDATE SET revision = EXCLUDED.revision,"
+        " status = EXCLUDED.status, updated_at = EXCLUDED.updated_at",
+        (alert_key, revision, status, now),
+    )
+    return known, True
+
+
+def alert_announced(conn: psycopg.Connection, alert_key: str, revision: int, count: int) -> None:
+    conn.execute(
+        "UPDATE notification.alerts SET announced_count = %s, announced_revision = %s"
+        " WHERE alert_key = %s",
+        (count, revision, alert_key),
+    )
 
 
 @dataclass(frozen=True)
@@ -235,6 +376,9 @@ class Claimed:
     html: str | None
     attempts: int
     """Including this one."""
+    kind: str = ""
+    complaint_id: str = ""
+    urgent: bool = False
 
 
 def claim(
@@ -247,10 +391,45 @@ def claim(
         " SELECT notification_key FROM notification.outbox WHERE channel = %s"
         " AND state IN ('queued', 'retrying', 'deferred') AND next_attempt_at <= %s"
         " ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING notification_key, audience, recipient, channel, subject, body, html, attempts",
+        " RETURNING notification_key, audience, recipient, channel, subject, body, html, attempts,"
+        " kind, complaint_id, urgent",
         (now + lease, now, channel, now),
     ).fetchone()
     return Claimed(*row) if row else None
+
+
+def sent_recently(
+    conn: psycopg.Connection, recipient: str, channel: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many notices went to `recipient` on `channel` since then, and the earliest."""
+    row = conn.execute(
+        "SELECT count(*), min(updated_at) FROM notification.outbox WHERE state = 'sent'"
+        " AND recipient = %s AND channel = %s AND updated_at >= %s",
+        (recipient, channel, since),
+    ).fetchone()
+    return (int(row[0]), row[1]) if row else (0, None)
+
+
+def hold_back(
+    conn: psycopg.Connection,
+    key: str,
+    *,
+    until: datetime,
+    attempts: int,
+    now: datetime,
+    detail: str,
+) -> None:
+    """A claimed notice waits (a rate limit): `deferred`, the claim not counted as an attempt."""
+    conn.execute(
+        "UPDATE notification.outbox SET state = 'deferred', attempts = %s, next_attempt_at = %s,"
+        " lease_until = NULL, detail = %s, updated_at = %s WHERE notification_key = %s",
+        (attempts - 1, until, detail, now, key),
+    )
+    conn.execute(
+        "INSERT INTO notification.outcomes (notification_key, outcome, attempts, detail,"
+        " next_attempt_at, at) VALUES (%s, 'deferred', %s, %s, %s, %s)",
+        (key, attempts - 1, detail, until, now),
+    )
 
 
 def next_due(conn: psycopg.Connection, channel: str) -> datetime | None:

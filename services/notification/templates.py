@@ -44,6 +44,8 @@ class Templates:
         self._html = SandboxedEnvironment(autoescape=True, **common)
         self.fallback = fallback
         self.check()
+        self._known = set(self._plain.list_templates(extensions=["j2"]))
+        """Read once: the folders are checked at start, and a change needs a restart."""
 
     def check(self) -> None:
         """Compile every template now, so a broken one stops the worker at start."""
@@ -62,16 +64,15 @@ class Templates:
             )
 
     def name(self, channel: str, kind: str, language: Language) -> str:
-        for lang in (language, self.fallback):
-            name = f"{channel}/{kind}.{lang.value}.j2"
-            if name in self._names():
-                return name
+        """The channel's own template, else the email one (chat and webhooks use its text)."""
+        for folder in dict.fromkeys((channel, "email")):
+            for lang in (language, self.fallback):
+                name = f"{folder}/{kind}.{lang.value}.j2"
+                if name in self._known:
+                    return name
         raise ConfigError(
             f"no template for {channel}/{kind} in {language.value} or {self.fallback.value}"
         )
-
-    def _names(self) -> set[str]:
-        return set(self._plain.list_templates(extensions=["j2"]))
 
     def render(self, channel: str, kind: str, language: Language, **context: Any) -> Rendered:
         name = self.name(channel, kind, language)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -24,8 +24,8 @@ from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registry import LIFECYCLE, ROUTED, SLA
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
-from services.kernel.emit import Emit, decode
-from services.kernel.handler import Handler, Record
+from services.kernel.emit import Emit
+from services.kernel.handler import Handler, Record, Rejected, decode_all
 from services.sla_timer import store
 from services.sla_timer.calendar import BusinessCalendar, CalendarError
 from services.sla_timer.metrics import SlaMetrics
@@ -57,6 +57,9 @@ AGENT_STATUSES = (
 )
 CLOSING = (Status.RESOLVED, Status.CLOSED)
 FIRE_LIMIT = 5000
+SOON_S = 2.0
+SOON_BATCH = 50
+"""Records per poll while a step falls due within SOON_S (see `batch_limit`)."""
 GAUGE_EVERY = 30.0  # a count over every live row: cheap enough, not every pass
 UNROUTED = "none"
 """The policy of a placeholder row (a status seen before the routing decision)."""
@@ -71,6 +74,7 @@ class SlaTimer(Handler):
     inputs = (ROUTED, LIFECYCLE)
     schema = "sla_timer"
     migrations = MIGRATIONS
+    batched = True
     settings_class = SlaSettings
     metrics_class = SlaMetrics
 
@@ -82,6 +86,7 @@ class SlaTimer(Handler):
             else load_default()
         )
         self.scale = s.sla_scale
+        self.horizon = timedelta(hours=s.sla_history_horizon_hours)
         self.queue = DueQueue()
         self.partitions: set[int] = set()
         self._policies: dict[tuple[object, ...], Policy] = {}
@@ -103,19 +108,39 @@ class SlaTimer(Handler):
 
     # --- input -----------------------------------------------------------------------------
 
-    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
-        model, cause = decode(record.spec, record.value, record.headers)
+    def handle_batch(
+        self, records: list[Record], conn: psycopg.Connection
+    ) -> Iterable[Emit | Rejected]:
+        """A whole poll: the timers of every complaint in it read in one statement, each
+        record applied in order to that working copy, every changed timer written in one."""
         now = self.clock.now()
-        rows = store.of_complaint(conn, model.complaint_id)
-        changed: list[TargetState] = []
+        decoded, refused = decode_all(records)
+        out: list[Emit | Rejected] = list(refused)
+        timers = store.of_complaints(conn, {model.complaint_id for _, model, _ in decoded})
+        changed: dict[tuple[str, str], TargetState] = {}
+        for rec, model, cause in decoded:
+            rows = timers.setdefault(model.complaint_id, {})
+            steps: list[TargetState] = []
+            emits: list[Emit] = []
+            if isinstance(model, RoutedComplaint):
+                self._routed(model, rec.partition, rows, now, steps, emits)
+            else:
+                self._lifecycle(model, rec.partition, rows, now, steps, emits, cause.id)
+            for st in steps:  # the next record of the same complaint sees this one's effect
+                rows[st.target] = st
+                changed[st.key] = st
+            out.extend(emits)
+        store.save(conn, list(changed.values()), now)
+        self._schedule(changed.values())
+        return out
+
+    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
+        """One record on its own (a poll of one)."""
         out: list[Emit] = []
-        if isinstance(model, RoutedComplaint):
-            self._routed(model, record.partition, rows, now, changed, out)
-        else:
-            assert isinstance(model, LifecycleEvent)
-            self._lifecycle(model, record.partition, rows, now, changed, out, cause.id)
-        store.save(conn, changed, now)
-        self._schedule(changed)
+        for result in self.handle_batch([record], conn):
+            if isinstance(result, Rejected):
+                raise result.error
+            out.append(result)
         return out
 
     def _routed(
@@ -265,6 +290,12 @@ class SlaTimer(Handler):
         due = self.queue.next_due()
         return None if due is None else max(0.0, due - self.clock.now().timestamp())
 
+    def batch_limit(self) -> int | None:
+        """Small polls while a step falls due soon: the pass that fires it runs after the
+        poll, so a backlog of input (a flood) cannot hold a breach back for long."""
+        wake = self.next_wakeup()
+        return SOON_BATCH if wake is not None and wake < SOON_S else None
+
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         now = self.clock.now()
         self._gauge(conn)
@@ -313,14 +344,15 @@ class SlaTimer(Handler):
         step = next_step(st, plan)
         if step is None:
             return replace(st, next_due=None)
-        _, action, arg = step
+        due, action, arg = step
+        past = now - due > self.horizon  # history is not news: marked for every consumer
         if action == "warn":
             st = replace(st, warned_pct=arg)
             if now < plan.deadline:  # after the deadline a warning is noise: the breach says it
                 self.after_commit(
                     self.metrics.sla_warnings.labels(st.target, st.priority.value).inc
                 )
-                out.append(self._emit(st, SlaEventKind.WARNING, now, pct=arg))
+                out.append(self._emit(st, SlaEventKind.WARNING, now, pct=arg, past=past))
         elif action == "breach":
             late = max(0.0, (now - plan.deadline).total_seconds())
             st = replace(st, state=BREACHED)
@@ -328,12 +360,12 @@ class SlaTimer(Handler):
                 self.metrics.sla_breaches.labels(st.target, st.priority.value, st.department).inc
             )
             self.after_commit(lambda: self.metrics.sla_breach_lag.observe(late))
-            out.append(self._emit(st, SlaEventKind.BREACHED, now, late=late))
+            out.append(self._emit(st, SlaEventKind.BREACHED, now, late=late, past=past))
         else:
             role = next(r for level, r, _ in plan.escalations if level == arg)
             st = replace(st, escalation_level=arg)
             self.after_commit(self.metrics.sla_escalations.labels(str(arg)).inc)
-            out.append(self._emit(st, SlaEventKind.ESCALATED, now, level=arg, to=role))
+            out.append(self._emit(st, SlaEventKind.ESCALATED, now, level=arg, to=role, past=past))
         following = next_step(st, plan)
         return replace(st, next_due=following[0] if following else None)
 
@@ -471,6 +503,7 @@ class SlaTimer(Handler):
         to: str | None = None,
         late: float | None = None,
         elapsed: float | None = None,
+        past: bool = False,
     ) -> Emit:
         deadline = st.deadline or now
         event = SlaEvent(
@@ -487,6 +520,7 @@ class SlaTimer(Handler):
             escalated_to=to,
             late_by_seconds=late,
             elapsed_seconds=elapsed,
+            historical=past,
         )
         return self.emit(
             SLA,

@@ -17,3 +17,6 @@ class SlaSettings(Settings):
     """SLA policies (YAML); unset: the shipped default."""
     sla_calendars_path: Path | None = None
     """Business calendars per call center (YAML); unset: the shipped default."""
+    sla_history_horizon_hours: float = Field(default=48.0, gt=0)
+    """A warning, breach or escalation that fell due longer ago than this (an import of old
+    complaints) is emitted marked `historical`: counted, and nobody is messaged about it."""

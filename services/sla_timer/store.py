@@ -42,11 +42,19 @@ def _row(r: tuple[Any, ...]) -> TargetState:
     )
 
 
-def of_complaint(conn: psycopg.Connection, complaint_id: str) -> dict[str, TargetState]:
-    rows = conn.execute(
-        f"SELECT {COLUMNS} FROM sla_timer.timers WHERE complaint_id = %s", (complaint_id,)
-    ).fetchall()
-    return {r[1]: _row(r) for r in rows}
+def of_complaints(
+    conn: psycopg.Connection, complaint_ids: Iterable[str]
+) -> dict[str, dict[str, TargetState]]:
+    """Every timer of these complaints, by complaint and target (one statement)."""
+    wanted = list(complaint_ids)
+    if not wanted:
+        return {}
+    out: dict[str, dict[str, TargetState]] = {}
+    for r in conn.execute(
+        f"SELECT {COLUMNS} FROM sla_timer.timers WHERE complaint_id = ANY(%s)", (wanted,)
+    ).fetchall():
+        out.setdefault(r[0], {})[r[1]] = _row(r)
+    return out
 
 
 def by_keys(
@@ -84,46 +92,54 @@ def active_counts(conn: psycopg.Connection, partitions: Iterable[int]) -> dict[s
     return {r[0]: r[1] for r in rows}
 
 
+_TYPES = (
+    "text, text, int, text, text, text, text, text, bool, bool, text, int, timestamptz,"
+    " float8, timestamptz, timestamptz, int, int, timestamptz"
+)
+_UPSERT = (
+    f"INSERT INTO sla_timer.timers ({COLUMNS}, updated_at) SELECT *, %s FROM unnest("
+    + ", ".join(f"%s::{t.strip()}[]" for t in _TYPES.split(","))
+    + ") ON CONFLICT (complaint_id, target) DO UPDATE SET partition = EXCLUDED.partition,"
+    " state = EXCLUDED.state, priority = EXCLUDED.priority,"
+    " department = EXCLUDED.department, category = EXCLUDED.category,"
+    " policy = EXCLUDED.policy, sensitive = EXCLUDED.sensitive,"
+    " tightened = EXCLUDED.tightened, source = EXCLUDED.source,"
+    " route_version = EXCLUDED.route_version, started_at = EXCLUDED.started_at,"
+    " used_seconds = EXCLUDED.used_seconds, due_at = EXCLUDED.due_at,"
+    " deadline = EXCLUDED.deadline, warned_pct = EXCLUDED.warned_pct,"
+    " escalation_level = EXCLUDED.escalation_level, next_due = EXCLUDED.next_due,"
+    " updated_at = EXCLUDED.updated_at"
+)
+
+
 def save(conn: psycopg.Connection, states: list[TargetState], now: datetime) -> None:
-    if not states:
+    """Write these timers in one statement; of two states of one timer the later wins."""
+    latest = {st.key: st for st in states}
+    if not latest:
         return
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO sla_timer.timers ({COLUMNS}, updated_at) VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (complaint_id, target) DO UPDATE SET partition = EXCLUDED.partition,"
-            " state = EXCLUDED.state, priority = EXCLUDED.priority,"
-            " department = EXCLUDED.department, category = EXCLUDED.category,"
-            " policy = EXCLUDED.policy, sensitive = EXCLUDED.sensitive,"
-            " tightened = EXCLUDED.tightened, source = EXCLUDED.source,"
-            " route_version = EXCLUDED.route_version, started_at = EXCLUDED.started_at,"
-            " used_seconds = EXCLUDED.used_seconds, due_at = EXCLUDED.due_at,"
-            " deadline = EXCLUDED.deadline, warned_pct = EXCLUDED.warned_pct,"
-            " escalation_level = EXCLUDED.escalation_level, next_due = EXCLUDED.next_due,"
-            " updated_at = EXCLUDED.updated_at",
-            [
-                (
-                    st.complaint_id,
-                    st.target,
-                    st.partition,
-                    st.state,
-                    st.priority.value,
-                    st.department,
-                    st.category,
-                    st.policy,
-                    st.sensitive,
-                    st.tightened,
-                    st.source,
-                    st.route_version,
-                    st.started_at,
-                    st.used.total_seconds(),
-                    st.due_at,
-                    st.deadline,
-                    st.warned_pct,
-                    st.escalation_level,
-                    st.next_due,
-                    now,
-                )
-                for st in states
-            ],
-        )
+    rows = list(latest.values())
+    conn.execute(
+        _UPSERT,
+        (
+            now,
+            [st.complaint_id for st in rows],
+            [st.target for st in rows],
+            [st.partition for st in rows],
+            [st.state for st in rows],
+            [st.priority.value for st in rows],
+            [st.department for st in rows],
+            [st.category for st in rows],
+            [st.policy for st in rows],
+            [st.sensitive for st in rows],
+            [st.tightened for st in rows],
+            [st.source for st in rows],
+            [st.route_version for st in rows],
+            [st.started_at for st in rows],
+            [st.used.total_seconds() for st in rows],
+            [st.due_at for st in rows],
+            [st.deadline for st in rows],
+            [st.warned_pct for st in rows],
+            [st.escalation_level for st in rows],
+            [st.next_due for st in rows],
+        ),
+    )

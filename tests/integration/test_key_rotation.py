@@ -128,7 +128,7 @@ def test_rotation_keeps_repeats_status_codes_and_dead_letters(cf, intake_runs, r
     # And a mail to the customer with a ring that lacks A is refused, naming A
     contacts = Contacts(Directory({}, {}), only_b.pii_ring())
     with psycopg.connect(cf.db_url()) as conn, pytest.raises(Permanent, match=f"key {fp_a}"):
-        contacts.email(conn, "customer", token)
+        contacts.address(conn, "email", "customer", token)
 
     # When the ring becomes [B, A] and intake restarts with it
     intake_runs[0].stop()

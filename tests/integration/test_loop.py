@@ -142,6 +142,21 @@ class BatchEcho(Echo):
         return super().handle(record, conn)
 
 
+class SmallPolls(BatchEcho):
+    """Asks for polls of at most four records, and notes the size of each it gets."""
+
+    sizes: list[int] = []
+
+    def batch_limit(self) -> int | None:
+        return 4
+
+    def handle_batch(
+        self, records: list[Record], conn: psycopg.Connection
+    ) -> Iterable[Emit | Rejected]:
+        SmallPolls.sizes.append(len(records))
+        return super().handle_batch(records, conn)
+
+
 def _echo(record: Record, text: str) -> Emit:
     event = CloudEvent(
         id=derived_event_id("echo", record.partition, record.offset),
@@ -277,6 +292,16 @@ def test_a_failing_set_based_batch_is_retried_record_by_record(loop):
     result = loop(values(30, bomb=4), handler=BatchEcho)
     echoed, dead = accounted(result)
     assert len(echoed) == 29 and [d["reason"] for d in dead.values()] == ["handler_error"]
+
+
+def test_a_handler_asking_for_small_polls_gets_them_and_everything_once(loop):
+    # Given 30 records waiting, and a handler that asks for at most 4 per poll
+    SmallPolls.sizes.clear()
+    result = loop(values(30), handler=SmallPolls)
+    # Then no poll held more, and every record was processed once
+    echoed, dead = accounted(result)
+    assert len(echoed) == 30 and not dead
+    assert sum(SmallPolls.sizes) == 30 and max(SmallPolls.sizes) <= 4
 
 
 def test_an_output_that_cannot_be_serialised_dead_letters_its_record(loop):

@@ -95,13 +95,14 @@ class Scenario:
         ).get(timeout=30)
 
     def customer(self, cid: str, email: str | None, *, language: Language, ago=timedelta(0),
-                 description: str = "话费多扣了200元") -> str:  # fmt: skip
+                 description: str = "话费多扣了200元",
+                 phone: str | None = None) -> str:  # fmt: skip
         token = f"tok-{cid}"
         with psycopg.connect(self.cf.db_url()) as conn:
             conn.execute(
                 "INSERT INTO intake.contacts (complaint_id, customer_token, sealed, sealed_at)"
                 " VALUES (%s, %s, %s, now())",
-                (cid, token, self.vault.seal({"name": "王芳", "phone": None, "email": email})),
+                (cid, token, self.vault.seal({"name": "王芳", "phone": phone, "email": email})),
             )
         now = datetime.now(UTC)
         self.publish(
@@ -121,6 +122,7 @@ class Scenario:
                 category="billing",
                 description=description,
                 customer_token=token,
+                contact_masked="139****5678" if phone else None,
                 time_zone="Asia/Shanghai",
             ),
         )

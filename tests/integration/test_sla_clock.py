@@ -15,8 +15,8 @@ from schemas.registry import LIFECYCLE, ROUTED
 from schemas.routed import RoutedComplaint
 from services.kernel.clock import FrozenClock
 from services.kernel.db import migrate
-from services.kernel.handler import Record
-from services.sla_timer.app import SlaTimer
+from services.kernel.handler import Record, Rejected
+from services.sla_timer.app import SOON_BATCH, SOON_S, SlaTimer
 
 pytestmark = pytest.mark.integration
 MON = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # Monday 09:00 in London (GMT)
@@ -248,3 +248,102 @@ def test_a_breach_whose_transaction_rolls_back_fires_again(cf):
         assert again == first
         # And once it committed, it is not fired a third time
         assert ("breached", None) not in events(timer.tick(conn))
+
+
+def test_one_poll_applies_each_complaints_events_in_order_as_one_set(cf):
+    clock = FrozenClock(MON)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        broken = Record(
+            spec=LIFECYCLE,
+            topic=LIFECYCLE.name,
+            partition=2,
+            offset=next(_offsets),
+            key=b"k",
+            value=b"{not json",
+            headers=CloudEvent(id="ce-broken", type="t", source="/test", time=MON).headers(),
+            timestamp_ms=0,
+        )
+        # Given one poll carrying a status before its routing decision, the decision, and
+        # the complaint's later events, beside another complaint and a broken record
+        poll = [
+            status("c20", Status.ACKNOWLEDGED, MON),
+            routed("c20", Priority.P1, MON),
+            routed("c21", Priority.P1, MON),
+            broken,
+            status("c20", Status.WAITING_ON_CUSTOMER, MON + timedelta(minutes=5)),
+            status("c21", Status.RESOLVED, MON + timedelta(minutes=6)),
+        ]
+        # When it is handled as one set
+        out = list(timer.handle_batch(poll, conn))
+        # Then the broken record alone is refused, with its reason
+        refused = [r for r in out if isinstance(r, Rejected)]
+        assert [(r.record.offset, r.error.reason) for r in refused] == [
+            (broken.offset, "schema_violation")
+        ]
+        # And each complaint's events were applied in order, each seeing the one before
+        kinds = [
+            (e.value.complaint_id, e.value.target.value, e.value.kind.value)
+            for e in out
+            if not isinstance(e, Rejected)
+        ]
+        assert ("c20", "acknowledge", "started") not in kinds  # acknowledged before routing
+        assert ("c20", "resolve", "paused") in kinds
+        assert ("c21", "resolve", "met") in kinds and ("c21", "follow_up", "started") in kinds
+        # And the rows hold the final state of every timer, each written once
+        rows = {
+            (cid, target): state
+            for cid, target, state in conn.execute(
+                "SELECT complaint_id, target, state FROM sla_timer.timers"
+                " WHERE complaint_id IN ('c20', 'c21')"
+            )
+        }
+        assert rows[("c20", "acknowledge")] == "met"
+        assert rows[("c20", "resolve")] == "paused"
+        assert rows[("c21", "resolve")] == "met"
+        assert rows[("c21", "follow_up")] == "active"
+        # And only live steps are due: the paused resolve clock waits for the customer
+        clock.advance(timedelta(hours=5))
+        fired = {(e.value.complaint_id, e.value.target.value) for e in timer.tick(conn)}
+        assert ("c20", "resolve") not in fired and ("c21", "resolve") not in fired
+
+
+def test_polls_are_small_while_a_step_falls_due_soon(cf):
+    clock = FrozenClock(MON)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        # Given nothing due: polls as large as the setting allows
+        assert timer.batch_limit() is None
+        timer.handle(routed("c30", Priority.P1, MON), conn)
+        conn.commit()
+        first = timer.queue.next_due()
+        assert first is not None and timer.batch_limit() is None  # minutes away
+        # When the first step is a second away, Then polls are small until it has fired
+        clock.advance(timedelta(seconds=first - clock.now().timestamp() - 1))
+        assert timer.batch_limit() == SOON_BATCH
+        clock.advance(timedelta(seconds=2))
+        list(timer.tick(conn))
+        conn.commit()
+        following = timer.queue.next_due()
+        assert following is not None and following > clock.now().timestamp() + SOON_S
+        assert timer.batch_limit() is None
+
+
+def test_firings_of_an_imported_complaint_are_marked_historical(cf):
+    # Given a P1 complaint from nine months ago, imported now, and one from today
+    clock = FrozenClock(MON)
+    long_ago = MON - timedelta(days=270)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        timer.handle(routed("old", Priority.P1, long_ago), conn)
+        timer.handle(routed("new", Priority.P1, MON), conn)
+        # When its breach and every escalation level fire at once, and today's complaint breaches
+        clock.advance(timedelta(hours=4, seconds=1))
+        fired = [e.value for e in timer.tick(conn) if e.value.target.value == "resolve"]
+    old = [e for e in fired if e.complaint_id == "old"]
+    new = [e for e in fired if e.complaint_id == "new"]
+    # Then the old firings say they are history; today's do not
+    assert {e.kind.value for e in old} == {"breached", "escalated"} and len(old) == 5
+    assert all(e.historical for e in old)
+    assert [e.kind.value for e in new] == ["breached", "escalated"]
+    assert not any(e.historical for e in new)

@@ -34,7 +34,7 @@ def test_topics_are_created_from_the_registry(cf):
 
 def test_migrations_apply_once(cf):
     with psycopg.connect(cf.db_url()) as conn:
-        assert migrate(conn, "analytics", ANALYTICS) == len(ANALYTICS) == 2
+        assert migrate(conn, "analytics", ANALYTICS) == len(ANALYTICS) == 3
         assert migrate(conn, "analytics", ANALYTICS) == 0
         tables = conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'"
@@ -45,4 +45,5 @@ def test_migrations_apply_once(cf):
             "events",
             "schema_migrations",
             "sla_targets",
+            "stats_published",
         ]

@@ -1,0 +1,265 @@
+"""Customer messages, early warnings and the HTTP channels through the real broker and
+database, a real local SMTP server and real local HTTP servers: each message once, in the
+customer's language; progress coalesced; alerts to management; a webhook whose signature the
+receiver verifies; quiet hours; a circuit that opens and recovers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from schemas.alerts import Alert, AlertKind, AlertStatus
+from schemas.common import Channel, Language, Priority, Status
+from schemas.lifecycle import LifecycleEvent, LifecycleKind
+from schemas.registry import ALERTS, LIFECYCLE
+from schemas.sla import SlaEventKind
+from services.devstack.mailcatcher import read_mail
+from tests.conftest import wait_for, wait_ready
+from tests.http_receiver import Receiver
+from tests.integration import test_notification_delivery as delivery
+from tests.integration.test_notification_delivery import Scenario, by_recipient
+
+pytestmark = pytest.mark.integration
+mail, scenario = delivery.mail, delivery.scenario  # the same fixtures
+SECRET = "whsec_" + base64.b64encode(b"webhook secret for the tests!!!!").decode()
+
+
+@pytest.fixture
+def http():
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def register(s: Scenario, cid: str, *, email: str | None = None, phone: str | None = None) -> None:
+    s.customer(cid, email, language=Language.ZH_HANS, phone=phone)
+
+
+def lifecycle(s: Scenario, cid: str, event_id: str, **fields) -> None:
+    now = datetime.now(UTC)
+    kind = fields.pop("kind", LifecycleKind.STATUS)
+    s.publish(
+        LIFECYCLE,
+        cid,
+        LifecycleEvent(
+            complaint_id=cid,
+            kind=kind,
+            source="test-cc",
+            source_event_id=event_id,
+            occurred_at=now,
+            recorded_at=now,
+            channel=Channel.PHONE,
+            **fields,
+        ),
+    )
+
+
+def customer_mails(folder, address: str) -> list[str]:
+    return by_recipient(folder).get(address, [])
+
+
+def test_a_customer_hears_each_step_once_in_their_language(cf, scenario, mail, worker_factory):
+    # Given the worker with a 4-second progress window and the survey at once
+    worker = worker_factory(
+        "notification",
+        cf,
+        **scenario.env(
+            CF_NOTIFY_PROGRESS_WINDOW_SECONDS="4",
+            CF_NOTIFY_SURVEY_DELAY_SECONDS="0",
+            CF_NOTIFY_SURVEY_URL="https://complaints.example.com/v1/survey",
+        ),
+    )
+    wait_ready([worker])
+    a = "c1000000-0000-0000-0000-00000000a001"
+    me = "wangfang@example.com"
+    deadline = datetime.now(UTC) + timedelta(days=3)
+    register(scenario, a, email=me)
+    scenario.routed(a, "cn-finance-01", Priority.P2)
+    scenario.sla(a, SlaEventKind.STARTED, deadline)
+    wait_for(lambda: len(customer_mails(mail.folder, me)) == 1, what="the acknowledgement")
+    # When three steps come within one window
+    lifecycle(scenario, a, "s1", status=Status.ASSIGNED)
+    wait_for(lambda: len(customer_mails(mail.folder, me)) == 2, what="the first progress mail")
+    lifecycle(scenario, a, "s2", status=Status.IN_PROGRESS)
+    lifecycle(scenario, a, "s3", kind=LifecycleKind.TRANSFER, agent="cn-finance-01",
+              department="finance")  # fmt: skip
+    lifecycle(
+        scenario, a, "s3", kind=LifecycleKind.TRANSFER, agent="cn-finance-01", department="finance"
+    )  # fmt: skip  (replayed)
+    # Then one more progress mail, after the window, telling the latest step
+    wait_for(lambda: len(customer_mails(mail.folder, me)) == 3, what="the coalesced progress")
+    subjects = customer_mails(mail.folder, me)
+    assert subjects[1] == "您的投诉 CF-A001-TEST 已指派专人负责处理"
+    assert subjects[2] == "您的投诉 CF-A001-TEST 已转交最合适的团队处理"
+    # When a promised callback is about to be missed, then the complaint is resolved
+    promised = datetime.now(UTC) + timedelta(minutes=15)
+    scenario.sla(a, SlaEventKind.WARNING, promised, target="callback", threshold_pct=90)
+    lifecycle(scenario, a, "s4", status=Status.RESOLVED, corrective_action="已退还多扣的200元话费",
+              root_cause="计费系统重复扣费")  # fmt: skip
+    scenario.sla(a, SlaEventKind.STARTED, datetime.now(UTC) + timedelta(days=3),
+                 target="follow_up")  # fmt: skip
+    wait_for(lambda: len(customer_mails(mail.folder, me)) == 6, what="six customer mails")
+
+    mails = {m.subject: m for m in read_mail(mail.folder) if me in m.recipients}
+    at_risk = mails["承诺的回电可能延迟（受理编号 CF-A001-TEST）"]
+    local = promised.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"{local.month}月{local.day}日" in at_risk.part("plain")  # before the promise passes
+    resolved = mails["您的投诉 CF-A001-TEST 已处理完毕"]
+    assert "处理结果：已退还多扣的200元话费" in resolved.part("plain")
+    assert "问题原因：计费系统重复扣费" in resolved.part("plain")
+    survey = mails["请为我们的服务打分（受理编号 CF-A001-TEST）"]
+    link = re.search(r"https://complaints\.example\.com/v1/survey/\S+", survey.part("plain"))
+    assert link is not None and link.group(0) in survey.part("html")
+    # and nothing went twice: every notice key once, every customer mail once
+    outcomes = scenario.final(6 + 2)  # the customer's six; assigned and a warning to the owner
+    sent = [o for o in outcomes if o["outcome"] == "sent"]
+    assert len({o["notification_key"] for o in sent}) == len(sent)
+    assert [o["kind"] for o in sent if o["audience"] == "customer"].count("progress") == 2
+    assert len(customer_mails(mail.folder, me)) == 6
+
+
+def test_early_warnings_reach_management_on_open_growth_and_close(
+    cf, scenario, mail, http, worker_factory
+):
+    worker = worker_factory(
+        "notification",
+        cf,
+        **scenario.env(CF_WEBHOOK_URL=f"{http.url}/hooks", CF_WEBHOOK_SECRET=SECRET),
+    )
+    wait_ready([worker])
+    now = datetime.now(UTC)
+
+    def alert(status: AlertStatus, revision: int, count: int) -> Alert:
+        return Alert(
+            alert_key="collective:place=store-17:2026-12-02",
+            kind=AlertKind.COLLECTIVE,
+            status=status,
+            revision=revision,
+            category="*",
+            slice={"place": "store-17"},
+            summary=f"{count} customers about store 17 since 09:00",
+            since=now - timedelta(hours=2),
+            window_start=now - timedelta(hours=2),
+            window_end=now,
+            detected_at=now,
+            count=count,
+            distinct_customers=count,
+            complaint_ids=["c-1", "c-2"],
+            score=float(count),
+        )
+
+    # When an episode opens, grows a little, grows a lot, is replayed and closes
+    for status, revision, count in [
+        (AlertStatus.OPEN, 1, 6),
+        (AlertStatus.UPDATED, 2, 7),
+        (AlertStatus.UPDATED, 3, 14),
+        (AlertStatus.UPDATED, 3, 14),
+        (AlertStatus.CLOSED, 4, 14),
+    ]:
+        scenario.publish(ALERTS, "collective:place=store-17", alert(status, revision, count))
+
+    # Then the director and the executive each read three mails; the subscriber three posts
+    wait_for(lambda: len(read_mail(mail.folder)) >= 6 and len(http.on("/hooks")) >= 3,
+             what="six mails and three webhook posts")  # fmt: skip
+    got = by_recipient(mail.folder)
+    assert sorted(got) == ["gao.zhiyuan@complaintflow.example", "lin.hui@complaintflow.example"]
+    for subjects in got.values():
+        assert len(subjects) == 3
+        assert subjects[0].startswith(("预警：群体投诉", "Early warning: Collective complaint"))
+    posts = http.on("/hooks")
+    datas = [Webhook(SECRET).verify(p.body, p.headers)["data"] for p in posts]  # verified
+    assert [d["kind"] for d in datas] == ["early_warning"] * 3
+    assert len({p.headers["webhook-id"] for p in posts}) == 3
+    outcomes = scenario.final(9)
+    assert len([o for o in outcomes if o["outcome"] == "sent"]) == 9
+
+
+def test_sms_quiet_hours_defer_and_a_failing_gateway_opens_then_closes_its_circuit(
+    cf, scenario, mail, http, worker_factory
+):
+    # Given quiet hours around now in Shanghai and a gateway that fails three times
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start, end = local - timedelta(hours=1), local + timedelta(seconds=60)  # the next minute
+    http.answers.extend([503, 503, 503])
+    worker = worker_factory(
+        "notification",
+        cf,
+        **scenario.env(
+            CF_SMS_URL=f"{http.url}/sms",
+            CF_SMS_TOKEN="gateway-token-123",
+            CF_NOTIFY_QUIET_HOURS=f"{start:%H:%M}-{end:%H:%M}",
+            CF_NOTIFY_CIRCUIT_FAILURES="2",
+            CF_NOTIFY_CIRCUIT_COOLDOWN_SECONDS="2",
+            CF_NOTIFY_RETRY_BASE_SECONDS="0.2",
+        ),
+    )
+    wait_ready([worker])
+    # When a P3 customer and a P1 customer, both reached by phone, are acknowledged
+    quiet, loud = "c1000000-0000-0000-0000-00000000b001", "c1000000-0000-0000-0000-00000000b002"
+    for cid, priority in ((quiet, Priority.P3), (loud, Priority.P1)):
+        register(scenario, cid, phone="+86 139 1234 5678")
+        scenario.routed(cid, "cn-finance-01", priority)
+        scenario.sla(cid, SlaEventKind.STARTED, datetime.now(UTC) + timedelta(days=3),
+                     priority=priority)  # fmt: skip
+
+    # Then the P1 one goes at once through a circuit that opens and closes again
+    def circuit(value: str) -> bool:
+        return f'complaintflow_notification_circuit_open{{channel="sms"}} {value}' in (
+            worker.metrics()
+        )
+
+    wait_for(lambda: circuit("1.0"), what="the SMS circuit to open")
+    wait_for(lambda: len(http.on("/sms")) >= 1 and circuit("0.0"), what="the circuit to close")
+    assert http.on("/sms")[0].headers["authorization"] == "Bearer gateway-token-123"
+    # and the P3 one waits for the end of the quiet hours, then goes too
+    wait_for(lambda: len(http.on("/sms")) == 2, timeout=120, what="both SMS sent")
+    outcomes = scenario.final(6)  # two SMS, two assignments, P1's management (two)
+    deferred = [o for o in outcomes if o["complaint_id"] == quiet and o["outcome"] == "deferred"]
+    assert [o["detail"] for o in deferred] == ["quiet hours"]
+    assert datetime.fromisoformat(deferred[0]["next_attempt_at"]) >= end.replace(second=0) - (
+        timedelta(minutes=1)
+    )
+    assert not [o for o in outcomes if o["complaint_id"] == loud and o["outcome"] == "deferred"]
+    texts = [p.json()["text"] for p in http.on("/sms")]
+    assert all("受理编号" in t for t in texts)
+    log = worker.log.read_text()
+    assert "gateway-token-123" not in log and "1234 5678" not in log
+
+
+def test_a_recipient_s_hourly_limit_defers_and_history_from_the_sla_timer_is_not_sent(
+    cf, scenario, mail, worker_factory
+):
+    # Given one non-urgent notice per recipient per hour
+    worker = worker_factory(
+        "notification", cf, **scenario.env(CF_NOTIFY_RECIPIENT_LIMIT_PER_HOUR="1")
+    )
+    wait_ready([worker])
+    c = "c1000000-0000-0000-0000-00000000c001"
+    me = "limited@example.com"
+    register(scenario, c, email=me)
+    scenario.sla(c, SlaEventKind.STARTED, datetime.now(UTC) + timedelta(days=3))
+    wait_for(lambda: customer_mails(mail.folder, me), what="the acknowledgement")
+    # When a step of progress follows, and the SLA timer reports a breach it marks historical
+    lifecycle(scenario, c, "p1", status=Status.IN_PROGRESS)
+    scenario.sla(c, SlaEventKind.BREACHED, datetime.now(UTC) - timedelta(days=200),
+                 late_by_seconds=200 * 86400.0, historical=True)  # fmt: skip
+
+    # Then the progress message waits for the hour, and the breach is recorded, not sent
+    def seen(kind: str, outcome: str) -> list[dict]:
+        found = [json.loads(m.value) for m in scenario.outcomes.poll()]
+        return [o for o in found if o["kind"] == kind and o["outcome"] == outcome]
+
+    [held] = wait_for(lambda: seen("progress", "deferred"), what="the progress held back")  # type: ignore[misc]
+    assert held["detail"] == "rate limit: 1 an hour to one recipient on email"
+    assert datetime.fromisoformat(held["next_attempt_at"]) > datetime.now(UTC) + timedelta(
+        minutes=55
+    )
+    [skipped] = wait_for(lambda: seen("sla_breach", "skipped"), what="the breach skipped")  # type: ignore[misc]
+    assert skipped["detail"].startswith("historical")
+    assert len(read_mail(mail.folder)) == 1
