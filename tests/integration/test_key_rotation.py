@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -36,7 +38,7 @@ from services.kernel.settings import Settings
 from services.notification.channels import Permanent
 from services.notification.contacts import Contacts
 from services.notification.directory import Directory
-from tests.conftest import wait_for
+from tests.conftest import settings_env, wait_for
 from tests.e2e.test_pipeline import new_complaint, submit
 from tests.kafka_helpers import TopicReader
 
@@ -91,6 +93,11 @@ def sealed_contacts(cf: Settings) -> list[bytes]:
 
 def by_key(found: list[keys.KeyCounts], store_name: str) -> dict[str, int]:
     return dict(next(c for c in found if c.store.startswith(store_name)).by_key)
+
+
+def keys_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "services.commands.cli", "keys", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
 def status_of(port: int, reference: str, secret: str) -> int:
@@ -241,6 +248,14 @@ def test_reseal_covers_held_events_and_old_format_rows_resumably(cf):
     text = keys.render_status(rotated.pii_ring(), after)
     assert f"Can be retired (nothing here is sealed under it): {fingerprint(a.encode())}" in text
     assert f"Missing from the ring (data cannot be opened): {fingerprint(c.encode())}" in text
+    # And the commands say the same, never a key
+    env = settings_env(rotated, CF_PII_KEYS=f"{b},{a}")
+    shown = keys_cli(env, "status", "--no-topic")
+    assert shown.returncode == 0 and "Can be retired" in shown.stdout, shown.stderr
+    again = keys_cli(env, "reseal", "--quiet")
+    assert again.returncode == 1 and f"sealed under key {fingerprint(c.encode())}" in again.stdout
+    assert "intake.contacts: 0 of 1 row(s) resealed" in again.stdout
+    assert not any(k in shown.stdout + again.stdout for k in (a, b, c))
     # And the held events open with B alone
     with psycopg.connect(cf.db_url()) as conn:
         held = [bytes(r[0]) for r in conn.execute("SELECT sealed FROM intake.pending")]
