@@ -95,8 +95,9 @@ def _env_runbook(settings: Settings) -> str:
         "complaintflow-secrets Secret), newest first.\n"
         f"  3. Keep {token} as it is: it is the token key "
         f"({fingerprint(ring.token_key)}) of customer tokens and status codes.\n"
-        "  4. Restart every worker (e.g. `kubectl rollout restart deployment`), then run "
-        "`complaintflow keys reseal` with the same environment."
+        "  4. Restart every worker (`docker compose up -d --force-recreate`, or `kubectl "
+        "rollout restart deployment -l app.kubernetes.io/name=complaintflow`),\n"
+        "     then run `complaintflow keys reseal` with the same environment."
     )
 
 
