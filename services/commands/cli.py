@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -193,10 +195,25 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
+@contextmanager
+def _bars(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback `(what, done, total)` drawing one bar per `what` on stderr."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=quiet, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=max(total, done))
+
+        yield progress
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
     from services.audit.report import as_json, as_text
     from services.audit.run import audit
 
@@ -206,17 +223,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{args.mail_dir}: no such folder of mails")
     if args.no_mail or (mail_dir is not None and not mail_dir.is_dir()):
         mail_dir = None
-    columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn())
-    with Progress(
-        *columns, console=Console(stderr=True), disable=args.quiet, transient=True
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(topic: str, done: int, total: int) -> None:
-            if topic not in tasks:
-                tasks[topic] = bar.add_task(topic, total=total)
-            bar.update(tasks[topic], completed=done, total=max(total, done))
-
+    with _bars(args.quiet) as progress:
         report = audit(
             s,
             as_of=args.as_of or datetime.now(UTC),
@@ -226,6 +233,26 @@ def cmd_audit(args: argparse.Namespace) -> int:
         )
     print(as_json(report) if args.format == "json" else as_text(report, limit=args.limit))
     return 0 if report.balanced else 1
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from services.commands import keys
+
+    if args.action == "rotate":
+        rotated, text = keys.rotate(Settings())
+        print(text)
+        return 0 if rotated else 1
+    s = settings(Settings)
+    with _bars(args.quiet) as progress:
+        if args.action == "status":
+            found = keys.status(s, topic=not args.no_topic, progress=progress)
+        else:
+            done = keys.reseal(s, dry_run=args.dry_run, batch_size=args.batch, progress=progress)
+    if args.action == "status":
+        print(keys.render_status(s.pii_ring(), found))
+        return 0
+    print(keys.render_reseal(done, dry_run=args.dry_run))
+    return 0 if not any(r.unreadable for r in done) else 1
 
 
 def cmd_chaos(args: argparse.Namespace) -> int:
@@ -638,6 +665,21 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("action", choices=("export",))
     sc.add_argument("--dir", help="output directory (default: schemas/json)")
     sc.set_defaults(func=cmd_schemas)
+
+    ky = sub.add_parser("keys", help="rotate the PII key ring, reseal stored data, key status")
+    ky.add_argument(
+        "action",
+        choices=("rotate", "reseal", "status"),
+        help="rotate: new primary key in HOME/pii.keys; reseal: stored rows under the "
+        "primary key (resumable); status: rows sealed under each key",
+    )
+    ky.add_argument("--dry-run", action="store_true", help="reseal: count, change nothing")
+    ky.add_argument("--batch", type=int, default=500, help="reseal: rows a transaction")
+    ky.add_argument(
+        "--no-topic", action="store_true", help="status: skip the dead letters on the topic"
+    )
+    ky.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    ky.set_defaults(func=cmd_keys)
 
     k8 = sub.add_parser("k8s", help="export the Kubernetes manifests made from the registries")
     k8.add_argument("action", choices=("export",))

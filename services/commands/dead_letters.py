@@ -43,7 +43,7 @@ def report(settings: Settings, *, limit: int, reveal: bool) -> str:
     by_reason = Counter(f"{d['worker']}/{d['reason']}" for d in letters)
     lines = [f"{len(letters):,} dead letters"]
     lines += [f"  {n:>7,}  {reason}" for reason, n in by_reason.most_common()]
-    sealer = Sealer(settings.pii_secret(), "dead-letters")
+    sealer = Sealer(settings.pii_ring(), "dead-letters")
     lines.append(f"Latest {min(limit, len(letters))}:")
     latest = sorted(letters, key=lambda d: str(d["rejected_at"]))[-limit:]
     for d in latest:
@@ -57,8 +57,8 @@ def report(settings: Settings, *, limit: int, reveal: bool) -> str:
             if d.get("original_sealed"):
                 try:
                     original = sealer.open(original)
-                except InvalidToken:
-                    lines.append("    (sealed under another key)")
+                except InvalidToken as exc:
+                    lines.append(f"    ({exc or 'the sealed original was altered'})")
                     continue
             lines.append(f"    original: {original.decode('utf-8', 'replace')[:500]}")
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from schemas.rejected import DeadLetter
 from services.audit.facts import REPLAY_OF
 from services.audit.reading import end_offsets, read_topic
 from services.kernel.kafka import producer
-from services.kernel.sealing import InvalidToken, Sealer
+from services.kernel.sealing import InvalidToken, KeyNotInRing, Sealer
 from services.kernel.settings import Settings
 
 
@@ -62,7 +62,7 @@ def letters(settings: Settings, chosen: Chosen) -> Iterator[Replay]:
     """The chosen dead letters, each with its original bytes opened."""
     if chosen.topic not in TOPICS:
         raise RuntimeError(f"unknown topic {chosen.topic!r}: expected one of {', '.join(TOPICS)}")
-    sealer = Sealer(settings.pii_secret(), "dead-letters")
+    sealer = Sealer(settings.pii_ring(), "dead-letters")
     ends = end_offsets(settings, [REJECTED])[REJECTED.name]
     for m in read_topic(settings, REJECTED, ends):
         ce = CloudEvent.from_headers(m.headers)
@@ -85,8 +85,10 @@ def _opened(ce_id: str, d: DeadLetter, sealer: Sealer) -> Replay:
     if d.original_sealed:
         try:
             value = sealer.open(value)
+        except KeyNotInRing as exc:
+            return Replay(ce_id, d, key, None, str(exc))
         except InvalidToken:
-            return Replay(ce_id, d, key, None, "sealed under another key (was CF_PII_KEY changed?)")
+            return Replay(ce_id, d, key, None, "the sealed original was altered")
     return Replay(ce_id, d, key, value)
 
 

@@ -28,12 +28,13 @@ from services.intake.settings import IntakeSettings
 from services.kernel.emit import Emit
 from services.kernel.errors import PoisonMessage
 from services.kernel.handler import Handler, Record, Rejected
-from services.kernel.sealing import InvalidToken, Sealer
+from services.kernel.sealing import InvalidToken, KeyRing, Sealer
 
 REPEAT_WINDOW = timedelta(days=30)
 PURGE_EVERY = 600.0
 UNREADABLE = PoisonMessage(
-    "unreadable_held_event", ["sealed under another key (was CF_PII_KEY changed?)"]
+    "unreadable_held_event",
+    ["sealed under a key that is not in the PII key ring (see `complaintflow keys status`)"],
 )
 
 
@@ -54,10 +55,10 @@ class Intake(Handler):
     metrics_class = IntakeMetrics
 
     def start(self, conn: psycopg.Connection) -> None:
-        key = self.settings.pii_secret()
-        self._token_key = key
-        self._vault = pii.Vault(key)
-        self._held_sealer = Sealer(key, "held-events")
+        ring = self.settings.pii_ring()  # read once: a new ring takes effect on restart
+        self._token_key = ring.token_key
+        self._vault = pii.Vault(ring)
+        self._held_sealer = Sealer(ring, "held-events")
         self._partitions: set[int] = set()
         self._checked_at = 0.0
         self._purged_at = 0.0
@@ -322,6 +323,8 @@ def _as_contact(event: NewComplaint) -> FollowUpContact:
     )
 
 
-def vault_lookup(conn: psycopg.Connection, key: bytes, token: str) -> dict[str, str | None] | None:
+def vault_lookup(
+    conn: psycopg.Connection, key: bytes | KeyRing, token: str
+) -> dict[str, str | None] | None:
     """The clear contact data a customer gave most recently (for notification only)."""
     return store.contact_of(conn, key, token)

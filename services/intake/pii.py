@@ -9,7 +9,7 @@ import json
 import re
 import unicodedata
 
-from services.kernel.sealing import Sealer
+from services.kernel.sealing import KeyRing, Sealer
 
 # Emails, also full-width (ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ, ＠, ﹫) or with a blank around @.
 _AT = "@\uff20\ufe6b"
@@ -141,7 +141,7 @@ def mask_email(email: str) -> str:
 class Vault:
     """Encryption of a customer's clear data for the vault table."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes | KeyRing) -> None:
         self._sealer = Sealer(key, "vault")
 
     def seal(self, data: dict[str, str | None]) -> bytes:

@@ -12,6 +12,7 @@ from datetime import datetime
 import psycopg
 
 from services.intake.pii import Vault
+from services.kernel.sealing import KeyRing
 
 
 def first_seen(
@@ -127,7 +128,7 @@ def latest_contact(conn: psycopg.Connection, customer_token: str) -> bytes | Non
 
 
 def contact_of(
-    conn: psycopg.Connection, key: bytes, customer_token: str
+    conn: psycopg.Connection, key: bytes | KeyRing, customer_token: str
 ) -> dict[str, str | None] | None:
     """The clear contact data a customer gave most recently, opened with the PII key.
 

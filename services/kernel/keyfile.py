@@ -25,13 +25,8 @@ def create_atomically(path: Path, content: str) -> bool:
     Losing the race is not an error (False); OSError means the directory cannot be written
     or the file system has no hard links.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _private_copy(path, content)
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:  # mkstemp: 0600, owner only
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -41,6 +36,33 @@ def create_atomically(path: Path, content: str) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def replace_atomically(path: Path, content: str) -> None:
+    """Write `content` to `path` (mode 0600), replacing it whole: a reader sees the old
+    file or the new one, never a mix; the new one survives a power cut once this returns."""
+    tmp = _private_copy(path, content)
+    try:
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _private_copy(path: Path, content: str) -> str:
+    """A new file beside `path` (mode 0600, owner only) holding `content`, on disk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
 
 
 def _fsync_dir(directory: Path) -> None:

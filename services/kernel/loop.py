@@ -127,7 +127,7 @@ class WorkerRunner:
         self.handler = handler_cls(settings, self.registry, clock or SystemClock())
         self.settings = settings = self.handler.settings
         self.handler.reject = self.dead_letter
-        self._raw_sealer = Sealer(settings.pii_secret(), "dead-letters")
+        self._raw_sealer = Sealer(settings.pii_ring(), "dead-letters")
         self.name = self.handler.name
         self.group = settings.group(self.name)
         self._client_id = f"{self.name}-{settings.instance}"

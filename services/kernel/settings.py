@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.kernel.errors import ConfigError
 from services.kernel.keyfile import KeyFile
 from services.kernel.logs import LogFormat
-from services.kernel.sealing import fingerprint
+from services.kernel.sealing import KeyRing, fingerprint
 from services.kernel.signed_links import link_key_file
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,35 @@ def pii_key_file(home: Path) -> KeyFile:
             "made (what was sealed under the old key then stays sealed)."
         ),
     )
+
+
+def pii_ring_path(home: Path) -> Path:
+    """The local key ring `keys rotate` writes: one key a line, newest first."""
+    return home / "pii.keys"
+
+
+def read_ring_file(path: Path) -> list[bytes]:
+    """The keys of a ring file; ConfigError when it is unreadable, empty or a key is short."""
+    try:
+        lines = path.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not ASCII text"
+        raise ConfigError(f"{path}: cannot read the key ring: {reason}") from exc
+    if not lines:
+        raise ConfigError(f"{path} is empty; expected one key a line, newest first")
+    return [_checked(str(path), SecretStr(line)) for line in lines]
+
+
+def _checked(source: str, value: SecretStr) -> bytes:
+    key = value.get_secret_value().strip()
+    if len(key) < PII_KEY_MIN_CHARS:
+        problem = "is empty" if not key else f"is too short ({len(key)} characters)"
+        raise ConfigError(
+            f"{source} {problem}; expected at least {PII_KEY_MIN_CHARS} characters, "
+            "the same on every machine (e.g. `openssl rand -hex 32`), or unset it to "
+            "use the key made in HOME/pii.key (each key of a ring alike)"
+        )
+    return key.encode()
 
 
 class KafkaConnection(BaseModel):
@@ -116,7 +145,16 @@ class Settings(BaseSettings):
     `min.insync.replicas` is 2, so a write survives the loss of one broker)."""
     pii_key: SecretStr | None = None
     """Key for the PII vault, customer tokens and sealed dead letters. Unset: a random key
-    made once in `HOME/pii.key` (fine for one machine; set it for several)."""
+    made once in `HOME/pii.key` (fine for one machine; set it for several). With
+    `CF_PII_KEYS` set it is only the token key (unless `CF_PII_TOKEN_KEY` is set)."""
+    pii_keys: SecretStr | None = None
+    """The PII key ring, comma-separated, newest (the one that seals) first; older keys
+    still open what they sealed. Unset: `HOME/pii.keys` (one key a line, written by
+    `keys rotate`) when it exists, else the one key of `CF_PII_KEY` or `HOME/pii.key`."""
+    pii_token_key: SecretStr | None = None
+    """Key of customer tokens and status secrets (keyed hashes, never rotated with the ring:
+    a new one breaks repeat links and mailed status codes). Unset: `CF_PII_KEY`, else
+    `HOME/pii.key`."""
     link_key: SecretStr | None = None
     """Key signing the links customers follow (the satisfaction survey). Unset: a random key
     made once in `HOME/link.key` (set it when intake and notification run on several machines)."""
@@ -175,26 +213,47 @@ class Settings(BaseSettings):
         return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
     def pii_secret(self) -> bytes:
-        """The PII key: configured, or this installation's own (created on first use).
+        """The token key: customer tokens and status secrets are keyed hashes under it.
 
-        ConfigError when CF_PII_KEY is empty or shorter than 16 characters, or the key file
-        is empty or malformed: sealing customer data under such a key must not start.
+        `CF_PII_TOKEN_KEY`, else `CF_PII_KEY`, else this installation's own `HOME/pii.key`
+        (created on first use). ConfigError when a key is empty or shorter than 16
+        characters, or the key file is empty or malformed: customer data must not be
+        handled under such a key.
         """
+        if self.pii_token_key is not None:
+            return self._announced(
+                _checked("CF_PII_TOKEN_KEY", self.pii_token_key), "CF_PII_TOKEN_KEY"
+            )
         if self.pii_key is not None:
-            key = self.pii_key.get_secret_value()
-            if len(key.strip()) < PII_KEY_MIN_CHARS:
-                problem = "is empty" if not key.strip() else f"is too short ({len(key)} characters)"
-                raise ConfigError(
-                    f"CF_PII_KEY {problem}; expected at least {PII_KEY_MIN_CHARS} characters, "
-                    "the same on every machine (e.g. `openssl rand -hex 32`), or unset it to "
-                    f"use the key made in {self.home / 'pii.key'}"
-                )
-            source = "CF_PII_KEY"
+            return self._announced(_checked("CF_PII_KEY", self.pii_key), "CF_PII_KEY")
+        if self.pii_keys is not None:
+            raise ConfigError(
+                "CF_PII_KEYS is set but neither CF_PII_TOKEN_KEY nor CF_PII_KEY: set one of "
+                "them to the key customer tokens were first made with (the first PII key)"
+            )
+        key = pii_key_file(self.home).read().encode()
+        return self._announced(key, str(self.home / "pii.key"))
+
+    def pii_ring(self) -> KeyRing:
+        """The PII key ring (primary first) and its token key: see `pii_keys`."""
+        token = self.pii_secret()
+        if self.pii_keys is not None:
+            text = self.pii_keys.get_secret_value()
+            keys = [_checked("CF_PII_KEYS", SecretStr(k)) for k in text.split(",")]
+            source = "CF_PII_KEYS"
+        elif self.pii_key is None and pii_ring_path(self.home).exists():
+            keys = read_ring_file(pii_ring_path(self.home))
+            source = str(pii_ring_path(self.home))
+        elif self.pii_key is not None:
+            return KeyRing((_checked("CF_PII_KEY", self.pii_key),), token)
         else:
-            path = self.home / "pii.key"
-            key = pii_key_file(self.home).read()
-            source = str(path)
-        secret = key.encode()
+            return KeyRing((pii_key_file(self.home).read().encode(),), token)
+        ring = KeyRing(tuple(keys), token)
+        self._announced(ring.primary, f"{source}, primary of {len(keys)} keys")
+        return ring
+
+    @staticmethod
+    def _announced(secret: bytes, source: str) -> bytes:
         announce = f"PII key from {source} (fingerprint {fingerprint(secret)})"
         if announce not in _announced:  # lets an operator compare keys across machines
             _announced.add(announce)

@@ -101,7 +101,7 @@ class Notification(Handler):
         self.sender = Sender(
             s.db_url(),
             channels,
-            Contacts(self.directory, s.pii_secret()).address,
+            Contacts(self.directory, s.pii_ring()).address,
             policy=RetryPolicy(
                 s.notify_retry_base_seconds, s.notify_retry_cap_seconds, s.notify_max_attempts
             ),

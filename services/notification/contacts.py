@@ -7,6 +7,7 @@ from __future__ import annotations
 import psycopg
 
 from services.intake.store import contact_of  # the sanctioned cross-package read (send time)
+from services.kernel.sealing import KeyNotInRing, KeyRing
 from services.notification.channels import Permanent
 from services.notification.directory import Directory
 
@@ -18,7 +19,7 @@ SUBSCRIBER = "subscriber"
 
 
 class Contacts:
-    def __init__(self, directory: Directory, pii_key: bytes) -> None:
+    def __init__(self, directory: Directory, pii_key: bytes | KeyRing) -> None:
         self.directory = directory
         self._key = pii_key
 
@@ -32,7 +33,10 @@ class Contacts:
         if field is None:
             raise Permanent(f"no addresses for channel {channel!r}")
         if audience == "customer":
-            contact = contact_of(conn, self._key, recipient) if field != "chat" else None
+            try:
+                contact = contact_of(conn, self._key, recipient) if field != "chat" else None
+            except KeyNotInRing as exc:  # names the missing key, never the data
+                raise Permanent(f"the customer's contact data is {exc}") from exc
             if not contact or not contact.get(field):
                 raise Permanent(f"the customer gave no {WORDS[field]}")
             return str(contact[field]), None  # the name stays in the vault: "Dear customer"

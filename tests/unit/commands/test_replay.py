@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from schemas.rejected import DeadLetter
 from services.commands.replay import Chosen, _opened, render
-from services.kernel.sealing import Sealer
+from services.kernel.sealing import Sealer, fingerprint
 
 KEY = b"unit-test-pii-key-0123456789"
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -49,12 +49,14 @@ def test_a_sealed_original_is_opened_with_its_key_and_key():
 
 
 def test_what_cannot_be_sent_whole_is_listed_with_why_and_never_its_content():
-    other_key = Sealer(b"another-key-0123456789abcdef", "dead-letters")
+    other = b"another-key-0123456789abcdef"
+    other_key = Sealer(other, "dead-letters")
     unreadable = _opened("ce-1", letter(b"secret 13912345678"), other_key)
     cut = _opened("ce-2", letter(b"x", original_truncated=True), Sealer(KEY, "dead-letters"))
 
     text = render([unreadable, cut], dry_run=True)
 
     assert unreadable.value is None and cut.value is None
-    assert "Would replay 0 of 2" in text and "another key" in text and "256 KiB" in text
+    assert "Would replay 0 of 2" in text and "256 KiB" in text
+    assert f"sealed under key {fingerprint(KEY)}, which is not in the key ring" in text
     assert "13912345678" not in text
