@@ -96,6 +96,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
         print(markdown(readers_by_topic()))
         return 0
+    if args.examples:
+        from services.commands import examples
+
+        print(examples.markdown())
+        return 0
     s = settings(Settings)
     if args.create:
         created = ensure_topics(s)
@@ -500,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("topics", help="list (and create) the topics of the registry")
     t.add_argument("--create", action="store_true", help="create the missing topics")
     t.add_argument("--markdown", action="store_true", help="the README's topic catalog")
+    t.add_argument(
+        "--examples", action="store_true", help="the README's example message of every topic"
+    )
     t.set_defaults(func=cmd_topics)
 
     sb = sub.add_parser("submit", help="send JSONL raw events to complaints.raw.v1")
