@@ -141,7 +141,7 @@ class Sender:
         if claimed is None:
             return False
         key, attempts = claimed.key, claimed.attempts
-        if not claimed.urgent and self._over_limit(conn, claimed):
+        if limited(claimed.audience, urgent=claimed.urgent) and self._over_limit(conn, claimed):
             conn.commit()
             return True
         try:
@@ -250,3 +250,10 @@ class Sender:
             log.warning("channel %s: circuit closed, the provider answers again", channel)
             if self.metrics is not None:
                 self.metrics.circuit_open.labels(channel).set(0)
+
+
+def limited(audience: str, *, urgent: bool) -> bool:
+    """Whether a notice counts against its recipient's hourly limit: only a customer's
+    non-urgent ones. Staff are told of every assignment, warning and escalation when it
+    happens (an owner told hours late of a complaint is the failure the limit would cause)."""
+    return audience == "customer" and not urgent

@@ -88,3 +88,12 @@ def test_the_bucket_paces_a_channel():
     assert bucket.take() == pytest.approx(0.5)
     clock.t = 0.5
     assert bucket.take() == 0
+
+
+def test_only_a_customer_s_non_urgent_notices_count_against_the_hourly_limit():
+    from services.notification.sender import limited
+
+    assert limited("customer", urgent=False)
+    assert not limited("customer", urgent=True)
+    assert not limited("staff", urgent=False)  # an owner hears of every assignment at once
+    assert not limited("staff", urgent=True)
