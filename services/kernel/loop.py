@@ -229,12 +229,14 @@ class WorkerRunner:
                     raise
                 wait = BACKOFF_S[min(tries, len(BACKOFF_S) - 1)]
                 tries += 1
+                said = str(exc).strip()
+                if not said.startswith(type(exc).__name__):
+                    said = f"{type(exc).__name__}: {said}"
                 log.warning(
-                    "%s: waiting for %s (%s: %s); trying again in %.1f s (try %d)",
+                    "%s: waiting for %s (%s); trying again in %.1f s (try %d)",
                     self.name,
                     service,
-                    type(exc).__name__,
-                    exc,
+                    said,
                     wait,
                     tries,
                 )
