@@ -12,12 +12,13 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
-from services.devstack.ports import alive, free_port, port_free
+from services.devstack.ports import alive, free_port, port_free, stop_process
 from services.devstack.tls import make_server_tls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -282,6 +283,13 @@ class LocalKafka:
         pid_file.write_text(str(self.proc.pid))
         self._wait_ready(timeout)
         return self
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop the broker this object started (SIGTERM, SIGKILL after `timeout`); its data
+        stays, and `LocalKafka(home).start()` brings it back on the same ports."""
+        if self.proc is not None:
+            stop_process(self.proc.pid, signal.SIGTERM, timeout)
+            self.proc = None
 
     def _wait_ready(self, timeout: float) -> None:
         from kafka import KafkaAdminClient

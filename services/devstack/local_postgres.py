@@ -10,6 +10,7 @@ import secrets
 import signal
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -219,7 +220,18 @@ class LocalPostgres:
         with psycopg.connect(self.url_of("postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(password)))
             hba.write_text("\n".join(fixed) + "\n")
+            loaded = _conf_loaded_at(conn)
             conn.execute("SELECT pg_reload_conf()")
+        # The reload only signals the server: until it has re-read pg_hba.conf, it still
+        # trusts everyone. New sessions inherit the server's load time; wait until it moves.
+        deadline = time.monotonic() + 60
+        while True:
+            with psycopg.connect(self.url_of("postgres"), autocommit=True) as conn:
+                if _conf_loaded_at(conn) > loaded:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not reload {hba} within 60 s")
+            time.sleep(0.1)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -255,3 +267,11 @@ class LocalPostgres:
         from services.devstack.ports import stop_process
 
         stop_process(pid, signal.SIGINT, timeout)
+
+
+def _conf_loaded_at(conn: psycopg.Connection) -> datetime:
+    """When the server last loaded its configuration files (as this session knows it)."""
+    row = conn.execute("SELECT pg_conf_load_time()").fetchone()
+    assert row is not None
+    loaded: datetime = row[0]
+    return loaded

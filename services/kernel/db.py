@@ -37,7 +37,11 @@ def open_pool(url: str, *, name: str, max_size: int = 4) -> ConnectionPool:
             "options": "-c plan_cache_mode=force_custom_plan",
         },
     )
-    pool.open(wait=True, timeout=30)
+    try:
+        pool.open(wait=True, timeout=30)
+    except BaseException:
+        pool.close()  # or it keeps connecting in the background
+        raise
     return pool
 
 

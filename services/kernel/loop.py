@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from kafka import TopicPartition
@@ -48,6 +48,7 @@ from services.kernel.sealing import Sealer
 from services.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MEMBERSHIP_GRACE_S = 60.0
 """How long a member may stay out of a stable group before its consumer is replaced."""
@@ -192,20 +193,64 @@ class WorkerRunner:
             signal.signal(signal.SIGINT, self.stop)
         self.ops.start()
         log.info("%s serving ops endpoints on %s", self.name, self.ops.url)
-        self._pool = open_pool(self.settings.db_url(), name=self.name)
         try:
-            with self._pool.connection() as conn:
-                if self.handler.migrations:
-                    migrate(conn, self.handler.schema, self.handler.migrations)
-                self.handler.start(conn)
-            self._consume()
+            self._pool = self._once_up(
+                "PostgreSQL", lambda: open_pool(self.settings.db_url(), name=self.name)
+            )
+            if self._pool is not None and self._once_up("PostgreSQL", self._start_handler):
+                self._consume()
         finally:
-            self._pool.close()
+            if self._pool is not None:
+                self._pool.close()
             self.ops.stop()
 
+    def _start_handler(self) -> bool:
+        """Migrate the worker's schema and start its handler."""
+        assert self._pool is not None
+        with self._pool.connection() as conn:
+            if self.handler.migrations:
+                migrate(conn, self.handler.schema, self.handler.migrations)
+            self.handler.start(conn)
+        return True
+
+    def _once_up(self, service: str, step: Callable[[], _T]) -> _T | None:
+        """`step`, tried again with backoff for as long as `service` is out (a passing
+        outage); None when the worker is stopped while waiting.
+
+        A worker started before its broker or database waits for them instead of exiting:
+        alive all along (`/healthz`), not ready (`/readyz` 503) until it consumes.
+        """
+        tries = 0
+        while True:
+            try:
+                return step()
+            except Exception as exc:
+                if not passing(exc):
+                    raise
+                wait = BACKOFF_S[min(tries, len(BACKOFF_S) - 1)]
+                tries += 1
+                said = str(exc).strip()
+                if not said.startswith(type(exc).__name__):
+                    said = f"{type(exc).__name__}: {said}"
+                log.warning(
+                    "%s: waiting for %s (%s); trying again in %.1f s (try %d)",
+                    self.name,
+                    service,
+                    said,
+                    wait,
+                    tries,
+                )
+            self._last_loop = time.monotonic()  # waiting for a service is not a stall
+            if self._stop.wait(wait):
+                return None
+
     def _consume(self) -> None:
-        self.producer = kf.producer(self.settings, client_id=self._client_id)
-        self._join()
+        producer = self._once_up(
+            "Kafka", lambda: kf.producer(self.settings, client_id=self._client_id)
+        )
+        if producer is None or not self._join(producer):
+            return
+        self.producer = producer
         stop_serving = self.handler.serve(self.producer)
         try:
             while not self._stop.is_set():
@@ -228,12 +273,23 @@ class WorkerRunner:
                 self.consumer.close(autocommit=False)
             log.info("%s stopped", self.name)
 
-    def _join(self) -> None:
-        """A new consumer, subscribed to the inputs in the worker's group."""
-        self.consumer = kf.consumer(self.settings, group=self.group, client_id=self._client_id)
+    def _join(self, producer: Any = None) -> bool:
+        """A new consumer, subscribed to the inputs in the worker's group; False when the
+        worker was stopped while waiting for the broker (`producer`, made for this start,
+        is then closed)."""
+        consumer = self._once_up(
+            "Kafka",
+            lambda: kf.consumer(self.settings, group=self.group, client_id=self._client_id),
+        )
+        if consumer is None:
+            if producer is not None:
+                producer.close(timeout=10)
+            return False
+        self.consumer = consumer
         self._await_metadata()
         self.consumer.subscribe(topics=list(self._by_topic), listener=_Rebalance(self))
         log.info("%s consuming %s as group %s", self.name, sorted(self._by_topic), self.group)
+        return True
 
     def _watch_membership(self) -> None:
         """Replace a consumer whose join was dropped, or that stays out of a stable group.

@@ -71,7 +71,7 @@ def test_a_roster_that_fails_to_reload_is_reported_until_it_loads_again(
         answer = readyz(routing)
         return answer if "roster_reload" in answer[1] else None
 
-    status, body = wait_for(reported, timeout=30, what="the broken roster on /readyz")
+    status, body = wait_for(reported, timeout=120, what="the broken roster on /readyz")
     assert status == 200 and body.startswith("ready, degraded: 1 configuration problem\n")
     assert f"- roster_reload {roster}: {roster}:" in body
     text = routing.metrics()
@@ -101,7 +101,7 @@ def test_a_roster_that_fails_to_reload_is_reported_until_it_loads_again(
     rewrite(roster, good)
 
     # Then the problem is cleared everywhere, and the count of errors stays
-    wait_for(lambda: readyz(routing) == (200, "ready\n"), timeout=30, what="/readyz cleared")
+    wait_for(lambda: readyz(routing) == (200, "ready\n"), timeout=120, what="/readyz cleared")
     text = routing.metrics()
     assert metric(text, "complaintflow_config_problems", **labels) == 0
     assert metric(text, "complaintflow_config_errors_total", **labels) == 1

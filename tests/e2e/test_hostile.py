@@ -51,7 +51,7 @@ def test_an_800_kb_key_ends_as_a_bounded_dead_letter_and_intake_goes_on(cf, work
             and metric(intake.metrics(), "complaintflow_consumer_lag") == 0
             and metric(intake.metrics(), "complaintflow_events_processed_total") >= 18
         ),
-        timeout=30,
+        timeout=120,
         what="consumer_lag back to 0",
     )
     assert metric(intake.metrics(), "complaintflow_loop_failures_total") == 0

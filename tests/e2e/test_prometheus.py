@@ -23,9 +23,10 @@ from services.devstack.ports import free_port, stop_process
 from services.sla_timer.settings import SlaSettings
 from tests.conftest import WorkerProcess, wait_for, wait_ready
 from tests.deploy.tools import PROMETHEUS, RULE_FILES, tool
-from tests.e2e.test_pipeline import SLA_SCALE, raw, submit
+from tests.e2e.test_pipeline import raw, submit
 
 pytestmark = pytest.mark.e2e
+SLA_SCALE = 8 / (72 * 3600)  # a P3 complaint has 8 s to be resolved (none is resolved here)
 
 WORKERS = ("intake", "routing", "sla_timer")
 PROVOKED = "ComplaintFlowDeadLettersGrowing"

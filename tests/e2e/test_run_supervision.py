@@ -71,14 +71,14 @@ def test_run_restarts_a_worker_killed_9_and_stops_everything_on_ctrl_c(cf, tmp_p
         # Then `run` starts it again, records the restart and how the last one ended
         wait_for(
             lambda: _workers(home)["analytics"]["restarts"] == 1,
-            timeout=30,
+            timeout=120,
             what="analytics restarted",
         )
         again = _workers(home)
         seen |= {w["pid"] for w in again.values()}
         assert again["analytics"]["pid"] != first["analytics"]["pid"]
         assert again["analytics"]["last_exit"] == -signal.SIGKILL
-        wait_for(lambda: _ready(again["analytics"]), timeout=60, what="restarted analytics ready")
+        wait_for(lambda: _ready(again["analytics"]), timeout=120, what="restarted analytics ready")
         assert {n: w["pid"] for n, w in again.items() if n != "analytics"} == {
             n: w["pid"] for n, w in first.items() if n != "analytics"
         }

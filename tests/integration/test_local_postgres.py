@@ -18,6 +18,8 @@ def hba_methods(pg: LocalPostgres) -> set[str]:
     return {line.split()[-1] for line in lines if line.strip() and not line.startswith("#")}
 
 
+# A generous connect timeout: on a loaded machine a refused login can take seconds, and a
+# timeout would raise OperationalError too, without the word "password".
 def anyone(pg: LocalPostgres) -> str:
     return f"postgresql://postgres@127.0.0.1:{pg.port}/postgres?passfile=/nonexistent"
 
@@ -27,7 +29,7 @@ def test_the_local_database_wants_the_generated_password(tmp_path: Path):
     try:
         # Then a local user without the password is refused
         with pytest.raises(psycopg.OperationalError, match="password"):
-            psycopg.connect(anyone(pg), connect_timeout=5).close()
+            psycopg.connect(anyone(pg), connect_timeout=60).close()
         # And the stack's own URL works, without the password in it
         assert "passfile=" in pg.url and pg.password not in pg.url
         with psycopg.connect(pg.url) as conn:
@@ -45,7 +47,7 @@ def test_the_local_database_wants_the_generated_password(tmp_path: Path):
     try:
         assert "trust" not in hba_methods(again)
         with pytest.raises(psycopg.OperationalError, match="password"):
-            psycopg.connect(anyone(again), connect_timeout=5).close()
+            psycopg.connect(anyone(again), connect_timeout=60).close()
         with psycopg.connect(again.url) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
     finally:
