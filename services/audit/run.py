@@ -23,11 +23,11 @@ from services.audit.mailbox import key_ids, message_ids
 from services.audit.reading import Message, end_offsets, read_topic
 from services.commands.workers import WORKERS, handler_class
 
+from services.kernel.settings import Settings
+
 BOOKKEEPERS = tuple(name for name in WORKERS if name != "early_warning")
 """The workers whose work the books account for. The early-warning detector's alerts are
 evidence for managers, not a record any complaint depends on: it is not waited for."""
-from services.kernel.settings import Settings
-
 CHUNK = 5000
 Progress = Callable[[str, int, int], None]
 """(topic, messages read now, messages in all) as reading goes on."""
