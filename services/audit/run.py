@@ -22,7 +22,6 @@ from services.audit.checks import Outcome
 from services.audit.mailbox import key_ids, message_ids
 from services.audit.reading import Message, end_offsets, read_topic
 from services.commands.workers import WORKERS, handler_class
-
 from services.kernel.settings import Settings
 
 BOOKKEEPERS = tuple(name for name in WORKERS if name != "early_warning")
