@@ -222,7 +222,7 @@ def test_reseal_covers_held_events_and_old_format_rows_resumably(cf):
 
     # When a reseal is stopped after its first batch
     class Interrupted(Exception):
-        pass
+        """The reseal stopped on purpose, as an operator's Ctrl-C would."""
 
     def stop_after_first(what: str, done: int, total: int) -> None:
         raise Interrupted
