@@ -51,9 +51,10 @@ DESIGN_METRICS = {
         "complaintflow_sla_breach_lag_seconds",
     ),
     "notification": ("complaintflow_notifications_total",),
-    "analytics": ("complaintflow_emerging_issues_total",),
+    "analytics": ("complaintflow_backlog_complaints", "complaintflow_sla_compliance_ratio"),
 }
-"""The design contract's domain metrics, each served by the worker whose work it counts."""
+"""The design contract's domain metrics, each served by the worker whose work it counts
+(`complaintflow_emerging_issues_total` is the early-warning worker's, not started here)."""
 
 
 def raw(kind: str, ref: str, event_id: str, **fields: object) -> str:
