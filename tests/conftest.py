@@ -191,16 +191,21 @@ def runner_factory() -> Iterator[Callable[..., WorkerRunner]]:
 
 
 def wait_for(
-    check: Callable[[], object], *, timeout: float = 60, what: str = "condition"
+    check: Callable[[], object],
+    *,
+    timeout: float = 60,
+    what: str | Callable[[], str] = "condition",
 ) -> object:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`
+    (`what` may be a function, to say what was last seen)."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+            said = what() if callable(what) else what
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {said}")
         time.sleep(0.2)
 
 

@@ -78,6 +78,7 @@ class ConfigProblems:
         """
         now = self.clock.now()
         key = (kind, subject)
+        # Everything under the lock: whoever sees the problem on /readyz sees it counted too.
         with self._lock:
             seen = self._open.get(key)
             if seen is None:
@@ -86,30 +87,30 @@ class ConfigProblems:
                 self._open[key] = replace(
                     seen, message=message, last_seen=now, count=seen.count + count
                 )
-            present = self._present(kind)
-        if seen is None or seen.message != message:
-            about = f" {subject}" if subject else ""
-            log.warning("%s: configuration problem (%s)%s: %s", self.worker, kind, about, message)
-        if count:
-            self.metrics.config_errors.labels(self.worker, kind).inc(count)
-        self.metrics.config_problems.labels(self.worker, kind).set(present)
+            if seen is None or seen.message != message:
+                about = f" {subject}" if subject else ""
+                log.warning(
+                    "%s: configuration problem (%s)%s: %s", self.worker, kind, about, message
+                )
+            if count:
+                self.metrics.config_errors.labels(self.worker, kind).inc(count)
+            self.metrics.config_problems.labels(self.worker, kind).set(self._present(kind))
 
     def clear(self, kind: str, *, subject: str = "") -> None:
         """Problem (`kind`, `subject`) is gone (the file loads again, …); nothing if absent."""
         with self._lock:
             gone = self._open.pop((kind, subject), None)
-            present = self._present(kind)
-        if gone is None:
-            return
-        about = f" {subject}" if subject else ""
-        log.info(
-            "%s: configuration problem (%s)%s is resolved (met %d times)",
-            self.worker,
-            kind,
-            about,
-            gone.count,
-        )
-        self.metrics.config_problems.labels(self.worker, kind).set(present)
+            if gone is None:
+                return
+            about = f" {subject}" if subject else ""
+            log.info(
+                "%s: configuration problem (%s)%s is resolved (met %d times)",
+                self.worker,
+                kind,
+                about,
+                gone.count,
+            )
+            self.metrics.config_problems.labels(self.worker, kind).set(self._present(kind))
 
     def current(self) -> list[Problem]:
         """The problems present now, oldest first."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -65,14 +64,18 @@ class Prometheus:
 
     def wait(self, expr: str, expected: Vector | float, timeout: float = 60) -> None:
         """Wait until a query gives `expected` (one value, or every series); fail with the last."""
-        deadline = time.monotonic() + timeout
-        while True:
+        seen: list[Vector] = []
+
+        def matches() -> bool:
             found = self.query(expr)
-            if found == expected if isinstance(expected, dict) else [*found.values()] == [expected]:
-                return
-            if time.monotonic() > deadline:
-                pytest.fail(f"{expr}: waited {timeout:.0f}s for {expected}, last saw {found}")
-            time.sleep(0.2)
+            seen[:] = [found]
+            return (
+                found == expected if isinstance(expected, dict) else [*found.values()] == [expected]
+            )
+
+        wait_for(
+            matches, timeout=timeout, what=lambda: f"{expr} to give {expected}, last saw {seen}"
+        )
 
     def firing(self) -> set[tuple[str, frozenset[tuple[str, str]]]]:
         data = self.get("/api/v1/alerts")["data"]

@@ -128,7 +128,7 @@ def test_restarts_are_kept_in_the_state_file_and_older_files_still_read(tmp_path
 
 def _sleeper(name: str) -> tuple[ProcessInfo, subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+        [sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True
     )
     return ProcessInfo(name, proc.pid), proc
 
