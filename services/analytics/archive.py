@@ -123,6 +123,7 @@ def apply(
         " notifications = c.notifications + p.notifications,"
         " customer_token = COALESCE(p.customer_token, c.customer_token),"
         " region = COALESCE(p.region, c.region),"
+        " place = COALESCE(p.place, c.place),"
         " product = COALESCE(p.product, c.product),"
         " sub_category = CASE WHEN p.route_version > c.route_version THEN p.route_sub_category"
         "  ELSE COALESCE(c.sub_category, p.sub_category) END,"
@@ -140,13 +141,13 @@ def apply(
         " %s::boolean[], %s::timestamptz[], %s::int[], %s::timestamptz[], %s::boolean[],"
         " %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
         " %s::int[], %s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[],"
-        " %s::text[]) AS p(complaint_id, reference, source, external_ref, category,"
+        " %s::text[], %s::text[]) AS p(complaint_id, reference, source, external_ref, category,"
         " channel, language, repeat_count, occurred_at, registered_at, route_version,"
         " route_category, department, queue, owner, priority, sensitive, status,"
         " resolved_reset, resolved_at, csat, sla_deadline, breached, escalation_level,"
         " notifications, customer_token, region, product, sub_category, route_sub_category,"
         " reopens, root_cause, corrective_action, preventive_action, compensation,"
-        " compensation_currency, csat_comment)"
+        " compensation_currency, csat_comment, place)"
         " WHERE c.complaint_id = p.complaint_id",
         (
             now,
@@ -187,6 +188,7 @@ def apply(
             [p.compensation for p in patches],
             [p.compensation_currency for p in patches],
             [p.csat_comment for p in patches],
+            [r.place if r else None for r in reg],
         ),
     )
     targets = [(p.complaint_id, name, t) for p in patches for name, t in p.targets.items()]

@@ -21,8 +21,17 @@ import psycopg
 
 from services.analytics.periods import AGE_BANDS, Period, age_band_sql
 
-DIMENSIONS = ("category", "department", "channel", "region", "product", "source", "priority")
-"""What volume is counted by; `place` joins them where the archive has that column."""
+DIMENSIONS = (
+    "category",
+    "department",
+    "channel",
+    "region",
+    "place",
+    "product",
+    "source",
+    "priority",
+)
+"""What volume is counted by."""
 NONE = "(none)"
 
 
@@ -130,15 +139,6 @@ class Figures:
         return self.csat_responses / self.resolved if self.resolved else None
 
 
-def dimensions(conn: psycopg.Connection) -> tuple[str, ...]:
-    """The dimensions this archive can count by (`place` once the archive records it)."""
-    row = conn.execute(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = 'analytics'"
-        " AND table_name = 'complaints' AND column_name = 'place'"
-    ).fetchone()
-    return (*DIMENSIONS, "place") if row else DIMENSIONS
-
-
 PARTS = ("volume", "backlog", "sla", "durations", "cohort", "root_causes", "performance")
 
 
@@ -154,9 +154,8 @@ def compute(
     f = Figures(period, source)
     p = {"start": period.start, "end": period.end, "source": source}
     if "volume" in parts:
-        dims = dimensions(conn)
-        _volume(conn, f, p, dims)
-        _trend(conn, f, p, dims)
+        _volume(conn, f, p, DIMENSIONS)
+        _trend(conn, f, p, DIMENSIONS)
     for part in parts:
         if part != "volume":
             STEPS[part](conn, f, p)

@@ -88,4 +88,11 @@ MIGRATIONS = (
         );
         """,
     ),
+    (
+        4,
+        """
+        ALTER TABLE {schema}.complaints ADD COLUMN place text;
+        CREATE INDEX complaints_place ON {schema}.complaints (place);
+        """,
+    ),
 )

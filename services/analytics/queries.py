@@ -18,6 +18,9 @@ COLUMNS = (
     "category",
     "channel",
     "language",
+    "region",
+    "place",
+    "product",
     "status",
     "department",
     "queue",
@@ -120,6 +123,8 @@ class Filters:
     priority: str | None = None
     category: str | None = None
     channel: str | None = None
+    place: str | None = None
+    """Exactly the place as archived (as the call center named it, spaces folded)."""
     breached: bool | None = None
     sensitive: bool | None = None
     repeat: bool | None = None
@@ -137,7 +142,7 @@ class Filters:
         """The SQL condition and its parameters (always parameterised)."""
         terms = ["reference IS NOT NULL"]
         params: list[object] = []
-        for column in ("status", "department", "priority", "category", "channel"):
+        for column in ("status", "department", "priority", "category", "channel", "place"):
             value = getattr(self, column)
             if value is not None:
                 terms.append(f"{column} = %s")
@@ -172,6 +177,7 @@ LISTED = (
     "department",
     "priority",
     "channel",
+    "place",
     "sla_breached",
     "sensitive",
     "repeat_count",

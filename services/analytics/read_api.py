@@ -285,7 +285,7 @@ ROUTES: tuple[Route, ...] = (
 )
 """(method, path, needs an API key, answer)."""
 
-TEXT = ("status", "department", "priority", "category", "channel", "customer")
+TEXT = ("status", "department", "priority", "category", "channel", "place", "customer")
 FLAGS = ("breached", "sensitive", "repeat")
 ALLOWED = {*TEXT, *FLAGS, "since", "until", "limit", "cursor"}
 

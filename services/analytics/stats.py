@@ -69,7 +69,7 @@ def changed(
     """Every dimension's figures over the whole archive and over each day and week whose
     complaints changed since `since` (all of them when None): one statement each."""
     after = since - MARGIN if since is not None else None
-    dims = figures.dimensions(conn)
+    dims = figures.DIMENSIONS
     p: dict[str, Any] = {"after": after}
     touched = conn.execute(
         "SELECT 1 FROM analytics.complaints WHERE %(after)s::timestamptz IS NULL"

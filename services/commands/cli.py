@@ -310,6 +310,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         priority=args.priority,
         category=args.category,
         channel=args.channel,
+        place=args.place,
         breached=args.breached,
         sensitive=args.sensitive,
         repeat=args.repeat,
@@ -629,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--priority", choices=("P1", "P2", "P3", "P4"))
     ls.add_argument("--category")
     ls.add_argument("--channel")
+    ls.add_argument("--place", help="where the problem is, exactly as archived")
     for flag, what in (
         ("breached", "an SLA target breached"),
         ("sensitive", "marked sensitive (media, regulator, court threats)"),

@@ -29,6 +29,7 @@ def test_every_figure_of_the_week_matches_the_hand_computed_one(cf):
     assert f.volume["channel"] == [("phone", 3), ("chat", 1), ("email", 1), ("web", 1)]
     assert f.volume["department"] == [("finance", 4), ("logistics", 2)]
     assert f.volume["region"] == [("north", 3), ("south", 2), ("(none)", 1)]
+    assert f.volume["place"] == [("(none)", 3), ("Oxford St store", 2), ("51.5,-0.12", 1)]
     assert f.volume["product"] == [("broadband", 3), ("(none)", 2), ("router", 1)]
     assert f.volume["source"] == [("london-cc", 5), ("taipei-cc", 1)]
     assert f.volume["priority"] == [("P3", 3), ("P2", 2), ("P4", 1)]
@@ -36,6 +37,8 @@ def test_every_figure_of_the_week_matches_the_hand_computed_one(cf):
     days = {at.date().isoformat(): n for at, n in f.trend["channel"]["phone"].items()}
     assert days == {"2026-03-02": 1, "2026-03-04": 1, "2026-03-08": 1}
     assert sum(sum(v.values()) for v in f.trend["category"].values()) == 6
+    days = {at.date().isoformat(): n for at, n in f.trend["place"]["Oxford St store"].items()}
+    assert days == {"2026-03-02": 1, "2026-03-04": 1}
     # Open at the week's end: C, D (logistics, 5 d and 4 d), E (1 h), H (5 d), F (17 d)
     assert f.backlog == {
         "finance": {"<1d": 1, "1-3d": 0, "3-7d": 1, "7-30d": 1, ">30d": 0},
