@@ -28,12 +28,13 @@ from typing import Any
 
 import psycopg
 
+from schemas.alerts import Alert, AlertKind, AlertStatus
 from schemas.common import Channel, Language, Priority, Status
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
-from services.analytics import archive
+from services.analytics import alerts, archive
 from services.analytics.migrations import MIGRATIONS
 from services.kernel.db import migrate
 
@@ -222,6 +223,56 @@ def week(base: datetime = BASE, tag: str = "") -> list[Any]:
     return s.events
 
 
+def alert(key: str, revision: int, at: timedelta, count: int, base: datetime = BASE, **f: Any):
+    """One message about early-warning episode `key`, detected at `at` into the week."""
+    kind = AlertKind(key.split(":")[0])
+    return Alert(
+        alert_key=f"{key}:{base:%Y}",
+        kind=kind,
+        status=(AlertStatus.OPEN, AlertStatus.UPDATED, AlertStatus.CLOSED)[revision - 1],
+        revision=revision,
+        category=f.pop("category", "*"),
+        slice=f.pop("slice"),
+        summary=f"{kind} at {at}",
+        window_start=base + at - H,
+        window_end=base + at,
+        detected_at=base + at,
+        count=count,
+        complaint_ids=["x"],
+        score=f.pop("score", 1.0),
+        **f,
+    )
+
+
+def warnings(base: datetime = BASE) -> list[Alert]:
+    """Early-warning episodes about the week, in the order analytics might consume them:
+    - a billing spike in the north, opened at 1 d (3 against 0.8), grown at 1 d 1 h (5),
+      closed at 2 d;
+    - a collective complaint at "Oxford St store" opened at 6 d (3 customers), still open;
+    - a spike opened and closed in the week before, and a theme opened after the week."""
+    north = dict(category="billing", slice={"category": "billing", "region": "north"})
+    spike = dict(baseline=0.8, p_value=0.004, score=6.2, distinct_customers=3, **north)
+    return [
+        alert("spike:north", 1, D, 3, base, top_terms=["charged", "twice"], **spike),
+        alert(
+            "collective:oxford",
+            1,
+            6 * D,
+            3,
+            base,
+            slice={"place": "Oxford St store"},
+            distinct_customers=3,
+            score=3.0,
+            top_terms=["router", "断网"],
+        ),  # fmt: skip
+        alert("spike:north", 3, 2 * D, 1, base, top_terms=["charged", "twice"], **spike),
+        alert("spike:north", 2, D + H, 5, base, top_terms=["charged", "twice"], **spike),
+        alert("spike:old", 1, -5 * D, 4, base, slice={"channel": "web"}),
+        alert("spike:old", 3, -4 * D, 0, base, slice={"channel": "web"}),
+        alert("emerging_issue:later", 1, 8 * D, 4, base, slice={}),
+    ]
+
+
 def archived(conn: psycopg.Connection, *bases: datetime) -> None:
     """The week told at each of `bases` (each its own complaints), archived through the
     archive's writing path long after it happened."""
@@ -230,4 +281,5 @@ def archived(conn: psycopg.Connection, *bases: datetime) -> None:
         story = week(base, tag=f"{base.year}-")
         events = [(f"ce-{n}-{i}", "topic", model) for i, model in enumerate(story)]
         archive.record(conn, events, BASE + timedelta(weeks=30))
+        alerts.record(conn, warnings(base), BASE + timedelta(weeks=30))
     conn.commit()

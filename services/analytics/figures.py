@@ -19,6 +19,8 @@ from typing import Any
 
 import psycopg
 
+from services.analytics import alerts
+from services.analytics.alerts import Episode
 from services.analytics.periods import AGE_BANDS, Period, age_band_sql
 
 DIMENSIONS = (
@@ -112,6 +114,8 @@ class Figures:
     repeat_issues: list[tuple[str, int]] = field(default_factory=list)
     teams: list[Performance] = field(default_factory=list)
     owners: list[Performance] = field(default_factory=list)
+    alerts: list[Episode] = field(default_factory=list)
+    """Early-warning episodes open at some time in the period (all call centers)."""
 
     @property
     def open_total(self) -> int:
@@ -139,7 +143,16 @@ class Figures:
         return self.csat_responses / self.resolved if self.resolved else None
 
 
-PARTS = ("volume", "backlog", "sla", "durations", "cohort", "root_causes", "performance")
+PARTS = (
+    "volume",
+    "backlog",
+    "sla",
+    "durations",
+    "cohort",
+    "root_causes",
+    "performance",
+    "alerts",
+)
 
 
 def compute(
@@ -369,6 +382,10 @@ def _performance(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> Non
         (f.owners if is_owner else f.teams).append(got)
 
 
+def _alerts(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> None:
+    f.alerts = alerts.of_period(conn, f.period)
+
+
 STEPS = {
     "backlog": _backlog,
     "sla": _sla,
@@ -376,4 +393,5 @@ STEPS = {
     "cohort": _cohort,
     "root_causes": _root_causes,
     "performance": _performance,
+    "alerts": _alerts,
 }

@@ -95,4 +95,33 @@ MIGRATIONS = (
         CREATE INDEX complaints_place ON {schema}.complaints (place);
         """,
     ),
+    (
+        5,
+        """
+        CREATE TABLE {schema}.alerts (
+            alert_key text PRIMARY KEY,
+            kind text NOT NULL,
+            status text NOT NULL,
+            revision int NOT NULL,
+            category text NOT NULL,
+            slice jsonb NOT NULL,
+            summary text NOT NULL,
+            since timestamptz,
+            window_start timestamptz NOT NULL,
+            window_end timestamptz NOT NULL,
+            opened_at timestamptz NOT NULL,
+            detected_at timestamptz NOT NULL,
+            closed_at timestamptz,
+            count int NOT NULL,
+            peak_count int NOT NULL,
+            baseline double precision,
+            p_value double precision,
+            distinct_customers int NOT NULL,
+            top_terms jsonb NOT NULL,
+            score double precision NOT NULL,
+            updated_at timestamptz NOT NULL
+        );
+        CREATE INDEX alerts_opened ON {schema}.alerts (opened_at);
+        """,
+    ),
 )

@@ -3,16 +3,18 @@ path, against expectations computed by hand (see tests/figures_story.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 
-from services.analytics import figures
+from services.analytics import alerts, figures
+from services.analytics.alerts import Episode
 from services.analytics.figures import Compliance, Durations, Performance
 from services.analytics.periods import Period
-from tests.figures_story import BASE, LAST_YEAR, archived
+from tests.figures_story import BASE, LAST_YEAR, archived, warnings
 
 pytestmark = pytest.mark.integration
 WEEK = timedelta(days=7)
@@ -82,6 +84,35 @@ def test_every_figure_of_the_week_matches_the_hand_computed_one(cf):
         Performance("agent-1", 2, 1, 1, 3.5),
         Performance("agent-3", 1, 0, 0, None),
     ]
+    # Early warnings open in the week: the north billing spike (opened 1 d, peaked at 5,
+    # closed 2 d) and the collective complaint at Oxford St (6 d, still open); not the spike
+    # closed before the week nor the theme after it
+    assert f.alerts == [
+        Episode(
+            "spike", {"category": "billing", "region": "north"}, "spike at 2 days, 0:00:00",
+            BASE + timedelta(days=1), BASE + timedelta(days=2), 1, 5, 0.8, 0.004, 3,
+            ["charged", "twice"],
+        ),
+        Episode(
+            "collective", {"place": "Oxford St store"}, "collective at 6 days, 0:00:00",
+            BASE + timedelta(days=6), None, 3, 3, None, None, 3, ["router", "断网"],
+        ),
+    ]  # fmt: skip
+
+
+def test_alert_replays_and_late_revisions_change_no_episode(cf):
+    with psycopg.connect(cf.db_url()) as conn:
+        archived(conn, BASE)
+        week = Period(BASE, BASE + WEEK)
+        before = alerts.of_period(conn, week)
+        # When every alert is consumed again, and the opening revision once more on its own
+        alerts.record(conn, warnings(BASE), BASE)
+        alerts.record(conn, warnings(BASE)[:1], BASE)
+        # Then each episode is as it was
+        assert alerts.of_period(conn, week) == before
+        # And a period that ends before the spike closed shows it still open
+        early = alerts.of_period(conn, Period(BASE, BASE + timedelta(days=1, hours=12)))
+        assert early == [replace(before[0], closed_at=None)]
 
 
 def test_one_call_center_counts_only_its_own(cf):

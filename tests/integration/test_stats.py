@@ -75,6 +75,21 @@ def test_figures_per_window_reach_the_stats_topic_and_the_gauges(cf, runner_fact
     wait_for(lambda: published("category=billing", window="all", received=7), what="billing")
     wait_for(lambda: published("source=taipei-cc", received=1, open=1), what="Taipei")
     assert "category=billing@week:2026-W09" in latest  # F and G's week
+    # ... and each hour of the last 48 (E's), but not the hours before (A's)
+    wait_for(
+        lambda: published(
+            "place=Oxford St store@day:2026-03-02", window="day", received=1, resolved=1
+        ),
+        what="A's place",
+    )
+    wait_for(
+        lambda: published(
+            "category=billing@hour:2026-03-08T23",
+            window="hour", window_start="2026-03-08T23:00:00Z", received=1, open=1,
+        ),
+        what="E's hour",
+    )  # fmt: skip
+    assert not [k for k in latest if "@hour:2026-03-02" in k or "@hour:2026-03-05" in k]
     reader.close()
 
     # And the gauges show the backlog open now and the SLA compliance of the last 7 days

@@ -66,6 +66,9 @@ def render_csv(f: Figures, prev: Figures, words: Words) -> str:
         w.writerow(("root_cause", c.cause, c.corrective_action or "", c.complaints, c.recurred))
     for issue, n in f.repeat_issues:
         w.writerow(("repeat_issue", issue, "", n, ""))
+    for a in f.alerts:
+        where = ",".join(f"{k}={v}" for k, v in sorted(a.where.items()))
+        w.writerow(("alert", a.kind, where, a.peak_count, "" if a.baseline is None else a.baseline))
     for kind, people in (("team", f.teams), ("owner", f.owners)):
         for p in people:
             w.writerow((kind, p.name, "handled", p.handled, ""))
