@@ -10,11 +10,12 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from services.analytics import alerts, figures
+from services.analytics import alerts, archive, figures, queries
 from services.analytics.alerts import Episode
 from services.analytics.figures import Compliance, Durations, Performance
 from services.analytics.periods import Period
-from tests.figures_story import BASE, LAST_YEAR, archived, warnings
+from services.analytics.queries import Filters
+from tests.figures_story import BASE, LAST_YEAR, D, H, Story, archived, warnings
 
 pytestmark = pytest.mark.integration
 WEEK = timedelta(days=7)
@@ -63,10 +64,13 @@ def test_every_figure_of_the_week_matches_the_hand_computed_one(cf):
     assert f.escalations == {1: 4, 2: 2, 3: 1}
     # Time to acknowledge (received in the week): A 30 min, B 2 h, C 10 min
     assert f.mtta == Durations(3, 3200.0, 1800.0, 1800 + 0.8 * 5400)
-    assert f.mtta_business == Durations(3, 2000.0, 1800.0, 1800 + 0.8 * 1800)
+    # ... in business time on London's calendar (Mon-Fri 09:00-17:30): all three at night
+    assert f.mtta_business == Durations(3, 0.0, 0.0, 0.0)
     # Time to resolve (resolved in the week): A 1 d, B 3 d (after its reopening), G 7 d
     assert f.mttr == Durations(3, 316800.0, 259200.0, 259200 + 0.8 * 345600)
-    assert f.mttr_business == Durations(1, 20000.0, 20000.0, 20000.0)
+    # ... in business time, of those with a resolve target (not G): A Mon 01:00 → Tue 01:00
+    # (Monday's 8.5 h), B Tue 02:00 → Fri 02:00 (Tue, Wed, Thu: 25.5 h)
+    assert f.mttr_business == Durations(2, 61200.0, 61200.0, 30600 + 0.9 * 61200)
     # Of the week's complaints A and B were resolved, B reopened; B and D are repeats
     assert (f.resolved, f.reopened, f.reopen_rate) == (2, 1, 0.5)
     assert (f.repeats, f.repeat_rate) == (2, 2 / 6)
@@ -145,3 +149,60 @@ def test_an_import_of_last_year_yields_last_years_figures(cf):
     assert between.received == 0 and between.mttr.count == 0
     assert between.open_total == 6
     assert between.backlog["finance"] == {"<1d": 0, "1-3d": 0, "3-7d": 0, "7-30d": 0, ">30d": 4}
+
+
+def imported_history() -> list:
+    """Last year's complaints at London (Mon-Fri 09:00-17:30) as the SLA timer tells them when
+    they are imported a year later: every deadline long past, so each target is breached and
+    escalated (historically) before the agent's status that met it in time is processed, and
+    `met` carries the business time used until processing. Deadlines are the timer's, on event
+    time (standard-P3: acknowledge 4 h, resolve 3 business days of 8.5 h)."""
+    s = Story(LAST_YEAR, "imp-")
+    clocks = {
+        # complaint: (when, acknowledge due, resolve due)
+        "j": (10 * H, 14 * H, 3 * D + 10 * H),  # Mon 10:00; due Mon 14:00, Thu 10:00
+        "k": (4 * D + 16 * H, 7 * D + 11.5 * H, 9 * D + 16 * H),  # Fri 16:00; Mon 11:30, Wed 16:00
+        "l": (9 * H, 13 * H, 2 * D + 17.5 * H),  # Mon 09:00; due Mon 13:00, Wed 17:30
+    }
+    for cid, (at, ack_due, res_due) in clocks.items():
+        s.complaint(cid, at, category="billing", channel="phone", department="finance",
+                    priority="P3")  # fmt: skip
+        for target, due in (("acknowledge", ack_due), ("resolve", res_due)):
+            s.sla(cid, target, "started", due)
+            s.sla(cid, target, "breached", due)
+            s.sla(cid, target, "escalated", due, level=1)
+    s.status("j", "acknowledged", 11.5 * H)  # 1.5 h after, in time
+    s.sla("j", "acknowledge", "met", 14 * H, elapsed=3.1e7)
+    s.status("j", "resolved", 2 * D + 12 * H)  # Wed 12:00: 19 business hours, in time
+    s.sla("j", "resolve", "met", 3 * D + 10 * H, elapsed=3.1e7)
+    s.status("k", "acknowledged", 7 * D + 9.5 * H)  # Mon 09:30: 2 business hours, in time
+    s.sla("k", "acknowledge", "met", 7 * D + 11.5 * H, elapsed=3.1e7)
+    s.status("l", "assigned", 15 * H)  # 6 business hours: late
+    s.sla("l", "acknowledge", "met", 13 * H, elapsed=3.1e7)
+    return s.events
+
+
+def test_an_import_is_judged_on_event_time_with_business_time_on_its_calendar(cf):
+    # Given last year's complaints imported today (their SLA events stamped as processed now)
+    with psycopg.connect(cf.db_url()) as conn:
+        archived(conn)
+        events = [(f"imp-{i}", "topic", m) for i, m in enumerate(imported_history())]
+        archive.record(conn, events, BASE + timedelta(weeks=30))
+        conn.commit()
+        # When last year's fortnight is figured
+        f = figures.compute(conn, Period(LAST_YEAR, LAST_YEAR + 2 * WEEK))
+        late = sorted(str(r["complaint_id"]) for r in queries.find(conn, Filters(breached=True)))
+    # Then each target is met or missed by when things happened: J and K acknowledged in
+    # time, L late; J resolved in time, K and L never resolved by their deadlines
+    assert f.sla[("acknowledge", "P3")] == Compliance(met=2, breached=1, pending=0)
+    assert f.sla[("resolve", "P3")] == Compliance(met=1, breached=2, pending=0)
+    assert f.escalations == {1: 3}  # the targets missed; J's historical escalations are not
+    assert late == ["imp-k", "imp-l"]
+    assert f.teams == [Performance("finance-q", 1, 1, 0, None)]
+    # And the times are those of then: calendar time J 1.5 h, K 65.5 h (a weekend), L 6 h ...
+    assert f.mtta == Durations(3, 87600.0, 21600.0, 21600 + 0.8 * (235800 - 21600))
+    # ... and business time on London's calendar: J 1.5 h, K 2 h (Fri 16:00-17:30, Mon
+    # 09:00-09:30), L 6 h; J resolved in 19 h (Mon 7.5 h, Tue 8.5 h, Wed 3 h)
+    assert f.mtta_business == Durations(3, 11400.0, 7200.0, 7200 + 0.8 * (21600 - 7200))
+    assert f.mttr_business == Durations(1, 68400.0, 68400.0, 68400.0)
+    assert f.mttr == Durations(1, 180000.0, 180000.0, 180000.0)

@@ -74,9 +74,9 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "by_department": ("By department", "按部门", "按部門"),
     "times": ("Response times", "处理时长", "處理時長"),
     "times_note": (
-        "Calendar time on event time; business time as the SLA clock counted it.",
-        "自然时长按事件时间计算；工作时长为 SLA 计时器按营业日历计算。",
-        "自然時長按事件時間計算；工作時長為 SLA 計時器按營業日曆計算。",
+        "On event time; business time on the calendar the SLA policy counts the target on.",
+        "按事件时间计算；工作时长按 SLA 政策所用的营业日历计算。",
+        "按事件時間計算；工作時長按 SLA 政策所用的營業日曆計算。",
     ),
     "measure": ("Measure", "指标", "指標"),
     "count": ("Count", "数量", "數量"),
