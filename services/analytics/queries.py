@@ -29,6 +29,7 @@ COLUMNS = (
     "repeat_count",
     "occurred_at",
     "registered_at",
+    "acknowledged_at",
     "resolved_at",
     "sla_deadline",
     "sla_breached",
@@ -74,14 +75,16 @@ def show(url: str, key: str) -> str:
             if found[col] is not None:
                 lines.append(f"  {col:<16} {found[col]}")
         targets = conn.execute(
-            "SELECT target, state, deadline, breached, escalation_level, elapsed_seconds"
+            "SELECT target, state, deadline, breached, escalation_level, elapsed_seconds, met_at"
             " FROM analytics.sla_targets WHERE complaint_id = %s ORDER BY deadline",
             (found["complaint_id"],),
         ).fetchall()
         if targets:
             lines.append("SLA targets:")
-        for target, state, deadline, breached, level, elapsed in targets:
-            extra = " breached" if breached else ""
+        for target, state, deadline, breached, level, elapsed, met_at in targets:
+            extra = f", met {met_at:%Y-%m-%d %H:%M}Z" if met_at is not None else ""
+            extra += " (late)" if met_at is not None and met_at > deadline else ""
+            extra += " breached" if breached and met_at is None else ""
             extra += f", escalated to level {level}" if level else ""
             extra += f", took {elapsed / 3600:.1f} h" if elapsed is not None else ""
             lines.append(f"  {target:<14} {state:<10} due {deadline:%Y-%m-%d %H:%M}Z{extra}")

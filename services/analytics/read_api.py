@@ -51,6 +51,7 @@ TARGET_FIELDS = (
     "breached",
     "escalation_level",
     "elapsed_seconds",
+    "met_at",
 )
 DETAIL = tuple(c for c in queries.COLUMNS if c not in ("csat_comment",))
 UNKNOWN = "no complaint with this reference and secret"

@@ -114,5 +114,7 @@ def test_the_commands_list_by_place_and_show_it(cf):
     # Then only that place's complaint is listed, with its place
     assert [json.loads(line)["complaint_id"] for line in listed] == ["c-bbbb"]
     assert json.loads(listed[0])["place"] == "Store bbbb, High St"
-    # And `show` names the complaint's place
+    # And `show` names the complaint's place, and when its targets were met in event time
     assert "place            Store aaaa, High St" in shown
+    assert "acknowledged_at  2026-03-02 09:02:00+00:00" in shown
+    assert "acknowledge    met        due 2026-03-02 09:10Z, met 2026-03-02 09:02Z" in shown

@@ -104,6 +104,24 @@ def test_every_figure_of_the_week_matches_the_hand_computed_one(cf):
     ]  # fmt: skip
 
 
+def test_volume_per_hour_for_a_day_and_per_week_for_a_quarter(cf):
+    with psycopg.connect(cf.db_url()) as conn:
+        archived(conn, BASE)
+        # When a day is figured: its complaints per hour, by every dimension
+        day = figures.compute(conn, Period(BASE + 2 * D, BASE + 3 * D), parts=("volume",))
+        # ... and a quarter: per ISO week (Monday 00:00 UTC)
+        quarter = figures.compute(conn, Period(BASE - 4 * WEEK, BASE + 9 * WEEK), parts=("volume",))
+    # Then Wednesday's C (London, phone, at 00:00) and H (Taipei, chat) are in hour 00
+    assert day.period.bucket == "hour"
+    assert day.trend["place"] == {"Oxford St store": {BASE + 2 * D: 1}, "(none)": {BASE + 2 * D: 1}}
+    assert day.trend["source"] == {"london-cc": {BASE + 2 * D: 1}, "taipei-cc": {BASE + 2 * D: 1}}
+    # And the quarter's weeks: F's (the week of BASE - 10 d), G's, the week's six, I's
+    assert quarter.period.bucket == "week"
+    weeks = {at: n for at, n in quarter.trend["department"]["finance"].items()}
+    assert weeks == {BASE - 2 * WEEK: 1, BASE - WEEK: 1, BASE: 4, BASE + WEEK: 1}
+    assert quarter.trend["department"]["logistics"] == {BASE: 2}
+
+
 def test_alert_replays_and_late_revisions_change_no_episode(cf):
     with psycopg.connect(cf.db_url()) as conn:
         archived(conn, BASE)
