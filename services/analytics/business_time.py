@@ -20,13 +20,16 @@ class Calendars:
 
     def __init__(self, book: PolicyBook) -> None:
         self.book = book
-        self._found: dict[tuple[str, str, str | None], BusinessCalendar] = {}
+        self._found: dict[tuple[str | None, str, str | None], BusinessCalendar] = {}
 
-    def of(self, policy: str, target: str, source: str | None) -> BusinessCalendar:
+    def of(self, policy: str | None, target: str, source: str | None) -> BusinessCalendar:
+        """The calendar of `policy`'s `target`; with no policy, the call center's."""
         key = (policy, target, source)
         found = self._found.get(key)
         if found is None:
             try:
+                if policy is None:
+                    raise KeyError(policy)
                 found = self.book.calendar_for(self.book.named(policy), target, source)
             except KeyError:
                 found = self.book.calendar_for_source(source)
@@ -36,7 +39,7 @@ class Calendars:
         return found
 
     def seconds(
-        self, policy: str, target: str, source: str | None, start: datetime, end: datetime
+        self, policy: str | None, target: str, source: str | None, start: datetime, end: datetime
     ) -> float:
         """Business seconds from `start` to `end` (zero if `end` is not after it)."""
         return self.of(policy, target, source).business_time_between(start, end).total_seconds()

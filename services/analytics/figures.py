@@ -306,13 +306,16 @@ def _durations(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> None:
 
 
 def _business(conn: psycopg.Connection, p: dict[str, Any], target: str, which: str) -> Durations:
-    """Business time from the complaint to when `target` was met, over the complaints `which`
-    selects whose target the SLA clock tracked."""
+    """Business time from the complaint to its acknowledgement or resolution (`target`), over
+    the complaints `which` selects: on the calendar its SLA policy counts `target` on, or its
+    call center's when the SLA clock did not track it (an import whose statuses came before
+    the routing decision)."""
     cal = p["calendars"]
+    done = "c.acknowledged_at" if target == "acknowledge" else "c.resolved_at"
     rows = conn.execute(
-        "SELECT t.policy, c.source, c.occurred_at, t.met_at FROM analytics.sla_targets t"  # noqa: S608
-        " JOIN analytics.complaints c USING (complaint_id)"
-        f" WHERE t.target = %(target)s AND t.met_at IS NOT NULL AND {which}",
+        f"SELECT t.policy, c.source, c.occurred_at, {done} FROM analytics.complaints c"  # noqa: S608
+        " LEFT JOIN analytics.sla_targets t ON t.complaint_id = c.complaint_id"
+        f" AND t.target = %(target)s WHERE {done} IS NOT NULL AND {which}",
         {**p, "target": target},
     ).fetchall()
     return summary([cal.seconds(policy, target, src, at, met) for policy, src, at, met in rows])
