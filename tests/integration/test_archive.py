@@ -118,3 +118,7 @@ def test_the_commands_list_by_place_and_show_it(cf):
     assert "place            Store aaaa, High St" in shown
     assert "acknowledged_at  2026-03-02 09:02:00+00:00" in shown
     assert "acknowledge    met        due 2026-03-02 09:10Z, met 2026-03-02 09:02Z" in shown
+    # ... and the business time each took (London's calendar opens at 09:00): resolved at 09:50
+    assert (
+        "resolve        met        due 2026-03-02 10:00Z, met 2026-03-02 09:50Z, took 0.8" in shown
+    )

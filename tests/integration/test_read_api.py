@@ -137,6 +137,9 @@ def test_one_complaint_by_id_or_reference_with_targets_and_timeline(cf, api):
     assert by_ref["complaint"]["status"] == "closed"
     assert by_ref["complaint"]["place"] == "Store aaaa, High St"
     assert [t["target"] for t in by_ref["sla_targets"]] == ["acknowledge", "resolve"]
+    # each target met in event time, with the business time it took then
+    met = [(t["met_at"], t["business_seconds"]) for t in by_ref["sla_targets"]]
+    assert met == [("2026-03-02T09:02:00+00:00", 120.0), ("2026-03-02T09:50:00+00:00", 3000.0)]
     kinds = [e["kind"] for e in by_ref["timeline"]]
     assert kinds[0] == "registered" and "status:closed" in kinds
     # no people and no free text of the customer in the timeline
