@@ -38,7 +38,8 @@ class StatsRecord(StrictModel):
     resolved: Count
     """Of those, resolved or closed now."""
     breached: Count
-    """Of those, with an SLA target breached."""
+    """Of those, with an SLA target missed on event time (met after its deadline, or breached
+    and never met)."""
     reopened: Count = 0
     repeats: Count = 0
     """Of those, repeats of an earlier complaint of the same customer."""
