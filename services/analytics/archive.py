@@ -89,8 +89,9 @@ def apply(
     conn: psycopg.Connection, patches: Sequence[Patch], now: datetime, *, schema: str = "analytics"
 ) -> None:
     """Apply one batch's patches: the complaints' rows made where missing, then changed with
-    one statement (each field as the patch says: replaced, raised, added, or left). `schema`
-    holds the archive's tables (the audit folds the topics into a scratch copy)."""
+    one statement (each field as the patch says: replaced, raised, added, or left), then
+    their SLA targets judged on event time. `schema` holds the archive's tables (the audit
+    folds the topics into a scratch copy)."""
     if not patches:
         return
     ids = [p.complaint_id for p in patches]
