@@ -140,10 +140,11 @@ ALERTS = TopicSpec(
 )
 STATS = TopicSpec(
     name="complaints.stats.v1",
-    key="dimension=value[@window:start]",
+    key="dimension=value[@hour:YYYY-MM-DDTHH / @day:YYYY-MM-DD / @week:YYYY-Www]",
     schema=StatsRecord,
     ce_type="io.complaintflow.stats.v1",
-    description="Aggregates per dimension and event-time window (latest value per key).",
+    description="Aggregates per dimension and event-time window: the whole archive, each UTC"
+    " week and day, and each hour of the last 48 (latest value per key).",
     writers=("analytics",),
     also_read_by=("downstream teams",),
     partitions=3,

@@ -1,10 +1,12 @@
 """`complaints.stats.v1`: aggregates per dimension and window on event time (compacted: latest
 value per key).
 
-Key: `{dimension}={value}` for the whole archive, `{dimension}={value}@day:YYYY-MM-DD` and
-`{dimension}={value}@week:YYYY-Www` (ISO week) for the complaints that happened in that UTC
-day or week. A window's counts change as its complaints move on (resolved, reopened, rated),
-so a key is published again whenever they do.
+Key: `{dimension}={value}` for the whole archive, `{dimension}={value}@hour:YYYY-MM-DDTHH`,
+`{dimension}={value}@day:YYYY-MM-DD` and `{dimension}={value}@week:YYYY-Www` (ISO week) for
+the complaints that happened in that UTC hour, day or week. Hour windows are published for the
+last 48 hours of event time only (older hours: the report's trend); days and weeks for all
+time. A window's counts change as its complaints move on (resolved, reopened, rated), so a key
+is published again whenever they do.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ Seconds = Annotated[float, Field(ge=0)]
 
 class StatsRecord(StrictModel):
     dimension: str
-    """What is counted by: `category`, `department`, `channel`, `region`, `product`, `source`
-    (the call center), `priority` (and `place` where the archive records it)."""
+    """What is counted by: `category`, `department`, `channel`, `region`, `place`, `product`,
+    `source` (the call center), `priority`."""
     value: str
     """The dimension's value, e.g. `billing`; `(none)` for complaints without one."""
     window: str = "all"
-    """`all` (the whole archive), `day` or `week`."""
+    """`all` (the whole archive), `hour` (the last 48 hours of event time), `day` or `week`."""
     window_start: UtcDateTime | None = None
-    """Start of the day or week (Monday) in UTC; none for `all`."""
+    """Start of the hour, day or week (Monday) in UTC; none for `all`."""
     received: Count
     """Complaints that happened in the window."""
     open: Count
@@ -36,7 +38,8 @@ class StatsRecord(StrictModel):
     resolved: Count
     """Of those, resolved or closed now."""
     breached: Count
-    """Of those, with an SLA target breached."""
+    """Of those, with an SLA target missed on event time (met after its deadline, or breached
+    and never met)."""
     reopened: Count = 0
     repeats: Count = 0
     """Of those, repeats of an earlier complaint of the same customer."""

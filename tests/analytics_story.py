@@ -33,6 +33,7 @@ def registered(cid: str) -> RegisteredComplaint:
         category="billing",
         description="charged twice",
         customer_token="cus_1",
+        place=f"Store {cid[-4:]}, High St",
     )
 
 

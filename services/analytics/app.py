@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable
 import psycopg
 from kafka import KafkaProducer
 
-from schemas.registry import LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, STATS
-from services.analytics import archive, stats
+from schemas.alerts import Alert
+from schemas.registry import ALERTS, LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTED, SLA, STATS
+from services.analytics import alerts, archive, stats
 from services.analytics.fold import Archived
 from services.analytics.metrics import AnalyticsMetrics
 from services.analytics.migrations import MIGRATIONS
@@ -26,7 +27,7 @@ REMEMBERED = 100_000
 
 class Analytics(Handler):
     name = "analytics"
-    inputs = (REGISTERED, LIFECYCLE, ROUTED, SLA, NOTIFICATIONS)
+    inputs = (REGISTERED, LIFECYCLE, ROUTED, SLA, NOTIFICATIONS, ALERTS)
     schema = "analytics"
     migrations = MIGRATIONS
     metrics_class = AnalyticsMetrics
@@ -46,12 +47,16 @@ class Analytics(Handler):
     def handle_batch(
         self, records: list[Record], conn: psycopg.Connection
     ) -> Iterable[Emit | Rejected]:
-        """The poll's events archived together: one statement per table."""
+        """The poll's events archived together: one statement per table (the early warnings
+        apart from the complaints' history, one row per episode)."""
         good, refused = decode_all(records)
+        now = self.clock.now()
         events: list[tuple[str, str, Archived]] = [
             (cause.id, rec.spec.name, model) for rec, model, cause in good
-        ]
-        archive.record(conn, events, self.clock.now())
+            if not isinstance(model, Alert)
+        ]  # fmt: skip
+        archive.record(conn, events, now)
+        alerts.record(conn, [model for _, model, _ in good if isinstance(model, Alert)], now)
         return refused
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:

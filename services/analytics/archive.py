@@ -16,6 +16,15 @@ from schemas.sla import SlaEvent
 from services.analytics.fold import Archived, Patch, fold
 
 OPEN = "('registered','acknowledged','assigned','in_progress','waiting_on_customer','reopened')"
+LATE = "((t.met_at IS NOT NULL AND t.met_at > t.deadline) OR (t.met_at IS NULL AND t.breached))"
+"""An SLA target missed on event time: met (by the complaint's own event times) after its
+deadline, or breached and not met since. An import processed long after it happened is
+judged by when things happened, not by when the SLA clock saw them."""
+ON_TIME = "(t.met_at IS NOT NULL AND t.met_at <= t.deadline)"
+MET_AT = (
+    "CASE t.target WHEN 'acknowledge' THEN c.acknowledged_at WHEN 'resolve' THEN c.resolved_at END"
+)
+"""When a target was met, in event time: the first acknowledging status, the resolution."""
 
 
 def kind_of(model: Archived) -> tuple[str, datetime]:
@@ -80,8 +89,9 @@ def apply(
     conn: psycopg.Connection, patches: Sequence[Patch], now: datetime, *, schema: str = "analytics"
 ) -> None:
     """Apply one batch's patches: the complaints' rows made where missing, then changed with
-    one statement (each field as the patch says: replaced, raised, added, or left). `schema`
-    holds the archive's tables (the audit folds the topics into a scratch copy)."""
+    one statement (each field as the patch says: replaced, raised, added, or left), then
+    their SLA targets judged on event time. `schema` holds the archive's tables (the audit
+    folds the topics into a scratch copy)."""
     if not patches:
         return
     ids = [p.complaint_id for p in patches]
@@ -114,6 +124,7 @@ def apply(
         "  ELSE c.sensitive END,"
         " route_version = GREATEST(c.route_version, p.route_version),"
         " status = COALESCE(p.status, c.status),"
+        " acknowledged_at = LEAST(c.acknowledged_at, p.acknowledged_at),"
         " resolved_at = CASE WHEN p.resolved_reset THEN p.resolved_at"
         "  ELSE COALESCE(c.resolved_at, p.resolved_at) END,"
         " csat = COALESCE(p.csat, c.csat),"
@@ -123,6 +134,7 @@ def apply(
         " notifications = c.notifications + p.notifications,"
         " customer_token = COALESCE(p.customer_token, c.customer_token),"
         " region = COALESCE(p.region, c.region),"
+        " place = COALESCE(p.place, c.place),"
         " product = COALESCE(p.product, c.product),"
         " sub_category = CASE WHEN p.route_version > c.route_version THEN p.route_sub_category"
         "  ELSE COALESCE(c.sub_category, p.sub_category) END,"
@@ -140,13 +152,14 @@ def apply(
         " %s::boolean[], %s::timestamptz[], %s::int[], %s::timestamptz[], %s::boolean[],"
         " %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
         " %s::int[], %s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[],"
-        " %s::text[]) AS p(complaint_id, reference, source, external_ref, category,"
+        " %s::text[], %s::text[], %s::timestamptz[]) AS p(complaint_id, reference, source,"
+        " external_ref, category,"
         " channel, language, repeat_count, occurred_at, registered_at, route_version,"
         " route_category, department, queue, owner, priority, sensitive, status,"
         " resolved_reset, resolved_at, csat, sla_deadline, breached, escalation_level,"
         " notifications, customer_token, region, product, sub_category, route_sub_category,"
         " reopens, root_cause, corrective_action, preventive_action, compensation,"
-        " compensation_currency, csat_comment)"
+        " compensation_currency, csat_comment, place, acknowledged_at)"
         " WHERE c.complaint_id = p.complaint_id",
         (
             now,
@@ -187,6 +200,8 @@ def apply(
             [p.compensation for p in patches],
             [p.compensation_currency for p in patches],
             [p.csat_comment for p in patches],
+            [r.place if r else None for r in reg],
+            [p.acknowledged_at for p in patches],
         ),
     )
     targets = [(p.complaint_id, name, t) for p in patches for name, t in p.targets.items()]
@@ -214,3 +229,22 @@ def apply(
                 [t.elapsed_seconds for _, _, t in targets],
             ),
         )
+    _judge(conn, ids, schema)
+
+
+def _judge(conn: psycopg.Connection, ids: list[str], schema: str) -> None:
+    """The batch's complaints' acknowledge and resolve targets met when their events say, and
+    each complaint breached when one of its targets was missed on event time (idempotent: it
+    depends only on the rows as they now are)."""
+    conn.execute(
+        f"UPDATE {schema}.sla_targets t SET met_at = {MET_AT} FROM {schema}.complaints c"
+        " WHERE c.complaint_id = t.complaint_id AND t.complaint_id = ANY(%s)"
+        f" AND t.target IN ('acknowledge', 'resolve') AND t.met_at IS DISTINCT FROM {MET_AT}",
+        (ids,),
+    )
+    conn.execute(
+        f"UPDATE {schema}.complaints c SET sla_breached = l.late FROM (SELECT t.complaint_id,"
+        f" bool_or({LATE}) AS late FROM {schema}.sla_targets t WHERE t.complaint_id = ANY(%s)"
+        " GROUP BY 1) l WHERE l.complaint_id = c.complaint_id AND c.sla_breached <> l.late",
+        (ids,),
+    )

@@ -19,10 +19,23 @@ from typing import Any
 
 import psycopg
 
+from services.analytics import alerts
+from services.analytics.alerts import Episode
+from services.analytics.archive import LATE, ON_TIME
+from services.analytics.business_time import Calendars, calendars
 from services.analytics.periods import AGE_BANDS, Period, age_band_sql
 
-DIMENSIONS = ("category", "department", "channel", "region", "product", "source", "priority")
-"""What volume is counted by; `place` joins them where the archive has that column."""
+DIMENSIONS = (
+    "category",
+    "department",
+    "channel",
+    "region",
+    "place",
+    "product",
+    "source",
+    "priority",
+)
+"""What volume is counted by."""
 NONE = "(none)"
 
 
@@ -103,6 +116,8 @@ class Figures:
     repeat_issues: list[tuple[str, int]] = field(default_factory=list)
     teams: list[Performance] = field(default_factory=list)
     owners: list[Performance] = field(default_factory=list)
+    alerts: list[Episode] = field(default_factory=list)
+    """Early-warning episodes open at some time in the period (all call centers)."""
 
     @property
     def open_total(self) -> int:
@@ -130,16 +145,16 @@ class Figures:
         return self.csat_responses / self.resolved if self.resolved else None
 
 
-def dimensions(conn: psycopg.Connection) -> tuple[str, ...]:
-    """The dimensions this archive can count by (`place` once the archive records it)."""
-    row = conn.execute(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = 'analytics'"
-        " AND table_name = 'complaints' AND column_name = 'place'"
-    ).fetchone()
-    return (*DIMENSIONS, "place") if row else DIMENSIONS
-
-
-PARTS = ("volume", "backlog", "sla", "durations", "cohort", "root_causes", "performance")
+PARTS = (
+    "volume",
+    "backlog",
+    "sla",
+    "durations",
+    "cohort",
+    "root_causes",
+    "performance",
+    "alerts",
+)
 
 
 def compute(
@@ -148,15 +163,17 @@ def compute(
     *,
     source: str | None = None,
     parts: tuple[str, ...] = PARTS,
+    business: Calendars | None = None,
 ) -> Figures:
     """The figures of one period (and one call center, when `source` is given): all of them,
-    or those of `parts`."""
+    or those of `parts`; business time on the calendars of `business` (the shipped SLA
+    policies' when None)."""
     f = Figures(period, source)
-    p = {"start": period.start, "end": period.end, "source": source}
+    p: dict[str, Any] = {"start": period.start, "end": period.end, "source": source}
+    p["calendars"] = business or calendars()
     if "volume" in parts:
-        dims = dimensions(conn)
-        _volume(conn, f, p, dims)
-        _trend(conn, f, p, dims)
+        _volume(conn, f, p, DIMENSIONS)
+        _trend(conn, f, p, DIMENSIONS)
     for part in parts:
         if part != "volume":
             STEPS[part](conn, f, p)
@@ -168,6 +185,7 @@ RECEIVED = (
     " AND (%(source)s::text IS NULL OR c.source = %(source)s)"
 )
 OF_SOURCE = "c.reference IS NOT NULL AND (%(source)s::text IS NULL OR c.source = %(source)s)"
+RESOLVED = f"{OF_SOURCE} AND c.resolved_at >= %(start)s AND c.resolved_at < %(end)s"
 
 
 def by_dimension(dims: tuple[str, ...], *extra: str) -> tuple[str, str]:
@@ -218,10 +236,14 @@ def _backlog(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> None:
 
 
 TARGET_COUNTS = (
-    "count(*) FILTER (WHERE t.state = 'met' AND NOT t.breached),"
-    " count(*) FILTER (WHERE t.breached),"
-    " count(*) FILTER (WHERE t.state IN ('active', 'paused') AND NOT t.breached)"
+    f"count(*) FILTER (WHERE {ON_TIME} OR (t.met_at IS NULL AND t.state = 'met'"
+    " AND NOT t.breached)),"
+    f" count(*) FILTER (WHERE {LATE}),"
+    " count(*) FILTER (WHERE t.met_at IS NULL AND t.state IN ('active', 'paused')"
+    " AND NOT t.breached)"
 )
+"""Met on time, missed, pending — on event time where the archive knows when a target was met
+(acknowledge, resolve), else as the SLA clock said."""
 TARGETS_DUE = (
     "analytics.sla_targets t JOIN analytics.complaints c USING (complaint_id)"
     f" WHERE {OF_SOURCE} AND t.deadline >= %(start)s AND t.deadline < %(end)s"
@@ -248,7 +270,7 @@ def _sla(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> None:
             f.sla_total = got
     levels = conn.execute(
         f"SELECT t.escalation_level, count(*) FROM {TARGETS_DUE}"  # noqa: S608
-        " AND t.escalation_level > 0 GROUP BY 1",
+        f" AND t.escalation_level > 0 AND {LATE} GROUP BY 1",
         p,
     ).fetchall()
     top = max((level for level, _ in levels), default=0)
@@ -264,32 +286,54 @@ DURATION = (
 
 
 def _durations(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> None:
-    """Calendar time from the complaint to its first status change after registration
-    (acknowledged, assigned, ...) and to its resolution, on event time; and the business time
-    the SLA clock counted for the acknowledge and resolve targets it saw met."""
+    """Calendar time from the complaint to its first acknowledging status (acknowledged,
+    assigned, ...) and to its resolution, on event time; and the business time between the
+    same event times on the calendar the complaint's SLA policy counts that target on."""
     ack = conn.execute(
-        f"SELECT {DURATION.format(x='extract(epoch FROM a.at - c.occurred_at)')},"  # noqa: S608
-        f" {DURATION.format(x='t.elapsed_seconds')}"
-        " FROM analytics.complaints c"
-        " JOIN LATERAL (SELECT min(e.at) AS at FROM analytics.events e"
-        "  WHERE e.complaint_id = c.complaint_id AND e.kind LIKE 'status:%%'"
-        "  AND e.kind <> 'status:registered') a ON a.at IS NOT NULL"
-        " LEFT JOIN analytics.sla_targets t ON t.complaint_id = c.complaint_id"
-        "  AND t.target = 'acknowledge' AND t.state = 'met'"
-        f" WHERE {RECEIVED}",
+        f"SELECT {DURATION.format(x='extract(epoch FROM c.acknowledged_at - c.occurred_at)')}"  # noqa: S608
+        f" FROM analytics.complaints c WHERE {RECEIVED} AND c.acknowledged_at IS NOT NULL",
         p,
     ).fetchone()
     res = conn.execute(
-        f"SELECT {DURATION.format(x='extract(epoch FROM c.resolved_at - c.occurred_at)')},"  # noqa: S608
-        f" {DURATION.format(x='t.elapsed_seconds')}"
-        " FROM analytics.complaints c LEFT JOIN analytics.sla_targets t"
-        "  ON t.complaint_id = c.complaint_id AND t.target = 'resolve' AND t.state = 'met'"
-        f" WHERE {OF_SOURCE} AND c.resolved_at >= %(start)s AND c.resolved_at < %(end)s",
+        f"SELECT {DURATION.format(x='extract(epoch FROM c.resolved_at - c.occurred_at)')}"  # noqa: S608
+        f" FROM analytics.complaints c WHERE {RESOLVED}",
         p,
     ).fetchone()
     assert ack is not None and res is not None
-    f.mtta, f.mtta_business = _dur(ack[:4]), _dur(ack[4:])
-    f.mttr, f.mttr_business = _dur(res[:4]), _dur(res[4:])
+    f.mtta, f.mttr = _dur(ack), _dur(res)
+    f.mtta_business = _business(conn, p, "acknowledge", RECEIVED)
+    f.mttr_business = _business(conn, p, "resolve", RESOLVED)
+
+
+def _business(conn: psycopg.Connection, p: dict[str, Any], target: str, which: str) -> Durations:
+    """Business time from the complaint to its acknowledgement or resolution (`target`), over
+    the complaints `which` selects: on the calendar its SLA policy counts `target` on, or its
+    call center's when the SLA clock did not track it (an import whose statuses came before
+    the routing decision)."""
+    cal = p["calendars"]
+    done = "c.acknowledged_at" if target == "acknowledge" else "c.resolved_at"
+    rows = conn.execute(
+        f"SELECT t.policy, c.source, c.occurred_at, {done} FROM analytics.complaints c"  # noqa: S608
+        " LEFT JOIN analytics.sla_targets t ON t.complaint_id = c.complaint_id"
+        f" AND t.target = %(target)s WHERE {done} IS NOT NULL AND {which}",
+        {**p, "target": target},
+    ).fetchall()
+    return summary([cal.seconds(policy, target, src, at, met) for policy, src, at, met in rows])
+
+
+def summary(values: list[float]) -> Durations:
+    """Count, mean, median and 90th percentile (interpolated, as `percentile_cont`)."""
+    if not values:
+        return Durations()
+    ordered = sorted(values)
+
+    def pct(q: float) -> float:
+        pos = q * (len(ordered) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(ordered) - 1)
+        return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+    return Durations(len(ordered), sum(ordered) / len(ordered), pct(0.5), pct(0.9))
 
 
 def _dur(row: tuple[Any, ...]) -> Durations:
@@ -357,7 +401,7 @@ def _root_causes(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> Non
 def _performance(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> None:
     rows = conn.execute(
         "SELECT GROUPING(c.queue), COALESCE(c.queue, c.owner, %(none)s), count(*),"  # noqa: S608
-        " count(*) FILTER (WHERE t.complaint_id IS NOT NULL AND NOT t.breached),"
+        f" count(*) FILTER (WHERE t.complaint_id IS NOT NULL AND NOT {LATE}),"
         " count(*) FILTER (WHERE c.reopen_count > 0), avg(c.csat)"
         " FROM analytics.complaints c LEFT JOIN analytics.sla_targets t"
         "  ON t.complaint_id = c.complaint_id AND t.target = 'resolve'"
@@ -370,6 +414,10 @@ def _performance(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> Non
         (f.owners if is_owner else f.teams).append(got)
 
 
+def _alerts(conn: psycopg.Connection, f: Figures, p: dict[str, Any]) -> None:
+    f.alerts = alerts.of_period(conn, f.period)
+
+
 STEPS = {
     "backlog": _backlog,
     "sla": _sla,
@@ -377,4 +425,5 @@ STEPS = {
     "cohort": _cohort,
     "root_causes": _root_causes,
     "performance": _performance,
+    "alerts": _alerts,
 }

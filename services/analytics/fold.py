@@ -21,6 +21,9 @@ from schemas.sla import SlaEvent, SlaEventKind
 
 Archived = RegisteredComplaint | LifecycleEvent | RoutedComplaint | SlaEvent | NotificationOutcome
 CLOSING = ("resolved", "closed")
+ACKNOWLEDGING = ("acknowledged", "assigned", "in_progress", "waiting_on_customer", *CLOSING)
+"""Statuses that show an agent took the complaint up: the first meets its acknowledge target
+(as the SLA clock has it)."""
 
 
 @dataclass
@@ -36,6 +39,8 @@ class Patch:
     resolved_reset: bool = False
     """A reopen in the batch: the resolution time is the first after the last reopen."""
     resolved_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    """The earliest event time of an acknowledging status in the batch."""
     csat: int | None = None
     sla_deadline: datetime | None = None
     breached: bool = False
@@ -109,6 +114,8 @@ def _lifecycle(p: Patch, e: LifecycleEvent) -> None:
         p.reopens += 1
     elif status in CLOSING and p.resolved_at is None:
         p.resolved_at = e.occurred_at
+    if status in ACKNOWLEDGING and (p.acknowledged_at is None or e.occurred_at < p.acknowledged_at):
+        p.acknowledged_at = e.occurred_at
     if e.score is not None:
         p.csat = e.score
     if e.kind == LifecycleKind.SURVEY_ANSWERED and e.comment:

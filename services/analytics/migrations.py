@@ -88,4 +88,62 @@ MIGRATIONS = (
         );
         """,
     ),
+    (
+        4,
+        """
+        ALTER TABLE {schema}.complaints ADD COLUMN place text;
+        CREATE INDEX complaints_place ON {schema}.complaints (place);
+        """,
+    ),
+    (
+        5,
+        """
+        CREATE TABLE {schema}.alerts (
+            alert_key text PRIMARY KEY,
+            kind text NOT NULL,
+            status text NOT NULL,
+            revision int NOT NULL,
+            category text NOT NULL,
+            slice jsonb NOT NULL,
+            summary text NOT NULL,
+            since timestamptz,
+            window_start timestamptz NOT NULL,
+            window_end timestamptz NOT NULL,
+            opened_at timestamptz NOT NULL,
+            detected_at timestamptz NOT NULL,
+            closed_at timestamptz,
+            count int NOT NULL,
+            peak_count int NOT NULL,
+            baseline double precision,
+            p_value double precision,
+            distinct_customers int NOT NULL,
+            top_terms jsonb NOT NULL,
+            score double precision NOT NULL,
+            updated_at timestamptz NOT NULL
+        );
+        CREATE INDEX alerts_opened ON {schema}.alerts (opened_at);
+        """,
+    ),
+    (
+        6,
+        """
+        ALTER TABLE {schema}.complaints ADD COLUMN acknowledged_at timestamptz;
+        ALTER TABLE {schema}.sla_targets ADD COLUMN met_at timestamptz;
+        UPDATE {schema}.complaints c SET acknowledged_at = a.at
+          FROM (SELECT complaint_id, min(at) AS at FROM {schema}.events
+                WHERE kind IN ('status:acknowledged', 'status:assigned', 'status:in_progress',
+                  'status:waiting_on_customer', 'status:resolved', 'status:closed')
+                GROUP BY 1) a
+         WHERE a.complaint_id = c.complaint_id;
+        UPDATE {schema}.sla_targets t SET met_at = CASE t.target
+            WHEN 'acknowledge' THEN c.acknowledged_at ELSE c.resolved_at END
+          FROM {schema}.complaints c
+         WHERE c.complaint_id = t.complaint_id AND t.target IN ('acknowledge', 'resolve');
+        UPDATE {schema}.complaints c SET sla_breached = l.late
+          FROM (SELECT complaint_id, bool_or((met_at IS NOT NULL AND met_at > deadline)
+                  OR (met_at IS NULL AND breached)) AS late
+                FROM {schema}.sla_targets GROUP BY 1) l
+         WHERE l.complaint_id = c.complaint_id;
+        """,
+    ),
 )

@@ -7,8 +7,11 @@ import binascii
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import psycopg
+
+from services.analytics.business_time import Calendars, calendars
 
 COLUMNS = (
     "complaint_id",
@@ -18,6 +21,9 @@ COLUMNS = (
     "category",
     "channel",
     "language",
+    "region",
+    "place",
+    "product",
     "status",
     "department",
     "queue",
@@ -26,6 +32,7 @@ COLUMNS = (
     "repeat_count",
     "occurred_at",
     "registered_at",
+    "acknowledged_at",
     "resolved_at",
     "sla_deadline",
     "sla_breached",
@@ -52,6 +59,44 @@ def find_one(conn: psycopg.Connection, key: str) -> dict[str, object] | None:
     return dict(zip(COLUMNS, row, strict=True)) if row else None
 
 
+TARGET_FIELDS = (
+    "target",
+    "state",
+    "deadline",
+    "breached",
+    "escalation_level",
+    "elapsed_seconds",
+    "met_at",
+)
+
+
+def sla_targets(
+    conn: psycopg.Connection, complaint_id: str, business: Calendars | None = None
+) -> list[dict[str, Any]]:
+    """A complaint's SLA targets, soonest due first, each with `business_seconds`: the business
+    time from the complaint to when the target was met, in event time, on the calendar its
+    policy counts it on (`elapsed_seconds` is what the SLA clock counted when it processed
+    it: for an import, up to the day it was imported)."""
+    rows = conn.execute(
+        f"SELECT {', '.join(f't.{c}' for c in TARGET_FIELDS)}, t.policy, c.source,"  # noqa: S608
+        " c.occurred_at FROM analytics.sla_targets t JOIN analytics.complaints c"
+        " USING (complaint_id) WHERE t.complaint_id = %s ORDER BY t.deadline, t.target",
+        (complaint_id,),
+    ).fetchall()
+    cal = business or calendars()
+    out = []
+    for *fields, policy, source, occurred_at in rows:
+        got = dict(zip(TARGET_FIELDS, fields, strict=True))
+        met_at = got["met_at"]
+        got["business_seconds"] = (
+            None
+            if met_at is None or occurred_at is None
+            else cal.seconds(policy, got["target"], source, occurred_at, met_at)
+        )
+        out.append(got)
+    return out
+
+
 def timeline(conn: psycopg.Connection, complaint_id: str) -> list[tuple[object, ...]]:
     return conn.execute(
         "SELECT at, topic, kind, payload FROM analytics.events WHERE complaint_id = %s"
@@ -70,18 +115,21 @@ def show(url: str, key: str) -> str:
         for col in COLUMNS[2:]:
             if found[col] is not None:
                 lines.append(f"  {col:<16} {found[col]}")
-        targets = conn.execute(
-            "SELECT target, state, deadline, breached, escalation_level, elapsed_seconds"
-            " FROM analytics.sla_targets WHERE complaint_id = %s ORDER BY deadline",
-            (found["complaint_id"],),
-        ).fetchall()
+        targets = sla_targets(conn, str(found["complaint_id"]))
         if targets:
             lines.append("SLA targets:")
-        for target, state, deadline, breached, level, elapsed in targets:
-            extra = " breached" if breached else ""
+        for t in targets:
+            met_at, deadline = t["met_at"], t["deadline"]
+            extra = f", met {met_at:%Y-%m-%d %H:%M}Z" if met_at is not None else ""
+            extra += " (late)" if met_at is not None and met_at > deadline else ""
+            extra += " breached" if t["breached"] and met_at is None else ""
+            level = t["escalation_level"]
             extra += f", escalated to level {level}" if level else ""
-            extra += f", took {elapsed / 3600:.1f} h" if elapsed is not None else ""
-            lines.append(f"  {target:<14} {state:<10} due {deadline:%Y-%m-%d %H:%M}Z{extra}")
+            took = t["business_seconds"]
+            extra += f", took {took / 3600:.1f} business h" if took is not None else ""
+            lines.append(
+                f"  {t['target']:<14} {t['state']:<10} due {deadline:%Y-%m-%d %H:%M}Z{extra}"
+            )
         lines.append("Timeline:")
         for at, _topic, kind, payload in timeline(conn, str(found["complaint_id"])):
             detail = _detail(kind, payload)  # type: ignore[arg-type]
@@ -120,6 +168,8 @@ class Filters:
     priority: str | None = None
     category: str | None = None
     channel: str | None = None
+    place: str | None = None
+    """Exactly the place as archived (as the call center named it, spaces folded)."""
     breached: bool | None = None
     sensitive: bool | None = None
     repeat: bool | None = None
@@ -137,7 +187,7 @@ class Filters:
         """The SQL condition and its parameters (always parameterised)."""
         terms = ["reference IS NOT NULL"]
         params: list[object] = []
-        for column in ("status", "department", "priority", "category", "channel"):
+        for column in ("status", "department", "priority", "category", "channel", "place"):
             value = getattr(self, column)
             if value is not None:
                 terms.append(f"{column} = %s")
@@ -172,6 +222,7 @@ LISTED = (
     "department",
     "priority",
     "channel",
+    "place",
     "sla_breached",
     "sensitive",
     "repeat_count",

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 
 from services.analytics import customer_view, queries
+from services.analytics.business_time import calendars
 from services.analytics.limiter import FailureLimiter
 from services.analytics.settings import AnalyticsSettings
 from services.kernel.errors import ConfigError
@@ -44,14 +45,6 @@ TIMELINE_FACTS = (
     "currency",
 )
 """The payload fields a timeline entry shows: structured facts, never free text or people."""
-TARGET_FIELDS = (
-    "target",
-    "state",
-    "deadline",
-    "breached",
-    "escalation_level",
-    "elapsed_seconds",
-)
 DETAIL = tuple(c for c in queries.COLUMNS if c not in ("csat_comment",))
 UNKNOWN = "no complaint with this reference and secret"
 
@@ -119,6 +112,7 @@ class ReadApi:
         self.db_url = settings.db_url()
         self.keys = parse_keys(settings.analytics_api_keys.get_secret_value())
         self.pii_key = pii_key
+        self.business = calendars(settings.sla_policies_path, settings.sla_calendars_path)
         self.limiter = FailureLimiter(
             settings.analytics_status_failures_per_minute, 60.0, monotonic
         )
@@ -230,15 +224,11 @@ class ReadApi:
             if found is None:
                 raise Refusal(404, "not_found", f"no complaint with id or reference {key}")
             cid = str(found["complaint_id"])
-            targets = conn.execute(
-                f"SELECT {', '.join(TARGET_FIELDS)} FROM analytics.sla_targets"
-                " WHERE complaint_id = %s ORDER BY deadline",
-                (cid,),
-            ).fetchall()
+            targets = queries.sla_targets(conn, cid, self.business)
             events = queries.timeline(conn, cid)
         return {
             "complaint": {c: found[c] for c in DETAIL},
-            "sla_targets": [dict(zip(TARGET_FIELDS, t, strict=True)) for t in targets],
+            "sla_targets": targets,
             "timeline": [timeline_entry(at, kind, payload) for at, _, kind, payload in events],
         }
 
@@ -285,7 +275,7 @@ ROUTES: tuple[Route, ...] = (
 )
 """(method, path, needs an API key, answer)."""
 
-TEXT = ("status", "department", "priority", "category", "channel", "customer")
+TEXT = ("status", "department", "priority", "category", "channel", "place", "customer")
 FLAGS = ("breached", "sensitive", "repeat")
 ALLOWED = {*TEXT, *FLAGS, "since", "until", "limit", "cursor"}
 

@@ -21,6 +21,11 @@ class AnalyticsSettings(Settings):
     (the name only appears in logs). The customer's status lookup needs no key."""
     analytics_status_failures_per_minute: int = Field(default=5, ge=1, le=1000)
     """Wrong status secrets a client address may send per minute before it gets 429."""
+    sla_policies_path: Path | None = None
+    """The SLA timer's policies (the same `CF_SLA_POLICIES_PATH`): which calendar each target
+    counts business time on; unset: the shipped ones."""
+    sla_calendars_path: Path | None = None
+    """The SLA timer's business calendars (the same `CF_SLA_CALENDARS_PATH`)."""
 
 
 def local_read_key_file(home: Path) -> KeyFile:

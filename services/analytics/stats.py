@@ -20,6 +20,9 @@ MARGIN = timedelta(minutes=1)
 """How far before the last publication changes are looked for again: another instance's
 transaction under way then commits rows stamped a little earlier."""
 GAUGE_WINDOW = timedelta(days=7)
+HOURS_KEPT = timedelta(hours=48)
+"""Hour windows are published for the hours of event time that began this long before now at
+most: a day or week window covers any time, an hour key per value for all history would not."""
 
 MEASURES = (
     "count(*),"
@@ -34,20 +37,22 @@ MEASURES = (
     " percentile_cont(0.9) WITHIN GROUP (ORDER BY {took})"
 ).format(took="extract(epoch FROM c.resolved_at - least(c.occurred_at, c.resolved_at))::float8")
 WINDOWS = (
-    "(VALUES ('day', date_trunc('day', c.occurred_at, 'UTC')),"
-    " ('week', date_trunc('week', c.occurred_at, 'UTC'))) AS w(name, start)"
+    "(SELECT * FROM (VALUES ('hour', date_trunc('hour', c.occurred_at, 'UTC')),"
+    " ('day', date_trunc('day', c.occurred_at, 'UTC')),"
+    " ('week', date_trunc('week', c.occurred_at, 'UTC'))) AS v(name, start)"
+    " WHERE v.name <> 'hour' OR v.start >= %(recent)s) AS w(name, start)"
 )
+FORMATS = {"hour": "hour:%Y-%m-%dT%H", "day": "day:%Y-%m-%d", "week": "week:%G-W%V"}
 
 
 def key(record: StatsRecord) -> str:
-    """`dimension=value`, and `@day:YYYY-MM-DD` or `@week:YYYY-Www` for a window."""
+    """`dimension=value`, and `@hour:YYYY-MM-DDTHH`, `@day:YYYY-MM-DD` or `@week:YYYY-Www`
+    for a window (UTC)."""
     base = f"{record.dimension}={record.value}"
     start = record.window_start
     if start is None:
         return base
-    return (
-        f"{base}@day:{start:%Y-%m-%d}" if record.window == "day" else f"{base}@week:{start:%G-W%V}"
-    )
+    return f"{base}@{start.strftime(FORMATS[record.window])}"
 
 
 def last_published(conn: psycopg.Connection) -> datetime | None:
@@ -66,11 +71,12 @@ def mark_published(conn: psycopg.Connection, upto: datetime) -> None:
 def changed(
     conn: psycopg.Connection, since: datetime | None, now: datetime
 ) -> Iterator[StatsRecord]:
-    """Every dimension's figures over the whole archive and over each day and week whose
-    complaints changed since `since` (all of them when None): one statement each."""
+    """Every dimension's figures over the whole archive and over each week, day and recent hour
+    (`HOURS_KEPT`) whose complaints changed since `since` (all of them when None): one
+    statement each."""
     after = since - MARGIN if since is not None else None
-    dims = figures.dimensions(conn)
-    p: dict[str, Any] = {"after": after}
+    dims = figures.DIMENSIONS
+    p: dict[str, Any] = {"after": after, "recent": now - HOURS_KEPT}
     touched = conn.execute(
         "SELECT 1 FROM analytics.complaints WHERE %(after)s::timestamptz IS NULL"
         " OR updated_at > %(after)s LIMIT 1",

@@ -15,7 +15,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from schemas.envelope import CloudEvent
-from schemas.registry import RAW, REJECTED, TopicSpec
+from schemas.registry import ALERTS, RAW, REJECTED, TopicSpec
 from services.audit import checks, facts
 from services.audit.archive_fold import FoldedArchive
 from services.audit.checks import Outcome
@@ -50,8 +50,9 @@ class Report:
 
 
 def archived_topics() -> list[TopicSpec]:
-    """What the archive keeps: the analytics worker's inputs."""
-    return list(handler_class("analytics").inputs)
+    """What the archive keeps as complaints' history: the analytics worker's inputs but the
+    early warnings (kept apart, one row per episode)."""
+    return [spec for spec in handler_class("analytics").inputs if spec is not ALERTS]
 
 
 def audited_topics() -> list[TopicSpec]:

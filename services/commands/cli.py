@@ -310,6 +310,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         priority=args.priority,
         category=args.category,
         channel=args.channel,
+        place=args.place,
         breached=args.breached,
         sensitive=args.sensitive,
         repeat=args.repeat,
@@ -323,19 +324,23 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from services.analytics.business_time import calendars
     from services.analytics.periods import period_of
     from services.analytics.report import write_report
+    from services.sla_timer.settings import SlaSettings
 
     now = datetime.now(UTC)
+    sla = settings(SlaSettings)
     try:
         period = period_of(args.period, start=args.start, end=args.end, now=now)
     except ValueError as exc:
         raise RuntimeError(str(exc)) from exc
     out = Path(args.out or f"complaints-report-{period.start:%Y%m%d}.{args.format}")
     write_report(
-        settings(Settings).db_url(),
+        sla.db_url(),
         period,
         out,
+        business=calendars(sla.sla_policies_path, sla.sla_calendars_path),
         source=args.call_center,
         language=args.language,
         fmt=args.format,
@@ -629,6 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--priority", choices=("P1", "P2", "P3", "P4"))
     ls.add_argument("--category")
     ls.add_argument("--channel")
+    ls.add_argument("--place", help="where the problem is, exactly as archived")
     for flag, what in (
         ("breached", "an SLA target breached"),
         ("sensitive", "marked sensitive (media, regulator, court threats)"),

@@ -4,6 +4,8 @@ replaying any of it changes nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 
 import psycopg
@@ -14,6 +16,7 @@ from services.analytics.migrations import MIGRATIONS
 from services.analytics.queries import Filters
 from services.kernel.db import migrate
 from tests.analytics_story import T0, story
+from tests.conftest import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +87,38 @@ def test_list_filters_select_exactly_the_matching_complaints(cf):
         assert refs(category="billing", channel="phone") == ["c-bbbb"]  # a was recategorised
         assert refs(customer_token="cus_1", repeat=False) == ["c-aaaa", "c-bbbb"]
         assert refs(since=T0 + timedelta(minutes=1)) == [] and refs(until=T0) == []
+        assert refs(place="Store bbbb, High St") == ["c-bbbb"] and refs(place="High St") == []
         assert refs(sensitive=True) == [] and refs(limit=1) != refs()
     lines = queries.list_complaints(cf.db_url(), Filters(breached=True), fmt="json").splitlines()
     assert [json.loads(line)["complaint_id"] for line in lines] == ["c-bbbb"]
+
+
+def test_the_commands_list_by_place_and_show_it(cf):
+    # Given the story archived (each complaint at its own place)
+    events = [(f"ce-{i}", "topic", model) for i, model in enumerate(story())]
+    with psycopg.connect(cf.db_url()) as conn:
+        migrate(conn, "analytics", MIGRATIONS)
+        archive.record(conn, events, T0)
+        conn.commit()
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.commands.cli", *args],
+            capture_output=True, text=True, env=settings_env(cf), timeout=60, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    # When the operator lists one place's complaints, and shows one of them
+    listed = cli("list", "--place", "Store bbbb, High St", "--format", "json").splitlines()
+    shown = cli("show", "c-aaaa")
+    # Then only that place's complaint is listed, with its place
+    assert [json.loads(line)["complaint_id"] for line in listed] == ["c-bbbb"]
+    assert json.loads(listed[0])["place"] == "Store bbbb, High St"
+    # And `show` names the complaint's place, and when its targets were met in event time
+    assert "place            Store aaaa, High St" in shown
+    assert "acknowledged_at  2026-03-02 09:02:00+00:00" in shown
+    assert "acknowledge    met        due 2026-03-02 09:10Z, met 2026-03-02 09:02Z" in shown
+    # ... and the business time each took (London's calendar opens at 09:00): resolved at 09:50
+    assert (
+        "resolve        met        due 2026-03-02 10:00Z, met 2026-03-02 09:50Z, took 0.8" in shown
+    )

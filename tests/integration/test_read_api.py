@@ -125,6 +125,7 @@ def test_filters_select_exactly_the_matching_complaints(cf, api):
     assert ids(customer="cus_1", repeat="false") == ["c-aaaa", "c-bbbb"]
     assert ids(sensitive="true") == [] and ids(until=T0.isoformat()) == []
     assert ids(since="2026-03-02", until="2026-03-03") == ["c-aaaa", "c-bbbb"]
+    assert ids(place="Store aaaa, High St") == ["c-aaaa"] and ids(place="Store") == []
 
 
 def test_one_complaint_by_id_or_reference_with_targets_and_timeline(cf, api):
@@ -134,7 +135,11 @@ def test_one_complaint_by_id_or_reference_with_targets_and_timeline(cf, api):
     assert status == 200
     assert by_ref["complaint"]["complaint_id"] == "c-aaaa"
     assert by_ref["complaint"]["status"] == "closed"
+    assert by_ref["complaint"]["place"] == "Store aaaa, High St"
     assert [t["target"] for t in by_ref["sla_targets"]] == ["acknowledge", "resolve"]
+    # each target met in event time, with the business time it took then
+    met = [(t["met_at"], t["business_seconds"]) for t in by_ref["sla_targets"]]
+    assert met == [("2026-03-02T09:02:00+00:00", 120.0), ("2026-03-02T09:50:00+00:00", 3000.0)]
     kinds = [e["kind"] for e in by_ref["timeline"]]
     assert kinds[0] == "registered" and "status:closed" in kinds
     # no people and no free text of the customer in the timeline

@@ -71,9 +71,19 @@ def test_the_report_shows_the_weeks_figures_every_chart_and_no_customer(cf, tmp_
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "cus_" not in html and "CF-" not in html
     images = re.findall(r'<img src="data:image/svg\+xml;base64,', html)
-    # the trend, five volumes (department, channel, call center, region, product), SLA by
-    # department, backlog, escalations, CSAT
-    assert len(images) == 1 + 5 + 1 + 1 + 1 + 1
+    # the trend, six volumes (department, channel, call center, region, product, place), SLA
+    # by department, backlog, escalations, CSAT
+    assert len(images) == 1 + 6 + 1 + 1 + 1 + 1
+    # And the early warnings of the week: kind, where, when, counts vs baseline, p-value,
+    # customers and terms, nothing of a complaint
+    alerts = html[html.index('<section id="alerts">') : html.index('<section id="root-causes">')]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", alerts)
+    assert cells == [
+        "spike", "Category: billing, Region: north", "2026-03-03 00:00", "2026-03-04 00:00",
+        "5 / 0.8", "0.004", "3", "charged, twice",
+        "collective", "Place: Oxford St store", "2026-03-08 00:00", "still open",
+        "3", "–", "3", "router, 断网",
+    ]  # fmt: skip
 
     # And a real browser draws every chart
     probe = tmp_path / "probe.html"
@@ -154,6 +164,7 @@ def test_the_csv_has_the_same_figures_and_the_pdf_is_printed(cf, tmp_path):
     assert got[("trend_day", "channel=phone", "2026-03-08T00:00:00+00:00")] == ("1", "")
     assert got[("escalations", "level", "3")] == ("1", "0")
     assert got[("root_cause", "Double charge", "refund")] == ("2", "1")
+    assert got[("alert", "spike", "category=billing,region=north")] == ("5", "0.8")
     # And the PDF is the page printed by Chromium
     pdf = write_report(cf.db_url(), WEEK, tmp_path / "r.pdf", fmt="pdf", now=BASE, progress=False)
     assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 50_000

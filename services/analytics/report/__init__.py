@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from services.analytics import figures
+from services.analytics.business_time import Calendars
 from services.analytics.figures import Figures
 from services.analytics.periods import Period
 from services.analytics.report import browser, charts
@@ -66,6 +67,9 @@ def render_csv(f: Figures, prev: Figures, words: Words) -> str:
         w.writerow(("root_cause", c.cause, c.corrective_action or "", c.complaints, c.recurred))
     for issue, n in f.repeat_issues:
         w.writerow(("repeat_issue", issue, "", n, ""))
+    for a in f.alerts:
+        where = ",".join(f"{k}={v}" for k, v in sorted(a.where.items()))
+        w.writerow(("alert", a.kind, where, a.peak_count, "" if a.baseline is None else a.baseline))
     for kind, people in (("team", f.teams), ("owner", f.owners)):
         for p in people:
             w.writerow((kind, p.name, "handled", p.handled, ""))
@@ -80,13 +84,15 @@ def write_report(
     out: Path,
     *,
     source: str | None = None,
+    business: Calendars | None = None,
     language: str = "en",
     fmt: str = "html",
     now: datetime,
     progress: bool = True,
 ) -> Path:
     """Compute the period's and the previous period's figures from the archive and write the
-    report to `out`, showing each step on stderr."""
+    report to `out`, showing each step on stderr. Business time is counted on the calendars
+    of `business` (the shipped SLA policies' when None)."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
     words = Words(language)
@@ -95,9 +101,9 @@ def write_report(
     with Progress(console=console, transient=True, disable=not progress) as bar:
         task = bar.add_task("figures of the period", total=steps)
         with psycopg.connect(url) as conn:
-            f = figures.compute(conn, period, source=source)
+            f = figures.compute(conn, period, source=source, business=business)
             bar.update(task, advance=1, description="figures of the period before")
-            prev = figures.compute(conn, period.previous(), source=source)
+            prev = figures.compute(conn, period.previous(), source=source, business=business)
         bar.update(task, advance=1, description="charts and pages")
         if fmt == "csv":
             out.write_text(render_csv(f, prev, words), encoding="utf-8")

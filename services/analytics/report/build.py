@@ -156,6 +156,26 @@ def _named(w: Words, dim: str, rows: list[tuple[str, int]]) -> list[tuple[str, i
     return [(w.department(v), n) for v, n in rows] if dim == "department" else rows
 
 
+def alert_rows(f: Figures, w: Words) -> list[dict[str, str]]:
+    """The period's early-warning episodes as the report shows them: facts and terms only."""
+    rows = []
+    for a in f.alerts:
+        baseline = "" if a.baseline is None else f" / {w.number(a.baseline, 1)}"
+        rows.append(
+            {
+                "kind": w(a.kind),
+                "where": ", ".join(f"{w(k)}: {v}" for k, v in sorted(a.where.items())) or w("all"),
+                "opened": f"{a.opened_at:%Y-%m-%d %H:%M}",
+                "closed": f"{a.closed_at:%Y-%m-%d %H:%M}" if a.closed_at else w("still_open"),
+                "count": f"{a.peak_count}{baseline}",
+                "p_value": "–" if a.p_value is None else f"{a.p_value:.2g}",
+                "customers": w.number(a.distinct_customers),
+                "terms": ", ".join(a.top_terms[:5]) or "–",
+            }
+        )
+    return rows
+
+
 def context(f: Figures, prev: Figures, w: Words, *, generated: datetime) -> dict[str, Any]:
     """Everything the template shows."""
     bands = [name for name, _ in AGE_BANDS]
@@ -180,6 +200,7 @@ def context(f: Figures, prev: Figures, w: Words, *, generated: datetime) -> dict
         "trend": trend_chart(f, prev, w),
         "volumes": volumes,
         "top_issues": top_issues(f, prev, w),
+        "alerts": alert_rows(f, w),
         "sla": sla_rows(f, w),
         "sla_departments": [_compliance(d, "", got, w) for d, got in by_department],
         "sla_chart": charts.stacked(
