@@ -429,7 +429,7 @@ class WorkerRunner:
                 )
                 self._transaction(lambda conn: [self._encode(self.dead_letter(records[0], reason))])
             else:
-                self._transaction(lambda conn: self._process(records, conn))
+                self._transaction(lambda conn: self._process(records, conn) + self._along(conn))
         except Exception as exc:
             self._failed(records, exc, alone=alone)
             return False
@@ -584,6 +584,22 @@ class WorkerRunner:
             for rec in recs:
                 out.extend(self._process_one(rec, conn))
         return out
+
+    def _along(self, conn: psycopg.Connection) -> list[Outgoing]:
+        """The handler's due work that goes out with this poll (see `Handler.with_poll`)."""
+        mark = self.handler.hooks.mark()
+        try:
+            with conn.transaction():
+                return self._encode_all(self.handler.with_poll(conn))
+        except Exception as exc:
+            self.handler.hooks.savepoint_rolled_back(mark)
+            if passing(exc):
+                raise
+            self.metrics.loop_failures.labels(self.name, "tick").inc()
+            log.warning(
+                "%s: periodic work with a poll failed, left to the next pass: %r", self.name, exc
+            )
+            return []
 
     def _process_batch(self, recs: list[Record], conn: psycopg.Connection) -> list[Outgoing] | None:
         mark = self.handler.hooks.mark()
