@@ -466,14 +466,15 @@ class WorkerRunner:
         self._acknowledged(self._send(out))
 
     def _produce_along(self, out: list[Outgoing], conn: psycopg.Connection) -> None:
-        """Produce `out`, and while the broker's acknowledgements are outstanding (for up to
-        ALONG_S), fire the handler's work as it falls due (`Handler.with_poll`) in the same
+        """Produce `out`, and while the broker's acknowledgements of it are outstanding (for
+        up to ALONG_S), fire the handler's work as it falls due (`Handler.with_poll`) in the same
         transaction and produce it too: a deadline passing during that wait — most of a
         pass on a loaded broker — is not left for the next pass."""
         futures = self._send(out)
+        first = list(futures)  # waited for; what fires meanwhile is acknowledged after them
         until = time.monotonic() + ALONG_S
         firing = True  # until a try brings nothing (a failure, or only stale work)
-        while futures and not all(f.is_done for f in futures) and time.monotonic() < until:
+        while first and not all(f.is_done for f in first) and time.monotonic() < until:
             wake = self.handler.next_wakeup() if firing else None
             if wake is not None and wake <= 0:
                 more = self._along(conn)
