@@ -218,6 +218,14 @@ class Handler:
         """Periodic work between polls (timers, aggregates), in a transaction of its own."""
         return ()
 
+    def with_poll(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        """Periodic work due now that goes out with the poll under way: called in its
+        transaction once its records are handled, before its outputs are produced, so what it
+        emits shares the poll's wait for the broker's acknowledgements instead of waiting
+        behind it for `tick` (under a backlog, that wait is most of a poll). A failure here is
+        rolled back alone and left to `tick`: it never counts against the poll's records."""
+        return ()
+
     def next_wakeup(self) -> float | None:
         """Seconds until `tick` has something to do, if sooner than the poll timeout."""
         return None

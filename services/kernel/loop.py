@@ -56,6 +56,10 @@ BATCH_TRIES = 3
 """Failures of a poll at the same offsets before its records are tried one at a time."""
 RECORD_TRIES = 3
 """Failures of one record tried alone before it is dead-lettered."""
+ALONG_S = 5.0
+"""How long, at most, work falling due is fired while a transaction's acks are outstanding."""
+ACK_CHECK_S = 0.005
+"""How often outstanding acks and work falling due are looked at meanwhile."""
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Waits between tries of a failing poll (the last repeats)."""
 STALLED_AFTER_S = 60.0
@@ -429,37 +433,69 @@ class WorkerRunner:
                 )
                 self._transaction(lambda conn: [self._encode(self.dead_letter(records[0], reason))])
             else:
-                self._transaction(lambda conn: self._process(records, conn))
+                self._transaction(
+                    lambda conn: self._process(records, conn) + self._along(conn), along=True
+                )
         except Exception as exc:
             self._failed(records, exc, alone=alone)
             return False
         self._progressed(records)
         return True
 
-    def _transaction(self, work: Callable[[psycopg.Connection], list[Outgoing]]) -> None:
-        """Run `work` in one transaction; its outputs are acknowledged before it commits."""
+    def _transaction(
+        self, work: Callable[[psycopg.Connection], list[Outgoing]], *, along: bool = False
+    ) -> None:
+        """Run `work` in one transaction; its outputs are acknowledged before it commits.
+        `along`: work falling due meanwhile goes out in it too (see `_produce_along`)."""
         assert self._pool is not None
         hooks = self.handler.hooks
         hooks.begin()
         try:
             with self._pool.connection() as conn, conn.transaction():
                 out = work(conn)
-                self._produce(out)
+                if along and type(self.handler).with_poll is not Handler.with_poll:
+                    self._produce_along(out, conn)
+                else:
+                    self._produce(out)
         except BaseException:
             hooks.rolled_back()
             raise
         hooks.committed()
 
     def _produce(self, out: list[Outgoing]) -> None:
-        if not out:
-            return
+        self._acknowledged(self._send(out))
+
+    def _produce_along(self, out: list[Outgoing], conn: psycopg.Connection) -> None:
+        """Produce `out`, and while the broker's acknowledgements of it are outstanding (for
+        up to ALONG_S), fire the handler's work as it falls due (`Handler.with_poll`) in the same
+        transaction and produce it too: a deadline passing during that wait — most of a
+        pass on a loaded broker — is not left for the next pass."""
+        futures = self._send(out)
+        first = list(futures)  # waited for; what fires meanwhile is acknowledged after them
+        until = time.monotonic() + ALONG_S
+        firing = True  # until a try brings nothing (a failure, or only stale work)
+        while first and not all(f.is_done for f in first) and time.monotonic() < until:
+            wake = self.handler.next_wakeup() if firing else None
+            if wake is not None and wake <= 0:
+                more = self._along(conn)
+                firing = bool(more)
+                futures += self._send(more)
+            else:
+                time.sleep(ACK_CHECK_S if wake is None else min(wake, ACK_CHECK_S))
+        self._acknowledged(futures)
+
+    def _send(self, out: list[Outgoing]) -> list[Any]:
         try:
-            futures = [
+            return [
                 self.producer.send(o.topic, key=o.key, value=o.value, headers=o.headers)
                 for o in out
             ]
         except Exception as exc:
             raise LoopFailure("send", exc) from exc
+
+    def _acknowledged(self, futures: list[Any]) -> None:
+        if not futures:
+            return
         try:
             self.producer.flush(timeout=60)
             for fut in futures:
@@ -548,7 +584,7 @@ class WorkerRunner:
         if now < self._tick_after:
             return
         try:
-            self._transaction(lambda conn: self._encode_all(self.handler.tick(conn)))
+            self._transaction(lambda conn: self._encode_all(self.handler.tick(conn)), along=True)
         except Exception as exc:
             self._tick_failures += 1
             delay = BACKOFF_S[min(self._tick_failures - 1, len(BACKOFF_S) - 1)]
@@ -584,6 +620,22 @@ class WorkerRunner:
             for rec in recs:
                 out.extend(self._process_one(rec, conn))
         return out
+
+    def _along(self, conn: psycopg.Connection) -> list[Outgoing]:
+        """The handler's due work that goes out with this poll (see `Handler.with_poll`)."""
+        mark = self.handler.hooks.mark()
+        try:
+            with conn.transaction():
+                return self._encode_all(self.handler.with_poll(conn))
+        except Exception as exc:
+            self.handler.hooks.savepoint_rolled_back(mark)
+            if passing(exc):
+                raise
+            self.metrics.loop_failures.labels(self.name, "tick").inc()
+            log.warning(
+                "%s: periodic work with a poll failed, left to the next pass: %r", self.name, exc
+            )
+            return []
 
     def _process_batch(self, recs: list[Record], conn: psycopg.Connection) -> list[Outgoing] | None:
         mark = self.handler.hooks.mark()

@@ -26,9 +26,8 @@ from schemas.registry import ALERTS, LIFECYCLE, NOTIFICATIONS, REGISTERED, ROUTE
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.clock import Clock
-from services.kernel.emit import Emit, decode
-from services.kernel.errors import PoisonMessage
-from services.kernel.handler import Handler, Record, Rejected
+from services.kernel.emit import Emit
+from services.kernel.handler import Handler, Record, Rejected, decode_all
 from services.kernel.sealing import status_secret
 from services.kernel.settings import Settings
 from services.kernel.signed_links import SURVEY, sign
@@ -86,6 +85,8 @@ class Notification(Handler):
         self.horizon = timedelta(hours=s.notify_history_horizon_hours)
         self.ack_wait = timedelta(seconds=s.notify_ack_wait_seconds)
         self.sender: Sender | None = None
+        self._known: store.Known | None = None
+        """The poll's complaints (see `handle_batch`)."""
         self._pending: list[tuple[Notice, str, Outcome, str | None, str]] = []
         """Notices of the poll not yet written to the outbox: (notice, complaint, outcome,
         detail, metric label)."""
@@ -121,30 +122,35 @@ class Notification(Handler):
     def handle_batch(
         self, records: list[Record], conn: psycopg.Connection
     ) -> Iterable[Emit | Rejected]:
-        """A whole poll: the notices it calls for are recorded in one statement at the end
-        (and before anything reads the outbox), not one per notice."""
-        out: list[Emit | Rejected] = []
+        """A whole poll: what is known of its complaints read in one statement and written
+        back in one, the notices it calls for recorded in one statement at the end (and before
+        anything reads the outbox), not one per notice."""
+        decoded, refused = decode_all(records)
+        out: list[Emit | Rejected] = list(refused)
         self._pending.clear()
-        for record in records:
-            try:
-                model, _ = decode(record.spec, record.value, record.headers)
-            except PoisonMessage as exc:
-                out.append(Rejected(record, exc))
-                continue
+        ids = (m.complaint_id for _, m, _ in decoded if not isinstance(m, Alert))
+        known = self._known = store.Known(conn, ids)
+        try:
             emits: list[Emit] = []
-            self._handle(model, conn, emits)
-            out.extend(emits)
-        emits = []
-        self._flush(conn, emits)
+            for _, model, _ in decoded:
+                self._handle(model, conn, emits)
+            self._flush(conn, emits)
+            known.write(conn)
+        finally:
+            self._known = None
         out.extend(emits)
         return out
+
+    @property
+    def known(self) -> store.Known:
+        assert self._known is not None, "only while a poll is handled"
+        return self._known
 
     def _handle(self, model: object, conn: psycopg.Connection, out: list[Emit]) -> None:
         now = self.clock.now()
         if isinstance(model, RegisteredComplaint):
             historical = now - model.occurred_at > self.horizon
-            facts = store.remember_registered(
-                conn,
+            facts = self.known.remember_registered(
                 model,
                 historical=historical,
                 ack_wait_until=None if historical else now + self.ack_wait,
@@ -153,7 +159,7 @@ class Notification(Handler):
             if historical or facts.resolve_deadline is not None:
                 self._acknowledge(conn, facts, out)
         elif isinstance(model, RoutedComplaint):
-            before, after = store.remember_routed(conn, model, now)
+            before, after = self.known.remember_routed(model, now)
             if after is not None and after is not before:
                 notices = self.composer.management(after)
                 if after.owner and (before is None or before.owner != after.owner):
@@ -171,7 +177,7 @@ class Notification(Handler):
 
     def _lifecycle(self, conn: psycopg.Connection, e: LifecycleEvent, out: list[Emit]) -> None:
         """Progress (coalesced), the resolution, and a survey answered before it went out."""
-        facts = store.facts(conn, e.complaint_id)
+        facts = self.known.facts(e.complaint_id)
         if facts is None or facts.reference is None:
             return  # never registered here: nobody to address
         now = self.clock.now()
@@ -179,7 +185,7 @@ class Notification(Handler):
             facts = replace(facts, historical=True)
         self._flush(conn, out)  # the outbox is read below: what this poll queued is in it
         if e.kind == LifecycleKind.SURVEY_ANSWERED:
-            store.mark_surveyed(conn, e.complaint_id, now)
+            self.known.mark_surveyed(e.complaint_id, now)
             store.supersede(conn, e.complaint_id, ["survey"], now, "answered before it was sent")
             return
         if e.kind == LifecycleKind.STATUS and e.status == Status.RESOLVED:
@@ -232,8 +238,7 @@ class Notification(Handler):
     def _sla(self, conn: psycopg.Connection, event: SlaEvent, out: list[Emit]) -> None:
         now = self.clock.now()
         if event.kind == SlaEventKind.STARTED and event.target == SlaTarget.RESOLVE:
-            facts = store.remember_deadline(
-                conn,
+            facts = self.known.remember_deadline(
                 event.complaint_id,
                 event.deadline,
                 now,
@@ -244,11 +249,11 @@ class Notification(Handler):
                 self._acknowledge(conn, facts, out)
             return
         if event.kind == SlaEventKind.STARTED and event.target == SlaTarget.FOLLOW_UP:
-            found = store.remember_follow_up(conn, event.complaint_id, event.deadline, now)
+            found = self.known.remember_follow_up(event.complaint_id, event.deadline, now)
             if found is not None and found.reference is not None and not event.historical:
                 self._survey(conn, found, event.deadline, out)
             return
-        found = store.facts(conn, event.complaint_id)
+        found = self.known.facts(event.complaint_id)
         facts = found or Facts(
             event.complaint_id,
             department=event.department,
@@ -301,7 +306,7 @@ class Notification(Handler):
         return f"{s.notify_survey_url.rstrip('/')}/{token}"
 
     def _acknowledge(self, conn: psycopg.Connection, facts: Facts, out: list[Emit]) -> None:
-        store.stop_waiting(conn, facts.complaint_id)
+        self.known.stop_waiting(facts.complaint_id)
         self._queue(conn, self._ack(facts), facts, out)
 
     def _ack(self, facts: Facts) -> Notice:

@@ -3,6 +3,8 @@ notification key, with its delivery state) and the outcomes awaiting publication
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,137 +80,200 @@ def _facts(row: tuple[Any, ...] | None) -> Facts | None:
     )
 
 
+_ROW = (*FACTS.split(", "), "ack_wait_until", "routed_version", "updated_at")
+"""Every column of `notification.complaints`, FACTS first."""
+_NEW = {c: None for c in _ROW} | {
+    "description": "",
+    "historical": False,
+    "sensitive": False,
+    "special_periods": [],
+    "surveyed": False,
+    "safety": False,
+}
+"""A row as the table's defaults make it."""
+_TYPES = {
+    "historical": "bool",
+    "sensitive": "bool",
+    "surveyed": "bool",
+    "safety": "bool",
+    "special_periods": "text",  # as JSON: unnest cannot take an array of arrays
+    "occurred_at": "timestamptz",
+    "resolve_deadline": "timestamptz",
+    "follow_up_deadline": "timestamptz",
+    "ack_wait_until": "timestamptz",
+    "updated_at": "timestamptz",
+    "routed_version": "int",
+}
+
+
+class Known:
+    """What notification knows of one poll's complaints: read in one statement, changed
+    record by record in memory exactly as the statements of the same names would change
+    the table, and written back in one (`write`).
+
+    Rows hold what the table would give back (enum values as text, times in the session's
+    time zone), so a record sees the complaint as it would have read it from the table.
+    """
+
+    def __init__(self, conn: psycopg.Connection, complaint_ids: Iterable[str]) -> None:
+        self.tz = conn.info.timezone
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.changed: set[str] = set()
+        ids = list(set(complaint_ids))
+        if ids:
+            for r in conn.execute(
+                f"SELECT {', '.join(_ROW)} FROM notification.complaints"
+                " WHERE complaint_id = ANY(%s) FOR UPDATE",
+                (ids,),
+            ).fetchall():
+                self.rows[r[0]] = dict(zip(_ROW, r, strict=True))
+
+    def _t(self, at: datetime | None) -> datetime | None:
+        return None if at is None else at.astimezone(self.tz)
+
+    def _facts(self, row: dict[str, Any] | None) -> Facts | None:
+        return None if row is None else _facts(tuple(row[c] for c in _ROW[:-3]))
+
+    def _upsert(self, complaint_id: str, **values: Any) -> dict[str, Any]:
+        row = self.rows.get(complaint_id)
+        if row is None:
+            row = self.rows[complaint_id] = {**_NEW, "complaint_id": complaint_id}
+        row.update(values)
+        self.changed.add(complaint_id)
+        return row
+
+    def facts(self, complaint_id: str) -> Facts | None:
+        """As `facts` reads it."""
+        return self._facts(self.rows.get(complaint_id))
+
+    def remember_registered(
+        self,
+        m: RegisteredComplaint,
+        *,
+        historical: bool,
+        ack_wait_until: datetime | None,
+        now: datetime,
+    ) -> Facts:
+        """As `remember_registered` does."""
+        before = self.rows.get(m.complaint_id)
+        waited = before is not None and before["reference"] is not None
+        row = self._upsert(
+            m.complaint_id,
+            reference=m.reference,
+            language=m.language.value,
+            time_zone=m.time_zone,
+            utc_offset=m.source_utc_offset,
+            customer_token=m.customer_token,
+            subject=m.subject,
+            description=m.description,
+            category=(before or {}).get("category") or m.category,
+            occurred_at=self._t(m.occurred_at),
+            historical=historical,
+            ack_wait_until=before["ack_wait_until"] if waited else self._t(ack_wait_until),  # type: ignore[index]
+            updated_at=self._t(now),
+            source=m.source,
+            external_ref=m.external_ref,
+            contact_kind=contact_kind(m.contact_masked),
+        )
+        found = self._facts(row)
+        assert found is not None
+        return found
+
+    def remember_routed(self, r: RoutedComplaint, now: datetime) -> tuple[Facts | None, Facts]:
+        """As `remember_routed` does."""
+        row = self.rows.get(r.complaint_id)
+        before = self._facts(row)
+        if row is not None and (row["routed_version"] or 0) >= r.version:
+            return before, before  # type: ignore[return-value]
+        row = self._upsert(
+            r.complaint_id,
+            category=r.category,
+            owner=r.owner,
+            department=r.department,
+            priority=r.priority.value,
+            sensitive=r.sensitive,
+            special_periods=list(r.special_periods),
+            routed_version=r.version,
+            updated_at=self._t(now),
+            safety="safety" in r.tags,
+        )
+        return before, self._facts(row)  # type: ignore[return-value]
+
+    def remember_deadline(
+        self,
+        complaint_id: str,
+        deadline: datetime,
+        now: datetime,
+        *,
+        priority: Priority,
+        department: str,
+    ) -> Facts:
+        """As `remember_deadline` does."""
+        before = self.rows.get(complaint_id) or {}
+        row = self._upsert(
+            complaint_id,
+            resolve_deadline=self._t(deadline),
+            updated_at=self._t(now),
+            priority=before.get("priority") or priority.value,
+            department=before.get("department") or department,
+        )
+        found = self._facts(row)
+        assert found is not None
+        return found
+
+    def stop_waiting(self, complaint_id: str) -> None:
+        """As `stop_waiting` does."""
+        if complaint_id in self.rows:
+            self._upsert(complaint_id, ack_wait_until=None)
+
+    def remember_follow_up(
+        self, complaint_id: str, deadline: datetime, now: datetime
+    ) -> Facts | None:
+        """As `remember_follow_up` does."""
+        if complaint_id not in self.rows:
+            return None
+        return self._facts(
+            self._upsert(
+                complaint_id,
+                follow_up_deadline=self._t(deadline),
+                surveyed=False,
+                updated_at=self._t(now),
+            )
+        )
+
+    def mark_surveyed(self, complaint_id: str, now: datetime) -> None:
+        """As `mark_surveyed` does."""
+        if complaint_id in self.rows:
+            self._upsert(complaint_id, surveyed=True, updated_at=self._t(now))
+
+    def write(self, conn: psycopg.Connection) -> None:
+        """Every changed row, in one statement."""
+        if not self.changed:
+            return
+        rows = [self.rows[c] for c in self.changed]
+        columns = [[row[c] for row in rows] for c in _ROW]
+        periods = _ROW.index("special_periods")
+        columns[periods] = [json.dumps(p) for p in columns[periods]]
+        conn.execute(
+            f"INSERT INTO notification.complaints ({', '.join(_ROW)})"
+            f" SELECT {', '.join(_PICK)} FROM unnest("
+            + ", ".join(f"%s::{_TYPES.get(c, 'text')}[]" for c in _ROW)
+            + f") AS u({', '.join(_ROW)}) ON CONFLICT (complaint_id) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ROW[1:]),
+            columns,
+        )
+        self.changed.clear()
+
+
+_PERIODS = "ARRAY(SELECT jsonb_array_elements_text(special_periods::jsonb))"
+_PICK = [_PERIODS if c == "special_periods" else c for c in _ROW]
+
+
 def contact_kind(masked: str | None) -> str | None:
     """'email' or 'phone', from the masked contact (`j***@example.com`, `138****5678`)."""
     if not masked:
         return None
     return "email" if "@" in masked else "phone"
-
-
-def facts(conn: psycopg.Connection, complaint_id: str) -> Facts | None:
-    row = conn.execute(
-        f"SELECT {FACTS} FROM notification.complaints WHERE complaint_id = %s", (complaint_id,)
-    ).fetchone()
-    return _facts(row)
-
-
-def remember_registered(
-    conn: psycopg.Connection,
-    m: RegisteredComplaint,
-    *,
-    historical: bool,
-    ack_wait_until: datetime | None,
-    now: datetime,
-) -> Facts:
-    row = conn.execute(
-        "INSERT INTO notification.complaints (complaint_id, reference, language, time_zone,"
-        " utc_offset, customer_token, subject, description, category, occurred_at, historical,"
-        " ack_wait_until, updated_at, source, external_ref, contact_kind)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (complaint_id) DO UPDATE SET reference = EXCLUDED.reference,"
-        " language = EXCLUDED.language, time_zone = EXCLUDED.time_zone,"
-        " utc_offset = EXCLUDED.utc_offset, customer_token = EXCLUDED.customer_token,"
-        " subject = EXCLUDED.subject, description = EXCLUDED.description,"
-        " category = COALESCE(notification.complaints.category, EXCLUDED.category),"
-        " occurred_at = EXCLUDED.occurred_at, historical = EXCLUDED.historical,"
-        " ack_wait_until = CASE WHEN notification.complaints.reference IS NULL"
-        "   THEN EXCLUDED.ack_wait_until ELSE notification.complaints.ack_wait_until END,"
-        " updated_at = EXCLUDED.updated_at, source = EXCLUDED.source,"
-        " external_ref = EXCLUDED.external_ref, contact_kind = EXCLUDED.contact_kind"
-        f" RETURNING {FACTS}",
-        (
-            m.complaint_id,
-            m.reference,
-            m.language.value,
-            m.time_zone,
-            m.source_utc_offset,
-            m.customer_token,
-            m.subject,
-            m.description,
-            m.category,
-            m.occurred_at,
-            historical,
-            ack_wait_until,
-            now,
-            m.source,
-            m.external_ref,
-            contact_kind(m.contact_masked),
-        ),
-    ).fetchone()
-    found = _facts(row)
-    assert found is not None
-    return found
-
-
-def remember_routed(
-    conn: psycopg.Connection, r: RoutedComplaint, now: datetime
-) -> tuple[Facts | None, Facts]:
-    """The facts before and after this routing decision (an older version changes nothing)."""
-    before = _facts(
-        conn.execute(
-            f"SELECT {FACTS} FROM notification.complaints WHERE complaint_id = %s FOR UPDATE",
-            (r.complaint_id,),
-        ).fetchone()
-    )
-    row = conn.execute(
-        "INSERT INTO notification.complaints (complaint_id, category, owner, department, priority,"
-        " sensitive, special_periods, routed_version, updated_at, safety)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (complaint_id) DO UPDATE SET category = EXCLUDED.category,"
-        " owner = EXCLUDED.owner, department = EXCLUDED.department,"
-        " priority = EXCLUDED.priority, sensitive = EXCLUDED.sensitive,"
-        " special_periods = EXCLUDED.special_periods, routed_version = EXCLUDED.routed_version,"
-        " safety = EXCLUDED.safety,"
-        " updated_at = EXCLUDED.updated_at"
-        " WHERE COALESCE(notification.complaints.routed_version, 0) < EXCLUDED.routed_version"
-        f" RETURNING {FACTS}",
-        (
-            r.complaint_id,
-            r.category,
-            r.owner,
-            r.department,
-            r.priority.value,
-            r.sensitive,
-            list(r.special_periods),
-            r.version,
-            now,
-            "safety" in r.tags,
-        ),
-    ).fetchone()
-    after = _facts(row)
-    return before, after if after is not None else before  # type: ignore[return-value]
-
-
-def remember_deadline(
-    conn: psycopg.Connection,
-    complaint_id: str,
-    deadline: datetime,
-    now: datetime,
-    *,
-    priority: Priority,
-    department: str,
-) -> Facts:
-    """The resolve deadline, and the SLA's priority and department until routing's own
-    decision is seen (topics arrive in any order; routing's decision wins)."""
-    row = conn.execute(
-        "INSERT INTO notification.complaints (complaint_id, resolve_deadline, updated_at,"
-        " priority, department) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (complaint_id) DO UPDATE"
-        " SET resolve_deadline = EXCLUDED.resolve_deadline, updated_at = EXCLUDED.updated_at,"
-        " priority = COALESCE(notification.complaints.priority, EXCLUDED.priority),"
-        " department = COALESCE(notification.complaints.department, EXCLUDED.department)"
-        f" RETURNING {FACTS}",
-        (complaint_id, deadline, now, priority.value, department),
-    ).fetchone()
-    found = _facts(row)
-    assert found is not None
-    return found
-
-
-def stop_waiting(conn: psycopg.Connection, complaint_id: str) -> None:
-    conn.execute(
-        "UPDATE notification.complaints SET ack_wait_until = NULL WHERE complaint_id = %s",
-        (complaint_id,),
-    )
 
 
 def waited_long_enough(conn: psycopg.Connection, now: datetime, limit: int = 200) -> list[Facts]:
@@ -306,25 +371,6 @@ def supersede(
             [(key, attempts, detail, now) for key, attempts in rows],
         )
     return len(rows)
-
-
-def remember_follow_up(
-    conn: psycopg.Connection, complaint_id: str, deadline: datetime, now: datetime
-) -> Facts | None:
-    row = conn.execute(
-        "UPDATE notification.complaints SET follow_up_deadline = %s, surveyed = false,"
-        f" updated_at = %s WHERE complaint_id = %s RETURNING {FACTS}",
-        (deadline, now, complaint_id),
-    ).fetchone()
-    return _facts(row)
-
-
-def mark_surveyed(conn: psycopg.Connection, complaint_id: str, now: datetime) -> None:
-    conn.execute(
-        "UPDATE notification.complaints SET surveyed = true, updated_at = %s"
-        " WHERE complaint_id = %s",
-        (now, complaint_id),
-    )
 
 
 @dataclass(frozen=True)

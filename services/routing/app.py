@@ -21,7 +21,7 @@ from schemas.registry import LIFECYCLE, REGISTERED, ROUTED
 from schemas.routed import RoutedComplaint
 from services.kernel.emit import Emit, decode
 from services.kernel.errors import PoisonMessage
-from services.kernel.handler import Handler, Record
+from services.kernel.handler import Handler, Record, Rejected, decode_all
 from services.routing import model_store, store
 from services.routing.keeper import ModelKeeper
 from services.routing.metrics import RoutingMetrics
@@ -56,6 +56,7 @@ _decision = TypeAdapter(Decision)
 class Routing(Handler):
     name = "routing"
     inputs = (REGISTERED, LIFECYCLE)
+    batched = True
     schema = "routing"
     migrations = MIGRATIONS
     settings_class = RoutingSettings
@@ -87,15 +88,46 @@ class Routing(Handler):
         else:
             self.problems.report(CLASSIFIER_MODEL, problem, subject=subject)
 
-    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
-        model, cause = decode(record.spec, record.value, record.headers)
-        if isinstance(model, RegisteredComplaint):
-            return self._first(model, cause.id, conn)
-        assert isinstance(model, LifecycleEvent)
-        return self._change(model, cause.id, record, conn)
+    def handle_batch(
+        self, records: list[Record], conn: psycopg.Connection
+    ) -> Iterable[Emit | Rejected]:
+        """A whole poll: the decisions, held and applied changes of its complaints read in one
+        statement per table, each record decided in order on that working copy (the next
+        record of a complaint, and the owners' load, see this one's effect), and every change
+        written in one statement per table."""
+        decoded, refused = decode_all(records)
+        out: list[Emit | Rejected] = list(refused)
+        firsts = [m.complaint_id for _, m, _ in decoded if isinstance(m, RegisteredComplaint)]
+        poll = store.Poll.read(
+            conn,
+            (m.complaint_id for _, m, _ in decoded),
+            registered=firsts,
+            causes=(e.id for _, m, e in decoded if isinstance(m, LifecycleEvent)),
+        )
+        for record, model, cause in decoded:
+            try:
+                if isinstance(model, RegisteredComplaint):
+                    out += self._first(model, cause.id, poll, conn)
+                else:
+                    out += self._change(model, cause.id, record, poll, conn)
+            except PoisonMessage as exc:  # refused before it changed anything
+                out.append(Rejected(record, exc))
+        poll.write(conn)
+        return out
 
-    def _first(self, c: RegisteredComplaint, cause: str, conn: psycopg.Connection) -> list[Emit]:
-        row = store.decision_of(conn, c.complaint_id)
+    def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
+        """One record on its own (a poll of one)."""
+        out: list[Emit] = []
+        for result in self.handle_batch([record], conn):
+            if isinstance(result, Rejected):
+                raise result.error
+            out.append(result)
+        return out
+
+    def _first(
+        self, c: RegisteredComplaint, cause: str, poll: store.Poll, conn: psycopg.Connection
+    ) -> list[Emit]:
+        row = poll.decision_of(c.complaint_id)
         if row is not None and row[0] is not None:
             return []  # already decided (a replay): the decision went out then
         is_open = row[1] if row is not None else True
@@ -109,7 +141,7 @@ class Routing(Handler):
             region=c.region,
             on=local_date(c.occurred_at, time_zone=c.time_zone, utc_offset=c.source_utc_offset),
             language=c.language,
-            load=store.open_load(conn),
+            load=poll.load,
             router=self.router,
         )
         out = [
@@ -118,24 +150,31 @@ class Routing(Handler):
                 decision,
                 c.occurred_at,
                 cause,
-                conn,
+                poll,
                 is_open=is_open,
                 source=c.source,
             )
         ]
         # Changes that came before this decision (topics are read side by side, so under a
         # backlog a transfer can overtake its complaint), in the order they happened.
-        for held in store.release_changes(conn, c.complaint_id):
+        for held in poll.release_changes(c.complaint_id):
             rec = _held_record(held)
             try:
                 e, _ = decode(LIFECYCLE, held.value, held.headers)
-                out += self._change(e, held.cause, rec, conn)
+                out += self._change(e, held.cause, rec, poll, conn)
             except PoisonMessage as exc:
+                if exc.reason == "reroute_refused":  # counted as applied: not refused again
+                    poll.first_application(held.cause, c.complaint_id, self.clock.now())
                 out.append(self.reject(rec, exc))
         return out
 
     def _change(
-        self, e: LifecycleEvent, cause: str, record: Record, conn: psycopg.Connection
+        self,
+        e: LifecycleEvent,
+        cause: str,
+        record: Record,
+        poll: store.Poll,
+        conn: psycopg.Connection,
     ) -> list[Emit]:
         change: Change | None = None
         if e.kind == LifecycleKind.TRANSFER:
@@ -156,22 +195,23 @@ class Routing(Handler):
         elif e.status == Status.REOPENED:
             change = Reopen(by=e.agent or "customer", note=e.note or "")
         elif e.status in CLOSING:
-            store.close(conn, e.complaint_id, self.clock.now())
+            poll.close(e.complaint_id, self.clock.now())
             return []
         if change is None:
             return []
-        row = store.decision_of(conn, e.complaint_id)
+        row = poll.decision_of(e.complaint_id)
         if row is None or row[0] is None:
             # Before the first decision: held, and applied when the decision is made.
-            store.hold_change(conn, _to_held(cause, e.complaint_id, record, self.clock.now()))
+            poll.hold_change(_to_held(cause, e.complaint_id, record, self.clock.now()))
             return []
-        if not store.first_application(conn, cause, e.complaint_id, self.clock.now()):
+        if cause in poll.applied:
             return []  # applied before (a replay): its decision went out then
         previous = _decision.validate_python(row[0])
         try:
-            decision = self.router.reroute(previous, change, load=store.open_load(conn))
+            decision = self.router.reroute(previous, change, load=poll.load)
         except RerouteError as exc:
             raise PoisonMessage("reroute_refused", [str(exc)]) from exc
+        poll.first_application(cause, e.complaint_id, self.clock.now())
         if isinstance(change, CategoryCorrection) and previous.facts.text.strip():
             # An agent's correction is a label: the next training learns from it.
             model_store.record_correction(
@@ -183,7 +223,7 @@ class Routing(Handler):
                 decision,
                 e.occurred_at,
                 cause,
-                conn,
+                poll,
                 is_open=row[1] or isinstance(change, Reopen),
                 source=row[2],
             )
@@ -195,14 +235,13 @@ class Routing(Handler):
         d: Decision,
         occurred_at: datetime,
         cause: str,
-        conn: psycopg.Connection,
+        poll: store.Poll,
         *,
         is_open: bool,
         source: str | None,
     ) -> Emit:
         now = self.clock.now()
-        store.save(
-            conn,
+        poll.save(
             complaint_id,
             d,
             is_open=is_open,

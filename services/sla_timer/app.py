@@ -297,11 +297,19 @@ class SlaTimer(Handler):
         return SOON_BATCH if wake is not None and wake < SOON_S else None
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
-        now = self.clock.now()
         self._gauge(conn)
+        return self._fire_due(conn)
+
+    def with_poll(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        """Steps that fell due while the poll was handled go out with it (see the base)."""
+        return self._fire_due(conn)
+
+    def _fire_due(self, conn: psycopg.Connection) -> list[Emit]:
+        """Fire the steps due by now (at most FIRE_LIMIT of them)."""
+        now = self.clock.now()
         entries = self.queue.pop_due(now.timestamp(), FIRE_LIMIT)
         if not entries:
-            return ()
+            return []
         # Fired only if this transaction commits: otherwise they are due again.
         self.after_rollback(lambda: self.queue.extend(entries))
         rows = store.by_keys(conn, [(e[1], e[2]) for e in entries])

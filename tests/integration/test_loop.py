@@ -65,6 +65,7 @@ class Faults:
     """What goes wrong, and how many more times."""
 
     tick: int = 0
+    along: int = 0
     flush: int = 0
     commit: int = 0
     kill_db_at: set[bytes] = field(default_factory=set)
@@ -155,6 +156,28 @@ class SmallPolls(BatchEcho):
     ) -> Iterable[Emit | Rejected]:
         SmallPolls.sizes.append(len(records))
         return super().handle_batch(records, conn)
+
+
+class WithPolls(BatchEcho):
+    """Has one output due that goes out with a poll (see `Handler.with_poll`), once."""
+
+    def batch_limit(self) -> int | None:
+        return 4  # polls enough for the due work's failures and its success
+
+    def start(self, conn: psycopg.Connection) -> None:
+        super().start(conn)
+        self.along = False
+
+    def with_poll(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        if self.along:
+            return ()
+        conn.execute("INSERT INTO looptest.ticks VALUES (2)")
+        if FAULTS.along > 0:
+            FAULTS.along -= 1
+            raise RuntimeError("the work due with the poll failed")
+        self.after_commit(lambda: setattr(self, "along", True))
+        event = CloudEvent(id="along", type=OUT.ce_type, source="/test", time=self.clock.now())
+        return [Emit(OUT, "along", Out(partition=-2, offset=-2, text="along"), event)]
 
 
 def _echo(record: Record, text: str) -> Emit:
@@ -337,6 +360,21 @@ def test_a_failing_periodic_job_does_not_sink_the_records(loop):
     assert len(echoed) == 25 and not dead
     ticks = [d for _, d in result["outputs"] if d["offset"] == -1]
     assert ticks and all(h["ce_id"] == b"tick" for h, d in result["outputs"] if d["offset"] == -1)
+
+
+def test_work_due_with_a_poll_goes_out_with_it_and_its_failure_sinks_no_record(loop, cf):
+    # Given a handler with work due, failing the first two times it is tried with a poll,
+    # and more polls than that
+    FAULTS.along = 2
+    result = loop(values(25), handler=WithPolls)
+    # Then every record went through once, none dead-lettered
+    echoed, dead = accounted(result)
+    assert len(echoed) == 25 and not dead
+    # And the due work went out once, its failed tries rolled back alone
+    along = [d for _, d in result["outputs"] if d["offset"] == -2]
+    assert len(along) == 1 and FAULTS.along == 0
+    with psycopg.connect(cf.db_url()) as conn:
+        assert conn.execute("SELECT count(*) FROM looptest.ticks WHERE n = 2").fetchone() == (1,)
 
 
 def test_a_flush_that_times_out_is_retried_without_loss(loop):
