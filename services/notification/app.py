@@ -180,7 +180,14 @@ class Notification(Handler):
         self._flush(conn, out)  # the outbox is read below: what this poll queued is in it
         if e.kind == LifecycleKind.SURVEY_ANSWERED:
             store.mark_surveyed(conn, e.complaint_id, now)
-            store.supersede(conn, e.complaint_id, ["survey"], now, "answered before it was sent")
+            self.after_commit(self.metrics.surveys_closed.labels("answered").inc)
+            store.supersede(
+                conn,
+                e.complaint_id,
+                ["survey", "survey_reminder"],
+                now,
+                "answered before it was sent",
+            )
             return
         if e.kind == LifecycleKind.STATUS and e.status == Status.RESOLVED:
             store.supersede(
@@ -281,6 +288,10 @@ class Notification(Handler):
             valid=timedelta(days=s.notify_survey_valid_days),
         )
         self._queue(conn, notice, facts, out)
+        reminder = self.customers.survey_reminder(
+            facts, deadline, valid=timedelta(days=s.notify_survey_valid_days)
+        )
+        self._queue(conn, reminder, facts, out)
 
     def _survey_link(self, facts: Facts, expires: datetime) -> str | None:
         """The signed address of the survey page (one answer per complaint)."""
@@ -382,8 +393,15 @@ class Notification(Handler):
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         out: list[Emit] = []
-        for facts in store.waited_long_enough(conn, self.clock.now()):
+        now = self.clock.now()
+        for facts in store.waited_long_enough(conn, now):
             self._queue(conn, self._ack(facts), facts, out)
+        valid = timedelta(days=self.settings.notify_survey_valid_days)
+        unanswered = store.close_unanswered(conn, now - valid, now)
+        if unanswered:  # recorded and counted; nobody is told
+            self.after_commit(
+                partial(self.metrics.surveys_closed.labels("no_answer").inc, unanswered)
+            )
         self._flush(conn, out)
         done = store.unpublished(conn)
         for o in done:

@@ -313,7 +313,7 @@ def remember_follow_up(
 ) -> Facts | None:
     row = conn.execute(
         "UPDATE notification.complaints SET follow_up_deadline = %s, surveyed = false,"
-        f" updated_at = %s WHERE complaint_id = %s RETURNING {FACTS}",
+        f" survey_closed = NULL, updated_at = %s WHERE complaint_id = %s RETURNING {FACTS}",
         (deadline, now, complaint_id),
     ).fetchone()
     return _facts(row)
@@ -321,10 +321,24 @@ def remember_follow_up(
 
 def mark_surveyed(conn: psycopg.Connection, complaint_id: str, now: datetime) -> None:
     conn.execute(
-        "UPDATE notification.complaints SET surveyed = true, updated_at = %s"
-        " WHERE complaint_id = %s",
+        "UPDATE notification.complaints SET surveyed = true, survey_closed = 'answered',"
+        " updated_at = %s WHERE complaint_id = %s",
         (now, complaint_id),
     )
+
+
+def close_unanswered(
+    conn: psycopg.Connection, expired_before: datetime, now: datetime, limit: int = 500
+) -> int:
+    """Surveys whose follow-up deadline is before `expired_before` (their link no longer
+    works) and that nobody answered: closed as `no_answer`; how many."""
+    return conn.execute(
+        "UPDATE notification.complaints SET survey_closed = 'no_answer', updated_at = %s"
+        " WHERE complaint_id IN (SELECT complaint_id FROM notification.complaints"
+        "  WHERE follow_up_deadline < %s AND survey_closed IS NULL AND NOT surveyed"
+        "  ORDER BY follow_up_deadline LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (now, expired_before, limit),
+    ).rowcount
 
 
 @dataclass(frozen=True)

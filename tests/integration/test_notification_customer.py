@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook
 
@@ -19,7 +20,7 @@ from schemas.common import Channel, Language, Priority, Status
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.registry import ALERTS, LIFECYCLE
 from schemas.sla import SlaEventKind
-from services.devstack.mailcatcher import read_mail
+from services.devstack.mailcatcher import ChatCatcher, read_mail
 from tests.conftest import wait_for, wait_ready
 from tests.http_receiver import Receiver
 from tests.integration import test_notification_delivery as delivery
@@ -263,3 +264,113 @@ def test_a_recipient_s_hourly_limit_defers_and_history_from_the_sla_timer_is_not
     [skipped] = wait_for(lambda: seen("sla_breach", "skipped"), what="the breach skipped")  # type: ignore[misc]
     assert skipped["detail"].startswith("historical")
     assert len(read_mail(mail.folder)) == 1
+
+
+def test_an_unanswered_survey_is_reminded_once_then_closed_as_no_answer(
+    cf, scenario, mail, worker_factory
+):
+    # Given the worker sending surveys at once, with links that work 3 s past the deadline
+    worker = worker_factory(
+        "notification",
+        cf,
+        **scenario.env(
+            CF_NOTIFY_SURVEY_DELAY_SECONDS="0",
+            CF_NOTIFY_SURVEY_VALID_DAYS="0.00004",
+            CF_NOTIFY_SURVEY_URL="https://complaints.example.com/v1/survey",
+        ),
+    )
+    wait_ready([worker])
+    answers, silent = "c1000000-0000-0000-0000-00000000b0a1", "c1000000-0000-0000-0000-00000000b0a2"
+    to = {answers: "answers@example.com", silent: "silent@example.com"}
+    # When both complaints are resolved and their follow-up targets start (due in 8 s)
+    for cid in (answers, silent):
+        register(scenario, cid, email=to[cid])
+        scenario.routed(cid, "cn-finance-01", Priority.P3)
+        scenario.sla(cid, SlaEventKind.STARTED, datetime.now(UTC) + timedelta(days=3))
+        lifecycle(scenario, cid, f"{cid}-done", status=Status.RESOLVED, corrective_action="退款")
+    deadline = datetime.now(UTC) + timedelta(seconds=8)
+    for cid in (answers, silent):
+        scenario.sla(cid, SlaEventKind.STARTED, deadline, target="follow_up")
+    survey = "请为我们的服务打分（受理编号 CF-{}-TEST）"
+    for cid in (answers, silent):
+        wait_for(lambda c=cid: survey.format(c[-4:].upper()) in customer_mails(mail.folder, to[c]),
+                 what="the survey")  # fmt: skip
+    # and one customer answers before the deadline
+    lifecycle(scenario, answers, f"{answers}-survey", kind=LifecycleKind.SURVEY_ANSWERED, score=4)
+
+    # Then the silent one is reminded once, at the deadline, with the same link
+    reminded = "提醒：" + survey.format(silent[-4:].upper())
+    wait_for(lambda: reminded in customer_mails(mail.folder, to[silent]), timeout=60,
+             what="the one reminder")  # fmt: skip
+    # and the one who answered is not: the reminder waiting for them is skipped
+    keys = {}
+
+    def outcomes() -> bool:
+        for m in scenario.outcomes.poll():
+            o = json.loads(m.value)
+            keys.setdefault(o["notification_key"], []).append(o["outcome"])
+        return any(k.startswith(f"{answers}:survey_reminder:") and "skipped" in v
+                   for k, v in keys.items())  # fmt: skip
+
+    wait_for(outcomes, what="the answered survey's reminder skipped")
+    # When the link has expired, Then the silent survey is closed as no answer, counted
+    closed = 'complaintflow_surveys_closed_total{outcome="no_answer"} 1.0'
+    wait_for(lambda: closed in worker.metrics(), timeout=60, what="the survey closed unanswered")
+    assert 'complaintflow_surveys_closed_total{outcome="answered"} 1.0' in worker.metrics()
+    with psycopg.connect(cf.db_url()) as conn:
+        found = conn.execute(
+            "SELECT complaint_id, survey_closed FROM notification.complaints"
+            " WHERE complaint_id = ANY(%s)",
+            ([answers, silent],),
+        )
+        rows = dict(found.fetchall())
+    assert rows == {answers: "answered", silent: "no_answer"}
+    # and nobody else was told: each customer got the acknowledgement, the resolution and the
+    # survey (and the silent one its reminder); staff only the owner's assignment
+    expected = {to[answers]: 3, to[silent]: 4, "li.na@complaintflow.example": 2}
+    wait_for(
+        lambda: {r: len(s) for r, s in delivery.by_recipient(mail.folder).items()} == expected,
+        what=f"exactly {expected}",
+    )
+    assert not [s for s in customer_mails(mail.folder, to[answers]) if s.startswith("提醒")]
+
+
+def test_a_breach_with_escalation_reaches_people_on_chat(cf, scenario, mail, worker_factory):
+    # Given the worker posting to a chat webhook (make run's local chat catcher) and the
+    # shipped roster, whose people have chat handles
+    chat = ChatCatcher(mail.handler).start()
+    try:
+        worker = worker_factory("notification", cf, **scenario.env(**chat.env))
+        wait_ready([worker])
+        # When a complaint owned by 李娜 breaches and escalates to the team lead and manager
+        c = "c1000000-0000-0000-0000-00000000c4a7"
+        deadline = datetime.now(UTC) + timedelta(days=1)
+        register(scenario, c, email="chat-case@example.com")
+        scenario.routed(c, "cn-finance-01", Priority.P2)
+        scenario.sla(c, SlaEventKind.STARTED, deadline)
+        scenario.sla(c, SlaEventKind.BREACHED, deadline, late_by_seconds=0.1)
+        scenario.sla(c, SlaEventKind.ESCALATED, deadline, level=2, escalated_to="team_lead")
+        scenario.sla(c, SlaEventKind.ESCALATED, deadline, level=3,
+                     escalated_to="department_manager")  # fmt: skip
+
+        # Then each of them has the notice on chat as well as by mail, once, in their language
+        def on_chat() -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for m in read_mail(mail.folder):
+                if m.channel == "chat":
+                    out.setdefault(m.recipients[0], []).append(m.subject)
+            return out
+
+        wanted = {"@li.na": 2, "@zhou.ting": 1, "@huang.jianguo": 1}  # assigned, breach; levels
+        wait_for(lambda: {h: len(s) for h, s in on_chat().items()} == wanted,
+                 what=f"chat posts {wanted}")  # fmt: skip
+        got = on_chat()
+        assert got["@zhou.ting"][0].startswith("升级") and "CF-C4A7-TEST" in got["@zhou.ting"][0]
+        assert all("CF-C4A7-TEST" in s for subjects in got.values() for s in subjects)
+        outcomes = scenario.final(2 * 4 + 1)  # four staff notices on two channels, the ack
+        chat_sent = [o for o in outcomes if o["channel"] == "chat" and o["outcome"] == "sent"]
+        assert len(chat_sent) == len({o["notification_key"] for o in chat_sent}) == 4
+        assert all(o["recipient"] in ("cn-finance-01", "lead-cn-finance", "mgr-finance")
+                   for o in chat_sent)  # fmt: skip
+    finally:
+        chat.stop()
