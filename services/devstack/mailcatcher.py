@@ -47,7 +47,7 @@ class Catcher:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self._seq = itertools.count(len(list(folder.glob("*.eml"))) + 1)
+        self._seq = itertools.count(len(kept(folder)) + 1)
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -166,10 +166,15 @@ def chat_message(handle: str, text: str) -> EmailMessage:
     return msg
 
 
+def kept(folder: Path) -> list[Path]:
+    """The messages kept in `folder`, oldest first (not one still being written)."""
+    return sorted(p for p in folder.glob("*.eml") if not p.name.startswith("."))
+
+
 def read_mail(folder: Path) -> list[Caught]:
     """Every mail kept in `folder`, oldest first."""
     out = []
-    for path in sorted(folder.glob("*.eml")):
+    for path in kept(folder):
         raw = path.read_bytes()
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)

@@ -18,7 +18,8 @@ from standardwebhooks.webhooks import Webhook
 from schemas.alerts import Alert, AlertKind, AlertStatus
 from schemas.common import Channel, Language, Priority, Status
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.registry import ALERTS, LIFECYCLE
+from schemas.registry import ALERTS, LIFECYCLE, ROUTED
+from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEventKind
 from services.devstack.mailcatcher import ChatCatcher, read_mail
 from tests.conftest import wait_for, wait_ready
@@ -372,5 +373,88 @@ def test_a_breach_with_escalation_reaches_people_on_chat(cf, scenario, mail, wor
         assert len(chat_sent) == len({o["notification_key"] for o in chat_sent}) == 4
         assert all(o["recipient"] in ("cn-finance-01", "lead-cn-finance", "mgr-finance")
                    for o in chat_sent)  # fmt: skip
+    finally:
+        chat.stop()
+
+
+def routed_marked(s: Scenario, cid: str, owner: str, **marks: object) -> None:
+    """A P3 routing decision carrying routing's marks (sensitive, special periods)."""
+    now = datetime.now(UTC)
+    s.publish(
+        ROUTED,
+        cid,
+        RoutedComplaint(
+            complaint_id=cid,
+            version=1,
+            category="billing",
+            department="finance",
+            queue="billing",
+            owner=owner,
+            priority=Priority.P3,
+            sla_policy="standard-P3",
+            reasons=["test"],
+            occurred_at=now,
+            routed_at=now,
+            **marks,
+        ),
+    )
+
+
+def test_management_hears_of_sensitive_and_special_period_ones_and_staff_chat_keeps_quiet(
+    cf, scenario, mail, worker_factory
+):
+    # Given quiet hours around now in Shanghai (where 李娜 and the finance managers are), chat
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    quiet = f"{local - timedelta(hours=1):%H:%M}-{local + timedelta(hours=2):%H:%M}"
+    chat = ChatCatcher(mail.handler).start()
+    try:
+        worker = worker_factory(
+            "notification", cf, **scenario.env(CF_NOTIFY_QUIET_HOURS=quiet, **chat.env)
+        )
+        wait_ready([worker])
+        # When a P3 sensitive complaint and a P3 one in a special period are routed to 李娜,
+        # and an ordinary P3 one too
+        sensitive, period, plain = (f"c1000000-0000-0000-0000-00000000d00{n}" for n in (1, 2, 3))
+        for cid in (sensitive, period, plain):
+            register(scenario, cid, email=f"{cid[-4:]}@example.com")
+        routed_marked(scenario, sensitive, "cn-finance-01", sensitive=True)
+        routed_marked(scenario, period, "cn-finance-01", special_periods=["315"])
+        routed_marked(scenario, plain, "cn-finance-01")
+
+        # Then management (the finance manager and the director) hears of the two at once, by
+        # mail, saying why, in their language — and of the ordinary one not at all
+        def management() -> list[str]:
+            people = ("huang.jianguo", "gao.zhiyuan")
+            got = by_recipient(mail.folder)
+            return sorted(s for p in people for s in got.get(f"{p}@complaintflow.example", []))
+
+        wait_for(lambda: len(management()) == 4, what="four management mails")
+        told = management()
+        assert sum("CF-D001-TEST" in s and "敏感投诉" in s for s in told) == 2, told
+        assert sum("CF-D002-TEST" in s and "特殊时期" in s for s in told) == 2, told
+        assert not any("CF-D003-TEST" in s for s in told)
+        # and on chat too, at once: management alerts are urgent, quiet hours or not
+        wait_for(
+            lambda: sum(m.channel == "chat" and "@li.na" not in m.recipients
+                        for m in read_mail(mail.folder)) == 4,
+            what="management's chat posts",
+        )  # fmt: skip
+        # while 李娜's assignments went by mail at once, and wait on chat for her quiet hours
+        assert len(by_recipient(mail.folder)["li.na@complaintflow.example"]) == 3
+        deferred: dict[str, dict[str, object]] = {}
+
+        def three_deferred() -> bool:
+            for m in scenario.outcomes.poll():
+                o = json.loads(m.value)
+                if o["channel"] == "chat" and o["kind"] == "assigned":
+                    deferred[o["notification_key"]] = o
+            return len(deferred) == 3
+
+        wait_for(three_deferred, what="the assignments' chat copies")
+        assert {o["outcome"] for o in deferred.values()} == {"deferred"}
+        assert {o["detail"] for o in deferred.values()} == {"quiet hours"}
+        end = datetime.fromisoformat(next(iter(deferred.values()))["next_attempt_at"])
+        assert end.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M") == quiet[-5:]
+        assert not [m for m in read_mail(mail.folder) if "@li.na" in m.recipients]
     finally:
         chat.stop()

@@ -547,3 +547,13 @@ def test_a_missed_follow_up_tells_the_owner_and_never_climbs_the_chain(shipped, 
     assert p1_own.plan_target(SlaTarget.RESOLVE, resolved, cal).escalations == ()
     assert [role for _, role, _ in p1_own.plan_target(SlaTarget.FOLLOW_UP, resolved, cal)
             .escalations] == ["owner", "team_lead", "executive"]  # fmt: skip
+
+
+def test_the_shipped_follow_up_warns_only_when_the_survey_is_late(shipped):
+    # The survey goes out at most half-way to the deadline: an earlier warning would only
+    # tell the owner of a survey about to be sent
+    cal = shipped.calendar_for_source("shanghai-cc")
+    resolved = datetime(2026, 3, 16, 10, tzinfo=SH)
+    for priority in Priority:
+        plan = shipped.resolve(priority).plan_target(SlaTarget.FOLLOW_UP, resolved, cal)
+        assert [pct for pct, _ in plan.warnings] == [90], priority
