@@ -117,7 +117,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     ml.add_argument("number", nargs="?", type=int, help="show this mail (from the list)")
     ml.add_argument("--limit", type=int, default=30, help="how many of the latest to list")
     ml.add_argument("--all", action="store_true", help="list every one that matches")
-    ml.add_argument("--kind", help="only this kind: acknowledgement, sla_breach, survey, …")
+    ml.add_argument(
+        "--kind",
+        help="only mails of this kind: acknowledgement, sla_breach, … (chat posts have none)",
+    )
     ml.add_argument(
         "--to",
         help="only to this person (roster id), address or name part, or role: " + ", ".join(ROLES),
