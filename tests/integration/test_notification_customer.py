@@ -341,7 +341,9 @@ def test_a_breach_with_escalation_reaches_people_on_chat(cf, scenario, mail, wor
     # shipped roster, whose people have chat handles
     chat = ChatCatcher(mail.handler).start()
     try:
-        worker = worker_factory("notification", cf, **scenario.env(**chat.env))
+        worker = worker_factory(
+            "notification", cf, **scenario.env(CF_NOTIFY_QUIET_HOURS="", **chat.env)
+        )  # (quiet hours would hold the assignment's chat: another test)
         wait_ready([worker])
         # When a complaint owned by 李娜 breaches and escalates to the team lead and manager
         c = "c1000000-0000-0000-0000-00000000c4a7"
