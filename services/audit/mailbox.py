@@ -16,7 +16,12 @@ _parser = BytesHeaderParser(policy=email.policy.default)
 def message_ids(folder: Path) -> Iterator[tuple[str, str]]:
     """(id, file name) of each kept mail: the id is the Message-ID without `<` and `@host>`."""
     for path in sorted(folder.glob("*.eml")):
-        found = str(_parser.parsebytes(_head(path)).get("Message-ID") or "").strip()
+        if path.name.startswith("."):
+            continue  # still being written
+        head = _parser.parsebytes(_head(path))
+        if head.get("X-Catcher-Channel"):
+            continue  # a chat post kept beside the mails: not a mail
+        found = str(head.get("Message-ID") or "").strip()
         yield found.strip("<>").split("@", 1)[0], path.name
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from services.analytics.settings import AnalyticsSettings, local_read_key_file
+from services.commands.mail import add_parser as add_mail
 from services.commands.workers import WORKERS
 from services.devstack.ports import free_port
 from services.devstack.stack import stack_settings as settings
@@ -385,7 +386,7 @@ def cmd_k8s(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from services.devstack.mailcatcher import MailCatcher
+    from services.devstack.mailcatcher import ChatCatcher, MailCatcher
     from services.devstack.run import run
     from services.sla_timer.settings import SlaSettings
 
@@ -403,13 +404,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         "intake": _intake_api(IntakeSettings()),
         "analytics": _analytics_api(AnalyticsSettings()),
     }
-    catcher = None
+    catcher = chat = None
     intake_url = worker_env["intake"].get("http_url") or ""
     survey = intake_url.replace("/v1/events", "/v1/survey")  # customers answer there
     worker_env["notification"] = {"env": {"CF_NOTIFY_SURVEY_URL": survey} if survey else {}}
     if not os.environ.get("CF_SMTP_HOST"):  # a local mail catcher: read what was sent
         catcher = MailCatcher(settings.home.resolve() / "mail").start()
         worker_env["notification"]["env"].update(catcher.env)
+        if not os.environ.get("CF_CHAT_WEBHOOK_URL"):  # staff chat lands beside the mails
+            chat = ChatCatcher(catcher.handler).start()
+            worker_env["notification"]["env"].update(chat.env)
     try:
         return run(
             settings,
@@ -421,30 +425,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             sla_scale=SlaSettings().sla_scale,
         )
     finally:
+        if chat is not None:
+            chat.stop()
         if catcher is not None:
             catcher.stop()
 
 
 def cmd_mail(args: argparse.Namespace) -> int:
-    from services.devstack.mailcatcher import read_mail
+    from services.commands.mail import cmd_mail as mail
+    from services.notification.settings import NotificationSettings
 
-    folder = Settings().home / "mail"
-    mails = read_mail(folder)
-    if args.number is None:
-        if not mails:
-            print(f"No mail in {folder} (make run keeps what the workers send there).")
-        for i, m in enumerate(mails[-args.limit :], start=max(1, len(mails) - args.limit + 1)):
-            print(f"{i:>5}  {m.message['Date']}  {', '.join(m.recipients):<40}  {m.subject}")
-        return 0
-    if not 1 <= args.number <= len(mails):
-        print(f"There are {len(mails)} mails; no number {args.number}.", file=sys.stderr)
-        return 2
-    m = mails[args.number - 1]
-    for header in ("From", "To", "Date", "Subject", "Message-ID"):
-        print(f"{header}: {m.message[header]}")
-    print()
-    print(m.part("html" if args.html else "plain"))
-    return 0
+    return mail(args, Settings().home / "mail", NotificationSettings().routing_roster_path)
 
 
 def _local_api(
@@ -669,11 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--quiet", action="store_true", help="no progress on stderr")
     rp.set_defaults(func=cmd_report)
 
-    ml = sub.add_parser("mail", help="what the local mail catcher received (make run)")
-    ml.add_argument("number", nargs="?", type=int, help="show this mail (from the list)")
-    ml.add_argument("--limit", type=int, default=30, help="how many of the latest to list")
-    ml.add_argument("--html", action="store_true", help="show the HTML part")
-    ml.set_defaults(func=cmd_mail)
+    add_mail(sub).set_defaults(func=cmd_mail)
 
     sc = sub.add_parser("schemas", help="export JSON Schema of every topic")
     sc.add_argument("action", choices=("export",))

@@ -13,6 +13,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
+from services.devstack.mailcatcher import kept
 from services.devstack.stack import StackState
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class Dashboard:
             ("timers active", total(merged, "complaintflow_sla_timers_active")),
             ("notices sent", total(merged, N, outcome="sent")),
             ("not delivered", sum(total(merged, N, outcome=o) for o in ("dead", "unknown"))),
-            ("mails caught", len(list((Path(self.state.home) / "mail").glob("*.eml")))),
+            ("mail + chat caught", len(kept(Path(self.state.home) / "mail"))),
             ("early warnings", total(merged, "complaintflow_emerging_issues_total")),
         ]
         for _ in figures:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import partial
 
 import psycopg
@@ -186,7 +186,14 @@ class Notification(Handler):
         self._flush(conn, out)  # the outbox is read below: what this poll queued is in it
         if e.kind == LifecycleKind.SURVEY_ANSWERED:
             self.known.mark_surveyed(e.complaint_id, now)
-            store.supersede(conn, e.complaint_id, ["survey"], now, "answered before it was sent")
+            self.after_commit(self.metrics.surveys_closed.labels("answered").inc)
+            store.supersede(
+                conn,
+                e.complaint_id,
+                ["survey", "survey_reminder"],
+                now,
+                "answered before it was sent",
+            )
             return
         if e.kind == LifecycleKind.STATUS and e.status == Status.RESOLVED:
             store.supersede(
@@ -286,6 +293,10 @@ class Notification(Handler):
             valid=timedelta(days=s.notify_survey_valid_days),
         )
         self._queue(conn, notice, facts, out)
+        reminder = self.customers.survey_reminder(
+            facts, deadline, valid=timedelta(days=s.notify_survey_valid_days)
+        )
+        self._queue(conn, reminder, facts, out)
 
     def _survey_link(self, facts: Facts, expires: datetime) -> str | None:
         """The signed address of the survey page (one answer per complaint)."""
@@ -320,17 +331,29 @@ class Notification(Handler):
         s: NotificationSettings = self.settings
         if notice.audience == Audience.STAFF:
             person = self.directory.person(notice.recipient)
+            urgent = notice.urgent or facts.priority == Priority.P1
             for variant in staff_copies(notice, person, s, self.offered):
+                if not urgent and person is not None:  # their chat waits for their morning
+                    tz = zone(person.time_zone, None, s.notify_default_time_zone)
+                    variant = self._after_quiet_hours(variant, tz)
                 self._record(conn, variant, facts, out)
             return
-        urgent = notice.urgent or facts.priority == Priority.P1 or facts.safety
-        if not urgent and notice.channel in names(s.notify_quiet_channels):
+        if not (notice.urgent or facts.priority == Priority.P1 or facts.safety):
             tz = zone(facts.time_zone, facts.utc_offset, s.notify_default_time_zone)
-            start = max(self.clock.now(), notice.not_before or self.clock.now())
-            until = quiet_until(start, tz, self.quiet)
-            if until is not None:
-                notice = replace(notice, not_before=until, why_later="quiet hours")
+            notice = self._after_quiet_hours(notice, tz)
         self._record(conn, notice, facts, out)
+
+    def _after_quiet_hours(self, notice: Notice, tz: tzinfo) -> Notice:
+        """A non-urgent notice on a quiet channel (SMS, chat) held back to the end of the
+        recipient's quiet hours, when it falls in them."""
+        s: NotificationSettings = self.settings
+        if notice.channel not in names(s.notify_quiet_channels):
+            return notice
+        start = max(self.clock.now(), notice.not_before or self.clock.now())
+        until = quiet_until(start, tz, self.quiet)
+        return (
+            notice if until is None else replace(notice, not_before=until, why_later="quiet hours")
+        )
 
     def _record(
         self, conn: psycopg.Connection, notice: Notice, facts: Facts, out: list[Emit]
@@ -387,8 +410,15 @@ class Notification(Handler):
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         out: list[Emit] = []
-        for facts in store.waited_long_enough(conn, self.clock.now()):
+        now = self.clock.now()
+        for facts in store.waited_long_enough(conn, now):
             self._queue(conn, self._ack(facts), facts, out)
+        valid = timedelta(days=self.settings.notify_survey_valid_days)
+        unanswered = store.close_unanswered(conn, now - valid, now)
+        if unanswered:  # recorded and counted; nobody is told
+            self.after_commit(
+                partial(self.metrics.surveys_closed.labels("no_answer").inc, unanswered)
+            )
         self._flush(conn, out)
         done = store.unpublished(conn)
         for o in done:

@@ -213,7 +213,8 @@ class Composer:
         )
 
     def management(self, facts: Facts) -> list[Notice]:
-        """P1, sensitive and special-period complaints: management is told at once."""
+        """P1, sensitive and special-period complaints: management is told at once (urgent:
+        on every channel they have, whatever the hour)."""
         marks = [
             mark
             for mark, on in (
@@ -235,6 +236,7 @@ class Composer:
                     None,
                     f"management of {facts.department}",
                     marks=marks,
+                    urgent=True,
                 )
             ]
         return [
@@ -245,6 +247,7 @@ class Composer:
                 p,
                 p.id,
                 marks=marks,
+                urgent=True,
             )
             for p in people
         ]

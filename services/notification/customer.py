@@ -116,8 +116,30 @@ class CustomerNotices:
         send_at = now + min(delay, max(timedelta(0), (deadline - now) / 2))
         link = self.survey_link(facts, deadline + valid) if self.survey_link else None
         notice = self._notice(
-            f"{facts.complaint_id}:survey:{deadline.isoformat()}", "survey", facts, link=link
+            f"{facts.complaint_id}:survey:{deadline.isoformat()}",
+            "survey",
+            facts,
+            link=link,
+            reminder=False,
         )
         if send_at <= now:
             return notice
         return replace(notice, not_before=send_at, why_later="sent some time after the resolution")
+
+    def survey_reminder(self, facts: Facts, deadline: datetime, *, valid: timedelta) -> Notice:
+        """The one reminder of an unanswered survey, at the follow-up target's deadline (an
+        answer before then cancels it); the same link, valid as long."""
+        link = self.survey_link(facts, deadline + valid) if self.survey_link else None
+        notice = self._notice(
+            f"{facts.complaint_id}:survey_reminder:{deadline.isoformat()}",
+            "survey",
+            facts,
+            link=link,
+            reminder=True,
+        )
+        return replace(
+            notice,
+            kind="survey_reminder",
+            not_before=deadline,
+            why_later="reminds once, at the follow-up deadline, if the survey is not answered",
+        )

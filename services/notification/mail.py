@@ -51,6 +51,7 @@ class SmtpChannel:
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = f"<{message.idempotency_id}@complaintflow>"
         mail["X-ComplaintFlow-Key"] = message.key
+        mail["X-ComplaintFlow-Kind"] = message.kind
         # quoted-printable keeps every line within SMTP's limit, whatever the text
         mail.set_content(message.text, cte="quoted-printable")
         if message.html is not None:

@@ -15,6 +15,8 @@ class NotificationMetrics:
     circuit_open: Gauge
     """1 while a channel's circuit is open (or probing), 0 when closed."""
     circuit_opened: Counter
+    surveys_closed: Counter
+    """Surveys ended: `answered`, or `no_answer` once the link expired (never escalated)."""
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> NotificationMetrics:
@@ -36,5 +38,11 @@ class NotificationMetrics:
                 "notification_circuit_opened",
                 "Times a channel's circuit opened.",
                 ("channel",),
+            ),
+            surveys_closed=counter(
+                registry,
+                "surveys_closed",
+                "Satisfaction surveys ended, by how: answered or no_answer (the link expired).",
+                ("outcome",),
             ),
         )

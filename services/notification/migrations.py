@@ -102,4 +102,13 @@ MIGRATIONS = (
         );
         """,
     ),
+    (
+        4,
+        """
+        -- How a survey ended: 'answered', or 'no_answer' once its link expired unanswered.
+        ALTER TABLE {schema}.complaints ADD COLUMN survey_closed text;
+        CREATE INDEX complaints_survey_open ON {schema}.complaints (follow_up_deadline)
+            WHERE follow_up_deadline IS NOT NULL AND survey_closed IS NULL;
+        """,
+    ),
 )

@@ -80,7 +80,8 @@ def _facts(row: tuple[Any, ...] | None) -> Facts | None:
     )
 
 
-_ROW = (*FACTS.split(", "), "ack_wait_until", "routed_version", "updated_at")
+_FACT_COLUMNS = FACTS.split(", ")
+_ROW = (*_FACT_COLUMNS, "ack_wait_until", "routed_version", "updated_at", "survey_closed")
 """Every column of `notification.complaints`, FACTS first."""
 _NEW = {c: None for c in _ROW} | {
     "description": "",
@@ -132,7 +133,7 @@ class Known:
         return None if at is None else at.astimezone(self.tz)
 
     def _facts(self, row: dict[str, Any] | None) -> Facts | None:
-        return None if row is None else _facts(tuple(row[c] for c in _ROW[:-3]))
+        return None if row is None else _facts(tuple(row[c] for c in _FACT_COLUMNS))
 
     def _upsert(self, complaint_id: str, **values: Any) -> dict[str, Any]:
         row = self.rows.get(complaint_id)
@@ -237,6 +238,7 @@ class Known:
                 complaint_id,
                 follow_up_deadline=self._t(deadline),
                 surveyed=False,
+                survey_closed=None,
                 updated_at=self._t(now),
             )
         )
@@ -244,7 +246,9 @@ class Known:
     def mark_surveyed(self, complaint_id: str, now: datetime) -> None:
         """As `mark_surveyed` does."""
         if complaint_id in self.rows:
-            self._upsert(complaint_id, surveyed=True, updated_at=self._t(now))
+            self._upsert(
+                complaint_id, surveyed=True, survey_closed="answered", updated_at=self._t(now)
+            )
 
     def write(self, conn: psycopg.Connection) -> None:
         """Every changed row, in one statement."""
@@ -371,6 +375,20 @@ def supersede(
             [(key, attempts, detail, now) for key, attempts in rows],
         )
     return len(rows)
+
+
+def close_unanswered(
+    conn: psycopg.Connection, expired_before: datetime, now: datetime, limit: int = 500
+) -> int:
+    """Surveys whose follow-up deadline is before `expired_before` (their link no longer
+    works) and that nobody answered: closed as `no_answer`; how many."""
+    return conn.execute(
+        "UPDATE notification.complaints SET survey_closed = 'no_answer', updated_at = %s"
+        " WHERE complaint_id IN (SELECT complaint_id FROM notification.complaints"
+        "  WHERE follow_up_deadline < %s AND survey_closed IS NULL AND NOT surveyed"
+        "  ORDER BY follow_up_deadline LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (now, expired_before, limit),
+    ).rowcount
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The SLA timer worker: routing decisions and lifecycle events in, SLA events out.
+"""The SLA timer worker: routing decisions, lifecycle events and survey deliveries in, SLA
+events out.
 
 Per complaint it keeps the targets of its policy — acknowledge, keep informed, resolve,
 a promised callback, the follow-up after resolution — on the business calendar of the
@@ -21,7 +22,8 @@ import psycopg
 
 from schemas.common import Priority, Status
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.registry import LIFECYCLE, ROUTED, SLA
+from schemas.notifications import Audience, NotificationOutcome, Outcome
+from schemas.registry import LIFECYCLE, NOTIFICATIONS, ROUTED, SLA
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.emit import Emit
@@ -69,9 +71,19 @@ CALENDAR = "calendar"
 """Configuration problem: a business calendar cannot place a deadline, or is not configured."""
 
 
+def surveyed(outcome: NotificationOutcome) -> bool:
+    """Whether this notification outcome meets the follow-up target: the satisfaction survey
+    was sent to the customer (whether they answer is theirs to decide)."""
+    return (
+        outcome.kind == "survey"
+        and outcome.audience == Audience.CUSTOMER
+        and outcome.outcome == Outcome.SENT
+    )
+
+
 class SlaTimer(Handler):
     name = "sla_timer"
-    inputs = (ROUTED, LIFECYCLE)
+    inputs = (ROUTED, LIFECYCLE, NOTIFICATIONS)
     schema = "sla_timer"
     migrations = MIGRATIONS
     batched = True
@@ -115,6 +127,9 @@ class SlaTimer(Handler):
         record applied in order to that working copy, every changed timer written in one."""
         now = self.clock.now()
         decoded, refused = decode_all(records)
+        decoded = [
+            d for d in decoded if not isinstance(d[1], NotificationOutcome) or surveyed(d[1])
+        ]
         out: list[Emit | Rejected] = list(refused)
         timers = store.of_complaints(conn, {model.complaint_id for _, model, _ in decoded})
         changed: dict[tuple[str, str], TargetState] = {}
@@ -124,6 +139,8 @@ class SlaTimer(Handler):
             emits: list[Emit] = []
             if isinstance(model, RoutedComplaint):
                 self._routed(model, rec.partition, rows, now, steps, emits)
+            elif isinstance(model, NotificationOutcome):  # the survey reached the customer
+                self._finish(rows.get(FOLLOW_UP), now, steps, emits, cause.id)
             else:
                 self._lifecycle(model, rec.partition, rows, now, steps, emits, cause.id)
             for st in steps:  # the next record of the same complaint sees this one's effect
@@ -248,7 +265,7 @@ class SlaTimer(Handler):
                 if again is not None:
                     self._start(again.restart(e.occurred_at), now, changed, out, extra=cause)
             return
-        if e.kind == LifecycleKind.SURVEY_ANSWERED:  # the follow-up after resolution is done
+        if e.kind == LifecycleKind.SURVEY_ANSWERED:  # answered before the survey was sent
             self._finish(rows.get(FOLLOW_UP), now, changed, out, cause)
         resolve = rows.get(RESOLVE)
         if status == Status.WAITING_ON_CUSTOMER and resolve is not None and resolve.state == ACTIVE:

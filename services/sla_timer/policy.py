@@ -43,6 +43,9 @@ class Target:
     """None only for a callback, whose deadline is the promised time itself."""
     warn_before: timedelta | None = None
     warnings: tuple[int, ...] = (50, 75, 90)
+    escalate: bool = True
+    """False: a breach tells the owner and goes no further up the chain (the follow-up's
+    default: whether a customer answers a survey is theirs to decide, not management's)."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,8 @@ class Policy:
                 (pct, calendar.add_business_time(begin, max(duration * pct / 100 - used, _0)))
                 for pct in rule.warnings
             )
-        return Plan(deadline, warnings, self._escalations(deadline, calendar))
+        escalations = self._escalations(deadline, calendar) if rule.escalate else ()
+        return Plan(deadline, warnings, escalations)
 
     def _escalations(
         self, deadline: datetime, calendar: BusinessCalendar
@@ -170,6 +174,8 @@ class TargetModel(_Model):
     warn_before: SpanField | None = None
     warnings: list[Percent] | None = None
     calendar: str | None = None
+    escalate: bool | None = None
+    """Whether a breach climbs the escalation chain (default: yes, but not follow_up)."""
 
     @model_validator(mode="before")
     @classmethod

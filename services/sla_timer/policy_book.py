@@ -255,7 +255,8 @@ def _policy(p: PolicyModel, base: PolicyModel, defaults: DefaultsModel) -> Polic
     for name, t in {**base.targets, **p.targets}.items():
         before = t.warn_before.fixed if t.warn_before else None
         pcts = tuple(sorted(set(_first(t.warnings, warnings))))
-        targets[name] = Target(name, t.calendar or calendar, t.within, before, pcts)
+        escalate = t.escalate if t.escalate is not None else name != SlaTarget.FOLLOW_UP
+        targets[name] = Target(name, t.calendar or calendar, t.within, before, pcts, escalate)
     escalation = _first(p.escalation, base.escalation, defaults.escalation)
     return Policy(
         name=p.name,

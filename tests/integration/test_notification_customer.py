@@ -11,15 +11,17 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from schemas.alerts import Alert, AlertKind, AlertStatus
 from schemas.common import Channel, Language, Priority, Status
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.registry import ALERTS, LIFECYCLE
+from schemas.registry import ALERTS, LIFECYCLE, ROUTED
+from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEventKind
-from services.devstack.mailcatcher import read_mail
+from services.devstack.mailcatcher import ChatCatcher, read_mail
 from tests.conftest import wait_for, wait_ready
 from tests.http_receiver import Receiver
 from tests.integration import test_notification_delivery as delivery
@@ -263,3 +265,198 @@ def test_a_recipient_s_hourly_limit_defers_and_history_from_the_sla_timer_is_not
     [skipped] = wait_for(lambda: seen("sla_breach", "skipped"), what="the breach skipped")  # type: ignore[misc]
     assert skipped["detail"].startswith("historical")
     assert len(read_mail(mail.folder)) == 1
+
+
+def test_an_unanswered_survey_is_reminded_once_then_closed_as_no_answer(
+    cf, scenario, mail, worker_factory
+):
+    # Given the worker sending surveys at once, with links that work 3 s past the deadline
+    worker = worker_factory(
+        "notification",
+        cf,
+        **scenario.env(
+            CF_NOTIFY_SURVEY_DELAY_SECONDS="0",
+            CF_NOTIFY_SURVEY_VALID_DAYS="0.00004",
+            CF_NOTIFY_SURVEY_URL="https://complaints.example.com/v1/survey",
+        ),
+    )
+    wait_ready([worker])
+    answers, silent = "c1000000-0000-0000-0000-00000000b0a1", "c1000000-0000-0000-0000-00000000b0a2"
+    to = {answers: "answers@example.com", silent: "silent@example.com"}
+    # When both complaints are resolved and their follow-up targets start (due in 8 s)
+    for cid in (answers, silent):
+        register(scenario, cid, email=to[cid])
+        scenario.routed(cid, "cn-finance-01", Priority.P3)
+        scenario.sla(cid, SlaEventKind.STARTED, datetime.now(UTC) + timedelta(days=3))
+        lifecycle(scenario, cid, f"{cid}-done", status=Status.RESOLVED, corrective_action="退款")
+    deadline = datetime.now(UTC) + timedelta(seconds=8)
+    for cid in (answers, silent):
+        scenario.sla(cid, SlaEventKind.STARTED, deadline, target="follow_up")
+    survey = "请为我们的服务打分（受理编号 CF-{}-TEST）"
+    for cid in (answers, silent):
+        wait_for(lambda c=cid: survey.format(c[-4:].upper()) in customer_mails(mail.folder, to[c]),
+                 what="the survey")  # fmt: skip
+    # and one customer answers before the deadline
+    lifecycle(scenario, answers, f"{answers}-survey", kind=LifecycleKind.SURVEY_ANSWERED, score=4)
+
+    # Then the silent one is reminded once, at the deadline, with the same link
+    reminded = "提醒：" + survey.format(silent[-4:].upper())
+    wait_for(lambda: reminded in customer_mails(mail.folder, to[silent]), timeout=60,
+             what="the one reminder")  # fmt: skip
+    # and the one who answered is not: the reminder waiting for them is skipped
+    keys = {}
+
+    def outcomes() -> bool:
+        for m in scenario.outcomes.poll():
+            o = json.loads(m.value)
+            keys.setdefault(o["notification_key"], []).append(o["outcome"])
+        return any(k.startswith(f"{answers}:survey_reminder:") and "skipped" in v
+                   for k, v in keys.items())  # fmt: skip
+
+    wait_for(outcomes, what="the answered survey's reminder skipped")
+    # When the link has expired, Then the silent survey is closed as no answer, counted
+    closed = 'complaintflow_surveys_closed_total{outcome="no_answer"} 1.0'
+    wait_for(lambda: closed in worker.metrics(), timeout=60, what="the survey closed unanswered")
+    assert 'complaintflow_surveys_closed_total{outcome="answered"} 1.0' in worker.metrics()
+    with psycopg.connect(cf.db_url()) as conn:
+        found = conn.execute(
+            "SELECT complaint_id, survey_closed FROM notification.complaints"
+            " WHERE complaint_id = ANY(%s)",
+            ([answers, silent],),
+        )
+        rows = dict(found.fetchall())
+    assert rows == {answers: "answered", silent: "no_answer"}
+    # and nobody else was told: each customer got the acknowledgement, the resolution and the
+    # survey (and the silent one its reminder); staff only the owner's assignment
+    expected = {to[answers]: 3, to[silent]: 4, "li.na@complaintflow.example": 2}
+    wait_for(
+        lambda: {r: len(s) for r, s in delivery.by_recipient(mail.folder).items()} == expected,
+        what=f"exactly {expected}",
+    )
+    assert not [s for s in customer_mails(mail.folder, to[answers]) if s.startswith("提醒")]
+
+
+def test_a_breach_with_escalation_reaches_people_on_chat(cf, scenario, mail, worker_factory):
+    # Given the worker posting to a chat webhook (make run's local chat catcher) and the
+    # shipped roster, whose people have chat handles
+    chat = ChatCatcher(mail.handler).start()
+    try:
+        worker = worker_factory(
+            "notification", cf, **scenario.env(CF_NOTIFY_QUIET_HOURS="", **chat.env)
+        )  # (quiet hours would hold the assignment's chat: another test)
+        wait_ready([worker])
+        # When a complaint owned by 李娜 breaches and escalates to the team lead and manager
+        c = "c1000000-0000-0000-0000-00000000c4a7"
+        deadline = datetime.now(UTC) + timedelta(days=1)
+        register(scenario, c, email="chat-case@example.com")
+        scenario.routed(c, "cn-finance-01", Priority.P2)
+        scenario.sla(c, SlaEventKind.STARTED, deadline)
+        scenario.sla(c, SlaEventKind.BREACHED, deadline, late_by_seconds=0.1)
+        scenario.sla(c, SlaEventKind.ESCALATED, deadline, level=2, escalated_to="team_lead")
+        scenario.sla(c, SlaEventKind.ESCALATED, deadline, level=3,
+                     escalated_to="department_manager")  # fmt: skip
+
+        # Then each of them has the notice on chat as well as by mail, once, in their language
+        def on_chat() -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for m in read_mail(mail.folder):
+                if m.channel == "chat":
+                    out.setdefault(m.recipients[0], []).append(m.subject)
+            return out
+
+        wanted = {"@li.na": 2, "@zhou.ting": 1, "@huang.jianguo": 1}  # assigned, breach; levels
+        wait_for(lambda: {h: len(s) for h, s in on_chat().items()} == wanted,
+                 what=f"chat posts {wanted}")  # fmt: skip
+        got = on_chat()
+        assert got["@zhou.ting"][0].startswith("升级") and "CF-C4A7-TEST" in got["@zhou.ting"][0]
+        assert all("CF-C4A7-TEST" in s for subjects in got.values() for s in subjects)
+        outcomes = scenario.final(2 * 4 + 1)  # four staff notices on two channels, the ack
+        chat_sent = [o for o in outcomes if o["channel"] == "chat" and o["outcome"] == "sent"]
+        assert len(chat_sent) == len({o["notification_key"] for o in chat_sent}) == 4
+        assert all(o["recipient"] in ("cn-finance-01", "lead-cn-finance", "mgr-finance")
+                   for o in chat_sent)  # fmt: skip
+    finally:
+        chat.stop()
+
+
+def routed_marked(s: Scenario, cid: str, owner: str, **marks: object) -> None:
+    """A P3 routing decision carrying routing's marks (sensitive, special periods)."""
+    now = datetime.now(UTC)
+    s.publish(
+        ROUTED,
+        cid,
+        RoutedComplaint(
+            complaint_id=cid,
+            version=1,
+            category="billing",
+            department="finance",
+            queue="billing",
+            owner=owner,
+            priority=Priority.P3,
+            sla_policy="standard-P3",
+            reasons=["test"],
+            occurred_at=now,
+            routed_at=now,
+            **marks,
+        ),
+    )
+
+
+def test_management_hears_of_sensitive_and_special_period_ones_and_staff_chat_keeps_quiet(
+    cf, scenario, mail, worker_factory
+):
+    # Given quiet hours around now in Shanghai (where 李娜 and the finance managers are), chat
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    quiet = f"{local - timedelta(hours=1):%H:%M}-{local + timedelta(hours=2):%H:%M}"
+    chat = ChatCatcher(mail.handler).start()
+    try:
+        worker = worker_factory(
+            "notification", cf, **scenario.env(CF_NOTIFY_QUIET_HOURS=quiet, **chat.env)
+        )
+        wait_ready([worker])
+        # When a P3 sensitive complaint and a P3 one in a special period are routed to 李娜,
+        # and an ordinary P3 one too
+        sensitive, period, plain = (f"c1000000-0000-0000-0000-00000000d00{n}" for n in (1, 2, 3))
+        for cid in (sensitive, period, plain):
+            register(scenario, cid, email=f"{cid[-4:]}@example.com")
+        routed_marked(scenario, sensitive, "cn-finance-01", sensitive=True)
+        routed_marked(scenario, period, "cn-finance-01", special_periods=["315"])
+        routed_marked(scenario, plain, "cn-finance-01")
+
+        # Then management (the finance manager and the director) hears of the two at once, by
+        # mail, saying why, in their language — and of the ordinary one not at all
+        def management() -> list[str]:
+            people = ("huang.jianguo", "gao.zhiyuan")
+            got = by_recipient(mail.folder)
+            return sorted(s for p in people for s in got.get(f"{p}@complaintflow.example", []))
+
+        wait_for(lambda: len(management()) == 4, what="four management mails")
+        told = management()
+        assert sum("CF-D001-TEST" in s and "敏感投诉" in s for s in told) == 2, told
+        assert sum("CF-D002-TEST" in s and "特殊时期" in s for s in told) == 2, told
+        assert not any("CF-D003-TEST" in s for s in told)
+        # and on chat too, at once: management alerts are urgent, quiet hours or not
+        wait_for(
+            lambda: sum(m.channel == "chat" and "@li.na" not in m.recipients
+                        for m in read_mail(mail.folder)) == 4,
+            what="management's chat posts",
+        )  # fmt: skip
+        # while 李娜's assignments went by mail at once, and wait on chat for her quiet hours
+        assert len(by_recipient(mail.folder)["li.na@complaintflow.example"]) == 3
+        deferred: dict[str, dict[str, object]] = {}
+
+        def three_deferred() -> bool:
+            for m in scenario.outcomes.poll():
+                o = json.loads(m.value)
+                if o["channel"] == "chat" and o["kind"] == "assigned":
+                    deferred[o["notification_key"]] = o
+            return len(deferred) == 3
+
+        wait_for(three_deferred, what="the assignments' chat copies")
+        assert {o["outcome"] for o in deferred.values()} == {"deferred"}
+        assert {o["detail"] for o in deferred.values()} == {"quiet hours"}
+        end = datetime.fromisoformat(next(iter(deferred.values()))["next_attempt_at"])
+        assert end.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M") == quiet[-5:]
+        assert not [m for m in read_mail(mail.folder) if "@li.na" in m.recipients]
+    finally:
+        chat.stop()

@@ -40,6 +40,14 @@ class FlakyCatcher(Catcher):
         self.refuse: dict[str, str] = {}
         self.busy: Counter[str] = Counter()
         self.hold: set[str] = set()
+        self._released = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def release(self) -> None:
+        """Let every held answer go (called from the test's thread)."""
+        self.hold.clear()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._released.set)
 
     async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
         if address in self.refuse:
@@ -50,9 +58,10 @@ class FlakyCatcher(Catcher):
         return await super().handle_RCPT(server, session, envelope, address, options)
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self._loop = asyncio.get_running_loop()
         answer = await super().handle_DATA(server, session, envelope)
-        while set(envelope.rcpt_tos) & self.hold:
-            await asyncio.sleep(0.05)
+        if set(envelope.rcpt_tos) & self.hold:
+            await self._released.wait()
         return answer
 
 
@@ -60,7 +69,7 @@ class FlakyCatcher(Catcher):
 def mail(tmp_path: Path):
     catcher = MailCatcher(tmp_path / "mail", handler=FlakyCatcher(tmp_path / "mail")).start()
     yield catcher
-    catcher.handler.hold.clear()
+    catcher.handler.release()
     catcher.stop()
 
 
@@ -309,7 +318,7 @@ def test_a_worker_killed_between_send_and_record_sends_nothing_twice(
     # When the worker is killed -9 before it records the answer, then started again
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(timeout=10)
-    mail.handler.hold.clear()
+    mail.handler.release()
     second = worker_factory("notification", cf, **scenario.env())
     wait_ready([second])
     # and a later complaint goes out normally

@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry
 from schemas.common import Priority, Status
 from schemas.envelope import CloudEvent, encode
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
-from schemas.registry import LIFECYCLE, ROUTED
+from schemas.notifications import Audience, NotificationOutcome, Outcome
+from schemas.registry import LIFECYCLE, NOTIFICATIONS, ROUTED
 from schemas.routed import RoutedComplaint
 from services.kernel.clock import FrozenClock
 from services.kernel.db import migrate
@@ -347,3 +348,69 @@ def test_firings_of_an_imported_complaint_are_marked_historical(cf):
     assert all(e.historical for e in old)
     assert [e.kind.value for e in new] == ["breached", "escalated"]
     assert not any(e.historical for e in new)
+
+
+def survey(cid: str, outcome: Outcome, at: datetime, kind: str = "survey") -> Record:
+    return record(
+        NOTIFICATIONS,
+        NotificationOutcome(
+            notification_key=f"{cid}:{kind}",
+            complaint_id=cid,
+            kind=kind,
+            audience=Audience.CUSTOMER,
+            recipient=f"tok-{cid}",
+            channel="email",
+            language="en",
+            outcome=outcome,
+            attempts=1,
+            at=at,
+        ),
+    )
+
+
+def test_the_follow_up_is_met_by_the_survey_sent_whether_or_not_it_is_answered(cf):
+    clock = FrozenClock(MON)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        # Given two P1 complaints resolved now: their follow-up clocks start
+        for cid in ("f1", "f2"):
+            timer.handle(routed(cid, Priority.P1, MON), conn)
+            started = timer.handle(status(cid, Status.RESOLVED, MON), conn)
+            assert ("started", None) in events(started, "follow_up")
+        # When f1's survey is queued (nothing yet), then sent; other notices change nothing
+        clock.advance(timedelta(hours=1))
+        assert events(timer.handle(survey("f1", Outcome.QUEUED, clock.now()), conn)) == []
+        assert timer.handle(survey("f2", Outcome.SENT, clock.now(), kind="resolution"), conn) == []
+        sent = timer.handle(survey("f1", Outcome.SENT, clock.now()), conn)
+        # Then f1's follow-up is met by the sending: the customer need not answer
+        assert events(sent, "follow_up") == [("met", None)]
+        # When the follow-up deadline passes by a week with no answer and no survey for f2
+        clock.advance(timedelta(days=7))
+        fired = list(timer.tick(conn))
+        # Then f1 has nothing more to say; f2, whose survey never went out, is breached for its
+        # owner, and nobody higher up hears of it
+        assert [e.value.complaint_id for e in fired if e.value.target.value == "follow_up"] == [
+            "f2"
+        ] * len(events(fired, "follow_up"))
+        assert ("breached", None) in events(fired, "follow_up")
+        assert not [k for k, _ in events(fired, "follow_up") if k == "escalated"]
+        clock.advance(timedelta(days=30))
+        assert events(timer.tick(conn), "follow_up") == []
+        # And a late answer from f1 changes nothing
+        late = timer.handle(
+            record(
+                LIFECYCLE,
+                LifecycleEvent(
+                    complaint_id="f1",
+                    kind=LifecycleKind.SURVEY_ANSWERED,
+                    source="london-cc",
+                    source_event_id="f1",
+                    occurred_at=clock.now(),
+                    recorded_at=clock.now(),
+                    channel="web",
+                    score=4,
+                ),
+            ),
+            conn,
+        )
+        assert events(late, "follow_up") == []

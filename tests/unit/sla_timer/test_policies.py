@@ -529,3 +529,31 @@ def test_operator_overrides_load(tmp_path):
     assert office.day_length == 7 * H
     friday = datetime(2026, 3, 13, 16, tzinfo=UTC)
     assert office.add_business_time(friday, 2 * H) == datetime(2026, 3, 21, 10, tzinfo=UTC)
+
+
+def test_a_missed_follow_up_tells_the_owner_and_never_climbs_the_chain(shipped, tmp_path):
+    # Given the shipped P1 policy, whose breaches climb to the executive within hours
+    p1 = shipped.resolve(Priority.P1, sensitive=True)
+    cal = shipped.calendar_for_source("shanghai-cc")
+    resolved = datetime(2026, 3, 16, 10, tzinfo=SH)
+    assert p1.plan_target(SlaTarget.RESOLVE, resolved, cal).escalations[-1][1] == "executive"
+    # When its follow-up is planned, Then a breach of it escalates to nobody
+    follow_up = p1.plan_target(SlaTarget.FOLLOW_UP, resolved, cal)
+    assert follow_up.deadline > resolved and follow_up.escalations == ()
+    # And a policy may say otherwise, target by target
+    text = _replace(POLICIES, "resolve: 4h}", "resolve: {within: 4h, escalate: false},"
+                    " follow_up: {within: 1d, escalate: true}}")  # fmt: skip
+    p1_own = load(*write(tmp_path, text)).resolve(Priority.P1)
+    assert p1_own.plan_target(SlaTarget.RESOLVE, resolved, cal).escalations == ()
+    assert [role for _, role, _ in p1_own.plan_target(SlaTarget.FOLLOW_UP, resolved, cal)
+            .escalations] == ["owner", "team_lead", "executive"]  # fmt: skip
+
+
+def test_the_shipped_follow_up_warns_only_when_the_survey_is_late(shipped):
+    # The survey goes out at most half-way to the deadline: an earlier warning would only
+    # tell the owner of a survey about to be sent
+    cal = shipped.calendar_for_source("shanghai-cc")
+    resolved = datetime(2026, 3, 16, 10, tzinfo=SH)
+    for priority in Priority:
+        plan = shipped.resolve(priority).plan_target(SlaTarget.FOLLOW_UP, resolved, cal)
+        assert [pct for pct, _ in plan.warnings] == [90], priority
