@@ -214,6 +214,7 @@ def test_a_correction_retrains_and_workers_follow_activate_and_rollback(
     # Then the running worker routes similar text to the corrected category, with no restart
     after = decisions.decided_by("v2", "我买的提速包没有生效")
     assert (after["category"], after["classified_by"]) == ("network", "model")
+    assert after["category_display"]["zh-Hans"] == "网络信号"  # as people read it
     assert any("model v2 says 'network'" in why for why in after["reasons"])
 
     # When the previous version is rolled back to, the workers use it again

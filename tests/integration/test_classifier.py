@@ -130,6 +130,7 @@ def test_a_trained_model_routes_and_a_new_version_is_used_without_a_restart(setu
         d = route(routing, registered(1, "这个月话费多扣了50元"), conn)
         assert (d.category, d.department, d.queue) == ("费用问题", "财务部", "账务")
         assert d.classified_by == "model" and d.model_version == "v1"
+        assert d.category_display == {"zh-Hans": "费用问题", "en": "Charges"}  # for people
         assert any(
             "model v1 says '费用问题'" in why and "weighed most:" in why for why in d.reasons
         )
