@@ -102,4 +102,12 @@ MIGRATIONS = (
         );
         """,
     ),
+    (
+        4,
+        # The category's name as people read it, by language, from routing decisions.
+        """
+        ALTER TABLE {schema}.complaints
+            ADD COLUMN category_display jsonb NOT NULL DEFAULT '{}'::jsonb;
+        """,
+    ),
 )

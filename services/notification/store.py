@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from schemas.common import Language, Priority
 from schemas.registered import RegisteredComplaint
@@ -18,7 +19,7 @@ FACTS = (
     "complaint_id, reference, language, time_zone, utc_offset, customer_token, subject,"
     " description, category, occurred_at, historical, owner, department, priority, sensitive,"
     " special_periods, resolve_deadline, source, external_ref, contact_kind, follow_up_deadline,"
-    " surveyed, safety"
+    " surveyed, safety, category_display"
 )
 DUE = ("queued", "retrying", "deferred")
 
@@ -50,6 +51,7 @@ def _facts(row: tuple[Any, ...] | None) -> Facts | None:
         follow_up_deadline,
         surveyed,
         safety,
+        category_display,
     ) = row
     return Facts(
         complaint_id=cid,
@@ -61,6 +63,7 @@ def _facts(row: tuple[Any, ...] | None) -> Facts | None:
         subject=subj,
         description=desc,
         category=cat,
+        category_display=dict(category_display or {}),
         occurred_at=occ,
         historical=hist,
         owner=owner,
@@ -152,9 +155,10 @@ def remember_routed(
     )
     row = conn.execute(
         "INSERT INTO notification.complaints (complaint_id, category, owner, department, priority,"
-        " sensitive, special_periods, routed_version, updated_at, safety)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " sensitive, special_periods, routed_version, updated_at, safety, category_display)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (complaint_id) DO UPDATE SET category = EXCLUDED.category,"
+        " category_display = EXCLUDED.category_display,"
         " owner = EXCLUDED.owner, department = EXCLUDED.department,"
         " priority = EXCLUDED.priority, sensitive = EXCLUDED.sensitive,"
         " special_periods = EXCLUDED.special_periods, routed_version = EXCLUDED.routed_version,"
@@ -173,6 +177,7 @@ def remember_routed(
             r.version,
             now,
             "safety" in r.tags,
+            Jsonb(r.category_display),
         ),
     ).fetchone()
     after = _facts(row)
