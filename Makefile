@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test unit lint bench chaos schemas schemas-release clean stack-down
+.PHONY: help run test unit lint bench chaos default-model schemas schemas-release clean stack-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ bench: $(STAMP) ## the pipeline against bare Kafka on this machine (ARGS=--quick
 
 chaos: $(STAMP) ## kill workers, cut the database, restart the broker under load; then audit
 	$(BIN)/complaintflow chaos $(ARGS)
+
+default-model: $(STAMP) ## write the shipped labelled sets and retrain the shipped default routing model
+	$(BIN)/python -m services.routing.training.write_sets
 
 schemas: $(STAMP) ## re-export the JSON Schema of every topic into schemas/json
 	$(BIN)/complaintflow schemas export

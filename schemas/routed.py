@@ -16,6 +16,9 @@ class RoutedComplaint(StrictModel):
     version: Annotated[int, Field(ge=1)]
     """1 for the first decision, +1 for each re-route."""
     category: str
+    category_display: dict[str, str] = {}
+    """The category's name as people read it, by language (`zh-Hans`, `zh-Hant`, `en`), from
+    the routing taxonomy's `display`; empty when the taxonomy gives none (show `category`)."""
     sub_category: str | None = None
     confidence: Annotated[float, Field(ge=0, le=1)] = 1.0
     """How sure the classifier is of the category (1.0 when named by the call center)."""

@@ -112,9 +112,13 @@ def show(url: str, key: str) -> str:
         if found is None:
             return f"No complaint with id or reference {key!r} in the archive."
         lines = [f"Complaint {found['reference']}  ({found['complaint_id']})"]
+        events = timeline(conn, str(found["complaint_id"]))
         for col in COLUMNS[2:]:
             if found[col] is not None:
-                lines.append(f"  {col:<16} {found[col]}")
+                shown = found[col]
+                if col == "category":
+                    shown = category_label(str(shown), events)
+                lines.append(f"  {col:<16} {shown}")
         targets = sla_targets(conn, str(found["complaint_id"]))
         if targets:
             lines.append("SLA targets:")
@@ -131,10 +135,24 @@ def show(url: str, key: str) -> str:
                 f"  {t['target']:<14} {t['state']:<10} due {deadline:%Y-%m-%d %H:%M}Z{extra}"
             )
         lines.append("Timeline:")
-        for at, _topic, kind, payload in timeline(conn, str(found["complaint_id"])):
+        for at, _topic, kind, payload in events:
             detail = _detail(kind, payload)  # type: ignore[arg-type]
             lines.append(f"  {at:%Y-%m-%d %H:%M:%S}Z  {kind:<34} {detail}")
         return "\n".join(lines)
+
+
+def category_label(category: str, events: list[tuple[object, ...]]) -> str:
+    """The category as people read it: the display names the latest routing decision of that
+    category gave (Chinese and English), with the taxonomy's name; the name alone without."""
+    for *_, payload in reversed(events):
+        if isinstance(payload, dict) and payload.get("category") == category:
+            display = payload.get("category_display")
+            if isinstance(display, dict) and display:
+                names = dict.fromkeys(
+                    str(display[lang]) for lang in ("zh-Hans", "zh-Hant", "en") if display.get(lang)
+                )
+                return f"{' / '.join(names)} ({category})"
+    return category
 
 
 def _detail(kind: str, payload: dict[str, object]) -> str:

@@ -1,5 +1,6 @@
 """`complaintflow classifier`: train the routing classifier on a call center's labelled
-history, measure it, retrain it on agents' corrections, list its versions."""
+history, measure it, retrain it on agents' corrections, list its versions, activate one or
+roll back."""
 
 from __future__ import annotations
 
@@ -131,9 +132,38 @@ def retrain(s: RoutingSettings) -> str:
     return f"model v{version}: {rows:,} rows + {corrections:,} agents' corrections."
 
 
+def activate(s: RoutingSettings, which: str) -> str:
+    """Make a stored version (`3`, `v3`) the one routing workers use."""
+    return _switch(s, _number(which, what="activate"), "activated")
+
+
+def rollback(s: RoutingSettings) -> str:
+    """Go back to the newest stored version older than the one in use."""
+    with _connect(s) as conn:
+        current, version = model_store.in_use(conn), model_store.previous(conn)
+    return _switch(s, version, f"rolled back from v{current}")
+
+
+def _switch(s: RoutingSettings, version: int, why: str) -> str:
+    categories = taxonomy(s)[1].categories
+    with _connect(s) as conn:
+        model = model_store.load(conn, version)  # one that does not load is refused
+        unknown = sorted(set(model.classes) - categories)
+        if unknown:
+            raise ValueError(
+                f"v{version} knows categories the routing taxonomy lacks ({', '.join(unknown)})"
+            )
+        model_store.activate(conn, version, why)
+    return (
+        f"model v{version} in use ({why}). Routing workers use it within"
+        f" {s.routing_model_check_seconds:g} s (no restart)."
+    )
+
+
 def list_models(s: RoutingSettings) -> str:
     with _connect(s) as conn:
         infos = model_store.models(conn)
+        current = model_store.in_use(conn)
     if not infos:
         shipped = learning.shipped_model_for(taxonomy(s)[1].categories)
         return "No trained model: routing uses " + (
@@ -142,7 +172,7 @@ def list_models(s: RoutingSettings) -> str:
     lines = [f"{'version':<8} {'trained at (UTC)':<20} {'rows':>7} {'corr.':>6}  origin"]
     for m in infos:
         at = m.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        mark = "  ← in use" if m is infos[0] else ""
+        mark = "  ← in use" if m.version == current else ""
         lines.append(
             f"v{m.version:<7} {at:<20} {m.examples:>7,} {m.corrections:>6,}  {m.origin}{mark}"
         )
@@ -203,19 +233,18 @@ def _stored(s: RoutingSettings, which: str) -> tuple[str, TextModel]:
             raise ValueError("no shipped default model in this installation")
         return shipped.version, shipped.model
     with _connect(s) as conn:
-        version = model_store.latest_version(conn) if which == "latest" else _number(which)
+        version = model_store.in_use(conn) if which == "latest" else _number(which)
         if version is None:
             raise ValueError("no model has been trained yet (complaintflow classifier train)")
         return f"v{version}", model_store.load(conn, version)
 
 
-def _number(which: str) -> int:
+def _number(which: str, *, what: str = "--model") -> int:
     try:
         return int(which.removeprefix("v"))
     except ValueError:
-        raise ValueError(
-            f"--model: expected a version (3 or v3), latest or default, got {which!r}"
-        ) from None
+        expected = "a version (3 or v3)" + (", latest or default" if what == "--model" else "")
+        raise ValueError(f"{what}: expected {expected}, got {which!r}") from None
 
 
 def render(e: Evaluation) -> str:

@@ -154,6 +154,14 @@ def cmd_classifier(args: argparse.Namespace) -> int:
         if args.action == "retrain":
             print(classifier.retrain(s))
             return 0
+        if args.action == "rollback":
+            print(classifier.rollback(s))
+            return 0
+        if args.action == "activate":
+            if not args.file:
+                raise RuntimeError("classifier activate needs a VERSION (see classifier list)")
+            print(classifier.activate(s, args.file))
+            return 0
         if not args.file or not args.mapping:
             raise RuntimeError(f"classifier {args.action} needs FILE and --mapping MAP.yaml")
         path, mapping = Path(args.file), Path(args.mapping)
@@ -519,10 +527,18 @@ def build_parser() -> argparse.ArgumentParser:
     im.set_defaults(func=cmd_import)
 
     cl = sub.add_parser(
-        "classifier", help="train, evaluate and retrain the routing classifier (labelled CSV)"
+        "classifier",
+        help="train, evaluate, retrain, list, activate or roll back the routing classifier",
     )
-    cl.add_argument("action", choices=("train", "evaluate", "retrain", "list"))
-    cl.add_argument("file", nargs="?", help="labelled CSV export (train, evaluate)")
+    cl.add_argument(
+        "action", choices=("train", "evaluate", "retrain", "list", "activate", "rollback")
+    )
+    cl.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE|VERSION",
+        help="labelled CSV export (train, evaluate); the version to activate (3 or v3)",
+    )
     cl.add_argument("--format", choices=("csv",), default="csv")
     cl.add_argument(
         "--mapping", help="YAML mapping: columns.description (and/or subject) and category"

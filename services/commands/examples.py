@@ -124,6 +124,7 @@ def examples() -> dict[str, tuple[str, dict[str, Any]]]:
                 "source": SOURCE,
                 "version": 1,
                 "category": "billing",
+                "category_display": {"zh-Hans": "账单费用", "zh-Hant": "帳單費用", "en": "Billing"},
                 "confidence": 0.93,
                 "classified_by": "model",
                 "model_version": "v3",

@@ -81,6 +81,8 @@ class Facts:
     subject: str | None = None
     description: str = ""
     category: str | None = None
+    category_display: dict[str, str] = field(default_factory=dict)
+    """The category's name as people read it, by language (from routing)."""
     occurred_at: datetime | None = None
     historical: bool = False
     owner: str | None = None
@@ -97,6 +99,15 @@ class Facts:
     """'email' or 'phone': how the customer is reached (the address stays in the vault)."""
     follow_up_deadline: datetime | None = None
     surveyed: bool = False
+
+    def category_name(self, lang: str) -> str:
+        """The category as a person reading `lang` reads it: its display name in that
+        language, else in Chinese or English, else the taxonomy's name."""
+        shown = self.category_display
+        for want in (lang, "zh-Hans" if lang == "zh-Hant" else lang, "en", "zh-Hans"):
+            if shown.get(want):
+                return shown[want]
+        return self.category or ""
 
     @property
     def subject_line(self) -> str | None:
@@ -322,7 +333,7 @@ class Composer:
             reference=facts.reference or facts.complaint_id,
             priority=str(facts.priority or (event.priority if event else "")),
             department=facts.department or (event.department if event else ""),
-            category=facts.category or "",
+            category=facts.category_name(lang),
             subject=facts.subject_line,
             description=facts.description,
             target=TARGETS[lang][event.target.value] if event else "",

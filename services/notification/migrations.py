@@ -111,4 +111,12 @@ MIGRATIONS = (
             WHERE follow_up_deadline IS NOT NULL AND survey_closed IS NULL;
         """,
     ),
+    (
+        5,
+        # The category's name as people read it, by language, from routing decisions.
+        """
+        ALTER TABLE {schema}.complaints
+            ADD COLUMN category_display jsonb NOT NULL DEFAULT '{}'::jsonb;
+        """,
+    ),
 )

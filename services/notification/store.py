@@ -20,7 +20,7 @@ FACTS = (
     "complaint_id, reference, language, time_zone, utc_offset, customer_token, subject,"
     " description, category, occurred_at, historical, owner, department, priority, sensitive,"
     " special_periods, resolve_deadline, source, external_ref, contact_kind, follow_up_deadline,"
-    " surveyed, safety"
+    " surveyed, safety, category_display"
 )
 DUE = ("queued", "retrying", "deferred")
 
@@ -52,6 +52,7 @@ def _facts(row: tuple[Any, ...] | None) -> Facts | None:
         follow_up_deadline,
         surveyed,
         safety,
+        category_display,
     ) = row
     return Facts(
         complaint_id=cid,
@@ -63,6 +64,7 @@ def _facts(row: tuple[Any, ...] | None) -> Facts | None:
         subject=subj,
         description=desc,
         category=cat,
+        category_display=dict(category_display or {}),
         occurred_at=occ,
         historical=hist,
         owner=owner,
@@ -88,6 +90,7 @@ _NEW = {c: None for c in _ROW} | {
     "historical": False,
     "sensitive": False,
     "special_periods": [],
+    "category_display": {},
     "surveyed": False,
     "safety": False,
 }
@@ -98,6 +101,7 @@ _TYPES = {
     "surveyed": "bool",
     "safety": "bool",
     "special_periods": "text",  # as JSON: unnest cannot take an array of arrays
+    "category_display": "text",  # as JSON too
     "occurred_at": "timestamptz",
     "resolve_deadline": "timestamptz",
     "follow_up_deadline": "timestamptz",
@@ -194,6 +198,7 @@ class Known:
             priority=r.priority.value,
             sensitive=r.sensitive,
             special_periods=list(r.special_periods),
+            category_display=dict(r.category_display),
             routed_version=r.version,
             updated_at=self._t(now),
             safety="safety" in r.tags,
@@ -256,8 +261,9 @@ class Known:
             return
         rows = [self.rows[c] for c in self.changed]
         columns = [[row[c] for row in rows] for c in _ROW]
-        periods = _ROW.index("special_periods")
-        columns[periods] = [json.dumps(p) for p in columns[periods]]
+        for c in ("special_periods", "category_display"):
+            i = _ROW.index(c)
+            columns[i] = [json.dumps(v) for v in columns[i]]
         conn.execute(
             f"INSERT INTO notification.complaints ({', '.join(_ROW)})"
             f" SELECT {', '.join(_PICK)} FROM unnest("
@@ -270,7 +276,14 @@ class Known:
 
 
 _PERIODS = "ARRAY(SELECT jsonb_array_elements_text(special_periods::jsonb))"
-_PICK = [_PERIODS if c == "special_periods" else c for c in _ROW]
+_PICK = [
+    _PERIODS
+    if c == "special_periods"
+    else "category_display::jsonb"
+    if c == "category_display"
+    else c
+    for c in _ROW
+]
 
 
 def contact_kind(masked: str | None) -> str | None:

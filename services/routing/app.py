@@ -254,6 +254,7 @@ class Routing(Handler):
             source=source,
             version=d.version,
             category=d.category,
+            category_display=self.router.display(d.category),
             sub_category=d.sub_category,
             confidence=round(d.confidence, 3),
             classified_by=d.classified_by,

@@ -1,5 +1,6 @@
-"""Keeps a routing worker on the latest trained model: picks up a new version without a
-restart, and retrains on agents' corrections on a schedule, beside the loop."""
+"""Keeps a routing worker on the model in use (the latest trained, or the one activated or
+rolled back to): picks up a change without a restart, and retrains on agents' corrections on a
+schedule, beside the loop."""
 
 from __future__ import annotations
 
@@ -45,14 +46,14 @@ class ModelKeeper:
         self._retraining: threading.Thread | None = None
 
     def check(self, conn: psycopg.Connection, *, force: bool = False) -> None:
-        """Use the latest stored model if it is new (or the shipped one before any)."""
+        """Use the stored model in use if it changed (or the shipped one before any)."""
         if not self.enabled:
             return
         every = self.settings.routing_model_check_seconds
         if not force and time.monotonic() - self._checked < every:
             return
         self._checked = time.monotonic()
-        latest = model_store.latest_version(conn)
+        latest = model_store.in_use(conn)
         if latest is None:
             shipped = shipped_model_for(self.classifier.categories)
             if self.classifier.trained is None and shipped is not None:
@@ -88,8 +89,9 @@ class ModelKeeper:
         hours = self.settings.routing_retrain_hours
         if hours <= 0 or (self._retraining is not None and self._retraining.is_alive()):
             return
+        # News for the newest version, not the one in use: a rollback is not undone by it.
         if model_store.older_than(conn, hours) and model_store.corrections_since(
-            conn, self.version
+            conn, model_store.latest_version(conn)
         ):
             self._retraining = threading.Thread(
                 target=self._retrain, name="routing-retrain", daemon=True

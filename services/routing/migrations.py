@@ -74,4 +74,17 @@ MIGRATIONS = (
         );
         """,
     ),
+    (
+        6,
+        # The model in use, when it is not simply the latest: a version activated by hand or
+        # rolled back to (training a new version makes that one the model in use).
+        """
+        CREATE TABLE {schema}.model_in_use (
+            one boolean PRIMARY KEY DEFAULT true CHECK (one),
+            version int NOT NULL REFERENCES {schema}.models (version),
+            since timestamptz NOT NULL,
+            why text NOT NULL
+        );
+        """,
+    ),
 )

@@ -1,6 +1,6 @@
 """Routing's trained classifiers and what they learn from, in PostgreSQL: every version of the
-model (the latest is the one in use), the rows of the last labelled file and agents'
-corrections."""
+model and which one is in use (the latest trained, unless another was activated or rolled back
+to since), the rows of the last labelled file and agents' corrections."""
 
 from __future__ import annotations
 
@@ -41,17 +41,58 @@ class ModelInfo:
 
 
 def latest_version(conn: psycopg.Connection) -> int | None:
-    """The version of the model in use (the latest), or None before any was trained."""
+    """The latest version trained, or None before any was."""
     row = conn.execute("SELECT max(version) FROM routing.models").fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+def in_use(conn: psycopg.Connection) -> int | None:
+    """The version routing workers use: the one last trained, activated or rolled back to
+    (None before any was trained)."""
+    row = conn.execute(
+        "SELECT coalesce((SELECT version FROM routing.model_in_use),"
+        " (SELECT max(version) FROM routing.models))"
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def activate(conn: psycopg.Connection, version: int, why: str) -> None:
+    """Make a stored version the one in use (ValueError if there is no such version)."""
+    found = conn.execute("SELECT 1 FROM routing.models WHERE version = %s", (version,)).fetchone()
+    if found is None:
+        raise _missing(conn, version)
+    conn.execute(
+        "INSERT INTO routing.model_in_use (version, since, why) VALUES (%s, now(), %s)"
+        " ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version, since = EXCLUDED.since,"
+        " why = EXCLUDED.why",
+        (version, why),
+    )
+
+
+def previous(conn: psycopg.Connection) -> int:
+    """The newest stored version older than the one in use: where a rollback goes."""
+    current = in_use(conn)
+    if current is None:
+        raise ValueError("no model has been trained yet: nothing to roll back")
+    row = conn.execute(
+        "SELECT max(version) FROM routing.models WHERE version < %s", (current,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise ValueError(f"v{current} is the oldest stored model: nothing to roll back to")
+    return int(row[0])
 
 
 def load(conn: psycopg.Connection, version: int) -> TextModel:
     """A stored model (ValueError if its data is not a model)."""
     row = conn.execute("SELECT model FROM routing.models WHERE version = %s", (version,)).fetchone()
     if row is None:
-        raise ValueError(f"no model version {version}")
+        raise _missing(conn, version)
     return TextModel.from_bytes(bytes(row[0]))
+
+
+def _missing(conn: psycopg.Connection, version: int) -> ValueError:
+    stored = ", ".join(f"v{m.version}" for m in models(conn)) or "none"
+    return ValueError(f"no model version {version} (stored: {stored})")
 
 
 def save(
@@ -63,7 +104,8 @@ def save(
     corrections: Sequence[Example],
     evaluation: dict[str, Any] | None = None,
 ) -> int:
-    """Store a new version (the next number) and return it; it is in use once committed.
+    """Store a new version (the next number), make it the one in use and return it; workers
+    pick it up once committed.
     `corrections` are those it learnt from: corrections recorded later are news for the next."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('routing.models'))")
     version = (latest_version(conn) or 0) + 1
@@ -82,6 +124,7 @@ def save(
             model.to_bytes(),
         ),
     )
+    activate(conn, version, f"trained ({origin})")
     return version
 
 

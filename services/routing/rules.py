@@ -337,6 +337,11 @@ class Router:
             facts=facts,
         )
 
+    def display(self, category: str) -> dict[str, str]:
+        """The category's name as people read it, by language (empty: none configured)."""
+        spec = self.config.categories.get(category)
+        return {str(lang): name for lang, name in spec.display.items()} if spec else {}
+
     def reroute(
         self, previous: Decision, change: Change, *, load: Mapping[str, int] | None = None
     ) -> Decision:

@@ -279,6 +279,7 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(
         check=True,
     )
     assert "sla:breached:resolve" in shown.stdout and "routed:v1" in shown.stdout
+    assert "  category         账单费用 / 帳單費用 / Billing (billing)\n" in shown.stdout
 
     # And every worker serves the DESIGN metrics, health and readiness, and they moved
     # (counters move once a transaction commits, after its outputs are out: wait for the last)

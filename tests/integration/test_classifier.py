@@ -130,6 +130,7 @@ def test_a_trained_model_routes_and_a_new_version_is_used_without_a_restart(setu
         d = route(routing, registered(1, "这个月话费多扣了50元"), conn)
         assert (d.category, d.department, d.queue) == ("费用问题", "财务部", "账务")
         assert d.classified_by == "model" and d.model_version == "v1"
+        assert d.category_display == {"zh-Hans": "费用问题", "en": "Charges"}  # for people
         assert any(
             "model v1 says '费用问题'" in why and "weighed most:" in why for why in d.reasons
         )
@@ -209,3 +210,40 @@ def test_labels_outside_the_taxonomy_are_refused_with_each_named(setup, tmp_path
         classifier.train(s, bad, mapping, progress=False)
     assert "'退款' (2 rows), '其他' (1 rows)" in str(err.value)
     assert classifier.list_models(s).startswith("No trained model: routing uses the keyword")
+
+
+def test_activate_and_rollback_switch_the_running_worker_and_refuse_what_cannot_be_used(
+    setup, tmp_path
+):
+    s, mapping, export = setup
+    with psycopg.connect(s.db_url(), autocommit=True) as conn:
+        routing = start(s, conn)
+        with pytest.raises(ValueError, match="nothing to roll back"):
+            classifier.rollback(s)
+        classifier.train(s, export, mapping, progress=False)
+        with pytest.raises(ValueError, match="the oldest stored model"):
+            classifier.rollback(s)
+        classifier.train(
+            s, write_export(tmp_path / "v2.csv", per_phrase=8), mapping, progress=False
+        )
+        list(routing.tick(conn))
+        assert routing.models.version == 2
+        # When the previous version is rolled back to, the running worker uses it
+        said = classifier.rollback(s)
+        assert said.startswith("model v1 in use (rolled back from v2)")
+        list(routing.tick(conn))
+        d = route(routing, registered(1, "宽带又断网了"), conn)
+        assert (d.category, d.model_version) == ("网络质量", "v1")
+        assert "v1 " in classifier.list_models(s).split("← in use")[0].splitlines()[-1]
+        # And a version activated by number likewise
+        assert classifier.activate(s, "2").startswith("model v2 in use (activated)")
+        list(routing.tick(conn))
+        assert route(routing, registered(2, "宽带又断网了"), conn).model_version == "v2"
+        # And what does not exist, or is not a version, is refused with what there is
+        with pytest.raises(ValueError, match=r"no model version 7 \(stored: v2, v1\)"):
+            classifier.activate(s, "v7")
+        with pytest.raises(ValueError, match="activate: expected a version"):
+            classifier.activate(s, "newest")
+        # And a newly trained version is put in use
+        classifier.train(s, export, mapping, progress=False)
+        assert model_store.in_use(conn) == 3

@@ -16,6 +16,7 @@ import numpy as np
 import psycopg
 import pytest
 from PIL import Image
+from psycopg.types.json import Jsonb
 
 from services.analytics.periods import Period
 from services.analytics.report import browser, write_report
@@ -168,3 +169,25 @@ def test_the_csv_has_the_same_figures_and_the_pdf_is_printed(cf, tmp_path):
     # And the PDF is the page printed by Chromium
     pdf = write_report(cf.db_url(), WEEK, tmp_path / "r.pdf", fmt="pdf", now=BASE, progress=False)
     assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 50_000
+
+
+def test_the_report_names_categories_as_routing_s_display_names_in_its_language(cf, tmp_path):
+    with psycopg.connect(cf.db_url()) as conn:
+        archived(conn, BASE)
+        # Given the latest routing decision of a delivery complaint gave its display names
+        shown = {"zh-Hans": "物流配送", "zh-Hant": "物流配送", "en": "Deliveries"}
+        conn.execute(
+            "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
+            " payload) SELECT 'ce-display', complaint_id, 'complaints.routed.v1', 'routed:v2',"
+            " %s, %s, %s FROM analytics.complaints WHERE category = 'delivery' LIMIT 1",
+            (BASE, BASE, Jsonb({"category": "delivery", "category_display": shown})),
+        )
+    # Then the report in each language shows that name, not the taxonomy's
+    for lang, name in (("en", "Deliveries"), ("zh-Hans", "物流配送")):
+        out = tmp_path / f"report-{lang}.html"
+        html = write_report(cf.db_url(), WEEK, out, language=lang, now=BASE, progress=False)
+        text = html.read_text(encoding="utf-8")
+        assert name in text and ">delivery<" not in text, lang
+    # And the CSV keeps the taxonomy's names, for machines
+    out = write_report(cf.db_url(), WEEK, tmp_path / "r.csv", fmt="csv", now=BASE, progress=False)
+    assert "delivery" in out.read_text(encoding="utf-8")

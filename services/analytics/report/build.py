@@ -93,7 +93,9 @@ def trend_chart(f: Figures, prev: Figures, w: Words) -> str:
     now_buckets = buckets(f.period)
     by_category = f.trend.get("category", {})
     top = [name for name, _ in f.volume.get("category", [])[:5]]
-    stacks = [(name, [by_category[name].get(b, 0) for b in now_buckets]) for name in top]
+    stacks = [
+        (w.category(name), [by_category[name].get(b, 0) for b in now_buckets]) for name in top
+    ]
     rest = [
         sum(counts.get(b, 0) for name, counts in by_category.items() if name not in top)
         for b in now_buckets
@@ -123,7 +125,7 @@ def top_issues(f: Figures, prev: Figures, w: Words) -> list[dict[str, Any]]:
     for name, n in f.volume.get("category", [])[:10]:
         was = before.get(name, 0)
         change = f"{(n - was) / was:+.0%}" if was else w("new")
-        rows.append({"name": name, "count": n, "previous": was, "change": change})
+        rows.append({"name": w.category(name), "count": n, "previous": was, "change": change})
     return rows
 
 
@@ -153,7 +155,8 @@ def _compliance(name: str, sub: str, got: Compliance, w: Words) -> dict[str, Any
 
 
 def _named(w: Words, dim: str, rows: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    return [(w.department(v), n) for v, n in rows] if dim == "department" else rows
+    name = {"department": w.department, "category": w.category}.get(dim)
+    return [(name(v), n) for v, n in rows] if name else rows
 
 
 def alert_rows(f: Figures, w: Words) -> list[dict[str, str]]:

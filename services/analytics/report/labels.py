@@ -167,6 +167,8 @@ class Words:
         self.language = language
         self.locale = LOCALES[language]
         self._index = LANGUAGES.index(language)
+        self.categories: dict[str, dict[str, str]] = {}
+        """Each category's display names by language, as routing decisions gave them."""
 
     def __call__(self, key: str, **values: object) -> str:
         found = WORDS.get(key)
@@ -178,6 +180,20 @@ class Words:
         routing rules' departments); another stays as the archive names it."""
         found = customer_view.TEAMS.get(name)
         return found[customer_view.LANGUAGES.index(self.language)] if found else name
+
+    def category(self, name: str) -> str:
+        """A category by its display name in this language (traditional Chinese falls back to
+        simplified, then English); one without display names stays as the archive names it."""
+        shown = self.categories.get(name, {})
+        for lang in (self.language, "zh-Hans" if self.language == "zh-Hant" else "en", "en"):
+            if shown.get(lang):
+                return shown[lang]
+        return name
+
+    def issue(self, text: str) -> str:
+        """A `category / sub-category` with the category by its display name."""
+        category, sep, rest = text.partition(" / ")
+        return self.category(category) + sep + rest
 
     def number(self, value: float | None, digits: int = 0) -> str:
         if value is None:

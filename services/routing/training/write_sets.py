@@ -18,6 +18,7 @@ from pathlib import Path
 
 from services.routing.learning import DEFAULT_MODEL, TRAINING_DIR, fit, read_labelled
 from services.routing.rulebook import CONFIG_DIR, load_rules
+from services.routing.training.more_phrases import MORE, MORE_CLOSERS, MORE_OPENERS
 from services.routing.training.phrases import (
     CLOSERS,
     HELD_CLOSERS,
@@ -65,7 +66,10 @@ def rows(
 
     to_hant = opencc.OpenCC("s2twp")
     rng = random.Random(seed)
-    openers, closers = (HELD_OPENERS, HELD_CLOSERS) if held_out else (OPENERS, CLOSERS)
+    if held_out:
+        openers, closers = HELD_OPENERS, HELD_CLOSERS
+    else:
+        openers, closers = _merged(OPENERS, MORE_OPENERS), _merged(CLOSERS, MORE_CLOSERS)
     out: list[dict[str, str]] = []
     start = datetime(2025, 1, 6, 9, tzinfo=UTC)
     for category, by_lang in phrasebook.items():
@@ -96,6 +100,14 @@ def rows(
     return out
 
 
+def _merged(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for part in parts:
+        for key, values in part.items():
+            out[key] = [*out.get(key, []), *values]
+    return out
+
+
 def write(path: Path, data: list[dict[str, str]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["id", "opened", "text", "category", "language"])
@@ -104,7 +116,8 @@ def write(path: Path, data: list[dict[str, str]]) -> None:
 
 
 def main() -> None:
-    train = rows(TRAIN, TRAIN_ROWS, held_out=False, seed=13)
+    phrasebook = {c: _merged(by_lang, MORE.get(c, {})) for c, by_lang in TRAIN.items()}
+    train = rows(phrasebook, TRAIN_ROWS, held_out=False, seed=13)
     known = {r["text"] for r in train}
     held = [r for r in rows(HELD_OUT, HELD_ROWS, held_out=True, seed=31) if r["text"] not in known]
     write(TRAINING_DIR / "train.csv", train)

@@ -60,3 +60,14 @@ def test_trend_buckets_cover_the_period():
     quarter = Period(MON + timedelta(days=2), MON + timedelta(days=92))
     weeks = buckets(quarter)  # Mondays from the one before the start to the last before the end
     assert (weeks[0], weeks[-1], len(weeks)) == (MON, datetime(2026, 6, 1, tzinfo=UTC), 14)
+
+
+def test_categories_read_as_routing_s_display_names_in_the_report_s_language():
+    en, zh, tw = Words("en"), Words("zh-Hans"), Words("zh-Hant")
+    for w in (en, zh, tw):
+        w.categories = {"billing": {"zh-Hans": "账单费用", "en": "Billing"}}
+    assert (en.category("billing"), zh.category("billing"), tw.category("billing")) == (
+        "Billing", "账单费用", "账单费用"
+    )  # fmt: skip
+    assert en.category("费用问题") == "费用问题"  # no display names: the archive's name
+    assert zh.issue("billing / double charge") == "账单费用 / double charge"

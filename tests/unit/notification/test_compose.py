@@ -94,3 +94,21 @@ def test_the_acknowledgement_gives_the_code_the_status_lookup_accepts():
         assert status_secret_matches(key, "CF-TEST-0001", code)
     # Without a secret function (or for an operator's own template) nothing is said of it
     assert status_secret(key, "CF-TEST-0001") not in COMPOSER.acknowledgement(FACTS, NOW).text
+
+
+def test_management_reads_the_category_s_display_name_in_its_own_language():
+    shown = {"zh-Hans": "账单费用", "zh-Hant": "帳單費用", "en": "Billing"}
+    facts = Facts(
+        "cid-4", department="cards", priority=Priority.P1, category="billing",
+        category_display=shown,
+    )  # fmt: skip
+    texts = {n.language: n.text for n in COMPOSER.management(facts)}
+    assert texts and all("billing" not in text for text in texts.values())
+    for lang, text in texts.items():
+        assert shown[str(lang)] in text
+    # A category without display names is shown by its name; a missing language falls back
+    assert Facts("c", category="网络质量").category_name("en") == "网络质量"
+    assert (
+        Facts("c", category="x", category_display={"zh-Hans": "费用"}).category_name("zh-Hant")
+        == "费用"
+    )
