@@ -73,10 +73,11 @@ def pair(c: Complaint, n: int, **over: Any) -> tuple[RegisteredComplaint, Routed
 
 
 def story() -> list[tuple[RegisteredComplaint, RoutedComplaint]]:
-    """Two days of ordinary traffic, then a spike of billing in the north, the street corner
-    and customers writing about a data cap."""
+    """Four and a half days of ordinary traffic with, on the first day, the street corner,
+    on the third a spike of billing in the north, and on the fifth customers writing about a
+    data cap (themes are judged against the three days before)."""
     n = itertools.count()
-    out = [pair(c, next(n)) for c in steady(START, hours=60, per_day=150, seed=21)]
+    out = [pair(c, next(n)) for c in steady(START, hours=108, per_day=150, seed=21)]
     spike_at = START + timedelta(days=2, hours=2)
     out += [
         pair(Complaint(spike_at + timedelta(minutes=2 * i), "billing", "north", "web",
@@ -89,7 +90,7 @@ def story() -> list[tuple[RegisteredComplaint, RoutedComplaint]]:
              next(n), place=place)
         for place, h, cust, cat, text in STREET_CORNER
     ]  # fmt: skip
-    theme_at = START + timedelta(days=2)
+    theme_at = START + timedelta(days=4)
     out += [
         pair(Complaint(theme_at + timedelta(minutes=15 * i), "uncategorised", "east", "web",
                        f"cus_d{i}", text), next(n), confidence=0.0)
