@@ -310,6 +310,8 @@ class Detector:
     def _collective(self, s: Signal, out: Outcome) -> None:
         if not s.place:
             return
+        if s.occurred_at <= self._meta().get("mark", float("-inf")) - self.rules.collective_seconds:
+            return  # older than any window a place is judged over
         pk = signals.place_key(s.place)
         key = f"p|{pk}"
         horizon = s.occurred_at - self.rules.collective_seconds

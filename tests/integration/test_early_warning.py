@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.envelope import encode
 from schemas.registered import RegisteredComplaint
@@ -156,13 +157,42 @@ def start(worker_factory: Any, cf: Any) -> Any:
     return w
 
 
+def opened(worker: Any) -> Counter[tuple[str, str]]:
+    """`complaintflow_emerging_issues_total` as the worker's /metrics serves it."""
+    found: Counter[tuple[str, str]] = Counter()
+    for family in text_string_to_metric_families(worker.metrics()):
+        for sample in family.samples:
+            if sample.name == "complaintflow_emerging_issues_total":
+                found[sample.labels["kind"], sample.labels["category"]] = int(sample.value)
+    return found
+
+
+def forgotten(cf: Any) -> set[str]:
+    """Complaint ids the join agent deleted from its `pending` table (tombstones in the
+    table's changelog; its keys are JSON)."""
+    name = f"{cf.group('early_warning')}-pending-changelog"
+    consumer = KafkaConsumer(**cf.kafka("ew-changelog").as_dict(), enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or set()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning()
+        end = consumer.end_offsets(tps)
+        gone: set[str] = set()
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            batch = consumer.poll(timeout_ms=1000)
+            gone |= {json.loads(r.key) for recs in batch.values() for r in recs if r.value is None}
+        return gone
+    finally:
+        consumer.close()
+
+
 def test_the_worker_raises_what_the_detector_finds_from_the_topics(cf, worker_factory):
     # Given the story's complaints on the registered and routed topics
     pairs = story()
     want = expected_alerts(pairs)
     produce(cf, pairs)
     # When the early-warning worker reads them
-    start(worker_factory, cf)
+    worker = start(worker_factory, cf)
     reader = AlertReader(cf)
     wait_for(
         lambda: set(reader.keys()) >= {(a.alert_key, a.revision) for a in want},
@@ -188,6 +218,19 @@ def test_the_worker_raises_what_the_detector_finds_from_the_topics(cf, worker_fa
     raised = sorted((a for a in got if a["kind"] == "spike"), key=order)
     expected = [json.loads(a.model_dump_json()) for a in want if a.kind.value == "spike"]
     assert raised == sorted(expected, key=order)
+    # And its emerging-issues counter counts each opened episode by kind and category
+    opens = Counter((a.kind.value, a.category) for a in want if a.status.value == "open")
+    assert opens[("collective", "*")] == 1 and opens[("emerging_issue", "*")] >= 1
+    assert opens[("spike", "billing")] >= 1
+    wait_for(lambda: opened(worker) == opens, timeout=30, what="the opened episodes counted")
+    # And the join forgot the complaints of the first day — their signals would be too late
+    # for any window — and kept those of the last (tombstones in its table's changelog)
+    last = pairs[-1][0].occurred_at
+    first_day = {r.complaint_id for r, _ in pairs if r.occurred_at < START + timedelta(days=1)}
+    last_day = {r.complaint_id for r, _ in pairs if r.occurred_at > last - timedelta(days=1)}
+    gone = wait_for(lambda: first_day <= (g := forgotten(cf)) and g, timeout=60,
+                    what="the first day's pending entries deleted")  # fmt: skip
+    assert isinstance(gone, set) and not gone & last_day
 
 
 def test_after_kill_9_the_detector_recovers_its_tables_and_neither_misses_nor_repeats(
