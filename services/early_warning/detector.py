@@ -336,7 +336,7 @@ class Detector:
             usual, p, more = self._usual(pk, s.occurred_at, len(customers))
             if not more:
                 return  # as many as this place (or, without its history, a place) sees
-        elif alert_key and self._usual(pk, s.occurred_at, len(customers))[1] >= alpha:
+        elif alert_key and self._usual(pk, s.occurred_at, len(customers), screen=False)[1] >= alpha:
             self.state.pop(open_key, None)  # no longer improbable where it is: subsided
             self._close(alert_key, s.occurred_at, out)
             return
@@ -408,24 +408,30 @@ class Detector:
         """Whole days the detector watched before the collective window ending at `at`."""
         return int((at - self.rules.collective_seconds) // DAY) - self._first_day()
 
-    def _usual(self, pk: str, at: float, customers: int) -> tuple[float, float, bool]:
+    def _usual(
+        self, pk: str, at: float, customers: int, *, screen: bool = True
+    ) -> tuple[float, float, bool]:
         """What a window usually holds at this place (expected customers), how probable as
-        many as `customers` are (upper tail), and whether that is more than usual.
+        many as `customers` are (upper tail), and whether that is more than usual: at least
+        `collective_ratio` times as many, and improbable (`screen`: the tail is not worked
+        out, p is 1, when the ratio already says no).
 
-        Once the detector has watched a week before the window, from the place's own
-        customers a day (none if it was never named: a quiet place): the higher of the same
-        days of the week over past weeks and any run of as many days, a negative binomial
-        with their spread, and at least `collective_ratio` times as many. Before that a busy
-        place cannot be told from a crowd by its own count: it is judged against the other
-        places' customers so far, as a rate per window — the chance that a place like one of
-        them holds as many (a negative binomial at its rate: a rate read off a few days is
-        uncertain), averaged over them."""
-        floor = self.rules.collective_floor
+        Once the detector has watched `place_history_days` before the window, from the
+        place's own customers a day (none if it was never named: a quiet place): the higher
+        of the same days of the week over past weeks and any run of as many days, a negative
+        binomial with their spread. Before that a busy place cannot be told from a crowd by
+        its own count: it is judged against the other places' customers so far, as a rate
+        per window — at least `collective_ratio` times the median place's, and improbable
+        for a place like one of them (a negative binomial at its rate: a rate read off a few
+        days is uncertain), averaged over them."""
+        floor, ratio = self.rules.collective_floor, self.rules.collective_ratio
         days = min(self._history_days(at), self.rules.place_days)
         if days >= self.rules.place_history_days:
             mean, variance = self._own_baseline(pk, at, days)
+            above = customers >= ratio * mean
+            if screen and not above:
+                return mean, 1.0, False
             p = spikes.upper_tail(customers, mean, variance)
-            above = customers >= self.rules.collective_ratio * mean
             return mean, p, above and p < self.rules.collective_alpha
         counts = {int(c): n for c, n in (self.state.get("pop") or {}).items()}
         own = sum(n for _, n in self.state.get(f"ph|{pk}") or [])
@@ -437,13 +443,22 @@ class Detector:
             return floor, p, p < self.rules.collective_alpha
         watched = at - self._meta()["places_from"] * self.w
         scale = min(1.0, self.rules.collective_seconds / max(watched, 1.0))
-        sizes = sorted(counts)
+        sizes = sorted(c for c in counts if counts[c])
+        seen, median = 0, sizes[-1]
+        for c in sizes:
+            seen += counts[c]
+            if 2 * seen >= others:
+                median = c
+                break
+        above = customers >= ratio * max(median * scale, floor)
+        if screen and not above:
+            return max(median * scale, floor), 1.0, False
         weights = np.array([counts[c] for c in sizes], dtype=float)
         rates = np.maximum(np.array(sizes, dtype=float) * scale, floor)
         tails = stats.nbinom.sf(customers - 1, PEER_SHAPE, PEER_SHAPE / (PEER_SHAPE + rates))
         p = float(weights @ tails / others)
         expected = float(weights @ rates / others)
-        return expected, p, p < self.rules.collective_alpha
+        return expected, p, above and p < self.rules.collective_alpha
 
     def _own_baseline(self, pk: str, at: float, days: int) -> tuple[float, float]:
         """Mean and variance of the place's customers in a window, from `days` of history."""
