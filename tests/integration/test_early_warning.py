@@ -258,3 +258,19 @@ def test_after_kill_9_the_detector_recovers_its_tables_and_neither_misses_nor_re
     for ce_id, value in reader.raw:
         assert by_id.setdefault(ce_id, value) == value
     assert len(by_id) == sum(want.values())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="faust-streaming 0.15's exactly_once stalls on Kafka 4 "
+    "(github.com/faust-streaming/faust/issues/177): CF_EW_EXACTLY_ONCE stays off",
+)
+def test_with_faust_exactly_once_the_worker_raises_the_story_alerts(cf, worker_factory):
+    # Given the story's complaints, read by a worker with faust's exactly_once guarantee
+    pairs = story()
+    want = {(a.alert_key, a.revision) for a in expected_alerts(pairs)}
+    produce(cf, pairs)
+    worker_factory("early_warning", cf, CF_EW_EXACTLY_ONCE="true")
+    reader = AlertReader(cf)
+    # Then every alert would be raised, as without it (it is not: the agents stall)
+    wait_for(lambda: set(reader.keys()) >= want, timeout=180, what="every alert")
