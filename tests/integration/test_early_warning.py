@@ -23,6 +23,7 @@ from schemas.envelope import encode
 from schemas.registered import RegisteredComplaint
 from schemas.registry import ALERTS, REGISTERED, ROUTED
 from schemas.routed import RoutedComplaint
+from services.devstack.mailcatcher import read_mail
 from services.early_warning.detector import Detector
 from services.early_warning.settings import EarlyWarningSettings
 from services.early_warning.signals import join
@@ -31,6 +32,9 @@ from services.kernel.kafka import producer
 from services.simulator.seasonal import Complaint, steady
 from tests.conftest import wait_for, wait_ready
 from tests.early_warning_story import DATA_CAP, STREET_CORNER
+from tests.integration import test_notification_delivery as delivery
+
+mail, scenario = delivery.mail, delivery.scenario  # notification's fixtures: a real SMTP server
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
@@ -258,6 +262,35 @@ def test_after_kill_9_the_detector_recovers_its_tables_and_neither_misses_nor_re
     for ce_id, value in reader.raw:
         assert by_id.setdefault(ce_id, value) == value
     assert len(by_id) == sum(want.values())
+
+
+def test_the_street_corner_reaches_management_by_mail(cf, scenario, mail, worker_factory):
+    # Given the street-corner complaints of the last two days (an alert of the past, replayed,
+    # would tell nobody), read by the early-warning worker — whose clock closes the window
+    # they are in — and the notification worker with a real mail server
+    first = datetime.now(UTC) - timedelta(hours=44)
+    pairs = [
+        pair(Complaint(first + timedelta(hours=h), cat, "north", "phone", cust, text), n,
+             place=place)
+        for n, (place, h, cust, cat, text) in enumerate(STREET_CORNER)
+    ]  # fmt: skip
+    produce(cf, pairs)
+    workers = [
+        worker_factory("early_warning", cf),
+        worker_factory("notification", cf, **scenario.env()),
+    ]
+    wait_ready(workers, timeout=120)
+
+    # Then management reads of the collective complaint at the corner, by mail
+    def alerted() -> list[Any]:
+        subjects = ("Early warning: Collective", "预警：群体投诉")
+        return [m for m in read_mail(mail.folder) if m.subject.startswith(subjects)]
+
+    found = wait_for(alerted, timeout=180, what="the collective alert mailed to management")
+    assert isinstance(found, list)
+    recipients = {r for m in found for r in m.recipients}
+    assert recipients >= {"gao.zhiyuan@complaintflow.example", "lin.hui@complaintflow.example"}
+    assert all("jiefang rd" in m.subject.casefold() for m in found), [m.subject for m in found]
 
 
 @pytest.mark.xfail(
