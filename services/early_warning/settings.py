@@ -23,7 +23,7 @@ class EarlyWarningSettings(Settings):
     ew_collective_ratio: float = Field(default=3.0, ge=1.0)
     ew_collective_alpha: float = Field(default=1e-6, gt=0, lt=1)
     """A place's customers in the window are collective when improbable against what is usual
-    there (or, in the first week, at a typical place), at this upper-tail probability."""
+    there (or, in the first two weeks, at a typical place), at this upper-tail probability."""
     ew_theme_hours: int = Field(default=24, ge=1)
     ew_theme_threshold: float = Field(default=0.18, gt=0, lt=1)
     ew_theme_customers: int = Field(default=5, ge=2)
