@@ -26,6 +26,7 @@ from schemas.envelope import encode
 from schemas.registered import RegisteredComplaint
 from schemas.registry import ALERTS, REGISTERED, REJECTED, ROUTED, TopicSpec
 from schemas.routed import RoutedComplaint
+from services.early_warning import pending
 from services.early_warning.detector import Detector, Outcome
 from services.early_warning.journal import Overlay, apply
 from services.early_warning.metrics import EarlyWarningMetrics
@@ -89,6 +90,8 @@ class EarlyWarningApp:
         self.alerts = self.app.topic(settings.topic(ALERTS.name), **raw)  # type: ignore[arg-type]
         self.rejected = self.app.topic(settings.topic(REJECTED.name), **raw)  # type: ignore[arg-type]
         self.pending = self.app.Table("pending", default=None, partitions=REGISTERED.partitions)
+        self._newest: dict[int, float] = {}
+        self._pruned: dict[int, float] = {}
         self.state = self.app.Table("state", default=None, partitions=1)
         self.app.agent(self.source, name="join")(self._join)
         self.app.agent(self.signals, name="detect")(self._detect)
@@ -105,13 +108,15 @@ class EarlyWarningApp:
             except PoisonMessage as exc:
                 await self._dead_letter(event, spec, exc)
                 continue
-            signal = self._pair(model, event.message.partition)
+            part = event.message.partition
+            signal = self._pair(model, part)
             if signal is not None:
                 # On the broker before the pair is marked done: a crash in between sends it
                 # again, and the detector counts a complaint once.
                 sent = await self.signals.send(key=b"all", value=_json(signal.as_json()))
                 await sent
-                self.pending[signal.complaint_id] = "done"
+                self.pending[signal.complaint_id] = pending.done(signal.occurred_at, part)
+            self._prune(part, model.occurred_at.timestamp())
             self.flow.events_processed.labels(NAME, spec.name).inc()
 
     def _pair(self, model: Any, part: int) -> Signal | None:
@@ -119,7 +124,7 @@ class EarlyWarningApp:
         decision only: re-routes change no count)."""
         cid = model.complaint_id
         held = self.pending.get(cid)
-        if held == "done":
+        if pending.is_done(held):
             return None
         half = dict(held or {})
         if isinstance(model, RegisteredComplaint):
@@ -133,8 +138,21 @@ class EarlyWarningApp:
                 min_confidence=self.settings.ew_min_confidence,
                 part=part,
             )
+        half.update(pending.stamp(model.occurred_at.timestamp(), part))
         self.pending[cid] = half
         return None
+
+    def _prune(self, part: int, occurred_at: float) -> None:
+        """Now and then (an hour of event time on this partition), forget this partition's
+        done markers and lone halves older than any window they could still count in."""
+        newest = self._newest[part] = max(self._newest.get(part, occurred_at), occurred_at)
+        last = self._pruned.setdefault(part, newest)
+        if newest - last < pending.PRUNE_EVERY_SECONDS:
+            return
+        self._pruned[part] = newest
+        horizon = newest - pending.horizon(self.rules)
+        for key in pending.stale(self.pending.items(), part, horizon):
+            del self.pending[key]  # this partition's key, in this partition's changelog
 
     async def _dead_letter(self, event: EventT, spec: TopicSpec, exc: PoisonMessage) -> None:
         msg = event.message

@@ -9,10 +9,14 @@ passes their end, so replaying history closes them as they closed at the time.
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
+from scipy import stats
 
 from schemas.alerts import Alert, AlertKind, AlertStatus
 from services.early_warning import signals, spikes, themes
@@ -23,6 +27,13 @@ MAX_CUSTOMERS = 200
 """Distinct customers remembered per slice window (the count says `≥` past it)."""
 MAX_TEXTS_PER_WINDOW = 400
 MAX_PLACE_ENTRIES = 200
+PLACE_BUCKETS = 32
+"""The places named on a day are listed in this many keys (each rewritten as one value)."""
+DAY = 86_400
+PEER_SHAPE = 4.0
+"""Gamma shape of a peer place's rate about its count so far (a spread of half its rate)."""
+THEME_LOOKBACK = 3
+"""Theme windows a new theme is compared with (was it said before, and how often)."""
 DEDUP_RING = 5000
 """The last this many complaint ids are remembered: one sent twice is counted once."""
 
@@ -37,9 +48,23 @@ class Rules:
     first; shorter judges early days against the EARS C2 moving baseline)."""
     collective_seconds: int = 72 * 3600
     collective_customers: int = 3
+    collective_ratio: float = 3.0
+    """A place's customers in the window must be at least this many times what is usual."""
+    collective_alpha: float = 1e-6
+    """Upper-tail probability below which a place's customers are more than usual."""
+    collective_floor: float = 0.01
+    """Customers a window is taken to hold at a place never named (added to a place's
+    history once, and the least rate of a place named so far)."""
+    place_days: int = 28
+    """Days of each place's history (distinct customers a day) its baseline reads."""
+    place_history_days: int = 14
+    """Days the detector watches before a place is judged against its own history (a
+    quiet place's rate is not known from fewer); until then, against the other places."""
     theme_windows: int = 24
     theme_threshold: float = 0.18
     theme_customers: int = 5
+    theme_growth: float = 3.0
+    """A new theme has at least this many times the customers it had the day before."""
     sources: int = 1
     """Source partitions complaints come from (each holds the watermark back)."""
     idle_signals: int = 500
@@ -159,6 +184,8 @@ class Detector:
         idx = spikes.window_index(s.occurred_at, self.rules.spike)
         if "closed" not in meta:
             meta.update(first=idx, closed=idx)
+        if "places_from" not in meta:  # also a state kept before places had a history
+            meta["places_from"] = idx
             self.state["meta"] = meta
         if idx >= meta["closed"]:
             self._count(s, idx)
@@ -283,13 +310,17 @@ class Detector:
     def _collective(self, s: Signal, out: Outcome) -> None:
         if not s.place:
             return
+        if s.occurred_at <= self._meta().get("mark", float("-inf")) - self.rules.collective_seconds:
+            return  # older than any window a place is judged over
         pk = signals.place_key(s.place)
         key = f"p|{pk}"
         horizon = s.occurred_at - self.rules.collective_seconds
-        earliest = horizon - self.rules.collective_seconds
-        kept = [e for e in self.state.get(key) or [] if e[0] > earliest]
+        kept = [e for e in self.state.get(key) or [] if e[0] > horizon]
         if any(e[2] == s.complaint_id for e in kept):
             return
+        day = int(s.occurred_at // DAY)
+        if not any(e[1] == s.customer and int(e[0] // DAY) == day for e in kept):
+            self._count_place(pk, s.occurred_at)
         entry = [s.occurred_at, s.customer, s.complaint_id, s.category, s.text]
         kept = sorted([*kept, entry])[-MAX_PLACE_ENTRIES:]
         self.state[key] = kept
@@ -298,12 +329,18 @@ class Detector:
         open_key = f"o|place|{pk}"
         alert_key: str | None = self.state.get(open_key)
         ep = dict(self.state[alert_key]) if alert_key else None
-        if ep is None and len(customers) < self.rules.collective_customers:
+        alpha = self.rules.collective_alpha
+        if ep is None:
+            if len(customers) < self.rules.collective_customers:
+                return
+            usual, p, more = self._usual(pk, s.occurred_at, len(customers))
+            if not more:
+                return  # as many as this place (or, without its history, a place) sees
+        elif alert_key and self._usual(pk, s.occurred_at, len(customers), screen=False)[1] >= alpha:
+            self.state.pop(open_key, None)  # no longer improbable where it is: subsided
+            self._close(alert_key, s.occurred_at, out)
             return
-        usual = {e[1] for e in kept if e[0] <= horizon}
-        if ep is None and len(usual) >= self.rules.collective_customers:
-            return  # a place complained about all the time: its spikes tell, not this
-        if ep is not None and alert_key and len(customers) < _grown(ep["cust"]):
+        elif alert_key and len(customers) < _grown(ep["cust"]):
             ep["last"] = max(ep["last"], s.occurred_at)
             self.state[alert_key] = ep
             return
@@ -316,6 +353,8 @@ class Detector:
                 "since": entries[0][0],
                 "start": entries[0][0],
                 "rev": 0,
+                "baseline": round(usual, 3),
+                "p": p,
             }
             self.state[open_key] = alert_key
         categories = sorted({e[3] for e in entries})
@@ -325,34 +364,158 @@ class Detector:
             ids=[e[2] for e in entries][:MAX_SAMPLES],
             end=s.occurred_at,
             last=s.occurred_at,
-            score=float(len(customers)),
+            score=round(len(customers) / max(ep["baseline"], self.rules.collective_floor), 2),
             terms=themes.terms_of_each([e[4] for e in entries]),
             categories=categories,
         )
         ep["summary"] = (
             f"{len(customers)} customers complained about {s.place} since "
-            f"{_iso(ep['since']):%Y-%m-%d %H:%M} UTC ({len(entries)} complaints; categories: "
-            f"{', '.join(categories)})"
+            f"{_iso(ep['since']):%Y-%m-%d %H:%M} UTC against {ep['baseline']:.2g} usual "
+            f"({len(entries)} complaints; categories: {', '.join(categories)})"
         )
         assert alert_key is not None
         self._publish(alert_key, ep, detected_at=s.occurred_at, out=out)
 
+    def _count_place(self, pk: str, at: float) -> None:
+        """One more distinct customer at the place on the day of `at`: its history (customers
+        a day), the day's index of places named, and — while the places have less history
+        than `place_history_days` — how many places had how many customers so far."""
+        day = int(at // DAY)
+        hk = f"ph|{pk}"
+        history = {int(d): n for d, n in self.state.get(hk) or []}
+        if not history or max(history) < day:  # listed under each newest day: pruning
+            bucket = f"pi|{day}|{zlib.crc32(pk.encode()) % PLACE_BUCKETS}"  # finds it stale
+            self.state[bucket] = [*(self.state.get(bucket) or []), pk]
+        so_far = sum(history.values())
+        history[day] = history.get(day, 0) + 1
+        keep = day - self.rules.place_days - self._window_days() - 1
+        self.state[hk] = sorted([d, n] for d, n in history.items() if d >= keep)
+        if self._history_days(at) < self.rules.place_history_days:
+            counts = dict(self.state.get("pop") or {})  # places by customers so far
+            if so_far:
+                counts[str(so_far)] -= 1
+            counts[str(so_far + 1)] = counts.get(str(so_far + 1), 0) + 1
+            self.state["pop"] = {c: n for c, n in counts.items() if n}
+
+    def _window_days(self) -> int:
+        return max(1, -(-self.rules.collective_seconds // DAY))
+
+    def _first_day(self) -> int:
+        """The first whole day of the places' history."""
+        return -(-(self._meta()["places_from"] * self.w) // DAY)
+
+    def _history_days(self, at: float) -> int:
+        """Whole days the detector watched before the collective window ending at `at`."""
+        return int((at - self.rules.collective_seconds) // DAY) - self._first_day()
+
+    def _usual(
+        self, pk: str, at: float, customers: int, *, screen: bool = True
+    ) -> tuple[float, float, bool]:
+        """What a window usually holds at this place (expected customers), how probable as
+        many as `customers` are (upper tail), and whether that is more than usual: at least
+        `collective_ratio` times as many, and improbable (`screen`: the tail is not worked
+        out, p is 1, when the ratio already says no).
+
+        Once the detector has watched `place_history_days` before the window, from the
+        place's own customers a day (none if it was never named: a quiet place): the higher
+        of the same days of the week over past weeks and any run of as many days, a negative
+        binomial with their spread. Before that a busy place cannot be told from a crowd by
+        its own count: it is judged against the other places' customers so far, as a rate
+        per window — at least `collective_ratio` times the median place's, and improbable
+        for a place like one of them (a negative binomial at its rate: a rate read off a few
+        days is uncertain), averaged over them."""
+        floor, ratio = self.rules.collective_floor, self.rules.collective_ratio
+        days = min(self._history_days(at), self.rules.place_days)
+        if days >= self.rules.place_history_days:
+            mean, variance = self._own_baseline(pk, at, days)
+            above = customers >= ratio * mean
+            if screen and not above:
+                return mean, 1.0, False
+            p = spikes.upper_tail(customers, mean, variance)
+            return mean, p, above and p < self.rules.collective_alpha
+        counts = {int(c): n for c, n in (self.state.get("pop") or {}).items()}
+        own = sum(n for _, n in self.state.get(f"ph|{pk}") or [])
+        if own:
+            counts[own] -= 1
+        others = sum(counts.values())
+        if not others:
+            p = spikes.upper_tail(customers, floor, floor)
+            return floor, p, p < self.rules.collective_alpha
+        watched = at - self._meta()["places_from"] * self.w
+        scale = min(1.0, self.rules.collective_seconds / max(watched, 1.0))
+        sizes = sorted(c for c in counts if counts[c])
+        seen, median = 0, sizes[-1]
+        for c in sizes:
+            seen += counts[c]
+            if 2 * seen >= others:
+                median = c
+                break
+        above = customers >= ratio * max(median * scale, floor)
+        if screen and not above:
+            return max(median * scale, floor), 1.0, False
+        weights = np.array([counts[c] for c in sizes], dtype=float)
+        rates = np.maximum(np.array(sizes, dtype=float) * scale, floor)
+        tails = stats.nbinom.sf(customers - 1, PEER_SHAPE, PEER_SHAPE / (PEER_SHAPE + rates))
+        p = float(weights @ tails / others)
+        expected = float(weights @ rates / others)
+        return expected, p, above and p < self.rules.collective_alpha
+
+    def _own_baseline(self, pk: str, at: float, days: int) -> tuple[float, float]:
+        """Mean and variance of the place's customers in a window, from `days` of history."""
+        end = int((at - self.rules.collective_seconds) // DAY)
+        history = {int(d): n for d, n in self.state.get(f"ph|{pk}") or []}
+        k = self._window_days()
+
+        def block(first: int) -> int:
+            return sum(history.get(d, 0) for d in range(first, first + k))
+
+        weeks = range(1, min(4, (days + 1) // 7) + 1)
+        seasonal = [block(end + 1 - 7 * w) for w in weeks]
+        runs = [block(end - k * (i + 1)) for i in range(days // k)]
+        best = (0.0, 0.0)
+        for blocks in (seasonal, runs):
+            m = len(blocks)
+            mean = (sum(blocks) + self.rules.collective_floor) / m
+            spread = sum((x - mean) ** 2 for x in blocks) / (m - 1) if m > 1 else 0.0
+            # a mean estimated from m blocks: the predictive spreads by (1 + 1/m); a place
+            # never named is a Poisson at the floor
+            variance = max(spread, mean) * (1 + 1 / m) if sum(blocks) else mean
+            best = max(best, (mean, variance))
+        return best
+
+    def _prune_places(self, idx: int) -> None:
+        """Forget places named last before the days any baseline reads."""
+        if self._history_days(idx * self.w) >= self.rules.place_history_days:
+            self.state.pop("pop", None)  # past the detector's first window: no longer read
+        old = (idx * self.w) // DAY - self.rules.place_days - self._window_days() - 2
+        if old < self._first_day():
+            return
+        for b in range(PLACE_BUCKETS):
+            for pk in self.state.pop(f"pi|{old}|{b}", None) or []:
+                history = self.state.get(f"ph|{pk}") or []
+                if not history or history[-1][0] <= old:
+                    self.state.pop(f"ph|{pk}", None)
+                    self.state.pop(f"p|{pk}", None)
+
     # -- emerging themes ---------------------------------------------------------------------
     def _judge_themes(self, idx: int, out: Outcome) -> None:
         tw = self.rules.theme_windows
-        span = range(idx - 2 * tw + 1, idx + 1)
+        back = THEME_LOOKBACK * tw
+        if idx - self._meta()["first"] < back + tw - 1:
+            return  # no whole look-back yet: what is said every day would look new
+        span = range(idx - back - tw + 1, idx + 1)
         rows: list[tuple[str, str, str, int]] = [
             (cid, cust, text, j) for j in span for cid, cust, text in self.state.get(f"t|{j}") or []
         ]
         if len(rows) < self.rules.theme_customers:
             return
         since = idx - tw + 1
-        background = [t for j in span[tw:] for t in self.state.get(f"b|{j}") or []]
+        background = [t for j in span[back:] for t in self.state.get(f"b|{j}") or []]
         open_themes = {k: self.state[k] for k in self._open() if k.startswith("emerging_issue:")}
         for linked in themes.groups([r[2] for r in rows], threshold=self.rules.theme_threshold):
             before = {rows[i][1] for i in linked if rows[i][3] < since}
-            if len(before) >= self.rules.theme_customers:
-                continue  # said as often the day before: not new
+            if len(before) >= THEME_LOOKBACK * self.rules.theme_customers:
+                continue  # said as often in the theme windows before: not new
             members = [i for i in linked if rows[i][3] >= since]
             group = [rows[i] for i in members]
             customers = {r[1] for r in group}
@@ -364,6 +527,11 @@ class Detector:
             ep = dict(open_themes[key]) if key else None
             if ep is not None and len(customers) <= ep["cust"]:
                 continue
+            if (
+                ep is None
+                and len(customers) < self.rules.theme_growth * len(before) / THEME_LOOKBACK
+            ):
+                continue  # said before too, and not that much more often now
             others = [r[2] for i, r in enumerate(rows) if i not in set(members)] + background
             terms = themes.top_terms([r[2] for r in group], others)
             start = min(r[3] for r in group) * self.w
@@ -471,6 +639,7 @@ class Detector:
         old = idx - self.rules.spike.keep_windows
         for name in self.state.pop(f"w|{old}", None) or []:
             self.state.pop(f"n|{name}|{old}", None)
-        self.state.pop(f"t|{idx - 2 * self.rules.theme_windows}", None)
+        self.state.pop(f"t|{idx - (THEME_LOOKBACK + 1) * self.rules.theme_windows}", None)
         gone = idx - self.rules.theme_windows
         self.state.pop(f"b|{gone}", None)
+        self._prune_places(idx)

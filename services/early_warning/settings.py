@@ -20,6 +20,10 @@ class EarlyWarningSettings(Settings):
     ew_lateness_seconds: int = Field(default=600, ge=0)
     ew_collective_hours: int = Field(default=72, ge=1)
     ew_collective_customers: int = Field(default=3, ge=2)
+    ew_collective_ratio: float = Field(default=3.0, ge=1.0)
+    ew_collective_alpha: float = Field(default=1e-6, gt=0, lt=1)
+    """A place's customers in the window are collective when improbable against what is usual
+    there (or, in the first two weeks, at a typical place), at this upper-tail probability."""
     ew_theme_hours: int = Field(default=24, ge=1)
     ew_theme_threshold: float = Field(default=0.18, gt=0, lt=1)
     ew_theme_customers: int = Field(default=5, ge=2)
@@ -49,6 +53,8 @@ class EarlyWarningSettings(Settings):
             warmup_windows=round(self.ew_warmup_hours * per_hour),
             collective_seconds=self.ew_collective_hours * 3600,
             collective_customers=self.ew_collective_customers,
+            collective_ratio=self.ew_collective_ratio,
+            collective_alpha=self.ew_collective_alpha,
             theme_windows=max(1, round(self.ew_theme_hours * per_hour)),
             theme_threshold=self.ew_theme_threshold,
             theme_customers=self.ew_theme_customers,

@@ -43,23 +43,33 @@ def _content(text: str) -> str:
 
 def groups(texts: Sequence[str], *, threshold: float) -> list[list[int]]:
     """Indices of `texts` in groups of mutually linked texts (largest first; singletons
-    left out)."""
-    if len(texts) < 2:
-        return []
+    left out). Texts alike once stop words and punctuation are gone are compared once."""
+    same: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        if content := _content(text):  # nothing but masks and spaces: no theme
+            same.setdefault(content, []).append(i)
+    unique = list(same)
+    members: dict[int, list[int]] = {}
+    for label, content in zip(_labels(unique, threshold), unique, strict=True):
+        members.setdefault(label, []).extend(same[content])
+    found = [sorted(m) for m in members.values() if len(m) > 1]
+    return sorted(found, key=lambda m: (-len(m), m[0]))
+
+
+def _labels(contents: list[str], threshold: float) -> list[int]:
+    """A component label per text (linked texts share one)."""
+    if len(contents) < 2:
+        return list(range(len(contents)))
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1)
     try:
-        matrix = vec.fit_transform([_content(t) for t in texts])
+        matrix = vec.fit_transform(contents)
     except ValueError:  # nothing but masks and spaces
-        return []
+        return list(range(len(contents)))
     sim = (matrix @ matrix.T).tocsr()
     sim.data = np.where(sim.data >= threshold, 1.0, 0.0)
     sim.eliminate_zeros()
-    n, labels = connected_components(sim, directed=False)
-    members: dict[int, list[int]] = {}
-    for i, label in enumerate(labels):
-        members.setdefault(int(label), []).append(i)
-    found = [m for m in members.values() if len(m) > 1]
-    return sorted(found, key=lambda m: (-len(m), m[0]))
+    _, labels = connected_components(sim, directed=False)
+    return [int(label) for label in labels]
 
 
 def terms(text: str) -> set[str]:

@@ -3,7 +3,8 @@
 Weeks of complaints in seconds, for the early-warning detector's tests and benchmark: a
 Poisson count per hour whose rate follows the hour of the day (quiet nights, busy office
 hours) and the day of the week (quieter weekends), spread over categories, regions and
-channels in fixed shares.
+channels in fixed shares. As in the simulated feed, some complaints name the place of the
+problem: a few busy places in each region (stores, a station) and many quieter ones.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ WEEKLY = (1.1, 1.1, 1.05, 1.05, 1.0, 0.45, 0.35)
 CATEGORIES = {"billing": 0.35, "network": 0.25, "delivery": 0.2, "refund": 0.12, "safety": 0.08}
 REGIONS = {"north": 0.4, "south": 0.3, "east": 0.2, "west": 0.1}
 CHANNELS = {"phone": 0.5, "web": 0.3, "email": 0.15, "chat": 0.05}
+PLACE_SHARE = 0.3
+"""Share of complaints that name a place (the simulated feed's share)."""
+BUSY_SHARE = 0.6
+"""Share of those that name one of their region's busy places."""
+BUSY_PLACES = 3
+QUIET_PLACES = 4
+"""Places per region: the busy ones share `BUSY_SHARE`, the quiet ones the rest."""
 TEXTS = {
     "billing": ("I was charged twice this month.", "话费多扣了，请退款。"),
     "network": ("My broadband keeps dropping.", "家里宽带断线。"),
@@ -40,6 +48,7 @@ class Complaint:
     channel: str
     customer: str
     text: str
+    place: str | None = None
 
 
 def _pick(rng: random.Random, shares: dict[str, float]) -> str:
@@ -60,6 +69,7 @@ def steady(start: datetime, *, hours: int, per_day: float, seed: int = 1) -> Ite
     """`hours` of complaints from `start` (an hour boundary), `per_day` a day on average,
     in event-time order."""
     rng = random.Random(seed)
+    where = random.Random(seed + 1)  # its own draws: the other fields stay as they were
     n = 0
     for h in range(hours):
         hour = start + timedelta(hours=h)
@@ -68,11 +78,21 @@ def steady(start: datetime, *, hours: int, per_day: float, seed: int = 1) -> Ite
         for offset in offsets:
             n += 1
             category = _pick(rng, CATEGORIES)
+            region = _pick(rng, REGIONS)
             yield Complaint(
                 at=hour + timedelta(seconds=offset),
                 category=category,
-                region=_pick(rng, REGIONS),
+                region=region,
                 channel=_pick(rng, CHANNELS),
                 customer=f"cus_{rng.randrange(10**9):09d}",
                 text=rng.choice(TEXTS[category]),
+                place=_place(where, region),
             )
+
+
+def _place(rng: random.Random, region: str) -> str | None:
+    if rng.random() >= PLACE_SHARE:
+        return None
+    if rng.random() < BUSY_SHARE:
+        return f"{region} store {rng.randrange(BUSY_PLACES)}"
+    return f"{region} street {rng.randrange(QUIET_PLACES)}"

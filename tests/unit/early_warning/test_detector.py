@@ -39,8 +39,16 @@ def run(detector: Detector, complaints: list[Signal]) -> list[Alert]:
 
 
 def test_weeks_of_steady_seasonal_traffic_raise_no_alert():
-    # Given four weeks of traffic with a daily and a weekly rhythm, 300 complaints a day
-    traffic = [signal(c) for c in steady(START, hours=28 * 24, per_day=300, seed=3)]
+    # Given four weeks of traffic with a daily and a weekly rhythm, 300 complaints a day,
+    # three in ten naming one of 28 places, busy stores and quieter streets, from the first
+    # hour, and one in ten that no category explains, in the same few wordings every day
+    unexplained = itertools.cycle(UNRELATED)
+    traffic = [
+        signal(c, place=c.place)
+        if i % 10
+        else signal(c, place=c.place, explained=False, text=next(unexplained))
+        for i, c in enumerate(steady(START, hours=28 * 24, per_day=300, seed=3))
+    ]
     # When the detector reads it on event time
     alerts = run(Detector({}, Rules()), traffic)
     # Then nothing is alarming
@@ -101,20 +109,73 @@ def test_three_customers_at_one_place_in_three_categories_raise_one_collective_a
     assert alert.detected_at == street[-1].at
 
 
+def placed(start: datetime, hours: int, seed: int) -> list[Signal]:
+    """Steady traffic, three complaints in ten at one of the regions' busy or quiet places."""
+    return [signal(c, place=c.place) for c in steady(start, hours=hours, per_day=300, seed=seed)]
+
+
+def test_the_street_corner_amid_busy_places_raises_one_collective_alert_after_two_weeks():
+    # Given three weeks of traffic naming busy and quiet places, and the street-corner
+    # complaints in the third, at a place no one named before
+    background = placed(START, 21 * 24, seed=14)
+    street = [
+        dataclasses.replace(s, occurred_at=s.occurred_at + 15 * 86_400)
+        for s in (corner(*row) for row in STREET_CORNER)
+    ]
+    stream = sorted(background + street, key=lambda s: s.occurred_at)
+    # When the detector reads them
+    alerts = run(Detector({}, Rules()), stream)
+    # Then the one alert of the three weeks is the street corner's, naming all three
+    assert [(a.kind, a.status) for a in alerts] == [(AlertKind.COLLECTIVE, AlertStatus.OPEN)]
+    alert = alerts[0]
+    assert alert.complaint_ids == [s.complaint_id for s in street]
+    assert alert.distinct_customers == 3
+    assert alert.baseline is not None and alert.baseline < 0.1
+    assert alert.p_value is not None and alert.p_value < 1e-4
+
+
+def test_a_busy_place_with_three_times_its_usual_customers_is_collective():
+    # Given four weeks of traffic naming places, and on the fourth Wednesday a hundred more
+    # customers than usual complain about one of the busiest (some twenty in three days),
+    # in all sorts of categories
+    background = placed(START, 28 * 24, seed=15)
+    at = START + timedelta(days=23, hours=8)
+    crowd = [
+        signal(
+            Complaint(at + timedelta(minutes=6 * i), ("billing", "network", "safety")[i % 3],
+                      "north", "phone", f"cus_crowd{i}", "The shop is closed again."),
+            place="north store 1",
+        )
+        for i in range(100)
+    ]  # fmt: skip
+    stream = sorted(background + crowd, key=lambda s: s.occurred_at)
+    # When the detector reads them
+    alerts = run(Detector({}, Rules()), stream)
+    # Then one collective episode opens for that place, against what it usually sees there
+    collective = [a for a in alerts if a.kind is AlertKind.COLLECTIVE]
+    assert {a.alert_key for a in collective} == {collective[0].alert_key}
+    opened = collective[0]
+    assert opened.status is AlertStatus.OPEN and opened.slice == {"place": "north store 1"}
+    assert opened.baseline is not None and opened.baseline > 10
+    assert opened.distinct_customers >= 3 * opened.baseline
+    assert collective[-1].status is AlertStatus.CLOSED
+    assert at <= opened.detected_at <= at + timedelta(hours=10)
+
+
 def test_the_same_customer_three_times_at_one_place_is_not_collective():
     same = [corner("Gate 3", h, "cus_a", "sanitation", "Bins overflowing.") for h in (1, 2, 3)]
     assert run(Detector({}, Rules()), same) == []
 
 
 def theme_traffic(texts: tuple[str, ...]) -> list[Signal]:
-    background = [signal(c) for c in steady(START, hours=3 * 24, per_day=200, seed=9)]
+    background = [signal(c) for c in steady(START, hours=6 * 24, per_day=200, seed=9)]
     noise = [
         signal(c, explained=False, text=t)
         for c, t in zip(
-            steady(START, hours=3 * 24, per_day=10, seed=10), itertools.cycle(UNRELATED)
+            steady(START, hours=6 * 24, per_day=10, seed=10), itertools.cycle(UNRELATED)
         )
     ]
-    at = START + timedelta(days=2, hours=9)
+    at = START + timedelta(days=4, hours=9)
     theme = [
         signal(
             Complaint(at + timedelta(minutes=20 * i), "uncategorised", "east", "web",
