@@ -41,7 +41,7 @@ def run_on_own_stack(
             pii_key=SecretStr(secrets.token_hex(32)),
         )
         ensure_topics(settings)
-        result = chaos(settings, plan, home=home, broker=broker, say=_say)
+        result = chaos(settings, plan, home=home, broker=broker, database=pg, say=_say)
         print(result.summary())
         balanced = result.balanced
     finally:

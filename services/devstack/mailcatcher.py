@@ -3,6 +3,7 @@ what customers and staff were told (`complaintflow mail`). Used by `make run` an
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import itertools
@@ -38,6 +39,10 @@ class Catcher:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._seq = itertools.count(len(list(folder.glob("*.eml"))) + 1)
+        self.delay = 0.0
+        """Seconds each mail waits before it is answered: a slow provider (chaos runs)."""
+        self.refusing = False
+        """Every mail answered `451` (try again later): a provider in trouble (chaos runs)."""
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -48,6 +53,10 @@ class Catcher:
     async def handle_DATA(  # noqa: N802
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.refusing:
+            return "451 4.3.0 Temporarily unable to accept mail, try again later"
         n = next(self._seq)
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{n:06d}.eml"
         head = "".join(f"X-Catcher-Rcpt: {r}\r\n" for r in envelope.rcpt_tos).encode()
@@ -92,9 +101,11 @@ class MailCatcher:
 
 
 def read_mail(folder: Path) -> list[Caught]:
-    """Every mail kept in `folder`, oldest first."""
+    """Every mail kept in `folder`, oldest first (not one still being written)."""
     out = []
     for path in sorted(folder.glob("*.eml")):
+        if path.name.startswith("."):
+            continue
         raw = path.read_bytes()
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)

@@ -58,8 +58,6 @@ RECORD_TRIES = 3
 """Failures of one record tried alone before it is dead-lettered."""
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Waits between tries of a failing poll (the last repeats)."""
-STALLED_AFTER_S = 60.0
-"""A loop failing for this long without progress is reported not ready."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ class WorkerRunner:
         """
         stalled = (
             self._failing_since is not None
-            and time.monotonic() - self._failing_since > STALLED_AFTER_S
+            and time.monotonic() - self._failing_since > self.settings.stalled_after_seconds
         )
         return self._ready and not stalled
 
