@@ -85,6 +85,12 @@ class ConfigFile:
             # `billing:` would erase the first, and merge keys (<<) rewrite the node tree.
             doc._refuse_duplicate_keys()
             doc.data = loader.construct_document(root) if root is not None else None
+        except yaml.reader.ReaderError as exc:
+            line = text.count("\n", 0, exc.position) + 1
+            raise ConfigError(
+                f"{path}:{line}: not valid YAML: character U+{exc.character:04X} is not allowed"
+                " (a control character)"
+            ) from exc
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
