@@ -191,7 +191,7 @@ def http_requests(draw: st.DrawFn) -> tuple[str, dict[str, str], bytes]:
             draw(
                 st.lists(
                     st.builds(lambda b: json.loads(b) if b[:1] == b"{" else None, events()),
-                    max_size=5,
+                    max_size=3,
                 )
             )
         ).encode()
