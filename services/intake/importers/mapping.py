@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.kernel.config_files import load_model
 
@@ -78,6 +78,21 @@ class Mapping(BaseModel):
                     f"{{{name}}} is not the name of a mapped field, e.g. {{complaint_ref}}"
                 )
         return template
+
+    @model_validator(mode="after")
+    def _defaults_hold_the_mapped_fields(self) -> Mapping:
+        for field in self.columns:
+            *parents, _ = field.split(".")
+            for depth in range(1, len(parents) + 1):
+                head = ".".join(parents[:depth])
+                node: Any = self.defaults
+                for step in parents[:depth]:
+                    node = node.get(step) if isinstance(node, dict) else None
+                if node is not None and not isinstance(node, dict):
+                    raise ValueError(
+                        f"defaults.{head} must be a mapping: the column of {field!r} goes in it"
+                    )
+        return self
 
     @field_validator("time_zone")
     @classmethod

@@ -210,6 +210,7 @@ def test_mapping_refuses_a_duplicate_or_unknown_key(tmp_path, extra, expected):
         ('event_id: "{0}"\n', "{0} is not the name of a mapped field"),
         ('event_id: "{complaint_ref.real}"\n', "is not the name of a mapped field"),
         ('event_id: "{"\n', "not a template"),
+        ("  customer.name: Name\ndefaults:\n  customer: [a]\n", "defaults.customer must be a"),
     ],
 )
 def test_a_mapping_that_could_not_make_events_is_refused_when_loaded(tmp_path, extra, expected):
