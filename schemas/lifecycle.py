@@ -49,3 +49,7 @@ class LifecycleEvent(StrictModel):
     authorised_by_role: str | None = None
     score: Annotated[int, Field(ge=1, le=5)] | None = None
     comment: str | None = None
+    text_truncated: bool = False
+    """True when a text grew past 100,000 characters once redacted (a mark such as `[name]` can
+    be longer than what it replaces) and was cut there, so that the event fits in a Kafka
+    message. Texts of up to 100,000 characters travel whole."""

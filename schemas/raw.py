@@ -14,8 +14,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.common import Status
 
-MAX_TEXT = 8000
-"""Longest free text (description, comment) accepted, in characters."""
+MAX_TEXT = 100_000
+"""Longest free text (description, note, comment) accepted, in characters: customers who write
+a lot are heard (real complaints run to tens of thousands of characters); the limit stops
+abuse, and the event's own size limit (intake) bounds it in bytes."""
 MAX_PLACE = 200
 """Longest place (site, store, street address or coordinates) accepted, in characters."""
 _COORDINATES = re.compile(r"^(-?\d{1,3}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)$")

@@ -41,3 +41,7 @@ class RegisteredComplaint(StrictModel):
     time_zone: str | None = None
     repeat_of: str | None = None
     repeat_count: Annotated[int, Field(ge=0)] = 0
+    text_truncated: bool = False
+    """True when a text grew past 100,000 characters once redacted (a mark such as `[name]` can
+    be longer than what it replaces) and was cut there, so that the event fits in a Kafka
+    message. Texts of up to 100,000 characters travel whole."""

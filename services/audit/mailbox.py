@@ -14,7 +14,8 @@ _parser = BytesHeaderParser(policy=email.policy.default)
 
 
 def message_ids(folder: Path) -> Iterator[tuple[str, str]]:
-    """(id, file name) of each kept mail: the id is the Message-ID without `<` and `@host>`."""
+    """(id, file name) of each kept mail: the id is the Message-ID without `<` and `@host>`.
+    A mail still being written (`.name.eml`, renamed once whole) is not kept yet."""
     for path in sorted(folder.glob("*.eml")):
         if path.name.startswith("."):
             continue  # still being written

@@ -129,7 +129,7 @@ _MAKERS: dict[str, Maker] = {
     ),
     "oversized field": lambda r, i: (
         _key(i),
-        _json(_base(r, i, description="长" * r.choice((9_000, 70_000)))),
+        _json(_base(r, i, description="长" * r.choice((120_000, 150_000)))),
     ),
     "empty": lambda r, i: (_key(i), r.choice((b"", None, b"null", b"{}", b"[]", b'""'))),
     "PII in refused fields": lambda r, i: (

@@ -4,9 +4,9 @@ random moments while it flows, then — once everything has drained — the audi
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,11 +15,12 @@ from pathlib import Path
 from schemas.registry import RAW
 from services.audit.report import as_text
 from services.audit.run import Report, audit, caught_up
-from services.chaos.faults import Broker, Injected, Injector
+from services.chaos.faults import Broker, Injected, Injector, ready
 from services.chaos.load import Load, build
 from services.commands.workers import WORKERS
+from services.devstack.local_postgres import LocalPostgres
 from services.devstack.mailcatcher import MailCatcher
-from services.devstack.stack import StackState, start_worker
+from services.devstack.stack import ProcessInfo, StackState, start_worker
 from services.devstack.supervise import Backoff, Supervisor
 from services.kernel.kafka import producer
 from services.kernel.settings import Settings
@@ -39,6 +40,11 @@ class Plan:
     second_wave_after: float = 12.0
     """Seconds after the first wave that the held-back resolutions are sent."""
     drain_timeout: float = 300.0
+    stalled_after: float = 5.0
+    """The workers' readiness window (`CF_STALLED_AFTER_SECONDS`) in the run."""
+    outage: float = 12.0
+    """Seconds the database stays stopped (longer than the readiness window) and the mail
+    provider slow or refusing."""
 
 
 @dataclass
@@ -85,10 +91,11 @@ def chaos(
     *,
     home: Path,
     broker: Broker | None,
+    database: LocalPostgres | None = None,
     say: Say = print,
 ) -> Result:
-    """Run `plan` against the broker and database of `settings` (topics made); `broker`,
-    when the run owns it, is restarted among the faults."""
+    """Run `plan` against the broker and database of `settings` (topics made); `broker` and
+    `database`, when the run owns them, are restarted and stopped among the faults."""
     began = time.monotonic()
     load = build(plan.complaints, seed=plan.seed)
     catcher = MailCatcher(home / "mail").start()
@@ -99,12 +106,18 @@ def chaos(
         "CF_POLL_TIMEOUT_MS": "100",
         # a notice whose sender was killed mid-send turns `unknown` within the run
         "CF_NOTIFY_LEASE_SECONDS": "10",
+        "CF_STALLED_AFTER_SECONDS": repr(plan.stalled_after),
         **catcher.env,
     }
     if settings.pii_key is not None:
         env["CF_PII_KEY"] = settings.pii_key.get_secret_value()
+
+    def spawn(label: str) -> tuple[ProcessInfo, subprocess.Popen[bytes]]:
+        name, _, n = label.partition("#")  # `routing#2`: a second instance of routing
+        return start_worker(name, state, env=env, log_dir=home / "logs", instance=int(n or 1))
+
     supervisor = Supervisor(
-        lambda name: start_worker(name, state, env=env, log_dir=home / "logs"),
+        spawn,
         backoff=Backoff(initial=0.5, cap=2.0, stable_after=5.0),
     )
     stop = threading.Event()
@@ -118,7 +131,13 @@ def chaos(
         _wait_ready(supervisor, timeout=180)
         say(f"+{time.monotonic() - began:.0f}s workers ready; sending {load.events:,} events")
         injector = Injector(
-            seed=plan.seed, supervisor=supervisor, database_url=settings.db_url(), broker=broker
+            seed=plan.seed,
+            supervisor=supervisor,
+            database_url=settings.db_url(),
+            broker=broker,
+            database=database,
+            mail=catcher.handler,
+            outage=plan.outage,
         )
         sending = threading.Thread(target=_send, args=(settings, load, plan), daemon=True)
         sending.start()
@@ -156,18 +175,10 @@ def _watch(supervisor: Supervisor, stop: threading.Event) -> None:
 def _wait_ready(supervisor: Supervisor, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for w in supervisor.workers:
-        while not _ready(w.metrics_url):
+        while not ready(w.metrics_url):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"worker {w.name} not ready after {timeout:.0f}s")
             time.sleep(0.3)
-
-
-def _ready(url: str | None) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as resp:
-            return int(resp.status) == 200
-    except OSError:
-        return False
 
 
 def _send(settings: Settings, load: Load, plan: Plan) -> None:

@@ -19,10 +19,17 @@ from services.kernel.settings import Settings
 
 
 def run_on_own_stack(
-    *, complaints: int, seed: int | None, faults: int, spread: float, drain_timeout: float
+    *,
+    complaints: int,
+    seed: int | None,
+    faults: int,
+    spread: float,
+    drain_timeout: float,
+    fuzz: int = 0,
 ) -> int:
-    """Start a broker and a database, run the chaos plan, print its summary; 0 when the books
-    balance. The folder is removed after a balanced run and kept (and named) otherwise."""
+    """Start a broker and a database, run the chaos plan, print its summary, then fuzz every
+    way in with `fuzz` generated inputs; 0 when the books balance and the fuzz found nothing.
+    The folder is removed after a balanced run and kept (and named) otherwise."""
     seed = seed if seed is not None else secrets.randbelow(1_000_000)
     plan = Plan(
         complaints=complaints, seed=seed, faults=faults, spread=spread, drain_timeout=drain_timeout
@@ -41,7 +48,7 @@ def run_on_own_stack(
             pii_key=SecretStr(secrets.token_hex(32)),
         )
         ensure_topics(settings)
-        result = chaos(settings, plan, home=home, broker=broker, say=_say)
+        result = chaos(settings, plan, home=home, broker=broker, database=pg, say=_say)
         print(result.summary())
         balanced = result.balanced
     finally:
@@ -52,6 +59,16 @@ def run_on_own_stack(
             shutil.rmtree(home, ignore_errors=True)
         else:
             print(f"Logs kept in {home / 'logs'}", file=sys.stderr)
+    if fuzz:
+        try:
+            from services.chaos import fuzz as fuzzing
+        except ImportError as exc:  # hypothesis comes with the development extras
+            print(f"Cannot fuzz: {exc} (install with: pip install -e '.[dev]')", file=sys.stderr)
+            return 1
+        print(f"Fuzzing every way in with {fuzz:,} generated inputs (hypothesis) ...", flush=True)
+        fuzzed = fuzzing.run(fuzz, seed=seed, say=_say)
+        print(fuzzed.summary())
+        balanced = balanced and not fuzzed.findings
     return 0 if balanced else 1
 
 

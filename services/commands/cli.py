@@ -278,6 +278,7 @@ def cmd_chaos(args: argparse.Namespace) -> int:
         faults=args.faults,
         spread=args.spread,
         drain_timeout=args.drain_timeout,
+        fuzz=args.fuzz,
     )
 
 
@@ -614,6 +615,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ch.add_argument(
         "--drain-timeout", type=float, default=600.0, help="seconds to wait for the books"
+    )
+    ch.add_argument(
+        "--fuzz",
+        type=int,
+        default=100_000,
+        help="generated inputs for the fuzz of every way in afterwards (0: none)",
     )
     ch.set_defaults(func=cmd_chaos)
 

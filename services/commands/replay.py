@@ -22,6 +22,7 @@ from schemas.registry import RAW, REJECTED, TOPICS
 from schemas.rejected import DeadLetter
 from services.audit.facts import REPLAY_OF
 from services.audit.reading import end_offsets, read_topic
+from services.kernel.dead_letter import MAX_KEPT
 from services.kernel.kafka import producer
 from services.kernel.sealing import InvalidToken, KeyNotInRing, Sealer
 from services.kernel.settings import Settings
@@ -80,7 +81,9 @@ def _opened(ce_id: str, d: DeadLetter, sealer: Sealer) -> Replay:
     if d.original_key_b64 and not d.original_key_truncated:
         key = base64.b64decode(d.original_key_b64)
     if d.original_truncated:
-        return Replay(ce_id, d, key, None, "only the first 256 KiB of the original were kept")
+        return Replay(
+            ce_id, d, key, None, f"only the first {MAX_KEPT // 1024} KiB of the original were kept"
+        )
     value = base64.b64decode(d.original_value_b64)
     if d.original_sealed:
         try:

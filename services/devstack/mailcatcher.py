@@ -4,6 +4,7 @@ told (`complaintflow mail`). Used by `make run` and the tests."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import itertools
@@ -48,6 +49,10 @@ class Catcher:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._seq = itertools.count(len(kept(folder)) + 1)
+        self.delay = 0.0
+        """Seconds each mail waits before it is answered: a slow provider (chaos runs)."""
+        self.refusing = False
+        """Every mail answered `451` (try again later): a provider in trouble (chaos runs)."""
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -58,6 +63,10 @@ class Catcher:
     async def handle_DATA(  # noqa: N802
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.refusing:
+            return "451 4.3.0 Temporarily unable to accept mail, try again later"
         head = "".join(f"X-Catcher-Rcpt: {r}\r\n" for r in envelope.rcpt_tos).encode()
         content = envelope.original_content or envelope.content or b""
         data = content if isinstance(content, bytes) else content.encode()
@@ -172,7 +181,7 @@ def kept(folder: Path) -> list[Path]:
 
 
 def read_mail(folder: Path) -> list[Caught]:
-    """Every mail kept in `folder`, oldest first."""
+    """Every mail kept in `folder`, oldest first (not one still being written)."""
     out = []
     for path in kept(folder):
         raw = path.read_bytes()

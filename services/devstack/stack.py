@@ -207,8 +207,10 @@ def start_worker(
     env: dict[str, str] | None = None,
     log_dir: Path | None = None,
     http_url: str | None = None,
+    instance: int = 1,
 ) -> tuple[ProcessInfo, subprocess.Popen[bytes]]:
-    """Start one worker process against the stack; its ops endpoints get a free port."""
+    """Start one worker process against the stack; its ops endpoints get a free port. A
+    second or third `instance` of a worker is named `routing#2` (its log too)."""
     port = free_port()
     child_env = {
         **os.environ,
@@ -220,7 +222,8 @@ def start_worker(
     }
     log_dir = log_dir or Path(state.home) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{name}.log", "ab") as out:  # the child keeps its own descriptor
+    label = name if instance == 1 else f"{name}#{instance}"
+    with open(log_dir / f"{label}.log", "ab") as out:  # the child keeps its own descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.commands.cli", "worker", name],
             env=child_env,
@@ -228,7 +231,7 @@ def start_worker(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return ProcessInfo(name, proc.pid, f"http://127.0.0.1:{port}", http_url), proc
+    return ProcessInfo(label, proc.pid, f"http://127.0.0.1:{port}", http_url), proc
 
 
 def stack_settings(cls: type[S]) -> S:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -109,25 +110,48 @@ class Supervisor:
         self.watches: dict[str, Watch] = {}
         self._infos: dict[str, ProcessInfo] = {}
         self._children: dict[str, Child] = {}
+        self._lock = threading.RLock()
+        """Workers may be started and retired while another thread checks them."""
 
     @property
     def workers(self) -> list[ProcessInfo]:
         """The current process of each worker (the last one, while it is down)."""
-        return list(self._infos.values())
+        with self._lock:
+            return list(self._infos.values())
 
     def start(self, names: Iterable[str]) -> list[ProcessInfo]:
         """Start each worker once."""
         now = self._clock()
-        for name in names:
-            self.watches[name] = Watch(name, started_at=now)
-            self._infos[name], self._children[name] = self._spawn(name)
+        with self._lock:
+            for name in names:
+                self.watches[name] = Watch(name, started_at=now)
+                self._infos[name], self._children[name] = self._spawn(name)
         return self.workers
+
+    def retire(self, name: str, timeout: float = 30) -> None:
+        """Stop one worker for good (SIGTERM: it leaves its group as in a scale-in) and stop
+        watching it."""
+        with self._lock:
+            child = self._children.pop(name)
+            self.watches.pop(name, None)
+            self._infos.pop(name, None)
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
     def check(self) -> bool:
         """One turn: note workers that exited, restart those whose wait is over.
 
         True when anything changed (the caller records the new processes).
         """
+        with self._lock:
+            return self._check()
+
+    def _check(self) -> bool:
         now = self._clock()
         changed = False
         for name, watch in self.watches.items():

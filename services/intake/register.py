@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from schemas.lifecycle import LifecycleEvent, LifecycleKind
 from schemas.raw import (
+    MAX_TEXT,
     CallbackPromised,
     CompensationOffered,
     FollowUpContact,
@@ -64,6 +65,7 @@ def registered(
     language = normalize.language(event.language)
     assert channel is not None and language is not None  # guaranteed by validate.parse
     names = names_of(event)
+    cut = _Cut()
     return RegisteredComplaint(
         complaint_id=complaint_id,
         reference=reference_for(complaint_id),
@@ -79,7 +81,7 @@ def registered(
         sub_category=_clean(event.sub_category, names),
         product=_clean(event.product, names),
         subject=_clean(event.subject, names),
-        description=pii.redact(normalize.text(event.description), names=names),
+        description=cut(pii.redact(normalize.text(event.description), names=names)),
         customer_token=token,
         contact_masked=contact_mask(event),
         region=_clean(event.customer.region, names),
@@ -87,6 +89,7 @@ def registered(
         time_zone=event.customer.time_zone,
         repeat_of=repeat.of if repeat else None,
         repeat_count=repeat.count if repeat else 0,
+        text_truncated=cut.any,
     )
 
 
@@ -96,8 +99,11 @@ def lifecycle(
     """The lifecycle event of a follow-up (contact, status, callback, compensation, survey);
     its free text redacted, including the customer's `names` (known from the complaint)."""
 
+    cut = _Cut()
+
     def clean(text: str | None) -> str | None:
-        return _clean(text, names)
+        cleaned = _clean(text, names)
+        return cut(cleaned) if cleaned else cleaned
 
     channel = normalize.channel(event.channel)
     assert channel is not None
@@ -158,8 +164,23 @@ def lifecycle(
         occurred_at=event.occurred_at.astimezone(UTC),
         recorded_at=now,
         channel=channel,
+        text_truncated=cut.any,
         **fields,  # type: ignore[arg-type]
     )
+
+
+class _Cut:
+    """Cuts redacted texts at `MAX_TEXT` characters (a `[name]` mark can be longer than the
+    name it replaces), remembering whether any was cut."""
+
+    def __init__(self) -> None:
+        self.any = False
+
+    def __call__(self, text: str) -> str:
+        if len(text) <= MAX_TEXT:
+            return text
+        self.any = True
+        return text[:MAX_TEXT]
 
 
 def _clean(text: str | None, names: tuple[str, ...] = ()) -> str | None:

@@ -19,7 +19,10 @@ from schemas.raw import (
 from services.intake import normalize, pii
 from services.kernel.errors import PoisonMessage
 
-MAX_EVENT_BYTES = 64 * 1024
+MAX_EVENT_BYTES = 400 * 1024
+"""Largest raw event accepted: room for a 100,000-character complaint in Chinese (UTF-8), and
+small enough that its dead letter (sealed, base64) and every event made from it fit in one
+Kafka message (1 MB)."""
 # NUL and C0 controls (but tab, newline, carriage return) break PostgreSQL text and consumers.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # What may be one escaped in a JSON string (`\u0000`); the decoded document decides.

@@ -75,14 +75,22 @@ class ConfigFile:
             raise ConfigError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: cannot read the file: not UTF-8 text ({exc})") from exc
-        loader = yaml.SafeLoader(text)
+        loader: yaml.SafeLoader | None = None
         try:
+            # the reader refuses characters YAML does not allow at once (a control character)
+            loader = yaml.SafeLoader(text)
             root = loader.get_single_node()
             doc = cls(path, None, root, labels or {})
             # Before constructing: YAML keeps the last of two equal keys silently, so a second
             # `billing:` would erase the first, and merge keys (<<) rewrite the node tree.
             doc._refuse_duplicate_keys()
             doc.data = loader.construct_document(root) if root is not None else None
+        except yaml.reader.ReaderError as exc:
+            line = text.count("\n", 0, exc.position) + 1
+            raise ConfigError(
+                f"{path}:{line}: not valid YAML: character U+{exc.character:04X} is not allowed"
+                " (a control character)"
+            ) from exc
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -96,7 +104,8 @@ class ConfigFile:
         except ValueError as exc:  # a scalar YAML cannot construct, such as 2025-02-30
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
         if not isinstance(doc.data, dict):
             raise doc.error([((), f"expected a mapping of keys at the top, got {_kind(doc.data)}")])
         return doc

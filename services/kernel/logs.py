@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -61,6 +63,40 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+_NUMBERS = re.compile(r"\d+")
+
+
+class Condense(logging.Filter):
+    """The Kafka client logs an error per connection attempt while a broker is down (several
+    a second): a line of the client that repeats (numbers aside) is let through once per
+    `every` seconds, and the next one let through says how many were held back."""
+
+    def __init__(self, every: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.every, self.clock = every, clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("kafka"):
+            return True
+        key = (record.name, record.levelno, _NUMBERS.sub("#", str(record.msg))[:200])
+        now = self.clock()
+        shown = self._seen.get(key)
+        if shown is not None and now - shown[0] < self.every:
+            self._seen[key] = (shown[0], shown[1] + 1)
+            return False
+        if len(self._seen) > 1000:  # the client's lines are few; never grow without bound
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if shown is not None and shown[1]:
+            record.msg = (
+                f"{record.getMessage()} (and {shown[1]} more like it"
+                f" in the last {now - shown[0]:.0f} s)"
+            )
+            record.args = ()
+        return True
+
+
 def setup_logging(
     level: str, *, worker: str, fmt: LogFormat = "text", file: Path | None = None
 ) -> None:
@@ -77,5 +113,6 @@ def setup_logging(
         if fmt == "json"
         else logging.Formatter(f"%(asctime)s %(levelname)s {worker} %(name)s: %(message)s")
     )
+    handler.addFilter(Condense())
     logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("kafka").setLevel(logging.WARNING)

@@ -62,8 +62,6 @@ ACK_CHECK_S = 0.005
 """How often outstanding acks and work falling due are looked at meanwhile."""
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Waits between tries of a failing poll (the last repeats)."""
-STALLED_AFTER_S = 60.0
-"""A loop failing for this long without progress is reported not ready."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +144,8 @@ class WorkerRunner:
         self._by_topic = {settings.topic(s.name): s for s in self.handler.inputs}
         self._trouble: dict[TopicPartition, _Trouble] = {}
         self._failing_since: float | None = None
+        self._tick_failing_since: float | None = None
+        """Since when the periodic work has failed without a success (None: it works)."""
         self._failures = 0
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
@@ -173,15 +173,18 @@ class WorkerRunner:
         self._stop.set()
 
     def ready(self) -> bool:
-        """Partitions assigned and the loop making progress (not failing for a minute).
+        """Partitions assigned and the loop making progress: neither its records nor its
+        periodic work (which needs the database even while no record comes) failing for
+        longer than `stalled_after_seconds` (a minute).
 
         Configuration problems the handler runs on with do not make it unready: it still
         processes its records (on a fallback); `/readyz` lists them, and the
         `config_problems` gauge is what alerts.
         """
-        stalled = (
-            self._failing_since is not None
-            and time.monotonic() - self._failing_since > STALLED_AFTER_S
+        now, window = time.monotonic(), self.settings.stalled_after_seconds
+        stalled = any(
+            since is not None and now - since > window
+            for since in (self._failing_since, self._tick_failing_since)
         )
         return self._ready and not stalled
 
@@ -586,6 +589,8 @@ class WorkerRunner:
         try:
             self._transaction(lambda conn: self._encode_all(self.handler.tick(conn)), along=True)
         except Exception as exc:
+            if self._tick_failing_since is None:
+                self._tick_failing_since = now
             self._tick_failures += 1
             delay = BACKOFF_S[min(self._tick_failures - 1, len(BACKOFF_S) - 1)]
             self._tick_after = now + delay
@@ -596,6 +601,7 @@ class WorkerRunner:
             return
         self._tick_failures = 0
         self._tick_after = 0.0
+        self._tick_failing_since = None
 
     # --- handling records ------------------------------------------------------------------
 

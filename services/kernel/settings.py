@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     handled: complaint_id, topic, partition, offset; exception), for log pipelines."""
     poll_timeout_ms: int = 200
     max_batch: int = 500
+    stalled_after_seconds: float = Field(default=60.0, gt=0)
+    """A worker whose loop has failed this long without progress (the database or the broker
+    out of reach) answers `/readyz` 503 until it moves again."""
 
     @classmethod
     def of(cls: type[S], other: Settings) -> S:

@@ -18,6 +18,7 @@ from schemas.envelope import complaint_id_for
 from services.devstack.ports import free_port
 from services.intake.app import vault_lookup
 from services.intake.identity import reference_for
+from services.intake.validate import MAX_EVENT_BYTES
 from services.sdk.client import ComplaintFlowClient
 from services.sla_timer.settings import SlaSettings
 from tests.conftest import settings_env, wait_for, wait_ready
@@ -82,7 +83,7 @@ def test_http_api_accepts_refuses_and_deduplicates(cf, worker_factory):
     assert post(port, "/v1/events", event("H-3", "h3"), key="wrong-key-123")[0] == 401
     status, body = post(port, "/v1/events", event("H-4", "h4", source="tp-cc"))
     assert status == 403 and "tp-cc" in body["errors"][0]
-    assert post(port, "/v1/events", b"{" + b" " * 70_000 + b"}")[0] == 413
+    assert post(port, "/v1/events", b"{" + b" " * MAX_EVENT_BYTES + b"}")[0] == 413
     assert post(port, "/v1/nowhere", event("H-5", "h5"))[0] == 404
 
     # A batch with one bad event is refused whole, naming the index

@@ -9,7 +9,6 @@ import urllib.request
 import pytest
 from kafka import KafkaProducer
 
-from services.kernel import loop as kernel_loop
 from services.kernel.kafka import ensure_topics
 from services.kernel.loop import WorkerRunner
 from tests.conftest import wait_for
@@ -30,13 +29,12 @@ def status(url: str) -> int:
 
 def test_a_worker_stuck_on_an_outage_turns_not_ready_and_counts_it(cf, monkeypatch):
     # Given a worker whose every poll meets an outage that never passes
-    monkeypatch.setattr(kernel_loop, "STALLED_AFTER_S", 3.0)
     monkeypatch.setattr(test_loop, "FAULTS", Faults(transient={b"stuck": 10**9}))
     ensure_topics(cf, [IN, OUT])
     producer = KafkaProducer(**cf.kafka("stall-test").as_dict(), acks="all")
     producer.send(cf.topic(IN.name), key=b"k", value=b"stuck", partition=0).get(timeout=30)
     producer.close()
-    runner = WorkerRunner(Echo, cf)
+    runner = WorkerRunner(Echo, cf.model_copy(update={"stalled_after_seconds": 3.0}))
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     try:

@@ -19,12 +19,13 @@ event_id: "{complaint_ref}-new" # optional template over the mapped fields
 
 from __future__ import annotations
 
+import string
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.kernel.config_files import load_model
 
@@ -48,6 +49,50 @@ class Mapping(BaseModel):
             if field not in columns:
                 raise ValueError(f"must map {field!r} to a column")
         return columns
+
+    @field_validator("columns")
+    @classmethod
+    def _no_field_inside_another(
+        cls, columns: dict[str, str | list[str]]
+    ) -> dict[str, str | list[str]]:
+        for field in columns:
+            inner = [f for f in columns if f.startswith(f"{field}.")]
+            if inner:
+                raise ValueError(
+                    f"{field!r} is mapped to a column and has fields of its own too ({inner[0]!r})"
+                )
+        return columns
+
+    @field_validator("event_id")
+    @classmethod
+    def _named_fields_only(cls, template: str) -> str:
+        try:
+            names = [
+                name for _, name, _, _ in string.Formatter().parse(template) if name is not None
+            ]
+        except ValueError as exc:
+            raise ValueError(f"not a template: {exc}") from exc
+        for name in names:
+            if not name.isidentifier():
+                raise ValueError(
+                    f"{{{name}}} is not the name of a mapped field, e.g. {{complaint_ref}}"
+                )
+        return template
+
+    @model_validator(mode="after")
+    def _defaults_hold_the_mapped_fields(self) -> Mapping:
+        for field in self.columns:
+            *parents, _ = field.split(".")
+            for depth in range(1, len(parents) + 1):
+                head = ".".join(parents[:depth])
+                node: Any = self.defaults
+                for step in parents[:depth]:
+                    node = node.get(step) if isinstance(node, dict) else None
+                if node is not None and not isinstance(node, dict):
+                    raise ValueError(
+                        f"defaults.{head} must be a mapping: the column of {field!r} goes in it"
+                    )
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -133,7 +178,7 @@ def events(mapping: Mapping, row: dict[str, str]) -> list[dict[str, Any]]:
     flat = {k: v for k, v in doc.items() if isinstance(v, str)}
     try:
         doc["event_id"] = mapping.event_id.format(**flat)
-    except KeyError:
+    except (KeyError, IndexError, ValueError):
         doc["event_id"] = f"{doc.get('complaint_ref', '')}-new"
     return [doc]
 

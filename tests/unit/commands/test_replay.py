@@ -57,6 +57,6 @@ def test_what_cannot_be_sent_whole_is_listed_with_why_and_never_its_content():
     text = render([unreadable, cut], dry_run=True)
 
     assert unreadable.value is None and cut.value is None
-    assert "Would replay 0 of 2" in text and "256 KiB" in text
+    assert "Would replay 0 of 2" in text and "400 KiB" in text
     assert f"sealed under key {fingerprint(KEY)}, which is not in the key ring" in text
     assert "13912345678" not in text

@@ -109,6 +109,21 @@ def test_stop_ends_every_running_worker_and_no_restart_follows():
     assert sup.check() is False
 
 
+def test_an_instance_joins_and_a_retired_one_leaves_for_good():
+    clock, spawn = Clock(), FakeSpawner()
+    sup = Supervisor(spawn, clock=clock)
+    sup.start(["routing"])
+    # A second instance joins while the first runs, then leaves (SIGTERM)
+    sup.start(["routing#2"])
+    assert [w.name for w in sup.workers] == ["routing", "routing#2"]
+    sup.retire("routing#2")
+    assert spawn.children["routing#2"].code == -signal.SIGTERM
+    # It is not restarted: the supervisor no longer watches it
+    clock.now += 100
+    assert sup.check() is False
+    assert [w.name for w in sup.workers] == ["routing"]
+
+
 def test_restarts_are_kept_in_the_state_file_and_older_files_still_read(tmp_path):
     # Given a state with a restarted worker, saved and read back
     state = StackState(str(tmp_path), "b", "d")

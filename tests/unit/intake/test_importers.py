@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -200,3 +201,24 @@ def test_mapping_refuses_a_duplicate_or_unknown_key(tmp_path, extra, expected):
     with pytest.raises(ConfigError) as info:
         mapping.load(path)
     assert str(info.value) == f"{path}{expected}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("  customer: Name\n  customer.phone: Phone\n", "'customer' is mapped to a column"),
+        ('event_id: "{0}"\n', "{0} is not the name of a mapped field"),
+        ('event_id: "{complaint_ref.real}"\n', "is not the name of a mapped field"),
+        ('event_id: "{"\n', "not a template"),
+        ("  customer.name: Name\ndefaults:\n  customer: [a]\n", "defaults.customer must be a"),
+    ],
+)
+def test_a_mapping_that_could_not_make_events_is_refused_when_loaded(tmp_path, extra, expected):
+    # Found by the fuzz: each of these crashed the import at its first row
+    path = tmp_path / "map.yaml"
+    path.write_text(
+        "source: acme-cc\ncolumns:\n  complaint_ref: Ticket\n  occurred_at: Opened\n"
+        "  description: Text\n" + extra
+    )
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        mapping.load(path)

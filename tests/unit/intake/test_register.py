@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from schemas.raw import MAX_TEXT
 from services.intake import pii, register
 from services.intake.validate import parse
 
@@ -115,3 +116,24 @@ def test_every_free_text_field_of_a_follow_up_is_redacted_with_the_customers_nam
     ).model_dump_json()
     for secret in SECRETS:
         assert secret not in dumped
+
+
+def test_a_text_of_the_longest_size_travels_whole():
+    text = "账单" * (MAX_TEXT // 2)
+    reg = register.registered(
+        new(description=text), complaint_id="c1", token="cus_x", now=NOW, repeat=None
+    )
+    assert reg.description == text and not reg.text_truncated
+
+
+def test_a_text_that_redaction_grows_past_the_limit_is_cut_and_marked():
+    # Given a note that names the customer (two letters, redacted as six) tens of thousands of times
+    note = "Al " * (MAX_TEXT // 3)
+    event = follow_up("complaint.contact", note=note.strip(), customer={"name": "Al"})
+    done = register.lifecycle(event, complaint_id="c1", now=NOW, names=("Al",))
+    # Then it is cut at the limit, and says so
+    assert done.note is not None and len(done.note) == MAX_TEXT
+    assert done.note.startswith("[name] [name]") and done.text_truncated
+    assert not register.lifecycle(
+        follow_up("complaint.contact", note="short"), complaint_id="c1", now=NOW
+    ).text_truncated

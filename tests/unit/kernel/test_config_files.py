@@ -337,3 +337,12 @@ def test_a_key_that_is_not_text_is_shown_as_written(tmp_path):
 def test_an_anchor_used_twice_is_not_a_duplicate(tmp_path):
     text = "version: 1\nitems:\n  - &one {name: a, size: 1}\n  - *one\n"
     assert [i.name for i in load_model(write(tmp_path, text), Doc).items] == ["a", "a"]
+
+
+def test_a_control_character_is_refused_with_its_line(tmp_path):
+    path = write(tmp_path, "version: 1\nitems: []\nname: a\x15b\n")
+    with pytest.raises(ConfigError) as err:
+        load_model(path, Doc)
+    assert str(err.value) == (
+        f"{path}:3: not valid YAML: character U+0015 is not allowed (a control character)"
+    )

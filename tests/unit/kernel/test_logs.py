@@ -14,7 +14,7 @@ from schemas.envelope import complaint_id_for
 from schemas.raw import raw_key
 from schemas.registry import RAW, REGISTERED
 from services.kernel.handler import Record
-from services.kernel.logs import JsonFormatter, handling
+from services.kernel.logs import Condense, JsonFormatter, handling
 from services.kernel.loop import about
 
 
@@ -99,3 +99,36 @@ def test_a_key_that_is_no_complaint_id_is_left_out():
     assert "complaint_id" not in about(record(REGISTERED, b"+86 139 1234 5678"))
     assert "complaint_id" not in about(record(RAW, None))
     assert "complaint_id" not in about(record(RAW, b"no-separator"))
+
+
+def test_the_kafka_clients_repeated_errors_are_condensed():
+    # Given the filter on a handler, and a clock the test moves
+    now = [0.0]
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(Condense(every=30, clock=lambda: now[0]))
+    log = logging.getLogger("kafka.net.manager.test-condense")
+    log.addHandler(handler)
+    log.propagate = False
+    ours = logging.getLogger("services.test-condense")
+    ours.addHandler(handler)
+    ours.propagate = False
+    try:
+        # When the client fails to connect 50 times in 10 s, and once more 30 s later
+        for i in range(50):
+            now[0] = i * 0.2
+            log.error("Connection failed to node %d: %s", 1, "ECONNREFUSED")
+            ours.error("our own line %d", i)
+        now[0] = 40.0
+        log.error("Connection failed to node %d: %s", 1, "ECONNREFUSED")
+    finally:
+        log.removeHandler(handler)
+        ours.removeHandler(handler)
+    lines = out.getvalue().splitlines()
+    # Then its line shows twice, the second saying how many were held back; ours all show
+    client = [line for line in lines if "Connection failed" in line]
+    assert client == [
+        "Connection failed to node 1: ECONNREFUSED",
+        "Connection failed to node 1: ECONNREFUSED (and 49 more like it in the last 40 s)",
+    ]
+    assert len([line for line in lines if "our own line" in line]) == 50
