@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 HISTORICAL = "historical: the event is older than the notification horizon; recorded, not sent"
 
 
+HELD_FOR = timedelta(days=30)
+"""How long a lifecycle event waits for its complaint's registration (the topics' retention)."""
+
+
 class Notification(Handler):
     name = "notification"
     inputs = (REGISTERED, LIFECYCLE, ROUTED, SLA, ALERTS)
@@ -87,6 +91,8 @@ class Notification(Handler):
         self.sender: Sender | None = None
         self._known: store.Known | None = None
         """The poll's complaints (see `handle_batch`)."""
+        self._held: dict[str, list[LifecycleEvent]] = {}
+        """Lifecycle events of the poll's complaints not seen registered yet, by complaint."""
         self._pending: list[tuple[Notice, str, Outcome, str | None, str]] = []
         """Notices of the poll not yet written to the outbox: (notice, complaint, outcome,
         detail, metric label)."""
@@ -130,14 +136,21 @@ class Notification(Handler):
         self._pending.clear()
         ids = (m.complaint_id for _, m, _ in decoded if not isinstance(m, Alert))
         known = self._known = store.Known(conn, ids)
+        registered = [m.complaint_id for _, m, _ in decoded if isinstance(m, RegisteredComplaint)]
+        self._held = {}
+        for e in store.release_held(conn, registered):
+            self._held.setdefault(e.complaint_id, []).append(e)
         try:
             emits: list[Emit] = []
             for _, model, _ in decoded:
                 self._handle(model, conn, emits)
             self._flush(conn, emits)
             known.write(conn)
+            still = [e for events in self._held.values() for e in events]
+            store.hold(conn, still, self.clock.now())
         finally:
             self._known = None
+            self._held = {}
         out.extend(emits)
         return out
 
@@ -158,6 +171,9 @@ class Notification(Handler):
             )
             if historical or facts.resolve_deadline is not None:
                 self._acknowledge(conn, facts, out)
+            waiting = self._held.pop(model.complaint_id, [])
+            for e in sorted(waiting, key=lambda e: e.occurred_at):
+                self._lifecycle(conn, e, out)  # what happened before we saw it registered
         elif isinstance(model, RoutedComplaint):
             before, after = self.known.remember_routed(model, now)
             if after is not None and after is not before:
@@ -178,8 +194,9 @@ class Notification(Handler):
     def _lifecycle(self, conn: psycopg.Connection, e: LifecycleEvent, out: list[Emit]) -> None:
         """Progress (coalesced), the resolution, and a survey answered before it went out."""
         facts = self.known.facts(e.complaint_id)
-        if facts is None or facts.reference is None:
-            return  # never registered here: nobody to address
+        if facts is None or facts.reference is None:  # not seen registered yet: kept till it is
+            self._held.setdefault(e.complaint_id, []).append(e)
+            return
         now = self.clock.now()
         if now - e.occurred_at > self.horizon:
             facts = replace(facts, historical=True)
@@ -413,6 +430,7 @@ class Notification(Handler):
         now = self.clock.now()
         for facts in store.waited_long_enough(conn, now):
             self._queue(conn, self._ack(facts), facts, out)
+        store.forget_held(conn, now - HELD_FOR)
         valid = timedelta(days=self.settings.notify_survey_valid_days)
         unanswered = store.close_unanswered(conn, now - valid, now)
         if unanswered:  # recorded and counted; nobody is told

@@ -119,4 +119,20 @@ MIGRATIONS = (
             ADD COLUMN category_display jsonb NOT NULL DEFAULT '{}'::jsonb;
         """,
     ),
+    (
+        6,
+        # Lifecycle events of complaints not seen registered yet (the worker's topics arrive
+        # in no order relative to each other): kept until the registration comes.
+        """
+        CREATE TABLE {schema}.held_lifecycle (
+            complaint_id text NOT NULL,
+            source text NOT NULL,
+            source_event_id text NOT NULL,
+            payload jsonb NOT NULL,
+            held_at timestamptz NOT NULL,
+            PRIMARY KEY (complaint_id, source, source_event_id)
+        );
+        CREATE INDEX held_lifecycle_age ON {schema}.held_lifecycle (held_at);
+        """,
+    ),
 )

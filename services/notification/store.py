@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from schemas.common import Language, Priority
+from schemas.lifecycle import LifecycleEvent
 from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
 from services.notification.compose import Facts, Notice
@@ -388,6 +390,40 @@ def supersede(
             [(key, attempts, detail, now) for key, attempts in rows],
         )
     return len(rows)
+
+
+def hold(conn: psycopg.Connection, events: list[LifecycleEvent], now: datetime) -> None:
+    """Keep lifecycle events of complaints not seen registered yet (a replay keeps one)."""
+    if not events:
+        return
+    conn.cursor().executemany(
+        "INSERT INTO notification.held_lifecycle"
+        " (complaint_id, source, source_event_id, payload, held_at)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        [
+            (e.complaint_id, e.source, e.source_event_id, Jsonb(e.model_dump(mode="json")), now)
+            for e in events
+        ],
+    )
+
+
+def release_held(conn: psycopg.Connection, complaint_ids: list[str]) -> list[LifecycleEvent]:
+    """The held lifecycle events of these (now registered) complaints, taken out of the table,
+    in the order they happened."""
+    if not complaint_ids:
+        return []
+    rows = conn.execute(
+        "DELETE FROM notification.held_lifecycle WHERE complaint_id = ANY(%s) RETURNING payload",
+        (complaint_ids,),
+    ).fetchall()
+    return sorted((LifecycleEvent.model_validate(p) for (p,) in rows), key=lambda e: e.occurred_at)
+
+
+def forget_held(conn: psycopg.Connection, before: datetime) -> int:
+    """Held events whose complaint never came (older than the topics keep): dropped; how many."""
+    return conn.execute(
+        "DELETE FROM notification.held_lifecycle WHERE held_at < %s", (before,)
+    ).rowcount
 
 
 def close_unanswered(

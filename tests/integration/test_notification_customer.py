@@ -341,6 +341,39 @@ def test_an_unanswered_survey_is_reminded_once_then_closed_as_no_answer(
     assert not [s for s in customer_mails(mail.folder, to[answers]) if s.startswith("提醒")]
 
 
+def test_a_resolution_read_before_the_registration_waits_for_it(cf, scenario, mail, worker_factory):
+    # Given the notification worker
+    worker = worker_factory("notification", cf, **scenario.env())
+    wait_ready([worker])
+    cid = "c1000000-0000-0000-0000-00000000c0d1"
+    me = "early.resolved@example.com"
+    # When it reads the complaint's resolution before the complaint's registration (its topics
+    # arrive in no order relative to each other: a backlog, a replay)
+    lifecycle(scenario, cid, f"{cid}-done", status=Status.RESOLVED, corrective_action="已退款")
+
+    def held() -> list[str]:
+        with psycopg.connect(cf.db_url()) as conn:
+            rows = conn.execute(
+                "SELECT source_event_id FROM notification.held_lifecycle WHERE complaint_id = %s",
+                (cid,),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    assert wait_for(held, what="the resolution held") == [f"{cid}-done"]
+    # and then the registration, the routing decision and the deadline
+    register(scenario, cid, email=me)
+    scenario.routed(cid, "cn-finance-01", Priority.P3)
+    scenario.sla(cid, SlaEventKind.STARTED, datetime.now(UTC) + timedelta(days=3))
+    # Then the customer hears both: the acknowledgement and the resolution, once each
+    expected = ["我们已收到您的投诉（受理编号 CF-C0D1-TEST）", "您的投诉 CF-C0D1-TEST 已处理完毕"]
+    wait_for(
+        lambda: sorted(customer_mails(mail.folder, me)) == sorted(expected),
+        what=lambda: f"{expected}, saw {customer_mails(mail.folder, me)}",
+    )
+    # and nothing is held any more
+    assert held() == []
+
+
 def test_a_breach_with_escalation_reaches_people_on_chat(cf, scenario, mail, worker_factory):
     # Given the worker posting to a chat webhook (make run's local chat catcher) and the
     # shipped roster, whose people have chat handles
