@@ -204,6 +204,7 @@ def apply(
             [p.acknowledged_at for p in patches],
         ),
     )
+    _name_categories(conn, [r for r in route if r is not None], schema)
     targets = [(p.complaint_id, name, t) for p in patches for name, t in p.targets.items()]
     if targets:
         conn.execute(
@@ -230,6 +231,32 @@ def apply(
             ),
         )
     _judge(conn, ids, schema)
+
+
+def _name_categories(
+    conn: psycopg.Connection, decisions: Sequence[RoutedComplaint], schema: str
+) -> None:
+    """Keep each category's display names as its latest routing decision that gave any
+    said them (one small row per category: readers never scan the history for them)."""
+    latest: dict[str, RoutedComplaint] = {}
+    for r in decisions:
+        if r.category_display and (
+            r.category not in latest or r.routed_at >= latest[r.category].routed_at
+        ):
+            latest[r.category] = r
+    if not latest:
+        return
+    conn.execute(
+        f"INSERT INTO {schema}.category_names AS n (category, display, at)"
+        " SELECT * FROM unnest(%s::text[], %s::jsonb[], %s::timestamptz[])"
+        " ON CONFLICT (category) DO UPDATE SET display = EXCLUDED.display, at = EXCLUDED.at"
+        " WHERE EXCLUDED.at >= n.at",
+        (
+            list(latest),
+            [Jsonb(dict(r.category_display)) for r in latest.values()],
+            [r.routed_at for r in latest.values()],
+        ),
+    )
 
 
 def _judge(conn: psycopg.Connection, ids: list[str], schema: str) -> None:

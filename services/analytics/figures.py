@@ -145,18 +145,6 @@ class Figures:
         return self.csat_responses / self.resolved if self.resolved else None
 
 
-def category_names(conn: psycopg.Connection) -> dict[str, dict[str, str]]:
-    """Each category's display names by language, from its latest archived routing decision
-    that gave any (the routing taxonomy's `display`)."""
-    rows = conn.execute(
-        "SELECT DISTINCT ON (payload->>'category') payload->>'category',"
-        " payload->'category_display' FROM analytics.events"
-        " WHERE kind LIKE 'routed:%%' AND payload->'category_display' <> '{}'::jsonb"
-        " ORDER BY payload->>'category', at DESC"
-    ).fetchall()
-    return {str(c): {str(k): str(v) for k, v in shown.items()} for c, shown in rows if c}
-
-
 PARTS = (
     "volume",
     "backlog",

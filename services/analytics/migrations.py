@@ -146,4 +146,21 @@ MIGRATIONS = (
          WHERE l.complaint_id = c.complaint_id;
         """,
     ),
+    (
+        7,
+        """
+        CREATE TABLE {schema}.category_names (
+            category text PRIMARY KEY,
+            display jsonb NOT NULL,
+            at timestamptz NOT NULL
+        );
+        INSERT INTO {schema}.category_names (category, display, at)
+        SELECT DISTINCT ON (payload->>'category') payload->>'category',
+               payload->'category_display', at
+          FROM {schema}.events
+         WHERE kind LIKE 'routed:%' AND payload->'category_display' <> '{}'::jsonb
+           AND payload->>'category' IS NOT NULL
+         ORDER BY payload->>'category', at DESC;
+        """,
+    ),
 )

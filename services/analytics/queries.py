@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -56,7 +57,14 @@ def find_one(conn: psycopg.Connection, key: str) -> dict[str, object] | None:
         " WHERE complaint_id = %s OR reference = %s LIMIT 1",
         (key, key.upper()),
     ).fetchone()
-    return dict(zip(COLUMNS, row, strict=True)) if row else None
+    if row is None:
+        return None
+    found = dict(zip(COLUMNS, row, strict=True))
+    shown = conn.execute(
+        "SELECT display FROM analytics.category_names WHERE category = %s", (found["category"],)
+    ).fetchone()
+    found["category_display"] = dict(shown[0]) if shown else {}
+    return found
 
 
 TARGET_FIELDS = (
@@ -249,15 +257,39 @@ LISTED = (
 )
 
 
+def category_names(conn: psycopg.Connection) -> dict[str, dict[str, str]]:
+    """Each category's display names by language, from its latest archived routing decision
+    that gave any (the routing taxonomy's `display`), as the archive keeps them: one small
+    row per category."""
+    rows = conn.execute("SELECT category, display FROM analytics.category_names").fetchall()
+    return {str(c): {str(k): str(v) for k, v in shown.items()} for c, shown in rows}
+
+
+def display_name(category: object, shown: object, language: str) -> str:
+    """The category as an operator reading `language` reads it; its name without one."""
+    name = shown.get(language) if isinstance(shown, dict) else None
+    return str(name) if name else str(category or "-")
+
+
 def find(conn: psycopg.Connection, filters: Filters) -> list[dict[str, object]]:
-    """The complaints that match, newest first (ties by complaint id, descending)."""
+    """The complaints that match, newest first (ties by complaint id, descending), each with
+    its category's display names by language beside the category (`{}` without)."""
     where, params = filters.where()
     rows = conn.execute(
         f"SELECT {', '.join(LISTED)} FROM analytics.complaints WHERE {where}"  # noqa: S608
         " ORDER BY registered_at DESC NULLS LAST, complaint_id DESC LIMIT %s",
         (*params, filters.limit),
     ).fetchall()
-    return [dict(zip(LISTED, row, strict=True)) for row in rows]
+    names = category_names(conn) if rows else {}
+    out = []
+    for row in rows:
+        found: dict[str, object] = {}
+        for column, value in zip(LISTED, row, strict=True):
+            found[column] = value
+            if column == "category":
+                found["category_display"] = names.get(str(value), {})
+        out.append(found)
+    return out
 
 
 def find_page(
@@ -292,8 +324,9 @@ def decode_cursor(token: str) -> tuple[datetime, str]:
     return when, complaint_id
 
 
-def list_complaints(url: str, filters: Filters, *, fmt: str = "table") -> str:
-    """The matching complaints as a table, or as JSON lines (`fmt="json"`)."""
+def list_complaints(url: str, filters: Filters, *, fmt: str = "table", language: str = "en") -> str:
+    """The matching complaints as a table (categories by their names in `language`), or as
+    JSON lines (`fmt="json"`)."""
     with psycopg.connect(url) as conn:
         found = find(conn, filters)
     if fmt == "json":
@@ -302,9 +335,16 @@ def list_complaints(url: str, filters: Filters, *, fmt: str = "table") -> str:
         return "No complaints match."
     header = f"{'reference':<14} {'status':<20} {'category':<18} {'department':<17} pri breached"
     body = [
-        f"{r['reference']:<14} {r['status']:<20} {(r['category'] or '-'):<18} "
+        f"{r['reference']:<14} {r['status']:<20} "
+        f"{_pad(display_name(r['category'], r['category_display'], language), 18)} "
         f"{(r['department'] or '-'):<17} {(r['priority'] or '-'):<3} "
         f"{'yes' if r['sla_breached'] else 'no'}"
         for r in found
     ]
     return "\n".join([header, *body])
+
+
+def _pad(text: str, width: int) -> str:
+    """`text` left-aligned in `width` terminal columns (a CJK character takes two)."""
+    wide = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - wide, 0)

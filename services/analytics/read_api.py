@@ -45,7 +45,12 @@ TIMELINE_FACTS = (
     "currency",
 )
 """The payload fields a timeline entry shows: structured facts, never free text or people."""
-DETAIL = tuple(c for c in queries.COLUMNS if c not in ("csat_comment",))
+DETAIL = tuple(
+    shown
+    for c in queries.COLUMNS
+    if c != "csat_comment"
+    for shown in ((c, "category_display") if c == "category" else (c,))
+)
 UNKNOWN = "no complaint with this reference and secret"
 
 

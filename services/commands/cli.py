@@ -313,6 +313,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from services.analytics.queries import Filters, list_complaints
+    from services.notification.settings import NotificationSettings
 
     filters = Filters(
         status=args.status,
@@ -329,7 +330,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         customer_token=args.customer,
         limit=args.limit,
     )
-    print(list_complaints(settings(Settings).db_url(), filters, fmt=args.format))
+    language = args.language or settings(NotificationSettings).notify_default_language
+    print(list_complaints(settings(Settings).db_url(), filters, fmt=args.format, language=language))
     return 0
 
 
@@ -665,6 +667,12 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--customer", help="a customer token (as on the registered topic)")
     ls.add_argument("--limit", type=int, default=20)
     ls.add_argument("--format", choices=("table", "json"), default="table")
+    ls.add_argument(
+        "--language",
+        choices=("zh-Hans", "zh-Hant", "en"),
+        help="categories by their names in this language (default: the call center's"
+        " default language, CF_NOTIFY_DEFAULT_LANGUAGE)",
+    )
     ls.set_defaults(func=cmd_list)
 
     rp = sub.add_parser("report", help="the period report for managers (HTML, CSV or PDF)")

@@ -163,6 +163,7 @@ class Notification(Handler):
         now = self.clock.now()
         if isinstance(model, RegisteredComplaint):
             historical = now - model.occurred_at > self.horizon
+            first = self.known.first_registration(model.complaint_id)
             facts = self.known.remember_registered(
                 model,
                 historical=historical,
@@ -171,18 +172,15 @@ class Notification(Handler):
             )
             if historical or facts.resolve_deadline is not None:
                 self._acknowledge(conn, facts, out)
+            if first and self.known.routed(model.complaint_id):
+                self._tell_staff(conn, None, facts, out)  # routed before we saw it registered
             waiting = self._held.pop(model.complaint_id, [])
             for e in sorted(waiting, key=lambda e: e.occurred_at):
                 self._lifecycle(conn, e, out)  # what happened before we saw it registered
         elif isinstance(model, RoutedComplaint):
             before, after = self.known.remember_routed(model, now)
-            if after is not None and after is not before:
-                notices = self.composer.management(after)
-                if after.owner and (before is None or before.owner != after.owner):
-                    assigned = self.composer.assignment(after)
-                    notices += [assigned] if assigned else []
-                for notice in notices:
-                    self._queue(conn, notice, after, out)
+            if after is not before and after.reference is not None:  # else: when registered
+                self._tell_staff(conn, before, after, out)
         elif isinstance(model, LifecycleEvent):
             self._lifecycle(conn, model, out)
         elif isinstance(model, Alert):
@@ -190,6 +188,19 @@ class Notification(Handler):
         else:
             assert isinstance(model, SlaEvent)
             self._sla(conn, model, out)
+
+    def _tell_staff(
+        self, conn: psycopg.Connection, before: Facts | None, after: Facts, out: list[Emit]
+    ) -> None:
+        """The routing decision's staff notices: management for marked complaints, the owner
+        when the complaint became theirs. Composed once the registration is seen, so they
+        name the complaint by its reference (a replay records nothing twice: same keys)."""
+        notices = self.composer.management(after)
+        if after.owner and (before is None or before.owner != after.owner):
+            assigned = self.composer.assignment(after)
+            notices += [assigned] if assigned else []
+        for notice in notices:
+            self._queue(conn, notice, after, out)
 
     def _lifecycle(self, conn: psycopg.Connection, e: LifecycleEvent, out: list[Emit]) -> None:
         """Progress (coalesced), the resolution, and a survey answered before it went out."""

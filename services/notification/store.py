@@ -153,6 +153,16 @@ class Known:
         """As `facts` reads it."""
         return self._facts(self.rows.get(complaint_id))
 
+    def first_registration(self, complaint_id: str) -> bool:
+        """Whether the complaint's registration has not been seen yet."""
+        row = self.rows.get(complaint_id)
+        return row is None or row["reference"] is None
+
+    def routed(self, complaint_id: str) -> bool:
+        """Whether a routing decision of the complaint has been seen."""
+        row = self.rows.get(complaint_id)
+        return row is not None and bool(row["routed_version"])
+
     def remember_registered(
         self,
         m: RegisteredComplaint,

@@ -11,11 +11,12 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from schemas.routed import RoutedComplaint
 from services.analytics import archive, queries
 from services.analytics.migrations import MIGRATIONS
 from services.analytics.queries import Filters
 from services.kernel.db import migrate
-from tests.analytics_story import T0, story
+from tests.analytics_story import T0, registered, routed, story
 from tests.conftest import settings_env
 
 pytestmark = pytest.mark.integration
@@ -122,3 +123,52 @@ def test_the_commands_list_by_place_and_show_it(cf):
     assert (
         "resolve        met        due 2026-03-02 10:00Z, met 2026-03-02 09:50Z, took 0.8" in shown
     )
+
+
+def test_list_names_categories_as_the_latest_decision_that_gave_names_says(cf):
+    # Given complaints of one category whose routing decisions gave its display names: the
+    # latest first, then an older one archived late (a backlog); and one category without
+    old = {"zh-Hans": "费用", "zh-Hant": "費用", "en": "Fees"}
+    latest = {"zh-Hans": "费用问题", "en": "Charges and fees"}
+
+    def decision(cid: str, category: str, shown: dict[str, str], minutes: int) -> RoutedComplaint:
+        return routed(cid, 1, "finance", None).model_copy(
+            update={"category": category, "category_display": shown,
+                    "routed_at": T0 + timedelta(minutes=minutes)}
+        )  # fmt: skip
+
+    batches = [
+        [registered("c-lab1"), decision("c-lab1", "charges-lab", latest, 30)],
+        [registered("c-lab2"), decision("c-lab2", "charges-lab", old, 10)],
+        [registered("c-lab3"), decision("c-lab3", "plain-lab", {}, 20)],
+    ]
+    with psycopg.connect(cf.db_url()) as conn:
+        migrate(conn, "analytics", MIGRATIONS)
+        for n, batch in enumerate(batches):
+            archive.record(conn, [(f"ce-lab-{n}-{i}", "t", m) for i, m in enumerate(batch)], T0)
+        conn.commit()
+
+    def cli(*args: str, **env: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.commands.cli", "list", *args],
+            capture_output=True, text=True, env={**settings_env(cf), **env}, timeout=60,
+            check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    def table_categories(out: str) -> list[str]:
+        return [line[36:].split("  ")[0].strip() for line in out.splitlines()[1:]]
+
+    # When the operator lists them in each language
+    charges = ("--category", "charges-lab")
+    # Then the table shows the latest decision's name in that language, else the category
+    assert table_categories(cli(*charges, "--language", "en")) == ["Charges and fees"] * 2
+    assert table_categories(cli(*charges, "--language", "zh-Hant")) == ["charges-lab"] * 2
+    assert table_categories(cli("--category", "plain-lab", "--language", "en")) == ["plain-lab"]
+    # and by default in the call center's default language
+    assert table_categories(cli(*charges, CF_NOTIFY_DEFAULT_LANGUAGE="zh-Hans")) == ["费用问题"] * 2
+    # And JSON gives every name beside the category (none for a category without)
+    rows = [json.loads(line) for line in cli(*charges, "--format", "json").splitlines()]
+    assert [r["category_display"] for r in rows] == [latest, latest]
+    plain = json.loads(cli("--category", "plain-lab", "--format", "json"))
+    assert plain["category"] == "plain-lab" and plain["category_display"] == {}

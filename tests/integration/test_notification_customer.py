@@ -498,3 +498,33 @@ def test_management_hears_of_sensitive_and_special_period_ones_and_staff_chat_ke
         assert not [m for m in read_mail(mail.folder) if "@li.na" in m.recipients]
     finally:
         chat.stop()
+
+
+def test_an_assignment_read_before_the_registration_names_the_reference(
+    cf, scenario, mail, worker_factory
+):
+    # Given the notification worker
+    worker = worker_factory("notification", cf, **scenario.env())
+    wait_ready([worker])
+    cid = "c1000000-0000-0000-0000-00000000a5d1"
+    # When it reads the complaint's routing decision before its registration (their topics
+    # arrive in no order relative to each other)
+    scenario.routed(cid, "cn-finance-01", Priority.P3)
+
+    def owner() -> str | None:
+        with psycopg.connect(cf.db_url()) as conn:
+            row = conn.execute(
+                "SELECT owner FROM notification.complaints WHERE complaint_id = %s", (cid,)
+            ).fetchone()
+        return row[0] if row else None
+
+    assert wait_for(owner, what="the routing decision read") == "cn-finance-01"
+    # and only then the registration
+    register(scenario, cid, email="assigned.late@example.com")
+    # Then the owner is told once, by the complaint's reference, not its id
+    owner_mail = "li.na@complaintflow.example"
+    wait_for(
+        lambda: customer_mails(mail.folder, owner_mail),
+        what=lambda: f"the assignment, saw {by_recipient(mail.folder)}",
+    )
+    assert customer_mails(mail.folder, owner_mail) == ["分配给您：CF-A5D1-TEST（P3，finance）"]

@@ -16,8 +16,10 @@ import numpy as np
 import psycopg
 import pytest
 from PIL import Image
-from psycopg.types.json import Jsonb
 
+from schemas.common import Priority
+from schemas.routed import RoutedComplaint
+from services.analytics import archive
 from services.analytics.periods import Period
 from services.analytics.report import browser, write_report
 from services.commands.cli import main
@@ -176,12 +178,25 @@ def test_the_report_names_categories_as_routing_s_display_names_in_its_language(
         archived(conn, BASE)
         # Given the latest routing decision of a delivery complaint gave its display names
         shown = {"zh-Hans": "物流配送", "zh-Hant": "物流配送", "en": "Deliveries"}
-        conn.execute(
-            "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
-            " payload) SELECT 'ce-display', complaint_id, 'complaints.routed.v1', 'routed:v2',"
-            " %s, %s, %s FROM analytics.complaints WHERE category = 'delivery' LIMIT 1",
-            (BASE, BASE, Jsonb({"category": "delivery", "category_display": shown})),
+        cid, department, owner = conn.execute(
+            "SELECT complaint_id, department, owner FROM analytics.complaints"
+            " WHERE category = 'delivery' LIMIT 1"
+        ).fetchone()
+        decision = RoutedComplaint(
+            complaint_id=cid,
+            version=2,
+            category="delivery",
+            category_display=shown,
+            department=department,
+            queue=f"{department}-q",
+            owner=owner,
+            priority=Priority.P3,
+            sla_policy="standard-P3",
+            reasons=["scripted"],
+            occurred_at=BASE,
+            routed_at=BASE,
         )
+        archive.record(conn, [("ce-display", "complaints.routed.v1", decision)], BASE)
     # Then the report in each language shows that name, not the taxonomy's
     for lang, name in (("en", "Deliveries"), ("zh-Hans", "物流配送")):
         out = tmp_path / f"report-{lang}.html"

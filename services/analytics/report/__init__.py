@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.progress import Progress
 
-from services.analytics import figures
+from services.analytics import figures, queries
 from services.analytics.business_time import Calendars
 from services.analytics.figures import Figures
 from services.analytics.periods import Period
@@ -101,7 +101,7 @@ def write_report(
     with Progress(console=console, transient=True, disable=not progress) as bar:
         task = bar.add_task("figures of the period", total=steps)
         with psycopg.connect(url) as conn:
-            words.categories = figures.category_names(conn)
+            words.categories = queries.category_names(conn)
             f = figures.compute(conn, period, source=source, business=business)
             bar.update(task, advance=1, description="figures of the period before")
             prev = figures.compute(conn, period.previous(), source=source, business=business)
