@@ -221,3 +221,29 @@ def test_the_customer_sees_their_complaint_with_the_right_secret_only(cf, api, c
     assert client.get(f"/v1/status/{reference}", **{"X-Status-Secret": secret})[0] == 200
     status, _, body = client.get(f"/v1/status/{reference}")
     assert (status, body["error"]) == (400, "secret_required")
+
+
+def test_complaints_carry_their_category_s_display_names_beside_the_category(cf, api):
+    client, _ = api
+    # Given a complaint routed to a category with display names, and one to a category without
+    shown = {"zh-Hans": "网络信号", "zh-Hant": "網絡信號", "en": "Network signal"}
+    named = routed("c-api1", 1, "network", None).model_copy(
+        update={"category": "signal-api", "category_display": shown}
+    )
+    plain = routed("c-api2", 1, "network", None).model_copy(update={"category": "plain-api"})
+    fill(cf, [registered("c-api1"), named, registered("c-api2"), plain])
+    # When a tool lists them and reads one
+    status, body = client.list(department="network")
+    assert status == 200, body
+    listed = {c["complaint_id"]: c for c in body["complaints"]}
+    _, _, one = client.get("/v1/complaints/c-api1", **{"X-API-Key": KEY})
+    # Then each carries its category's names by language beside the category (none without)
+    assert (listed["c-api1"]["category"], listed["c-api1"]["category_display"]) == (
+        "signal-api",
+        shown,
+    )
+    assert (listed["c-api2"]["category"], listed["c-api2"]["category_display"]) == ("plain-api", {})
+    assert (one["complaint"]["category"], one["complaint"]["category_display"]) == (
+        "signal-api",
+        shown,
+    )
