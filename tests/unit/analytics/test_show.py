@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.analytics.queries import category_label
+from services.analytics.queries import category_label, display_name
 
 ROUTED = {"category": "billing", "category_display": {"zh-Hans": "账单费用", "en": "Billing"}}
 
@@ -17,3 +17,11 @@ def test_the_category_is_shown_by_the_display_names_its_latest_decision_gave():
     # A category no decision gave display names for is shown by its name
     assert category_label("network", events) == "network"
     assert category_label("费用问题", []) == "费用问题"
+
+
+def test_list_names_a_category_in_the_operator_s_language_else_by_its_own_name():
+    shown = {"zh-Hans": "账单费用", "en": "Billing"}
+    assert display_name("billing", shown, "zh-Hans") == "账单费用"
+    assert display_name("billing", shown, "zh-Hant") == "billing"
+    assert display_name("billing", {}, "en") == "billing"
+    assert display_name(None, {}, "en") == "-"
