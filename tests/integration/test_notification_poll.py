@@ -166,3 +166,36 @@ def test_a_poll_tells_what_its_records_would_one_by_one(cf):
                 "SELECT count(*) FROM notification.outbox WHERE complaint_id IN ('a1', 'a2')"
             ).fetchone()
         )
+
+
+def test_staff_notices_of_a_decision_read_before_the_registration_name_its_reference_once(cf):
+    with psycopg.connect(cf.db_url()) as conn:
+        notify = Notification(cf, CollectorRegistry(), FrozenClock(AT))
+        migrate(conn, notify.schema, notify.migrations)
+        records = story("d1", "d2")
+
+        def staff() -> list[tuple[str, str, str]]:
+            return conn.execute(
+                "SELECT kind, recipient, subject FROM notification.outbox"
+                " WHERE complaint_id = 'd1' AND audience = 'staff' ORDER BY 1, 2, 3"
+            ).fetchall()
+
+        # Given the complaint's routing decision read before its registration
+        notify.handle_batch(records[:1], conn)
+        conn.commit()
+        # Then nobody is told yet: the notice would name the complaint by its id
+        assert staff() == []
+        # When the registration and the rest come
+        notify.handle_batch(records[1:], conn)
+        conn.commit()
+        told = staff()
+        # Then each owner hears of the assignment, management of the P1, by the reference
+        # (the second owner is not in the roster: recorded dead, naming whom it was for)
+        assigned = {r for k, r, _ in told if k == "assigned"}
+        assert assigned == {"en-telecom-01", "nobody:owner 'en-telecom-02'"}
+        assert any(k == "management_alert" for k, _, _ in told)
+        assert all("CF-D1" in subject for _, _, subject in told), told
+        # And a replay of it all tells nobody anything again
+        assert said(list(notify.handle_batch(records, conn)), "d1", "d2") == []
+        conn.commit()
+        assert staff() == told
