@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from schemas.routed import RoutedComplaint
 from services.analytics import archive, queries
@@ -172,3 +173,25 @@ def test_list_names_categories_as_the_latest_decision_that_gave_names_says(cf):
     assert [r["category_display"] for r in rows] == [latest, latest]
     plain = json.loads(cli("--category", "plain-lab", "--format", "json"))
     assert plain["category"] == "plain-lab" and plain["category_display"] == {}
+
+
+def test_an_archive_from_before_the_names_table_gets_its_names_from_its_history(cf):
+    # Given an archive whose history holds routing decisions, archived before names were kept
+    latest = {"zh-Hans": "费用问题", "en": "Charges"}
+    with psycopg.connect(cf.db_url()) as conn:
+        migrate(conn, "analytics", MIGRATIONS[:6])
+        for n, (minutes, shown) in enumerate(((10, {"en": "Fees"}), (30, latest), (40, {}))):
+            decision = routed(f"c-old{n}", 1, "finance", None).model_copy(
+                update={"category": "charges-old", "category_display": shown,
+                        "routed_at": T0 + timedelta(minutes=minutes)}
+            )  # fmt: skip
+            conn.execute(
+                "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
+                " payload) VALUES (%s, %s, 't', 'routed:v1', %s, %s, %s)",
+                (f"ce-old-{n}", decision.complaint_id, decision.routed_at, T0,
+                 Jsonb(decision.model_dump(mode="json", exclude_none=True))),
+            )  # fmt: skip
+        # When the archive is migrated
+        migrate(conn, "analytics", MIGRATIONS)
+        # Then each category has the names its latest decision that gave any said
+        assert queries.category_names(conn) == {"charges-old": latest}
