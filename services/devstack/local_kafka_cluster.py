@@ -102,7 +102,11 @@ class LocalKafkaCluster:
     def stop(self, node_id: int | None = None, timeout: float = 60) -> None:
         """Stop one node, or every node this object started (SIGTERM, then SIGKILL)."""
         chosen = [self.nodes[node_id]] if node_id is not None else list(self.nodes.values())
-        for node in chosen:
-            if node.proc is not None:
-                stop_process(node.proc.pid, signal.SIGTERM, timeout)
-                node.proc = None
+        running = [node for node in chosen if node.proc is not None]
+        for node in running:  # all at once: the last one alone would wait for its quorum
+            assert node.proc is not None
+            node.proc.send_signal(signal.SIGTERM)
+        for node in running:
+            assert node.proc is not None
+            stop_process(node.proc.pid, signal.SIGTERM, timeout)
+            node.proc = None
