@@ -153,6 +153,8 @@ class LocalKafka:
         self.heap = heap
         self.sasl_ssl = sasl_ssl
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cluster_id: str | None = None
+        """The id the data directory is formatted with (a random one when unset)."""
         ports_file = self.dir / "ports.json"
         saved = json.loads(ports_file.read_text()) if ports_file.exists() else {}
 
@@ -218,6 +220,13 @@ class LocalKafka:
         return "\n".join([*kept, secure])
 
     def start(self, timeout: float = 90) -> LocalKafka:
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self) -> None:
+        """Start the broker process without waiting for it to serve (a cluster's nodes are
+        launched together: none is ready before a majority of its controllers runs)."""
         libs = ensure_jars()
         self.dir.mkdir(parents=True, exist_ok=True)
         ports = {"port": self.port, "controller_port": self.controller_port}
@@ -250,7 +259,7 @@ class LocalKafka:
                     "kafka.tools.StorageTool",
                     "format",
                     "-t",
-                    _cluster_id(),
+                    self.cluster_id or _cluster_id(),
                     "-c",
                     str(props),
                     "--ignore-formatted",
@@ -281,8 +290,6 @@ class LocalKafka:
             start_new_session=True,
         )
         pid_file.write_text(str(self.proc.pid))
-        self._wait_ready(timeout)
-        return self
 
     def stop(self, timeout: float = 60) -> None:
         """Stop the broker this object started (SIGTERM, SIGKILL after `timeout`); its data
@@ -291,7 +298,7 @@ class LocalKafka:
             stop_process(self.proc.pid, signal.SIGTERM, timeout)
             self.proc = None
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> None:
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
