@@ -58,6 +58,14 @@ AGENT_STATUSES = (
     Status.CLOSED,
 )
 CLOSING = (Status.RESOLVED, Status.CLOSED)
+OCCURRED = (
+    SlaEventKind.STARTED,
+    SlaEventKind.PAUSED,
+    SlaEventKind.RESUMED,
+    SlaEventKind.MET,
+    SlaEventKind.CANCELLED,
+)
+"""Kinds of SLA event a complaint's event causes: they carry its time (the clock's start)."""
 FIRE_LIMIT = 5000
 SOON_S = 2.0
 SOON_BATCH = 50
@@ -580,6 +588,7 @@ class SlaTimer(Handler):
     ) -> Emit:
         deadline = st.deadline or now
         event = SlaEvent(
+            occurred_at=st.started_at if kind in OCCURRED else None,
             complaint_id=st.complaint_id,
             kind=kind,
             target=SlaTarget(st.target),
