@@ -191,7 +191,10 @@ class SlaTimer(Handler):
         for target in (ACK, RESOLVE, KEEP):
             st = rows.get(target)
             if st is not None and st.route_version == 0:
-                self._judge_done(st, r, meta, now, changed, out)
+                judged = self._judge_done(st, r, meta, now, changed, out)
+                if target == RESOLVE and FOLLOW_UP not in rows:  # the survey is still due
+                    follow = _fresh(judged, FOLLOW_UP, st.started_at)
+                    self._start(follow, now, changed, out, extra=f"v{r.version}")
                 continue
             if st is None:
                 if target != ACK and rows.get(RESOLVE) is not None:
@@ -261,18 +264,7 @@ class SlaTimer(Handler):
             follow = rows.get(FOLLOW_UP)
             if follow is None or not follow.live:
                 base = rows.get(RESOLVE) or next(iter(rows.values()))
-                st = replace(
-                    base,
-                    target=FOLLOW_UP,
-                    state=ACTIVE,
-                    started_at=min(e.occurred_at, now),
-                    used=base.used * 0,
-                    due_at=None,
-                    deadline=None,
-                    warned_pct=0,
-                    escalation_level=0,
-                    next_due=None,
-                )
+                st = _fresh(base, FOLLOW_UP, min(e.occurred_at, now))
                 if status == Status.RESOLVED or follow is None:
                     self._start(st, now, changed, out, extra=cause)
             return
@@ -305,18 +297,7 @@ class SlaTimer(Handler):
             )
         if e.kind == LifecycleKind.CALLBACK_PROMISED and e.due_at is not None:
             base = resolve or next(iter(rows.values()))
-            promise = replace(
-                base,
-                target=CALLBACK,
-                state=ACTIVE,
-                started_at=min(e.occurred_at, now),
-                used=base.used * 0,
-                due_at=e.due_at,
-                deadline=None,
-                warned_pct=0,
-                escalation_level=0,
-                next_due=None,
-            )
+            promise = _fresh(base, CALLBACK, min(e.occurred_at, now), due_at=e.due_at)
             self._start(promise, now, changed, out, extra=cause)
         keep = rows.get(KEEP)
         if agent_update and keep is not None and keep.live:
@@ -471,7 +452,7 @@ class SlaTimer(Handler):
         now: datetime,
         changed: list[TargetState],
         out: list[Emit],
-    ) -> None:
+    ) -> TargetState:
         """A target done before its routing decision came (a status read first): its clock is
         what it would have been — started when the complaint happened, met when the status
         happened — and is judged now against the deadline the decision's policy sets."""
@@ -479,7 +460,7 @@ class SlaTimer(Handler):
         routed = replace(st, state=ACTIVE, started_at=r.occurred_at, **meta)
         if not self._tracks(routed):
             changed.append(replace(st, **meta))
-            return
+            return changed[-1]
         plan = self._plan(routed)
         met = routed.stop(max(done_at, r.occurred_at), self._calendar(routed))
         met = replace(met, deadline=plan.deadline)
@@ -493,6 +474,7 @@ class SlaTimer(Handler):
                 elapsed=met.used.total_seconds(),
             )
         )
+        return met
 
     def _policy(self, st: TargetState) -> Policy:
         key = (st.policy, st.priority, st.category, st.department, st.sensitive, st.tightened)
@@ -616,6 +598,24 @@ class SlaTimer(Handler):
             deadline.isoformat(),
             extra,
         )
+
+
+def _fresh(
+    base: TargetState, target: str, at: datetime, due_at: datetime | None = None
+) -> TargetState:
+    """A new clock of `target` from `at`, with `base`'s complaint, partition and routing."""
+    return replace(
+        base,
+        target=target,
+        state=ACTIVE,
+        started_at=at,
+        used=timedelta(0),
+        due_at=due_at,
+        deadline=None,
+        warned_pct=0,
+        escalation_level=0,
+        next_due=None,
+    )
 
 
 def _at(occurred: datetime, st: TargetState | None, now: datetime) -> datetime:

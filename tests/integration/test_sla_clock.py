@@ -491,6 +491,7 @@ def test_an_imported_history_is_clocked_as_it_happened(cf):
     assert only(resumed, "met", "callback").elapsed_seconds == 3600
     met = only(resolved, "met", "resolve")
     assert met.elapsed_seconds == 3.5 * 3600
+    assert met.occurred_at == t0 + timedelta(hours=5) and met.emitted_at > MON
     assert met.deadline == t0 + timedelta(hours=5, minutes=30)
     # And each target is met when it was, on or before its deadline of then
     for target, at in (
@@ -554,4 +555,6 @@ def test_a_status_read_before_the_routing_decision_is_judged_when_it_comes(cf):
     assert ack.elapsed_seconds == 40 * 60 and ack.deadline == MON + timedelta(minutes=15)
     done = only(slow, "met", "resolve")
     assert done.elapsed_seconds == 3600 and done.deadline == MON + timedelta(hours=4)
-    assert {e.value.target.value for e in slow} == {"acknowledge", "resolve"}
+    # And the follow-up (the survey) is due from the resolution; no keep-informed clock starts
+    assert only(slow, "started", "follow_up").occurred_at == MON + timedelta(hours=1)
+    assert {e.value.target.value for e in slow} == {"acknowledge", "resolve", "follow_up"}
