@@ -213,9 +213,10 @@ class SlaTimer(Handler):
             elif not st.live:
                 changed.append(replace(st, **meta))
             else:
-                # A re-route keeps the business time used and applies the new policy.
-                calendar = self._calendar(st)
-                moved = replace(st, used=st.elapsed(now, calendar), started_at=now, **meta)
+                # A re-route keeps the business time used up to the change that caused it
+                # (a transfer's, a recategorisation's own time) and applies the new policy.
+                at = _at(r.occurred_at, st, now) if st.state != PAUSED else st.started_at
+                moved = replace(st, used=st.elapsed(at, self._calendar(st)), started_at=at, **meta)
                 moved = replace(moved, state=ACTIVE if moved.state == BREACHED else moved.state)
                 self._start(moved, now, changed, out, extra=f"v{r.version}", fresh=False)
         for st in rows.values():

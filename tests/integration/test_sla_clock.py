@@ -558,3 +558,18 @@ def test_a_status_read_before_the_routing_decision_is_judged_when_it_comes(cf):
     # And the follow-up (the survey) is due from the resolution; no keep-informed clock starts
     assert only(slow, "started", "follow_up").occurred_at == MON + timedelta(hours=1)
     assert {e.value.target.value for e in slow} == {"acknowledge", "resolve", "follow_up"}
+
+
+def test_an_imported_re_route_keeps_the_time_used_until_the_change(cf):
+    # Given a P1 complaint of a year ago (a Monday, 09:00 in London), imported now
+    clock = FrozenClock(MON)
+    t0 = datetime(2025, 3, 17, 9, 0, tzinfo=UTC)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        timer.handle(routed("moved", Priority.P1, t0), conn)
+        clock.advance(timedelta(seconds=1))
+        timer.tick(conn)  # every deadline of then fires (historically)
+        # When it was re-routed to P2 (resolve in a business day) an hour later, then
+        moved = timer.handle(routed("moved", Priority.P2, t0 + timedelta(hours=1), version=2), conn)
+    # Then 1 h was used then, and 7.5 business hours are left from 10:00 that Monday
+    assert only(moved, "started", "resolve").deadline == t0 + timedelta(hours=8, minutes=30)
