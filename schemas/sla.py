@@ -45,6 +45,10 @@ class SlaEvent(StrictModel):
     """For a breach: how long after the deadline it was emitted."""
     elapsed_seconds: Annotated[float, Field(ge=0)] | None = None
     """For `met`: time used against the target."""
+    occurred_at: UtcDateTime | None = None
+    """For `started`, `paused`, `resumed`, `met` and `cancelled`: when it happened, on the
+    complaint's own events' time (for an import, long before `emitted_at`); absent for the
+    clock's own steps (warnings, breaches, escalations), which happen when emitted."""
     historical: bool = False
     """A warning, breach or escalation that fell due longer ago than the history horizon
     (an import of old complaints, a long outage): recorded and counted; nobody is messaged."""

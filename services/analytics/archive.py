@@ -209,14 +209,16 @@ def apply(
     if targets:
         conn.execute(
             f"INSERT INTO {schema}.sla_targets AS t (complaint_id, target, policy, state,"
-            " deadline, breached, escalation_level, elapsed_seconds, updated_at)"
+            " deadline, breached, escalation_level, elapsed_seconds, met_at, updated_at)"
             " SELECT u.*, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
-            " %s::timestamptz[], %s::boolean[], %s::int[], %s::float8[]) AS u"
+            " %s::timestamptz[], %s::boolean[], %s::int[], %s::float8[], %s::timestamptz[]) AS u"
             " ON CONFLICT (complaint_id, target) DO UPDATE SET policy = EXCLUDED.policy,"
             " state = EXCLUDED.state, deadline = EXCLUDED.deadline,"
             " breached = t.breached OR EXCLUDED.breached,"
             " escalation_level = GREATEST(t.escalation_level, EXCLUDED.escalation_level),"
             " elapsed_seconds = COALESCE(EXCLUDED.elapsed_seconds, t.elapsed_seconds),"
+            " met_at = CASE WHEN t.target IN ('acknowledge', 'resolve') THEN t.met_at"
+            " ELSE EXCLUDED.met_at END,"
             " updated_at = EXCLUDED.updated_at",
             (
                 now,
@@ -228,6 +230,7 @@ def apply(
                 [t.breached for _, _, t in targets],
                 [t.escalation_level for _, _, t in targets],
                 [t.elapsed_seconds for _, _, t in targets],
+                [t.met_at for _, _, t in targets],
             ),
         )
     _judge(conn, ids, schema)

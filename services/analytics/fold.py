@@ -68,6 +68,9 @@ class TargetPatch:
     breached: bool = False
     escalation_level: int = 0
     elapsed_seconds: float | None = None
+    met_at: datetime | None = None
+    """When the SLA clock says it was met, in event time (None unless its latest event is a
+    `met` that carries it)."""
 
 
 STATE_AFTER = {
@@ -141,3 +144,4 @@ def _sla(p: Patch, e: SlaEvent) -> None:
     t.escalation_level = max(t.escalation_level, e.level or 0)
     if e.elapsed_seconds is not None:
         t.elapsed_seconds = e.elapsed_seconds
+    t.met_at = e.occurred_at if e.kind == SlaEventKind.MET else None

@@ -83,8 +83,8 @@ def sla_targets(
 ) -> list[dict[str, Any]]:
     """A complaint's SLA targets, soonest due first, each with `business_seconds`: the business
     time from the complaint to when the target was met, in event time, on the calendar its
-    policy counts it on (`elapsed_seconds` is what the SLA clock counted when it processed
-    it: for an import, up to the day it was imported)."""
+    policy counts it on (`elapsed_seconds` is what the SLA clock counted between the events'
+    own times, time waiting on the customer left out)."""
     rows = conn.execute(
         f"SELECT {', '.join(f't.{c}' for c in TARGET_FIELDS)}, t.policy, c.source,"  # noqa: S608
         " c.occurred_at FROM analytics.sla_targets t JOIN analytics.complaints c"

@@ -214,7 +214,9 @@ def sla(conn: psycopg.Connection, *, cutoff: datetime) -> Outcome:
     """Every routed complaint is on its SLA clocks; every clock that started was published;
     nothing due before `cutoff` is left unfired (no missing warning, breach or escalation);
     the timers' breaches and escalations are on the topic; none fired twice per complaint,
-    target and level."""
+    target and level in one run of its clock (a start or a resume begins one: a clock the
+    real clock breached before an earlier-dated pause was read breaches again, if at all,
+    against the deadline its resume sets)."""
     out = Outcome("sla")
     if not has_table(conn, "sla_timer.timers"):
         out.skipped = "no sla_timer.timers table (the SLA timer never ran here)"
@@ -258,7 +260,7 @@ def sla(conn: psycopg.Connection, *, cutoff: datetime) -> Outcome:
         conn,
         "WITH s AS (SELECT DISTINCT ON (ce_id) * FROM a_out WHERE topic = %(sla)s"
         '  ORDER BY ce_id, partition, "offset"),'
-        " e AS (SELECT *, count(*) FILTER (WHERE kind = 'started') OVER (PARTITION BY"
+        " e AS (SELECT *, count(*) FILTER (WHERE kind IN ('started', 'resumed')) OVER (PARTITION BY"
         '  complaint_id, target ORDER BY partition, "offset") AS episode FROM s)'
         " SELECT complaint_id, target, episode, kind, coalesce(level, 0), count(*) FROM e"
         " WHERE kind IN ('breached', 'escalated') GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1"

@@ -58,6 +58,14 @@ AGENT_STATUSES = (
     Status.CLOSED,
 )
 CLOSING = (Status.RESOLVED, Status.CLOSED)
+OCCURRED = (
+    SlaEventKind.STARTED,
+    SlaEventKind.PAUSED,
+    SlaEventKind.RESUMED,
+    SlaEventKind.MET,
+    SlaEventKind.CANCELLED,
+)
+"""Kinds of SLA event a complaint's event causes: they carry its time (the clock's start)."""
 FIRE_LIMIT = 5000
 SOON_S = 2.0
 SOON_BATCH = 50
@@ -140,7 +148,8 @@ class SlaTimer(Handler):
             if isinstance(model, RoutedComplaint):
                 self._routed(model, rec.partition, rows, now, steps, emits)
             elif isinstance(model, NotificationOutcome):  # the survey reached the customer
-                self._finish(rows.get(FOLLOW_UP), now, steps, emits, cause.id)
+                follow = rows.get(FOLLOW_UP)
+                self._finish(follow, _at(model.at, follow, now), now, steps, emits, cause.id)
             else:
                 self._lifecycle(model, rec.partition, rows, now, steps, emits, cause.id)
             for st in steps:  # the next record of the same complaint sees this one's effect
@@ -181,6 +190,12 @@ class SlaTimer(Handler):
         )
         for target in (ACK, RESOLVE, KEEP):
             st = rows.get(target)
+            if st is not None and st.route_version == 0:
+                judged = self._judge_done(st, r, meta, now, changed, out)
+                if target == RESOLVE and FOLLOW_UP not in rows:  # the survey is still due
+                    follow = _fresh(judged, FOLLOW_UP, st.started_at)
+                    self._start(follow, now, changed, out, extra=f"v{r.version}")
+                continue
             if st is None:
                 if target != ACK and rows.get(RESOLVE) is not None:
                     continue  # resolved before routing: no resolve or keep-informed clock
@@ -198,9 +213,10 @@ class SlaTimer(Handler):
             elif not st.live:
                 changed.append(replace(st, **meta))
             else:
-                # A re-route keeps the business time used and applies the new policy.
-                calendar = self._calendar(st)
-                moved = replace(st, used=st.elapsed(now, calendar), started_at=now, **meta)
+                # A re-route keeps the business time used up to the change that caused it
+                # (a transfer's, a recategorisation's own time) and applies the new policy.
+                at = _at(r.occurred_at, st, now) if st.state != PAUSED else st.started_at
+                moved = replace(st, used=st.elapsed(at, self._calendar(st)), started_at=at, **meta)
                 moved = replace(moved, state=ACTIVE if moved.state == BREACHED else moved.state)
                 self._start(moved, now, changed, out, extra=f"v{r.version}", fresh=False)
         for st in rows.values():
@@ -218,88 +234,78 @@ class SlaTimer(Handler):
         cause: str,
     ) -> None:
         status = e.status if e.kind == LifecycleKind.STATUS else None
-        if not rows:
-            # Before the routing decision: remember what is already done, start nothing.
+        if all(st.route_version == 0 for st in rows.values()):
+            # Before the routing decision: remember when each target was first done (judged
+            # when the decision comes), start nothing.
             for target, done in ((ACK, status in AGENT_STATUSES), (RESOLVE, status in CLOSING)):
-                if done:
+                if done and (target not in rows or e.occurred_at < rows[target].started_at):
                     changed.append(_placeholder(e, partition, target))
             return
         agent_update = status is not None or e.kind in (
             LifecycleKind.CALLBACK_PROMISED,
             LifecycleKind.COMPENSATION_OFFERED,
         )
+
+        def finish(target: str, state: str = MET) -> None:
+            st = rows.get(target)
+            self._finish(st, _at(e.occurred_at, st, now), now, changed, out, cause, state=state)
+
         if status in AGENT_STATUSES:
-            self._finish(rows.get(ACK), now, changed, out, cause)
+            finish(ACK)
         if (
             status in CLOSING
             or status == Status.REOPENED
             or e.kind in (LifecycleKind.COMPENSATION_OFFERED,)
             or (status is not None and status != Status.WAITING_ON_CUSTOMER)
         ):
-            self._finish(rows.get(CALLBACK), now, changed, out, cause)
+            finish(CALLBACK)
         if status in CLOSING:
             for target in (RESOLVE, KEEP):
-                self._finish(rows.get(target), now, changed, out, cause)
+                finish(target)
             follow = rows.get(FOLLOW_UP)
             if follow is None or not follow.live:
                 base = rows.get(RESOLVE) or next(iter(rows.values()))
-                st = replace(
-                    base,
-                    target=FOLLOW_UP,
-                    state=ACTIVE,
-                    started_at=e.occurred_at,
-                    used=base.used * 0,
-                    due_at=None,
-                    deadline=None,
-                    warned_pct=0,
-                    escalation_level=0,
-                    next_due=None,
-                )
+                st = _fresh(base, FOLLOW_UP, min(e.occurred_at, now))
                 if status == Status.RESOLVED or follow is None:
                     self._start(st, now, changed, out, extra=cause)
             return
         if status == Status.REOPENED:
-            self._finish(rows.get(FOLLOW_UP), now, changed, out, cause, state=CANCELLED)
+            finish(FOLLOW_UP, CANCELLED)
             for target in (RESOLVE, KEEP):
                 again = rows.get(target)
                 if again is not None:
-                    self._start(again.restart(e.occurred_at), now, changed, out, extra=cause)
+                    at = _at(e.occurred_at, again, now)
+                    self._start(again.restart(at), now, changed, out, extra=cause)
             return
         if e.kind == LifecycleKind.SURVEY_ANSWERED:  # answered before the survey was sent
-            self._finish(rows.get(FOLLOW_UP), now, changed, out, cause)
+            finish(FOLLOW_UP)
         resolve = rows.get(RESOLVE)
-        if status == Status.WAITING_ON_CUSTOMER and resolve is not None and resolve.state == ACTIVE:
-            paused = replace(resolve.pause(now, self._calendar(resolve)), next_due=None)
+        at = _at(e.occurred_at, resolve, now)
+        if status == Status.WAITING_ON_CUSTOMER and resolve is not None and _running(resolve, at):
+            # A clock the real clock breached (an import) after this pause happened pauses too:
+            # the breach came only because the pause had not been read yet.
+            paused = replace(resolve.pause(at, self._calendar(resolve)), next_due=None)
             changed.append(paused)
             out.append(self._emit(paused, SlaEventKind.PAUSED, now, extra=cause))
         elif (
             resolve is not None
             and resolve.state == PAUSED
             and (e.kind == LifecycleKind.CONTACT or status is not None)
+            and e.occurred_at >= resolve.started_at  # not an answer to what was not yet asked
         ):
             self._start(
-                resolve.resume(now), now, changed, out, extra=cause, kind=SlaEventKind.RESUMED
+                resolve.resume(at), now, changed, out, extra=cause, kind=SlaEventKind.RESUMED
             )
         if e.kind == LifecycleKind.CALLBACK_PROMISED and e.due_at is not None:
             base = resolve or next(iter(rows.values()))
-            promise = replace(
-                base,
-                target=CALLBACK,
-                state=ACTIVE,
-                started_at=now,
-                used=base.used * 0,
-                due_at=e.due_at,
-                deadline=None,
-                warned_pct=0,
-                escalation_level=0,
-                next_due=None,
-            )
+            promise = _fresh(base, CALLBACK, min(e.occurred_at, now), due_at=e.due_at)
             self._start(promise, now, changed, out, extra=cause)
         keep = rows.get(KEEP)
         if agent_update and keep is not None and keep.live:
             # The customer was told something: the keep-informed clock starts over.
-            self._finish(keep, now, changed, out, cause)
-            self._start(keep.restart(now), now, changed, out, extra=cause)
+            at = _at(e.occurred_at, keep, now)
+            self._finish(keep, at, now, changed, out, cause)
+            self._start(keep.restart(at), now, changed, out, extra=cause)
 
     # --- the clock -------------------------------------------------------------------------
 
@@ -418,6 +424,7 @@ class SlaTimer(Handler):
     def _finish(
         self,
         st: TargetState | None,
+        at: datetime,
         now: datetime,
         changed: list[TargetState],
         out: list[Emit],
@@ -427,7 +434,7 @@ class SlaTimer(Handler):
     ) -> None:
         if st is None or not st.live:
             return
-        done = st.stop(now, self._calendar(st), state)
+        done = st.stop(at, self._calendar(st), state)
         changed.append(done)
         if state == MET:
             out.append(
@@ -437,6 +444,38 @@ class SlaTimer(Handler):
             )
         else:
             out.append(self._emit(done, SlaEventKind.CANCELLED, now, extra=cause))
+
+    def _judge_done(
+        self,
+        st: TargetState,
+        r: RoutedComplaint,
+        meta: dict[str, Any],
+        now: datetime,
+        changed: list[TargetState],
+        out: list[Emit],
+    ) -> TargetState:
+        """A target done before its routing decision came (a status read first): its clock is
+        what it would have been — started when the complaint happened, met when the status
+        happened — and is judged now against the deadline the decision's policy sets."""
+        done_at = st.started_at
+        routed = replace(st, state=ACTIVE, started_at=r.occurred_at, **meta)
+        if not self._tracks(routed):
+            changed.append(replace(st, **meta))
+            return changed[-1]
+        plan = self._plan(routed)
+        met = routed.stop(max(done_at, r.occurred_at), self._calendar(routed))
+        met = replace(met, deadline=plan.deadline)
+        changed.append(met)
+        out.append(
+            self._emit(
+                met,
+                SlaEventKind.MET,
+                now,
+                extra=f"v{r.version}",
+                elapsed=met.used.total_seconds(),
+            )
+        )
+        return met
 
     def _policy(self, st: TargetState) -> Policy:
         key = (st.policy, st.priority, st.category, st.department, st.sensitive, st.tightened)
@@ -532,6 +571,7 @@ class SlaTimer(Handler):
     ) -> Emit:
         deadline = st.deadline or now
         event = SlaEvent(
+            occurred_at=st.started_at if kind in OCCURRED else None,
             complaint_id=st.complaint_id,
             kind=kind,
             target=SlaTarget(st.target),
@@ -559,6 +599,41 @@ class SlaTimer(Handler):
             deadline.isoformat(),
             extra,
         )
+
+
+def _fresh(
+    base: TargetState, target: str, at: datetime, due_at: datetime | None = None
+) -> TargetState:
+    """A new clock of `target` from `at`, with `base`'s complaint, partition and routing."""
+    return replace(
+        base,
+        target=target,
+        state=ACTIVE,
+        started_at=at,
+        used=timedelta(0),
+        due_at=due_at,
+        deadline=None,
+        warned_pct=0,
+        escalation_level=0,
+        next_due=None,
+    )
+
+
+def _at(occurred: datetime, st: TargetState | None, now: datetime) -> datetime:
+    """When an event happened, for a clock: its own time (for an import, last year's), but
+    not before the clock's last (re)start (an event that happened earlier and is read after
+    the clock started, or resumed, counts at that start: it neither gives time back nor takes
+    any) and not after now (a source whose clock runs fast)."""
+    at = min(occurred, now)
+    return at if st is None else max(at, st.started_at)
+
+
+def _running(st: TargetState, at: datetime) -> bool:
+    """Whether the clock was running at `at`: active, or breached only after `at` (the real
+    clock fired the deadline of an imported complaint before its later events were read)."""
+    return st.state == ACTIVE or (
+        st.state == BREACHED and st.deadline is not None and at < st.deadline
+    )
 
 
 def _placeholder(e: LifecycleEvent, partition: int, target: str) -> TargetState:

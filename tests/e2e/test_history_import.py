@@ -62,15 +62,24 @@ def test_an_import_of_last_year_yields_last_years_sla_figures(cf, worker_factory
 
         wait_for(lambda: targets("breached AND target IN ('acknowledge', 'resolve')") == 6,
                  timeout=180, what="every clock breached (historically)")  # fmt: skip
-        # ... and then their agents' statuses of then
+        # ... and then their agents' statuses of then: J's agent also promised a callback for
+        # Mon 15:00 and called at 14:00, and waited on the customer Tue 10:00-14:00
         submit(cf, [
             event("complaint.status", "J", 1, 11.5 * H, status="acknowledged"),
+            event("callback.promised", "J", 3, 11.75 * H, due_at=(MONDAY + 15 * H).isoformat()),
+            event("complaint.status", "J", 4, 14 * H, status="in_progress"),
+            event("complaint.status", "J", 5, D + 10 * H, status="waiting_on_customer"),
+            event("complaint.status", "J", 6, D + 14 * H, status="in_progress"),
             event("complaint.status", "J", 2, 2 * D + 12 * H, status="resolved"),
             event("complaint.status", "K", 1, 7 * D + 9.5 * H, status="acknowledged"),
             event("complaint.status", "L", 1, 15 * H, status="assigned"),
         ])  # fmt: skip
-        wait_for(lambda: targets("state = 'met' AND met_at IS NOT NULL") == 4, timeout=180,
+        wait_for(lambda: targets("state = 'met' AND met_at IS NOT NULL") == 6, timeout=180,
                  what="the statuses met the targets")  # fmt: skip
+        elapsed = dict(conn.execute(
+            "SELECT target, elapsed_seconds FROM analytics.sla_targets WHERE complaint_id = %s"
+            " AND state = 'met'", (ids["J"],),
+        ).fetchall())  # fmt: skip
         routed = conn.execute(
             "SELECT DISTINCT priority FROM analytics.complaints WHERE complaint_id = ANY(%s)",
             (list(ids.values()),),
@@ -83,6 +92,14 @@ def test_an_import_of_last_year_yields_last_years_sla_figures(cf, worker_factory
     assert routed == [("P3",)]
     assert f.sla[("acknowledge", "P3")] == Compliance(met=2, breached=1, pending=0)
     assert f.sla[("resolve", "P3")] == Compliance(met=1, breached=2, pending=0)
+    # J's callback met an hour early; J's customer heard news at least daily (a business day
+    # each), K's and L's did not after their first update (Tue 09:30, Tue 14:30)
+    assert f.sla[("callback", "P3")] == Compliance(met=1, breached=0, pending=0)
+    assert f.sla[("keep_informed", "P3")] == Compliance(met=1, breached=2, pending=0)
+    # And the SLA clock's own business time is that of then: J's callback 2.25 h, J's
+    # resolution 19 h less the 4 h waiting on the customer
+    assert elapsed["callback"] == 2.25 * 3600
+    assert elapsed["resolve"] == 15 * 3600
     # And business time on London's calendar: J 1.5 h, K 2 h over the weekend, L 6 h to
     # acknowledge; J 19 h (Mon 7.5, Tue 8.5, Wed 3) to resolve
     assert f.mtta_business == Durations(3, 11400.0, 7200.0, 7200 + 0.8 * (21600 - 7200))

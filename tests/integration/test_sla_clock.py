@@ -414,3 +414,162 @@ def test_the_follow_up_is_met_by_the_survey_sent_whether_or_not_it_is_answered(c
             conn,
         )
         assert events(late, "follow_up") == []
+
+
+def lifecycle(cid: str, kind: LifecycleKind, at: datetime, **fields: object) -> Record:
+    return record(
+        LIFECYCLE,
+        LifecycleEvent(
+            complaint_id=cid,
+            kind=kind,
+            source="london-cc",
+            source_event_id=f"{cid}-{kind}-{at.isoformat()}",
+            occurred_at=at,
+            recorded_at=at,
+            channel="phone",
+            **fields,
+        ),
+    )
+
+
+def only(emits, kind: str, target: str):
+    found = [
+        e.value for e in emits if e.value.kind.value == kind and e.value.target.value == target
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_an_imported_history_is_clocked_as_it_happened(cf):
+    # Given a P1 complaint of a year ago (24x7: acknowledge 15 min, keep informed hourly,
+    # resolve 4 h) imported now, the real clock firing every passed deadline between its events
+    clock = FrozenClock(MON)
+    t0 = MON - timedelta(days=365)
+    cid = "hist"
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+
+        def read(rec: Record) -> list:
+            out = list(timer.handle(rec, conn))
+            clock.advance(timedelta(seconds=1))
+            fired = list(timer.tick(conn))
+            assert all(e.value.historical for e in fired if e.value.kind.value == "breached")
+            return out
+
+        read(routed(cid, Priority.P1, t0))
+        # When its agent acknowledged it after 10 min, asked the customer at 1 h, promised a
+        # callback at 1 h 30 for 3 h, heard back at 2 h 30 and resolved it at 5 h
+        acked = read(status(cid, Status.ACKNOWLEDGED, t0 + timedelta(minutes=10)))
+        paused = read(status(cid, Status.WAITING_ON_CUSTOMER, t0 + timedelta(hours=1)))
+        promised = read(
+            lifecycle(
+                cid,
+                LifecycleKind.CALLBACK_PROMISED,
+                t0 + timedelta(hours=1, minutes=30),
+                due_at=t0 + timedelta(hours=3),
+            )
+        )
+        resumed = read(status(cid, Status.IN_PROGRESS, t0 + timedelta(hours=2, minutes=30)))
+        resolved = read(status(cid, Status.RESOLVED, t0 + timedelta(hours=5)))
+        rows = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT target, state, started_at, used_seconds, deadline FROM sla_timer.timers"
+                " WHERE complaint_id = %s",
+                (cid,),
+            ).fetchall()
+        }
+    # Then every clock counted the time of then, although each had breached (historically)
+    # before the event that stopped or paused it was read
+    assert only(acked, "met", "acknowledge").elapsed_seconds == 600
+    assert only(acked, "met", "keep_informed").elapsed_seconds == 600
+    assert only(paused, "paused", "resolve").deadline == t0 + timedelta(hours=4)
+    assert only(paused, "met", "keep_informed").elapsed_seconds == 50 * 60
+    assert only(promised, "started", "callback").deadline == t0 + timedelta(hours=3)
+    # The resolve clock stood still while the customer was asked: 1 h used, 3 h left
+    assert only(resumed, "resumed", "resolve").deadline == t0 + timedelta(hours=5, minutes=30)
+    assert only(resumed, "met", "callback").elapsed_seconds == 3600
+    met = only(resolved, "met", "resolve")
+    assert met.elapsed_seconds == 3.5 * 3600
+    assert met.occurred_at == t0 + timedelta(hours=5) and met.emitted_at > MON
+    assert met.deadline == t0 + timedelta(hours=5, minutes=30)
+    # And each target is met when it was, on or before its deadline of then
+    for target, at in (
+        ("acknowledge", t0 + timedelta(minutes=10)),
+        ("callback", t0 + timedelta(hours=2, minutes=30)),
+        ("resolve", t0 + timedelta(hours=5)),
+    ):
+        state, met_at, _, deadline = rows[target]
+        assert (state, met_at) == ("met", at) and met_at <= deadline, target
+    assert rows["resolve"][2] == 3.5 * 3600
+    # But the customer went 2 h 30 without news before the resolution: keep-informed was late
+    state, met_at, _, deadline = rows["keep_informed"]
+    assert met_at == t0 + timedelta(hours=5) and deadline == t0 + timedelta(hours=3, minutes=30)
+
+
+def test_an_event_read_late_counts_from_the_clock_it_finds(cf):
+    # Given a P1 complaint paused at 1 h
+    clock = FrozenClock(MON)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        timer.handle(routed("late", Priority.P1, MON), conn)
+        clock.advance(timedelta(hours=1))
+        timer.handle(status("late", Status.WAITING_ON_CUSTOMER, clock.now()), conn)
+        clock.advance(timedelta(hours=1))
+        # When a contact that happened before the pause is read now (a late event)
+        early = timer.handle(
+            lifecycle("late", LifecycleKind.CONTACT, MON + timedelta(minutes=30)), conn
+        )
+        # Then the clock stays paused: the customer answered nothing asked yet
+        assert events(early) == []
+        # And the answer at 2 h resumes it then, 3 h left
+        back = timer.handle(status("late", Status.IN_PROGRESS, clock.now()), conn)
+        assert only(back, "resumed", "resolve").deadline == MON + timedelta(hours=5)
+        # And an event stamped in the future counts now
+        clock.advance(timedelta(minutes=30))
+        done = timer.handle(status("late", Status.RESOLVED, clock.now() + timedelta(hours=1)), conn)
+        assert only(done, "met", "resolve").elapsed_seconds == 1.5 * 3600
+
+
+def test_a_status_read_before_the_routing_decision_is_judged_when_it_comes(cf):
+    # Given complaints whose acknowledgement (and one's resolution) were read before routing
+    clock = FrozenClock(MON + timedelta(hours=2))
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        assert (
+            timer.handle(status("early", Status.ACKNOWLEDGED, MON + timedelta(minutes=5)), conn)
+            == []
+        )
+        timer.handle(status("early", Status.ASSIGNED, MON + timedelta(minutes=8)), conn)
+        timer.handle(status("slow", Status.ASSIGNED, MON + timedelta(minutes=40)), conn)
+        timer.handle(status("slow", Status.RESOLVED, MON + timedelta(hours=1)), conn)
+        # When their routing decisions (P1: acknowledge in 15 min, resolve in 4 h) arrive
+        early = timer.handle(routed("early", Priority.P1, MON), conn)
+        slow = timer.handle(routed("slow", Priority.P1, MON), conn)
+    # Then each acknowledge target exists, met when the first status happened, judged against
+    # the deadline of then: "early" in 5 min, on time; "slow" in 40 min, late
+    ack = only(early, "met", "acknowledge")
+    assert ack.elapsed_seconds == 300 and ack.deadline == MON + timedelta(minutes=15)
+    assert {e.value.target.value for e in early} == {"acknowledge", "resolve", "keep_informed"}
+    ack = only(slow, "met", "acknowledge")
+    assert ack.elapsed_seconds == 40 * 60 and ack.deadline == MON + timedelta(minutes=15)
+    done = only(slow, "met", "resolve")
+    assert done.elapsed_seconds == 3600 and done.deadline == MON + timedelta(hours=4)
+    # And the follow-up (the survey) is due from the resolution; no keep-informed clock starts
+    assert only(slow, "started", "follow_up").occurred_at == MON + timedelta(hours=1)
+    assert {e.value.target.value for e in slow} == {"acknowledge", "resolve", "follow_up"}
+
+
+def test_an_imported_re_route_keeps_the_time_used_until_the_change(cf):
+    # Given a P1 complaint of a year ago (a Monday, 09:00 in London), imported now
+    clock = FrozenClock(MON)
+    t0 = datetime(2025, 3, 17, 9, 0, tzinfo=UTC)
+    with psycopg.connect(cf.db_url()) as conn:
+        timer = new_timer(cf, clock, conn)
+        timer.handle(routed("moved", Priority.P1, t0), conn)
+        clock.advance(timedelta(seconds=1))
+        timer.tick(conn)  # every deadline of then fires (historically)
+        # When it was re-routed to P2 (resolve in a business day) an hour later, then
+        moved = timer.handle(routed("moved", Priority.P2, t0 + timedelta(hours=1), version=2), conn)
+    # Then 1 h was used then, and 7.5 business hours are left from 10:00 that Monday
+    assert only(moved, "started", "resolve").deadline == t0 + timedelta(hours=8, minutes=30)

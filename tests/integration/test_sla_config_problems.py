@@ -116,8 +116,13 @@ def test_a_status_before_the_routing_decision_is_no_configuration_problem(cf):
         # Given a complaint resolved twice before routing decided anything about it
         sla.handle(status("early", Status.RESOLVED, MON), conn)
         again = sla.handle(status("early", Status.RESOLVED, MON + timedelta(hours=1)), conn)
-        # Then its follow-up clock starts, and its placeholder policy is not a problem
-        assert ("started", None) in events(again, "follow_up")
+        # Then nothing starts on the placeholder, and it is not a problem
+        assert again == []
+        assert sla.problems.current() == []
+        # And when the decision comes, its resolve target is met and the follow-up clock starts
+        decided = sla.handle(routed("early", Priority.P3, "standard-P3"), conn)
+        assert ("met", None) in events(decided, "resolve")
+        assert ("started", None) in events(decided, "follow_up")
         assert sla.problems.current() == []
 
 
