@@ -1,5 +1,6 @@
 """A flood absorbed: N new complaints queued on `complaints.raw.v1` while every worker is
-down (a network outage, a recall, 3·15), then all workers started and the backlog drained.
+down (a network outage, a recall, 3·15), then all workers started (the early-warning detector
+too) and the backlog drained: every worker's group has committed the end of its inputs.
 
 Measured: the time to drain (from the workers' start, and from the moment all were
 ready), the rate of each worker over time (its consumer group's committed offsets, read
@@ -83,13 +84,14 @@ def run_flood(
     )
 
     admin = KafkaAdminClient(**s.kafka("bench-flood-admin").as_dict())
-    inputs = {name: list(handler_class(name).inputs) for name in WORKERS}
+    names = tuple(WORKERS)  # every worker, the early-warning detector too: all are waited for
+    inputs = {name: list(handler_class(name).inputs) for name in names}
     samples: list[tuple[float, dict[str, int]]] = []
     t0 = time.time()
     ready_s: float | None = None
     timer_ready_s: float | None = None
     drained_s: float | None = None
-    with Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
+    with Workers(s, names) as workers, psycopg.connect(s.db_url()) as conn:
         cpu0 = workers.cpu()  # migrations and start-up are in it; small beside a drain
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("flood: draining", total=n)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.envelope import encode
@@ -307,3 +307,59 @@ def test_with_faust_exactly_once_the_worker_raises_the_story_alerts(cf, worker_f
     reader = AlertReader(cf)
     # Then every alert would be raised, as without it (it is not: the agents stall)
     wait_for(lambda: set(reader.keys()) >= want, timeout=180, what="every alert")
+
+
+def behind(cf: Any, group: str, specs: tuple[Any, ...]) -> dict[str, int]:
+    """Per input topic, the records past the group's committed offsets (0: all committed)."""
+    admin = KafkaAdminClient(**cf.kafka("ew-lag").as_dict())
+    consumer = KafkaConsumer(**cf.kafka("ew-lag-ends").as_dict(), enable_auto_commit=False)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+        committed = {(tp.topic, tp.partition): o.offset for tp, o in offsets.items()}
+        out = {}
+        for spec in specs:
+            tps = [TopicPartition(cf.topic(spec.name), p) for p in range(spec.partitions)]
+            ends = consumer.end_offsets(tps)
+            out[spec.name] = sum(
+                max(0, end - max(committed.get((tp.topic, tp.partition), 0), 0))
+                for tp, end in ends.items()
+            )
+        return out
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def test_the_group_commits_every_complaint_it_has_handled(cf, worker_factory):
+    # Given a running early-warning worker
+    worker = start(worker_factory, cf)
+    # When complaints come on the registered and routed topics (a day of steady traffic) and
+    # it has read them all
+    pairs = [pair(c, n) for n, c in enumerate(steady(START, hours=24, per_day=300, seed=5))]
+    produce(cf, pairs)
+    wait_for(
+        lambda: handled(worker) >= 2 * len(pairs),
+        timeout=180,
+        what=lambda: f"{2 * len(pairs)} events handled (seen {handled(worker)})",
+    )
+    # Then its consumer group has committed the end of both input topics: its lag falls to 0
+    # (what lag alerts, `stack status`, the bench's and the audit's drained checks read)
+    group = cf.group("early_warning")
+    seen: dict[str, int] = {}
+
+    def caught_up() -> bool:
+        seen.update(behind(cf, group, (REGISTERED, ROUTED)))
+        return not any(seen.values())
+
+    wait_for(caught_up, timeout=60, what=lambda: f"{group} committed everything (behind: {seen})")
+
+
+def handled(worker: Any) -> int:
+    """`complaintflow_events_processed_total` of the join agent (both input topics)."""
+    return sum(
+        int(sample.value)
+        for family in text_string_to_metric_families(worker.metrics())
+        for sample in family.samples
+        if sample.name == "complaintflow_events_processed_total"
+        and sample.labels.get("topic") in (REGISTERED.name, ROUTED.name)
+    )
