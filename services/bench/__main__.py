@@ -295,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
                 " every running worker (the maximum sustained rate)",
             )
             result["pipeline"] = run_pipeline(
-                _fresh(base), new_complaints(args.pipeline_complaints), console=console
+                _fresh(base),
+                new_complaints(args.pipeline_complaints),
+                console=console,
+                beside=dict(zip(("broker", "database"), pids, strict=False)),
             )
         if "loads" in stages:
             rates = [float(r) for r in args.loads.split(",") if r.strip()]

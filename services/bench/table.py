@@ -185,6 +185,18 @@ def _pipeline_rows(rows: Rows, r: dict[str, Any], bare: float | None) -> None:
         "  CPU per complaint (µs)",
         ", ".join(f"{k} {v:,.0f}" for k, v in r["cpu_us_per_complaint"].items()),
     )
+    if r.get("cpu_us_per_complaint_beside"):
+        rows.add_row(
+            "  CPU per complaint beside them (µs)",
+            ", ".join(f"{k} {v:,.0f}" for k, v in r["cpu_us_per_complaint_beside"].items()),
+        )
+    if r.get("database_cpu_us_per_complaint_by_client"):
+        rows.add_row(
+            "  database CPU per complaint by client (µs)",
+            ", ".join(
+                f"{k} {v:,.0f}" for k, v in r["database_cpu_us_per_complaint_by_client"].items()
+            ),
+        )
     rows.add_row(
         "  peak RSS (MiB); machine busy",
         ", ".join(f"{k} {v:,.0f}" for k, v in r["rss_peak_mb"].items())
