@@ -28,7 +28,7 @@ from schemas.registry import LIFECYCLE, NOTIFICATIONS, ROUTED, SLA
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.emit import Emit
-from services.kernel.handler import Handler, Record, Rejected, decode_all
+from services.kernel.handler import Handler, Record, Rejected, decode_all, poll_of_one
 from services.sla_timer import store
 from services.sla_timer.calendar import BusinessCalendar, CalendarError
 from services.sla_timer.metrics import SlaMetrics
@@ -163,12 +163,7 @@ class SlaTimer(Handler):
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         """One record on its own (a poll of one)."""
-        out: list[Emit] = []
-        for result in self.handle_batch([record], conn):
-            if isinstance(result, Rejected):
-                raise result.error
-            out.append(result)
-        return out
+        return poll_of_one(self, record, conn)
 
     def _routed(
         self,
