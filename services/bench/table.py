@@ -81,6 +81,22 @@ def _kafka_rows(rows: Rows, result: dict[str, Any]) -> None:
         f"{bare['produce_per_s'] / tools['produce_per_s']:.0%}"
         f" / {bare['consume_per_s'] / tools['consume_per_s']:.0%}",
     )
+    clients = [("kafka-python", bare)]
+    if "bare_librdkafka" in result:
+        c = result["bare_librdkafka"]
+        rows.add_row(
+            "bare Kafka, librdkafka (confluent-kafka): produce / consume",
+            f"{c['produce_per_s']:,.0f} / {c['consume_per_s']:,.0f} msg/s",
+        )
+        clients.append(("librdkafka", c))
+    if "produce_cpu_us" in bare:
+        rows.add_row(
+            "  client CPU per message, produce / consume",
+            "; ".join(
+                f"{name} {c['produce_cpu_us']:,.1f} / {c['consume_cpu_us']:,.1f} µs"
+                for name, c in clients
+            ),
+        )
 
 
 def _intake_rows(rows: Rows, result: dict[str, Any], rate: float, bare: float | None) -> None:
