@@ -21,6 +21,10 @@ from services.kernel.emit import Emit
 from services.kernel.handler import Handler, Record, Rejected, decode_all
 
 STATS_EVERY = 5.0
+"""Seconds between two publications of the figures, at the least."""
+STATS_SHARE = 0.05
+"""The share of the worker's time the figures may take: when computing them takes longer (a
+large archive), the next publication waits longer, twenty times what the last one took."""
 REMEMBERED = 100_000
 """Published keys remembered to skip unchanged ones."""
 
@@ -35,7 +39,7 @@ class Analytics(Handler):
     batched = True
 
     def start(self, conn: psycopg.Connection) -> None:
-        self._stats_at = 0.0
+        self._stats_next = 0.0
         self._published: dict[str, tuple[object, ...]] = {}
 
     def serve(self, producer: KafkaProducer) -> Callable[[], None] | None:
@@ -61,10 +65,10 @@ class Analytics(Handler):
 
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         """Publish the figures whose complaints changed (each key only when its figures did)
-        and refresh the gauges, every few seconds."""
-        if time.monotonic() - self._stats_at < STATS_EVERY:
+        and refresh the gauges, every few seconds (see `STATS_SHARE`)."""
+        began = time.monotonic()
+        if began < self._stats_next:
             return ()
-        self._stats_at = time.monotonic()
         now = self.clock.now()
         out: list[Emit] = []
         published: dict[str, tuple[object, ...]] = {}
@@ -77,6 +81,8 @@ class Analytics(Handler):
             out.append(self.emit(STATS, key, record, "stats", key, *figures))
         stats.mark_published(conn, now)
         live = stats.live(conn, now)
+        took = time.monotonic() - began
+        self._stats_next = began + max(STATS_EVERY, took / STATS_SHARE)
         # Remembered as published only once the broker has them and the transaction commits.
         self.after_commit(lambda: self._remember(published))
         self.after_commit(lambda: self.metrics.show(live))

@@ -163,4 +163,16 @@ MIGRATIONS = (
          ORDER BY payload->>'category', at DESC;
         """,
     ),
+    (
+        8,
+        # A complaint's row changes with each of its events: with no index on a column every
+        # change sets (updated_at) and room left on each page, PostgreSQL updates it in place
+        # (a HOT update), without a new entry in each of its indexes. What changed since the
+        # figures were last published is found from the events recorded since instead.
+        """
+        DROP INDEX {schema}.complaints_updated;
+        ALTER TABLE {schema}.complaints SET (fillfactor = 70);
+        CREATE INDEX events_recorded ON {schema}.events (recorded_at);
+        """,
+    ),
 )

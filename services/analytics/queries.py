@@ -265,10 +265,18 @@ def category_names(conn: psycopg.Connection) -> dict[str, dict[str, str]]:
     return {str(c): {str(k): str(v) for k, v in shown.items()} for c, shown in rows}
 
 
+READABLE = {"zh-Hans": ("zh-Hans", "zh-Hant"), "zh-Hant": ("zh-Hant", "zh-Hans")}
+"""The display names a reader of each language reads, best first: a Chinese reader reads the
+other script's name rather than the taxonomy's (often English) name."""
+
+
 def display_name(category: object, shown: object, language: str) -> str:
     """The category as an operator reading `language` reads it; its name without one."""
-    name = shown.get(language) if isinstance(shown, dict) else None
-    return str(name) if name else str(category or "-")
+    if isinstance(shown, dict):
+        for lang in READABLE.get(language, (language,)):
+            if shown.get(lang):
+                return str(shown[lang])
+    return str(category or "-")
 
 
 def find(conn: psycopg.Connection, filters: Filters) -> list[dict[str, object]]:

@@ -78,8 +78,8 @@ def changed(
     dims = figures.DIMENSIONS
     p: dict[str, Any] = {"after": after, "recent": now - HOURS_KEPT}
     touched = conn.execute(
-        "SELECT 1 FROM analytics.complaints WHERE %(after)s::timestamptz IS NULL"
-        " OR updated_at > %(after)s LIMIT 1",
+        "SELECT 1 FROM analytics.events WHERE %(after)s::timestamptz IS NULL"
+        " OR recorded_at > %(after)s LIMIT 1",
         p,
     ).fetchone()
     if touched is None:
@@ -95,7 +95,8 @@ def changed(
     for window, start, *measured in conn.execute(
         "WITH touched AS (SELECT DISTINCT w.name, w.start FROM analytics.complaints c,"  # noqa: S608
         f"  LATERAL {WINDOWS} WHERE c.occurred_at IS NOT NULL"
-        "  AND (%(after)s::timestamptz IS NULL OR c.updated_at > %(after)s))"
+        "  AND (%(after)s::timestamptz IS NULL OR c.complaint_id IN (SELECT e.complaint_id"
+        "   FROM analytics.events e WHERE e.recorded_at > %(after)s)))"
         f" SELECT w.name, w.start, {which}, {MEASURES} FROM analytics.complaints c,"
         f" LATERAL {WINDOWS}"
         " WHERE c.reference IS NOT NULL"

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.registry import RAW, REGISTERED, TOPICS
-from services.bench.bare import bare_kafka, console
+from services.bench.bare import bare_kafka, bare_librdkafka, console
 from services.bench.chart import latency_svg
 from services.bench.early_warning import run_detection
 from services.bench.flood import run_flood
@@ -279,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                 s.kafka_bootstrap_servers or "", s.topic(RAW.name), events
             )
             result["bare_kafka"] = bare_kafka(_fresh(base), events)
+            c_client = bare_librdkafka(_fresh(base), events)
+            if c_client is not None:
+                result["bare_librdkafka"] = c_client
         if "intake" in stages:
             events = feed_events(args.events)
             thr: dict[str, Any] = {}
@@ -295,7 +298,10 @@ def main(argv: list[str] | None = None) -> int:
                 " every running worker (the maximum sustained rate)",
             )
             result["pipeline"] = run_pipeline(
-                _fresh(base), new_complaints(args.pipeline_complaints), console=console
+                _fresh(base),
+                new_complaints(args.pipeline_complaints),
+                console=console,
+                beside=dict(zip(("broker", "database"), pids, strict=False)),
             )
         if "loads" in stages:
             rates = [float(r) for r in args.loads.split(",") if r.strip()]

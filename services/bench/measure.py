@@ -88,6 +88,31 @@ def cpu_seconds(pid: int) -> float:
     return 0.0
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and every process under it, those running and those ended (a
+    database's connection processes come and go)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+    total, todo = _reaped_cpu_seconds(pid), [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu_seconds(p)
+        todo += children.get(p, [])
+    return total
+
+
+def _reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the ended children a process has waited for."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all CPUs so far: broker, database, workers and the bench."""
     with open("/proc/stat") as fh:

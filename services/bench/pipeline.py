@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from rich.progress import Progress
 
 from schemas.raw import NewComplaint
 from schemas.registry import RAW
-from services.bench.measure import cpu_seconds, machine_busy, rss_mb
+from services.bench.measure import cpu_seconds, machine_busy, rss_mb, tree_cpu_seconds
 from services.devstack.ports import free_port, stop_process
 from services.intake import validate
 from services.kernel.errors import PoisonMessage
@@ -197,10 +197,13 @@ def _ready(url: str) -> bool:
         return False
 
 
-def counts(conn: psycopg.Connection) -> dict[str, int]:
-    """Complaints past each stage, from the workers' committed state."""
+def counts(conn: psycopg.Connection, skip: Collection[str] = ()) -> dict[str, int]:
+    """Complaints past each stage (but those in `skip`: each count reads a whole table, and
+    the database is shared with the workers measured), from the workers' committed state."""
     out: dict[str, int] = {}
     for stage, sql in STAGES.items():
+        if stage in skip:
+            continue
         try:
             row = conn.execute(sql).fetchone()
             out[stage] = int(row[0]) if row else 0
@@ -211,16 +214,50 @@ def counts(conn: psycopg.Connection) -> dict[str, int]:
     return out
 
 
+def database_backends(conn: psycopg.Connection) -> dict[int, tuple[str, float]]:
+    """The database's connection processes open now: pid → (the client's application name,
+    CPU seconds used so far). Each worker names its connections; the bench's own is `bench`."""
+    rows = conn.execute(
+        "SELECT pid, coalesce(nullif(application_name, ''), 'bench') FROM pg_stat_activity"
+        " WHERE datname = current_database()"
+    ).fetchall()
+    conn.rollback()
+    return {
+        int(pid): (str(name).removeprefix("complaintflow-"), cpu_seconds(int(pid)))
+        for pid, name in rows
+    }
+
+
+def database_cpu_by_client(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds the database spent between two `database_backends`, by client, busiest
+    first (a connection opened between them counts from its start)."""
+    out: dict[str, float] = {}
+    for pid, (name, cpu) in after.items():
+        out[name] = out.get(name, 0.0) + cpu - before.get(pid, (name, 0.0))[1]
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def run_pipeline(
-    s: Settings, events: list[bytes], *, console: Console, timeout: float = 1800
+    s: Settings,
+    events: list[bytes],
+    *,
+    console: Console,
+    timeout: float = 1800,
+    beside: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Start every worker, wait until each has migrated, flood `events`, and time each stage
-    until every complaint is through it."""
+    until every complaint is through it. `beside`: the broker's and the database's process
+    (name → pid), when the bench started them, whose CPU per complaint is measured too."""
+    beside = beside or {}
     n = len(events)
     with Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
         # Every worker ready (partitions assigned): the flood meets a settled pipeline.
         workers.wait_ready()
         cpu0 = workers.cpu()
+        beside0 = {name: tree_cpu_seconds(pid) for name, pid in beside.items()}
+        backends0 = database_backends(conn)
         busy0 = machine_busy()
         prod = producer(s, "bench-e2e")
         started = time.monotonic()
@@ -235,7 +272,7 @@ def run_pipeline(
             tasks = {stage: bar.add_task(stage, total=n) for stage in STAGES}
             while len(done) < len(STAGES):
                 now = time.monotonic() - started
-                for stage, count in counts(conn).items():
+                for stage, count in counts(conn, skip=done).items():
                     bar.update(tasks[stage], completed=count)
                     if count >= n and stage not in done:
                         done[stage] = now
@@ -248,12 +285,20 @@ def run_pipeline(
         total = max(done.values())
         busy1 = machine_busy()
         cpu1 = workers.cpu()
+        beside1 = {name: tree_cpu_seconds(pid) for name, pid in beside.items()}
+        by_client = database_cpu_by_client(backends0, database_backends(conn))
     return {
         "complaints": n,
         "client_send_per_s": n / sent_s,
         "complaints_per_s": n / total,
         "stage_done_s": done,
         "cpu_us_per_complaint": {name: 1e6 * (cpu1[name] - cpu0[name]) / n for name in cpu1},
+        "cpu_us_per_complaint_beside": {
+            name: 1e6 * (beside1[name] - beside0[name]) / n for name in beside
+        },
+        "database_cpu_us_per_complaint_by_client": {
+            name: 1e6 * seconds / n for name, seconds in by_client.items()
+        },
         "rss_peak_mb": rss_peak,
         "machine_busy_cores": (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * (os.cpu_count() or 1),
     }

@@ -81,6 +81,22 @@ def _kafka_rows(rows: Rows, result: dict[str, Any]) -> None:
         f"{bare['produce_per_s'] / tools['produce_per_s']:.0%}"
         f" / {bare['consume_per_s'] / tools['consume_per_s']:.0%}",
     )
+    clients = [("kafka-python", bare)]
+    if "bare_librdkafka" in result:
+        c = result["bare_librdkafka"]
+        rows.add_row(
+            "bare Kafka, librdkafka (confluent-kafka): produce / consume",
+            f"{c['produce_per_s']:,.0f} / {c['consume_per_s']:,.0f} msg/s",
+        )
+        clients.append(("librdkafka", c))
+    if "produce_cpu_us" in bare:
+        rows.add_row(
+            "  client CPU per message, produce / consume",
+            "; ".join(
+                f"{name} {c['produce_cpu_us']:,.1f} / {c['consume_cpu_us']:,.1f} µs"
+                for name, c in clients
+            ),
+        )
 
 
 def _intake_rows(rows: Rows, result: dict[str, Any], rate: float, bare: float | None) -> None:
@@ -185,6 +201,18 @@ def _pipeline_rows(rows: Rows, r: dict[str, Any], bare: float | None) -> None:
         "  CPU per complaint (µs)",
         ", ".join(f"{k} {v:,.0f}" for k, v in r["cpu_us_per_complaint"].items()),
     )
+    if r.get("cpu_us_per_complaint_beside"):
+        rows.add_row(
+            "  CPU per complaint beside them (µs)",
+            ", ".join(f"{k} {v:,.0f}" for k, v in r["cpu_us_per_complaint_beside"].items()),
+        )
+    if r.get("database_cpu_us_per_complaint_by_client"):
+        rows.add_row(
+            "  database CPU per complaint by client (µs)",
+            ", ".join(
+                f"{k} {v:,.0f}" for k, v in r["database_cpu_us_per_complaint_by_client"].items()
+            ),
+        )
     rows.add_row(
         "  peak RSS (MiB); machine busy",
         ", ".join(f"{k} {v:,.0f}" for k, v in r["rss_peak_mb"].items())

@@ -247,6 +247,17 @@ Decoded = tuple[Record, Any, CloudEvent]
 """A record, the model its value holds and its CloudEvent."""
 
 
+def poll_of_one(handler: Handler, record: Record, conn: psycopg.Connection) -> list[Emit]:
+    """What `handler.handle_batch` emits for a poll of `record` alone; its refusal raised (a
+    set-based handler's `handle`)."""
+    out: list[Emit] = []
+    for result in handler.handle_batch([record], conn):
+        if isinstance(result, Rejected):
+            raise result.error
+        out.append(result)
+    return out
+
+
 def decode_all(records: list[Record]) -> tuple[list[Decoded], list[Rejected]]:
     """Decode a poll of our own envelopes: (record, model, event) of each good one, and the
     broken ones refused with their reason."""

@@ -39,6 +39,9 @@ class Templates:
             "trim_blocks": True,
             "lstrip_blocks": True,
             "keep_trailing_newline": True,
+            # Templates are checked once at start and a change needs a restart (below): no
+            # file is looked at again for every notice rendered.
+            "auto_reload": False,
         }
         self._plain = SandboxedEnvironment(autoescape=False, **common)
         self._html = SandboxedEnvironment(autoescape=True, **common)

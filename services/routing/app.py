@@ -21,7 +21,7 @@ from schemas.registry import LIFECYCLE, REGISTERED, ROUTED
 from schemas.routed import RoutedComplaint
 from services.kernel.emit import Emit, decode
 from services.kernel.errors import PoisonMessage
-from services.kernel.handler import Handler, Record, Rejected, decode_all
+from services.kernel.handler import Handler, Record, Rejected, decode_all, poll_of_one
 from services.routing import model_store, store
 from services.routing.keeper import ModelKeeper
 from services.routing.metrics import RoutingMetrics
@@ -117,12 +117,7 @@ class Routing(Handler):
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         """One record on its own (a poll of one)."""
-        out: list[Emit] = []
-        for result in self.handle_batch([record], conn):
-            if isinstance(result, Rejected):
-                raise result.error
-            out.append(result)
-        return out
+        return poll_of_one(self, record, conn)
 
     def _first(
         self, c: RegisteredComplaint, cause: str, poll: store.Poll, conn: psycopg.Connection

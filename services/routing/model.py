@@ -50,7 +50,7 @@ def ngrams(text: str, low: int = 1, high: int = 4) -> list[str]:
             if n >= size:
                 out.append(w)  # a short word counts once, whole
                 break
-            out.extend(w[i : i + n] for i in range(size - n + 1))
+            out += [w[i : i + n] for i in range(size - n + 1)]
     return out
 
 
@@ -82,6 +82,10 @@ class TextModel:
         self.classes = tuple(classes)
         self.terms = tuple(terms)
         self.index = {t: i for i, t in enumerate(self.terms)}
+        # What evidence shows of each n-gram: the sequence without its word-edge padding,
+        # and whether it is long enough to say something to a person (two or more).
+        self._shown = tuple(t.strip() for t in self.terms)
+        self._telling = np.fromiter((len(t) >= 2 for t in self._shown), dtype=bool)
         self.idf = idf.astype(np.float64)
         self.coef = coef.astype(np.float64)
         self.intercept = intercept.astype(np.float64)
@@ -132,10 +136,9 @@ class TextModel:
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(indexes, tf-idf values) of the known n-grams of `text`, L2-normalised."""
         counts = Counter(
-            i
-            for g in ngrams(text, self.params.ngram_min, self.params.ngram_max)
-            if (i := self.index.get(g)) is not None
+            map(self.index.get, ngrams(text, self.params.ngram_min, self.params.ngram_max))
         )
+        counts.pop(None, None)  # n-grams not in the vocabulary
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -152,12 +155,13 @@ class TextModel:
         """The best category of `text` with its probability, the runner-up and the `explain`
         n-grams that weighed most towards it."""
         idx, values = self._vector(text)
-        probs = _softmax(self.coef[:, idx] @ values + self.intercept)
+        weights = self.coef[:, idx]
+        probs = _softmax(weights @ values + self.intercept)
         order = np.argsort(-probs, kind="stable")
         best = int(order[0])
         runner = (self.classes[int(order[1])], float(probs[order[1]])) if len(order) > 1 else None
         # How much each n-gram moved the best class against the average class.
-        pull = (self.coef[best, idx] - self.coef[:, idx].mean(axis=0)) * values
+        pull = (weights[best] - weights.mean(axis=0)) * values
         return Prediction(
             self.classes[best], float(probs[best]), runner, self._evidence(idx, pull, explain)
         )
@@ -167,11 +171,11 @@ class TextModel:
     ) -> tuple[tuple[str, float], ...]:
         # A sequence with and without its word-edge padding is one piece of evidence; single
         # characters say little to a person, so the sequences shown have two or more.
+        keep = (pull > 0) & self._telling[idx]
         merged: dict[str, float] = {}
-        for i, weight in zip(idx, pull, strict=True):
-            term = self.terms[int(i)].strip()
-            if len(term) >= 2 and weight > 0:
-                merged[term] = merged.get(term, 0.0) + float(weight)
+        for i, weight in zip(idx[keep].tolist(), pull[keep].tolist(), strict=True):
+            term = self._shown[i]
+            merged[term] = merged.get(term, 0.0) + weight
         ranked = sorted(merged.items(), key=lambda kv: -kv[1])[:top]
         return tuple((term, round(w, 3)) for term, w in ranked)
 

@@ -265,25 +265,46 @@ class Router:
         """Why `rule` matches (every condition it has holds), or None."""
         w = rule.when
         keywords, products = self._terms[i]
-        checks: list[tuple[object, object, str]] = []  # (condition given, holds, why)
-        checks.append((w.category, cls.category in (w.category or ()), f"category {cls.category}"))
-        sub = cls.sub_category
-        checks.append((w.sub_category, sub in (w.sub_category or ()), f"sub-category {sub}"))
-        found = products.find(product) if w.product else []
-        checks.append((w.product, found, "product " + ", ".join(map(repr, found))))
-        checks.append((w.channel, facts.channel in (w.channel or ()), f"channel {facts.channel}"))
-        in_region = region_in(facts.region, w.region or ())
-        checks.append((w.region, in_region, f"region {facts.region}"))
-        said = keywords.find(text) if w.keywords else []
-        checks.append((w.keywords, said, "keywords " + ", ".join(map(repr, said))))
-        repeat = facts.repeat_count > 0
-        checks.append((w.repeat, repeat == w.repeat, "repeat" if repeat else "first complaint"))
-        wanted = set(w.special_period or ())
-        hit = sorted(periods if "any" in wanted else periods & wanted)
-        checks.append((w.special_period, hit, "special period " + ", ".join(hit)))
-        why = [reason for given, holds, reason in checks if given is not None]
-        if any(given is not None and not holds for given, holds, _ in checks):
-            return None
+        # Conditions in a fixed order, the first that fails ending the check: most rules do
+        # not match, and most fail on their first condition.
+        why: list[str] = []
+        if w.category is not None:
+            if cls.category not in w.category:
+                return None
+            why.append(f"category {cls.category}")
+        if w.sub_category is not None:
+            if cls.sub_category not in w.sub_category:
+                return None
+            why.append(f"sub-category {cls.sub_category}")
+        if w.product is not None:
+            found = products.find(product) if w.product else []
+            if not found:
+                return None
+            why.append("product " + ", ".join(map(repr, found)))
+        if w.channel is not None:
+            if facts.channel not in w.channel:
+                return None
+            why.append(f"channel {facts.channel}")
+        if w.region is not None:
+            if not region_in(facts.region, w.region):
+                return None
+            why.append(f"region {facts.region}")
+        if w.keywords is not None:
+            said = keywords.find(text) if w.keywords else []
+            if not said:
+                return None
+            why.append("keywords " + ", ".join(map(repr, said)))
+        if w.repeat is not None:
+            repeat = facts.repeat_count > 0
+            if repeat != w.repeat:
+                return None
+            why.append("repeat" if repeat else "first complaint")
+        if w.special_period is not None:
+            wanted = set(w.special_period)
+            hit = sorted(periods if "any" in wanted else periods & wanted)
+            if not hit:
+                return None
+            why.append("special period " + ", ".join(hit))
         return "; ".join(why) or "no conditions"
 
     def _finish(

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -27,7 +28,7 @@ from schemas.registry import LIFECYCLE, NOTIFICATIONS, ROUTED, SLA
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent, SlaEventKind, SlaTarget
 from services.kernel.emit import Emit
-from services.kernel.handler import Handler, Record, Rejected, decode_all
+from services.kernel.handler import Handler, Record, Rejected, decode_all, poll_of_one
 from services.sla_timer import store
 from services.sla_timer.calendar import BusinessCalendar, CalendarError
 from services.sla_timer.metrics import SlaMetrics
@@ -162,12 +163,7 @@ class SlaTimer(Handler):
 
     def handle(self, record: Record, conn: psycopg.Connection) -> Iterable[Emit]:
         """One record on its own (a poll of one)."""
-        out: list[Emit] = []
-        for result in self.handle_batch([record], conn):
-            if isinstance(result, Rejected):
-                raise result.error
-            out.append(result)
-        return out
+        return poll_of_one(self, record, conn)
 
     def _routed(
         self,
@@ -532,12 +528,24 @@ class SlaTimer(Handler):
     def _plan(self, st: TargetState) -> Plan:
         policy, calendar = self._policy(st), self._calendar(st)
         try:
-            return policy.plan_target(st.target, st.started_at, calendar, st.used, due=st.due_at)
+            plan = policy.plan_target(st.target, st.started_at, calendar, st.used, due=st.due_at)
         except CalendarError as exc:
             # A deadline must still come, and warnings and escalations with it: counted round
             # the clock (a business day as 24 hours) until the calendar is fixed.
             self._calendar_problem(exc)
             return policy.plan_target(st.target, st.started_at, WALL_CLOCK, st.used, due=st.due_at)
+        # The escalations are planned when first asked for, so the same fallback holds then.
+        return replace(plan, chain=partial(self._escalations, plan, policy, st))
+
+    def _escalations(
+        self, plan: Plan, policy: Policy, st: TargetState
+    ) -> tuple[tuple[int, str, datetime], ...]:
+        try:
+            return plan.escalations
+        except CalendarError as exc:
+            self._calendar_problem(exc)
+            wall = policy.plan_target(st.target, st.started_at, WALL_CLOCK, st.used, due=st.due_at)
+            return wall.escalations
 
     def _calendar_problem(self, exc: CalendarError) -> None:
         self.config_problem(

@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property, partial
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
@@ -29,7 +30,16 @@ class Plan:
 
     deadline: datetime
     warnings: tuple[tuple[int, datetime], ...]
-    escalations: tuple[tuple[int, str, datetime], ...]
+    chain: Callable[[], tuple[tuple[int, str, datetime], ...]] = field(
+        default=tuple, repr=False, compare=False
+    )
+    """Makes `escalations` when first asked: most clocks stop before their deadline, so most
+    plans never need them."""
+
+    @cached_property
+    def escalations(self) -> tuple[tuple[int, str, datetime], ...]:
+        """(level, role, when) of each escalation after a breach."""
+        return self.chain()
 
 
 @dataclass(frozen=True)
@@ -138,8 +148,9 @@ class Policy:
                 (pct, calendar.add_business_time(begin, max(duration * pct / 100 - used, _0)))
                 for pct in rule.warnings
             )
-        escalations = self._escalations(deadline, calendar) if rule.escalate else ()
-        return Plan(deadline, warnings, escalations)
+        if not rule.escalate:
+            return Plan(deadline, warnings)
+        return Plan(deadline, warnings, partial(self._escalations, deadline, calendar))
 
     def _escalations(
         self, deadline: datetime, calendar: BusinessCalendar

@@ -168,3 +168,41 @@ def test_a_calendar_that_cannot_place_a_deadline_counts_round_the_clock_and_is_r
         sound = sla.handle(routed("k2", Priority.P3, "standard-P3", source="austin-cc"), conn)
         assert deadline(sound) != MON + timedelta(days=3)
         assert errors(registry, CALENDAR) == 3
+
+
+def test_a_calendar_that_places_the_deadline_but_not_the_escalations_after_it(cf, tmp_path):
+    # London works on Mondays only, and every Monday after the first is a holiday: the
+    # acknowledge deadline (4 business hours) fits on the first Monday, the escalation chain
+    # after its breach (a business day to the department manager) does not.
+    mondays = [date(2026, 3, 23) + timedelta(weeks=n) for n in range(120)]
+    text = (CONFIG_DIR / "calendars.yaml").read_text(encoding="utf-8")
+    text += (
+        "\n  closing:\n    timezone: Europe/London\n"
+        '    hours: {mon: ["09:00-17:00"]}\n'
+        f"    extra_holidays: [{', '.join(d.isoformat() for d in mondays)}]\n"
+    )
+    path = tmp_path / "calendars.yaml"
+    path.write_text(text.replace("london-cc: london", "london-cc: closing"), encoding="utf-8")
+    settings = SlaSettings.of(cf).model_copy(
+        update={"sla_policies_path": CONFIG_DIR / "policies.yaml", "sla_calendars_path": path}
+    )
+    with psycopg.connect(cf.db_url()) as conn:
+        sla, registry = timer(settings, conn)
+        started = sla.handle(routed("k1", Priority.P3, "standard-P3"), conn)
+        assert deadline(started, "acknowledge") == MON + timedelta(hours=4)
+        # (the resolve clock, 3 business days, is already counted round the clock)
+        reported = errors(registry, CALENDAR)
+
+        # When the acknowledge deadline passes
+        sla.clock.advance(timedelta(hours=4, seconds=1))
+        fired = events(sla.tick(conn), "acknowledge")
+
+        # Then it is breached and the owner told at once; the later levels, which the
+        # calendar cannot place, are counted round the clock, and the calendar reported again
+        assert ("breached", None) in fired
+        assert ("escalated", 1) in fired
+        assert errors(registry, CALENDAR) > reported
+        sla.clock.advance(timedelta(hours=2))
+        assert ("escalated", 2) in events(sla.tick(conn), "acknowledge")
+        sla.clock.advance(timedelta(hours=22))
+        assert ("escalated", 3) in events(sla.tick(conn), "acknowledge")

@@ -34,7 +34,7 @@ def test_topics_are_created_from_the_registry(cf):
 
 def test_migrations_apply_once(cf):
     with psycopg.connect(cf.db_url()) as conn:
-        assert migrate(conn, "analytics", ANALYTICS) == len(ANALYTICS) == 7
+        assert migrate(conn, "analytics", ANALYTICS) == len(ANALYTICS) == 8
         assert migrate(conn, "analytics", ANALYTICS) == 0
         tables = conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'"

@@ -19,9 +19,12 @@ def test_the_category_is_shown_by_the_display_names_its_latest_decision_gave():
     assert category_label("费用问题", []) == "费用问题"
 
 
-def test_list_names_a_category_in_the_operator_s_language_else_by_its_own_name():
+def test_list_names_a_category_in_the_operator_s_language_or_script_else_by_its_own_name():
     shown = {"zh-Hans": "账单费用", "en": "Billing"}
     assert display_name("billing", shown, "zh-Hans") == "账单费用"
-    assert display_name("billing", shown, "zh-Hant") == "billing"
+    # A Chinese reader reads the other script's name rather than the taxonomy's
+    assert display_name("billing", shown, "zh-Hant") == "账单费用"
+    assert display_name("billing", {"zh-Hant": "帳單費用"}, "zh-Hans") == "帳單費用"
+    assert display_name("billing", {"zh-Hant": "帳單費用"}, "en") == "billing"
     assert display_name("billing", {}, "en") == "billing"
     assert display_name(None, {}, "en") == "-"

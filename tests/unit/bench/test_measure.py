@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 from services.bench.measure import breach_lag_by_phase, keeps_up, percentile, rates
 
@@ -48,3 +49,35 @@ def test_breach_lag_is_split_by_when_the_deadline_fell_due():
     # Not drained (yet): everything after the workers were ready is during the drain
     open_ended = breach_lag_by_phase(points, ready_s=10.0, drained_s=None)
     assert open_ended["during drain"]["deadlines"] == 4 and open_ended["after"]["deadlines"] == 0
+
+
+def test_a_process_tree_counts_its_children_cpu():
+    import subprocess
+    import sys
+
+    from services.bench.measure import cpu_seconds, tree_cpu_seconds
+
+    # A child that burns CPU until it is killed: its time is the parent's tree's too.
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        me = os.getpid()
+        while cpu_seconds(child.pid) < 0.2:
+            pass
+        assert tree_cpu_seconds(me) >= cpu_seconds(me) + cpu_seconds(child.pid) - 0.05
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_database_cpu_is_split_by_client_and_counts_new_connections_from_their_start():
+    from services.bench.pipeline import database_cpu_by_client
+
+    before = {10: ("intake", 1.0), 11: ("analytics", 2.0)}
+    after = {
+        10: ("intake", 1.5),
+        11: ("analytics", 5.0),
+        12: ("analytics", 0.5),
+        13: ("bench", 0.1),
+    }
+    assert database_cpu_by_client(before, after) == {"analytics": 3.5, "intake": 0.5, "bench": 0.1}
+    assert list(database_cpu_by_client(before, after)) == ["analytics", "intake", "bench"]
