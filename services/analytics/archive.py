@@ -94,6 +94,74 @@ def _insert_events(
     return {row[0] for row in rows}
 
 
+_PATCHES = JsonRows(
+    "p",
+    "complaint_id text, reference text, source text, external_ref text, category text,"
+    " channel text, language text, repeat_count int, occurred_at timestamptz,"
+    " registered_at timestamptz, route_version int, route_category text, department text,"
+    " queue text, owner text, priority text, sensitive boolean, status text,"
+    " resolved_reset boolean, resolved_at timestamptz, csat int, sla_deadline timestamptz,"
+    " breached boolean, escalation_level int, notifications int, customer_token text,"
+    " region text, product text, sub_category text, route_sub_category text, reopens int,"
+    " root_cause text, corrective_action text, preventive_action text, compensation numeric,"
+    " compensation_currency text, csat_comment text, place text, acknowledged_at timestamptz",
+)
+
+
+def _patch_row(p: Patch) -> tuple[object, ...]:
+    """A patch as a row of `_PATCHES`: what registration and routing say of the complaint,
+    None where the batch had neither (route version 0 and not sensitive: never applied)."""
+    r, rt = p.registered, p.routed
+    return (
+        p.complaint_id,
+        r.reference if r else None,
+        r.source if r else None,
+        r.external_ref if r else None,
+        r.category if r else None,
+        r.channel.value if r else None,
+        r.language.value if r else None,
+        r.repeat_count if r else None,
+        r.occurred_at if r else None,
+        r.registered_at if r else None,
+        rt.version if rt else 0,
+        rt.category if rt else None,
+        rt.department if rt else None,
+        rt.queue if rt else None,
+        rt.owner if rt else None,
+        rt.priority.value if rt else None,
+        rt.sensitive if rt else False,
+        p.status,
+        p.resolved_reset,
+        p.resolved_at,
+        p.csat,
+        p.sla_deadline,
+        p.breached,
+        p.escalation_level,
+        p.notifications,
+        r.customer_token if r else None,
+        r.region if r else None,
+        r.product if r else None,
+        r.sub_category if r else None,
+        rt.sub_category if rt else None,
+        p.reopens,
+        p.root_cause,
+        p.corrective_action,
+        p.preventive_action,
+        p.compensation,
+        p.compensation_currency,
+        p.csat_comment,
+        r.place if r else None,
+        p.acknowledged_at,
+    )
+
+
+_TARGETS = JsonRows(
+    "u",
+    "complaint_id text, target text, policy text, state text, deadline timestamptz,"
+    " breached boolean, escalation_level int, elapsed_seconds float8, met_at timestamptz",
+)
+
+
 def apply(
     conn: psycopg.Connection, patches: Sequence[Patch], now: datetime, *, schema: str = "analytics"
 ) -> None:
@@ -190,74 +258,6 @@ def apply(
             ),
         )
     _judge(conn, ids, schema)
-
-
-_PATCHES = JsonRows(
-    "p",
-    "complaint_id text, reference text, source text, external_ref text, category text,"
-    " channel text, language text, repeat_count int, occurred_at timestamptz,"
-    " registered_at timestamptz, route_version int, route_category text, department text,"
-    " queue text, owner text, priority text, sensitive boolean, status text,"
-    " resolved_reset boolean, resolved_at timestamptz, csat int, sla_deadline timestamptz,"
-    " breached boolean, escalation_level int, notifications int, customer_token text,"
-    " region text, product text, sub_category text, route_sub_category text, reopens int,"
-    " root_cause text, corrective_action text, preventive_action text, compensation numeric,"
-    " compensation_currency text, csat_comment text, place text, acknowledged_at timestamptz",
-)
-
-
-def _patch_row(p: Patch) -> tuple[object, ...]:
-    """A patch as a row of `_PATCHES`: what registration and routing say of the complaint,
-    None where the batch had neither (route version 0 and not sensitive: never applied)."""
-    r, rt = p.registered, p.routed
-    return (
-        p.complaint_id,
-        r.reference if r else None,
-        r.source if r else None,
-        r.external_ref if r else None,
-        r.category if r else None,
-        r.channel.value if r else None,
-        r.language.value if r else None,
-        r.repeat_count if r else None,
-        r.occurred_at if r else None,
-        r.registered_at if r else None,
-        rt.version if rt else 0,
-        rt.category if rt else None,
-        rt.department if rt else None,
-        rt.queue if rt else None,
-        rt.owner if rt else None,
-        rt.priority.value if rt else None,
-        rt.sensitive if rt else False,
-        p.status,
-        p.resolved_reset,
-        p.resolved_at,
-        p.csat,
-        p.sla_deadline,
-        p.breached,
-        p.escalation_level,
-        p.notifications,
-        r.customer_token if r else None,
-        r.region if r else None,
-        r.product if r else None,
-        r.sub_category if r else None,
-        rt.sub_category if rt else None,
-        p.reopens,
-        p.root_cause,
-        p.corrective_action,
-        p.preventive_action,
-        p.compensation,
-        p.compensation_currency,
-        p.csat_comment,
-        r.place if r else None,
-        p.acknowledged_at,
-    )
-
-
-_TARGETS = JsonRows(
-    "u",
-    "complaint_id text, target text, policy text, state text, deadline timestamptz,"
-    " breached boolean, escalation_level int, elapsed_seconds float8, met_at timestamptz",
-)
 
 
 def _name_categories(

@@ -82,6 +82,13 @@ def by_reference(conn: psycopg.Connection, refs: Iterable[str]) -> dict[str, Ear
     return out
 
 
+_COMPLAINTS = JsonRows(
+    "c",
+    "complaint_id text, customer_token text, category text, registered_at timestamptz,"
+    " repeat_count int, reference text, source text, external_ref text",
+)
+
+
 def save_complaints(conn: psycopg.Connection, rows: list[tuple[object, ...]]) -> None:
     """(complaint_id, customer_token, category, registered_at, repeat_count, reference,
     source, external_ref) rows."""
@@ -94,10 +101,8 @@ def save_complaints(conn: psycopg.Connection, rows: list[tuple[object, ...]]) ->
         )
 
 
-_COMPLAINTS = JsonRows(
-    "c",
-    "complaint_id text, customer_token text, category text, registered_at timestamptz,"
-    " repeat_count int, reference text, source text, external_ref text",
+_CONTACTS = JsonRows(
+    "c", "complaint_id text, customer_token text, sealed bytea, sealed_at timestamptz"
 )
 
 
@@ -109,11 +114,6 @@ def save_contacts(conn: psycopg.Connection, rows: list[tuple[str, str, bytes, da
             f" SELECT * FROM {_CONTACTS} ON CONFLICT DO NOTHING",
             (_CONTACTS.param(rows),),
         )
-
-
-_CONTACTS = JsonRows(
-    "c", "complaint_id text, customer_token text, sealed bytea, sealed_at timestamptz"
-)
 
 
 def contacts_of(conn: psycopg.Connection, complaint_ids: Iterable[str]) -> dict[str, bytes]:
