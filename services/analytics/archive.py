@@ -14,6 +14,7 @@ from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
 from schemas.sla import SlaEvent
 from services.analytics.fold import Archived, Patch, fold
+from services.kernel.db import JsonRows
 
 OPEN = "('registered','acknowledged','assigned','in_progress','waiting_on_customer','reopened')"
 LATE = "((t.met_at IS NOT NULL AND t.met_at > t.deadline) OR (t.met_at IS NULL AND t.breached))"
@@ -60,6 +61,11 @@ def record(
     return len(new)
 
 
+_EVENTS = JsonRows(
+    "e", "ce_id text, complaint_id text, topic text, kind text, at timestamptz, payload jsonb"
+)
+
+
 def _insert_events(
     conn: psycopg.Connection,
     events: Sequence[tuple[str, str, Archived]],
@@ -69,20 +75,91 @@ def _insert_events(
     rows = conn.execute(
         "INSERT INTO analytics.events (ce_id, complaint_id, topic, kind, at, recorded_at,"
         " payload) SELECT e.ce_id, e.complaint_id, e.topic, e.kind, e.at, %s, e.payload"
-        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],"
-        " %s::jsonb[]) AS e(ce_id, complaint_id, topic, kind, at, payload)"
-        " ON CONFLICT DO NOTHING RETURNING ce_id",
+        f" FROM {_EVENTS} ON CONFLICT DO NOTHING RETURNING ce_id",
         (
             now,
-            [ce_id for ce_id, _, _ in events],
-            [model.complaint_id for _, _, model in events],
-            [topic for _, topic, _ in events],
-            [kind for kind, _ in kinds],
-            [at for _, at in kinds],
-            [Jsonb(model.model_dump(mode="json", exclude_none=True)) for _, _, model in events],
+            _EVENTS.param(
+                (
+                    ce_id,
+                    model.complaint_id,
+                    topic,
+                    kind,
+                    at,
+                    model.model_dump(mode="json", exclude_none=True),
+                )
+                for (ce_id, topic, model), (kind, at) in zip(events, kinds, strict=True)
+            ),
         ),
     ).fetchall()
     return {row[0] for row in rows}
+
+
+_PATCHES = JsonRows(
+    "p",
+    "complaint_id text, reference text, source text, external_ref text, category text,"
+    " channel text, language text, repeat_count int, occurred_at timestamptz,"
+    " registered_at timestamptz, route_version int, route_category text, department text,"
+    " queue text, owner text, priority text, sensitive boolean, status text,"
+    " resolved_reset boolean, resolved_at timestamptz, csat int, sla_deadline timestamptz,"
+    " breached boolean, escalation_level int, notifications int, customer_token text,"
+    " region text, product text, sub_category text, route_sub_category text, reopens int,"
+    " root_cause text, corrective_action text, preventive_action text, compensation numeric,"
+    " compensation_currency text, csat_comment text, place text, acknowledged_at timestamptz",
+)
+
+
+def _patch_row(p: Patch) -> tuple[object, ...]:
+    """A patch as a row of `_PATCHES`: what registration and routing say of the complaint,
+    None where the batch had neither (route version 0 and not sensitive: never applied)."""
+    r, rt = p.registered, p.routed
+    return (
+        p.complaint_id,
+        r.reference if r else None,
+        r.source if r else None,
+        r.external_ref if r else None,
+        r.category if r else None,
+        r.channel.value if r else None,
+        r.language.value if r else None,
+        r.repeat_count if r else None,
+        r.occurred_at if r else None,
+        r.registered_at if r else None,
+        rt.version if rt else 0,
+        rt.category if rt else None,
+        rt.department if rt else None,
+        rt.queue if rt else None,
+        rt.owner if rt else None,
+        rt.priority.value if rt else None,
+        rt.sensitive if rt else False,
+        p.status,
+        p.resolved_reset,
+        p.resolved_at,
+        p.csat,
+        p.sla_deadline,
+        p.breached,
+        p.escalation_level,
+        p.notifications,
+        r.customer_token if r else None,
+        r.region if r else None,
+        r.product if r else None,
+        r.sub_category if r else None,
+        rt.sub_category if rt else None,
+        p.reopens,
+        p.root_cause,
+        p.corrective_action,
+        p.preventive_action,
+        p.compensation,
+        p.compensation_currency,
+        p.csat_comment,
+        r.place if r else None,
+        p.acknowledged_at,
+    )
+
+
+_TARGETS = JsonRows(
+    "u",
+    "complaint_id text, target text, policy text, state text, deadline timestamptz,"
+    " breached boolean, escalation_level int, elapsed_seconds float8, met_at timestamptz",
+)
 
 
 def apply(
@@ -100,8 +177,6 @@ def apply(
         " SELECT id, %s FROM unnest(%s::text[]) AS id ON CONFLICT DO NOTHING",
         (now, ids),
     )
-    reg = [p.registered for p in patches]
-    route = [p.routed for p in patches]
     conn.execute(
         f"UPDATE {schema}.complaints c SET"
         " reference = COALESCE(p.reference, c.reference),"
@@ -146,72 +221,16 @@ def apply(
         " compensation_currency = COALESCE(p.compensation_currency, c.compensation_currency),"
         " csat_comment = COALESCE(p.csat_comment, c.csat_comment),"
         " updated_at = %s"
-        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-        " %s::text[], %s::int[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::text[],"
-        " %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[],"
-        " %s::boolean[], %s::timestamptz[], %s::int[], %s::timestamptz[], %s::boolean[],"
-        " %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-        " %s::int[], %s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[],"
-        " %s::text[], %s::text[], %s::timestamptz[]) AS p(complaint_id, reference, source,"
-        " external_ref, category,"
-        " channel, language, repeat_count, occurred_at, registered_at, route_version,"
-        " route_category, department, queue, owner, priority, sensitive, status,"
-        " resolved_reset, resolved_at, csat, sla_deadline, breached, escalation_level,"
-        " notifications, customer_token, region, product, sub_category, route_sub_category,"
-        " reopens, root_cause, corrective_action, preventive_action, compensation,"
-        " compensation_currency, csat_comment, place, acknowledged_at)"
-        " WHERE c.complaint_id = p.complaint_id",
-        (
-            now,
-            ids,
-            [r.reference if r else None for r in reg],
-            [r.source if r else None for r in reg],
-            [r.external_ref if r else None for r in reg],
-            [r.category if r else None for r in reg],
-            [r.channel.value if r else None for r in reg],
-            [r.language.value if r else None for r in reg],
-            [r.repeat_count if r else None for r in reg],
-            [r.occurred_at if r else None for r in reg],
-            [r.registered_at if r else None for r in reg],
-            [r.version if r else 0 for r in route],
-            [r.category if r else None for r in route],
-            [r.department if r else None for r in route],
-            [r.queue if r else None for r in route],
-            [r.owner if r else None for r in route],
-            [r.priority.value if r else None for r in route],
-            [r.sensitive if r else False for r in route],
-            [p.status for p in patches],
-            [p.resolved_reset for p in patches],
-            [p.resolved_at for p in patches],
-            [p.csat for p in patches],
-            [p.sla_deadline for p in patches],
-            [p.breached for p in patches],
-            [p.escalation_level for p in patches],
-            [p.notifications for p in patches],
-            [r.customer_token if r else None for r in reg],
-            [r.region if r else None for r in reg],
-            [r.product if r else None for r in reg],
-            [r.sub_category if r else None for r in reg],
-            [r.sub_category if r else None for r in route],
-            [p.reopens for p in patches],
-            [p.root_cause for p in patches],
-            [p.corrective_action for p in patches],
-            [p.preventive_action for p in patches],
-            [p.compensation for p in patches],
-            [p.compensation_currency for p in patches],
-            [p.csat_comment for p in patches],
-            [r.place if r else None for r in reg],
-            [p.acknowledged_at for p in patches],
-        ),
+        f" FROM {_PATCHES} WHERE c.complaint_id = p.complaint_id",
+        (now, _PATCHES.param(map(_patch_row, patches))),
     )
-    _name_categories(conn, [r for r in route if r is not None], schema)
+    _name_categories(conn, [p.routed for p in patches if p.routed is not None], schema)
     targets = [(p.complaint_id, name, t) for p in patches for name, t in p.targets.items()]
     if targets:
         conn.execute(
             f"INSERT INTO {schema}.sla_targets AS t (complaint_id, target, policy, state,"
             " deadline, breached, escalation_level, elapsed_seconds, met_at, updated_at)"
-            " SELECT u.*, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
-            " %s::timestamptz[], %s::boolean[], %s::int[], %s::float8[], %s::timestamptz[]) AS u"
+            f" SELECT u.*, %s FROM {_TARGETS}"
             " ON CONFLICT (complaint_id, target) DO UPDATE SET policy = EXCLUDED.policy,"
             " state = EXCLUDED.state, deadline = EXCLUDED.deadline,"
             " breached = t.breached OR EXCLUDED.breached,"
@@ -222,15 +241,20 @@ def apply(
             " updated_at = EXCLUDED.updated_at",
             (
                 now,
-                [cid for cid, _, _ in targets],
-                [name for _, name, _ in targets],
-                [t.policy for _, _, t in targets],
-                [t.state for _, _, t in targets],
-                [t.deadline for _, _, t in targets],
-                [t.breached for _, _, t in targets],
-                [t.escalation_level for _, _, t in targets],
-                [t.elapsed_seconds for _, _, t in targets],
-                [t.met_at for _, _, t in targets],
+                _TARGETS.param(
+                    (
+                        cid,
+                        name,
+                        t.policy,
+                        t.state,
+                        t.deadline,
+                        t.breached,
+                        t.escalation_level,
+                        t.elapsed_seconds,
+                        t.met_at,
+                    )
+                    for cid, name, t in targets
+                ),
             ),
         )
     _judge(conn, ids, schema)

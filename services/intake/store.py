@@ -12,7 +12,10 @@ from datetime import datetime
 import psycopg
 
 from services.intake.pii import Vault
+from services.kernel.db import JsonRows
 from services.kernel.sealing import KeyRing
+
+_KEYS = JsonRows("k", "source text, event_id text")
 
 
 def first_seen(
@@ -23,9 +26,9 @@ def first_seen(
         return set()
     rows = conn.execute(
         "INSERT INTO intake.seen_events (source, event_id, seen_at)"
-        " SELECT s, e, %s FROM unnest(%s::text[], %s::text[]) AS u(s, e)"
-        " ON CONFLICT DO NOTHING RETURNING source, event_id",
-        (now, [k[0] for k in keys], [k[1] for k in keys]),
+        f" SELECT source, event_id, %s FROM {_KEYS} ON CONFLICT DO NOTHING"
+        " RETURNING source, event_id",
+        (now, _KEYS.param(keys)),
     ).fetchall()
     return {(r[0], r[1]) for r in rows}
 
@@ -79,29 +82,37 @@ def by_reference(conn: psycopg.Connection, refs: Iterable[str]) -> dict[str, Ear
     return out
 
 
+_COMPLAINTS = JsonRows(
+    "c",
+    "complaint_id text, customer_token text, category text, registered_at timestamptz,"
+    " repeat_count int, reference text, source text, external_ref text",
+)
+
+
 def save_complaints(conn: psycopg.Connection, rows: list[tuple[object, ...]]) -> None:
     """(complaint_id, customer_token, category, registered_at, repeat_count, reference,
     source, external_ref) rows."""
     if rows:
-        cols = list(zip(*rows, strict=True))
         conn.execute(
             "INSERT INTO intake.complaints (complaint_id, customer_token, category,"
             " registered_at, repeat_count, reference, source, external_ref)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[],"
-            " %s::int[], %s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING",
-            [list(c) for c in cols],
+            f" SELECT * FROM {_COMPLAINTS} ON CONFLICT DO NOTHING",
+            (_COMPLAINTS.param(rows),),
         )
+
+
+_CONTACTS = JsonRows(
+    "c", "complaint_id text, customer_token text, sealed bytea, sealed_at timestamptz"
+)
 
 
 def save_contacts(conn: psycopg.Connection, rows: list[tuple[str, str, bytes, datetime]]) -> None:
     """(complaint_id, customer_token, sealed, sealed_at) rows of the PII vault."""
     if rows:
-        cids, tokens, sealed, at = (list(c) for c in zip(*rows, strict=True))
         conn.execute(
             "INSERT INTO intake.contacts (complaint_id, customer_token, sealed, sealed_at)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::timestamptz[])"
-            " ON CONFLICT DO NOTHING",
-            (cids, tokens, sealed, at),
+            f" SELECT * FROM {_CONTACTS} ON CONFLICT DO NOTHING",
+            (_CONTACTS.param(rows),),
         )
 
 

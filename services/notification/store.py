@@ -3,7 +3,6 @@ notification key, with its delivery state) and the outcomes awaiting publication
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from schemas.common import Language, Priority
 from schemas.lifecycle import LifecycleEvent
 from schemas.registered import RegisteredComplaint
 from schemas.routed import RoutedComplaint
+from services.kernel.db import JsonRows
 from services.notification.compose import Facts, Notice
 
 FACTS = (
@@ -102,8 +102,8 @@ _TYPES = {
     "sensitive": "bool",
     "surveyed": "bool",
     "safety": "bool",
-    "special_periods": "text",  # as JSON: unnest cannot take an array of arrays
-    "category_display": "text",  # as JSON too
+    "special_periods": "text[]",
+    "category_display": "jsonb",
     "occurred_at": "timestamptz",
     "resolve_deadline": "timestamptz",
     "follow_up_deadline": "timestamptz",
@@ -111,6 +111,7 @@ _TYPES = {
     "updated_at": "timestamptz",
     "routed_version": "int",
 }
+_KNOWN = JsonRows("u", ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in _ROW))
 
 
 class Known:
@@ -271,31 +272,13 @@ class Known:
         """Every changed row, in one statement."""
         if not self.changed:
             return
-        rows = [self.rows[c] for c in self.changed]
-        columns = [[row[c] for row in rows] for c in _ROW]
-        for c in ("special_periods", "category_display"):
-            i = _ROW.index(c)
-            columns[i] = [json.dumps(v) for v in columns[i]]
         conn.execute(
-            f"INSERT INTO notification.complaints ({', '.join(_ROW)})"
-            f" SELECT {', '.join(_PICK)} FROM unnest("
-            + ", ".join(f"%s::{_TYPES.get(c, 'text')}[]" for c in _ROW)
-            + f") AS u({', '.join(_ROW)}) ON CONFLICT (complaint_id) DO UPDATE SET "
+            f"INSERT INTO notification.complaints ({', '.join(_ROW)}) SELECT * FROM {_KNOWN}"
+            " ON CONFLICT (complaint_id) DO UPDATE SET "
             + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ROW[1:]),
-            columns,
+            (_KNOWN.param([self.rows[k][c] for c in _ROW] for k in self.changed),),
         )
         self.changed.clear()
-
-
-_PERIODS = "ARRAY(SELECT jsonb_array_elements_text(special_periods::jsonb))"
-_PICK = [
-    _PERIODS
-    if c == "special_periods"
-    else "category_display::jsonb"
-    if c == "category_display"
-    else c
-    for c in _ROW
-]
 
 
 def contact_kind(masked: str | None) -> str | None:
@@ -317,6 +300,14 @@ def waited_long_enough(conn: psycopg.Connection, now: datetime, limit: int = 200
     return [f for f in map(_facts, rows) if f is not None]
 
 
+_OUTBOX = JsonRows(
+    "u",
+    "notification_key text, complaint_id text, kind text, audience text, recipient text,"
+    " channel text, language text, subject text, body text, html text, urgent bool,"
+    " state text, next_attempt_at timestamptz, detail text",
+)
+
+
 def record_many(
     conn: psycopg.Connection, rows: list[tuple[Notice, str, str, str | None]], now: datetime
 ) -> set[str]:
@@ -324,36 +315,36 @@ def record_many(
     new (a key recorded before is a replay and keeps its first row)."""
     if not rows:
         return set()
-    cols: list[list[Any]] = [[] for _ in range(13)]
-    for notice, complaint_id, state, detail in rows:
-        values = (
-            notice.key,
-            complaint_id,
-            notice.kind,
-            notice.audience.value,
-            notice.recipient,
-            notice.channel,
-            notice.language.value,
-            notice.subject,
-            notice.text,
-            notice.html,
-            notice.urgent,
-            state,
-            ((notice.not_before or now) if state in DUE else None, detail),
-        )
-        for col, value in zip(cols, values, strict=True):
-            col.append(value)
-    due, details = zip(*cols[12], strict=True)
     found = conn.execute(
         "INSERT INTO notification.outbox (notification_key, complaint_id, kind, audience,"
         " recipient, channel, language, subject, body, html, urgent, state, attempts,"
         " next_attempt_at, detail, created_at, updated_at)"
-        " SELECT k, c, kd, a, r, ch, l, s, b, h, u, st, 0, n, d, %s, %s FROM unnest("
-        " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-        " %s::text[], %s::text[], %s::text[], %s::bool[], %s::text[], %s::timestamptz[],"
-        " %s::text[]) AS u(k, c, kd, a, r, ch, l, s, b, h, u, st, n, d)"
-        " ON CONFLICT DO NOTHING RETURNING notification_key",
-        (now, now, *cols[:12], list(due), list(details)),
+        " SELECT notification_key, complaint_id, kind, audience, recipient, channel, language,"
+        " subject, body, html, urgent, state, 0, next_attempt_at, detail, %s, %s"
+        f" FROM {_OUTBOX} ON CONFLICT DO NOTHING RETURNING notification_key",
+        (
+            now,
+            now,
+            _OUTBOX.param(
+                (
+                    notice.key,
+                    complaint_id,
+                    notice.kind,
+                    notice.audience.value,
+                    notice.recipient,
+                    notice.channel,
+                    notice.language.value,
+                    notice.subject,
+                    notice.text,
+                    notice.html,
+                    notice.urgent,
+                    state,
+                    (notice.not_before or now) if state in DUE else None,
+                    detail,
+                )
+                for notice, complaint_id, state, detail in rows
+            ),
+        ),
     ).fetchall()
     return {row[0] for row in found}
 

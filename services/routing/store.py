@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from services.kernel.db import JsonRows
 from services.routing.decision import Decision
 
 
@@ -216,61 +216,76 @@ class Poll:
 
     def write(self, conn: psycopg.Connection) -> None:
         """Every change of the poll, one statement per table."""
-        rows = self.changed
-        if rows:
+        if self.changed:
             conn.execute(
                 "INSERT INTO routing.decisions (complaint_id, version, owner, department,"
                 " priority, open, decision, occurred_at, updated_at, source)"
-                " SELECT c, v, o, d, p, op, j::jsonb, oc, u, s FROM unnest(%s::text[],"
-                " %s::int[], %s::text[], %s::text[], %s::text[], %s::bool[], %s::text[],"
-                " %s::timestamptz[], %s::timestamptz[], %s::text[])"
-                " AS t(c, v, o, d, p, op, j, oc, u, s)"
+                f" SELECT * FROM {_DECISIONS}"
                 " ON CONFLICT (complaint_id) DO UPDATE SET version = EXCLUDED.version,"
                 " owner = EXCLUDED.owner, department = EXCLUDED.department,"
                 " priority = EXCLUDED.priority, open = EXCLUDED.open,"
                 " decision = EXCLUDED.decision, updated_at = EXCLUDED.updated_at,"
                 " source = EXCLUDED.source",
                 (
-                    list(rows),
-                    [r.version for r in rows.values()],
-                    [r.owner for r in rows.values()],
-                    [r.department for r in rows.values()],
-                    [r.priority for r in rows.values()],
-                    [r.open for r in rows.values()],
-                    [None if r.decision is None else json.dumps(r.decision) for r in rows.values()],
-                    [r.occurred_at for r in rows.values()],
-                    [r.updated_at for r in rows.values()],
-                    [r.source for r in rows.values()],
+                    _DECISIONS.param(
+                        (
+                            c,
+                            r.version,
+                            r.owner,
+                            r.department,
+                            r.priority,
+                            r.open,
+                            r.decision,
+                            r.occurred_at,
+                            r.updated_at,
+                            r.source,
+                        )
+                        for c, r in self.changed.items()
+                    ),
                 ),
             )
         if self.new_applied:
-            cause, cid, at = zip(*self.new_applied, strict=True)
             conn.execute(
                 "INSERT INTO routing.applied_changes (cause, complaint_id, applied_at)"
-                " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[])"
-                " ON CONFLICT DO NOTHING",
-                (list(cause), list(cid), list(at)),
+                f" SELECT * FROM {_APPLIED} ON CONFLICT DO NOTHING",
+                (_APPLIED.param(self.new_applied),),
             )
         still = [h for c in self.held_of for h in self.held.get(c, [])]
         if still:
             conn.execute(
                 "INSERT INTO routing.pending_changes (cause, complaint_id, topic, partition,"
-                ' "offset", value, headers, held_at) SELECT c, i, t, p, o, v, h::jsonb, a'
-                " FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::bigint[],"
-                " %s::bytea[], %s::text[], %s::timestamptz[]) AS u(c, i, t, p, o, v, h, a)"
+                f' "offset", value, headers, held_at) SELECT * FROM {_PENDING}'
                 " ON CONFLICT (cause) DO NOTHING",
                 (
-                    [h.cause for h in still],
-                    [h.complaint_id for h in still],
-                    [h.topic for h in still],
-                    [h.partition for h in still],
-                    [h.offset for h in still],
-                    [h.value for h in still],
-                    [json.dumps(_headers_json(h.headers)) for h in still],
-                    [h.held_at for h in still],
+                    _PENDING.param(
+                        (
+                            h.cause,
+                            h.complaint_id,
+                            h.topic,
+                            h.partition,
+                            h.offset,
+                            h.value,
+                            _headers_json(h.headers),
+                            h.held_at,
+                        )
+                        for h in still
+                    ),
                 ),
             )
         self.changed, self.new_applied = {}, []
+
+
+_DECISIONS = JsonRows(
+    "d",
+    "complaint_id text, version int, owner text, department text, priority text, open bool,"
+    " decision jsonb, occurred_at timestamptz, updated_at timestamptz, source text",
+)
+_APPLIED = JsonRows("a", "cause text, complaint_id text, applied_at timestamptz")
+_PENDING = JsonRows(
+    "p",
+    'cause text, complaint_id text, topic text, partition int, "offset" bigint, value bytea,'
+    " headers jsonb, held_at timestamptz",
+)
 
 
 def _headers_json(headers: list[tuple[str, bytes]]) -> list[list[str]]:

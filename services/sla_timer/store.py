@@ -9,13 +9,18 @@ from typing import Any
 import psycopg
 
 from schemas.common import Priority
+from services.kernel.db import JsonRows
 from services.sla_timer.state import LIVE, TargetState
 
-COLUMNS = (
-    "complaint_id, target, partition, state, priority, department, category, policy,"
-    " sensitive, tightened, source, route_version, started_at, used_seconds, due_at,"
-    " deadline, warned_pct, escalation_level, next_due"
+_TIMERS = JsonRows(
+    "t",
+    "complaint_id text, target text, partition int, state text, priority text,"
+    " department text, category text, policy text, sensitive bool, tightened bool,"
+    " source text, route_version int, started_at timestamptz, used_seconds float8,"
+    " due_at timestamptz, deadline timestamptz, warned_pct int, escalation_level int,"
+    " next_due timestamptz",
 )
+COLUMNS = ", ".join(_TIMERS.names)
 
 
 def _row(r: tuple[Any, ...]) -> TargetState:
@@ -92,14 +97,9 @@ def active_counts(conn: psycopg.Connection, partitions: Iterable[int]) -> dict[s
     return {r[0]: r[1] for r in rows}
 
 
-_TYPES = (
-    "text, text, int, text, text, text, text, text, bool, bool, text, int, timestamptz,"
-    " float8, timestamptz, timestamptz, int, int, timestamptz"
-)
 _UPSERT = (
-    f"INSERT INTO sla_timer.timers ({COLUMNS}, updated_at) SELECT *, %s FROM unnest("
-    + ", ".join(f"%s::{t.strip()}[]" for t in _TYPES.split(","))
-    + ") ON CONFLICT (complaint_id, target) DO UPDATE SET partition = EXCLUDED.partition,"
+    f"INSERT INTO sla_timer.timers ({COLUMNS}, updated_at) SELECT *, %s FROM {_TIMERS}"
+    " ON CONFLICT (complaint_id, target) DO UPDATE SET partition = EXCLUDED.partition,"
     " state = EXCLUDED.state, priority = EXCLUDED.priority,"
     " department = EXCLUDED.department, category = EXCLUDED.category,"
     " policy = EXCLUDED.policy, sensitive = EXCLUDED.sensitive,"
@@ -117,29 +117,33 @@ def save(conn: psycopg.Connection, states: list[TargetState], now: datetime) -> 
     latest = {st.key: st for st in states}
     if not latest:
         return
-    rows = list(latest.values())
     conn.execute(
         _UPSERT,
         (
             now,
-            [st.complaint_id for st in rows],
-            [st.target for st in rows],
-            [st.partition for st in rows],
-            [st.state for st in rows],
-            [st.priority.value for st in rows],
-            [st.department for st in rows],
-            [st.category for st in rows],
-            [st.policy for st in rows],
-            [st.sensitive for st in rows],
-            [st.tightened for st in rows],
-            [st.source for st in rows],
-            [st.route_version for st in rows],
-            [st.started_at for st in rows],
-            [st.used.total_seconds() for st in rows],
-            [st.due_at for st in rows],
-            [st.deadline for st in rows],
-            [st.warned_pct for st in rows],
-            [st.escalation_level for st in rows],
-            [st.next_due for st in rows],
+            _TIMERS.param(
+                (
+                    st.complaint_id,
+                    st.target,
+                    st.partition,
+                    st.state,
+                    st.priority.value,
+                    st.department,
+                    st.category,
+                    st.policy,
+                    st.sensitive,
+                    st.tightened,
+                    st.source,
+                    st.route_version,
+                    st.started_at,
+                    st.used.total_seconds(),
+                    st.due_at,
+                    st.deadline,
+                    st.warned_pct,
+                    st.escalation_level,
+                    st.next_due,
+                )
+                for st in latest.values()
+            ),
         ),
     )
