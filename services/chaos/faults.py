@@ -57,6 +57,10 @@ class Injected:
 
 BUSY_TOPIC = "complaints.raw.v1"
 """The topic whose partition 0 leader is the broker a run loses: every event passes there."""
+FLOW_TIMEOUT = 120.0
+"""Seconds a lost broker stays down beyond the outage, at most, for the pipeline to be seen
+flowing without it (the cluster notices a dead broker after its session timeout, 9 s, and
+then elects new leaders)."""
 
 
 class Broker:
@@ -224,19 +228,25 @@ class Injector:
 
     def _lose_broker(self) -> tuple[str, bool]:
         """The node leading partition 0 of the raw topic killed with SIGKILL (no clean
-        shutdown, no leadership handed over), kept down `outage` seconds while the load flows,
-        then started again and waited for until every partition is in sync. It held when the
-        workers processed events while the node was down (or had nothing left to process) and
-        the cluster came back in sync."""
+        shutdown, no leadership handed over) and kept down at least `outage` seconds, and
+        until the workers have processed events without it (or have nothing left to process;
+        at most `FLOW_TIMEOUT` more seconds), then started again and waited for until every
+        partition is in sync. It held when the pipeline flowed while the node was down and the
+        cluster came back in sync."""
         assert self.broker is not None and self.broker.cluster is not None
         cluster = self.broker.cluster
         victim = cluster.leader(self.busy_topic, 0)
         before = processed_each(self.supervisor.workers)
         began = self.clock()
         cluster.kill(victim)
-        time.sleep(self.outage)  # the node stays down this long while the load flows
-        flowed = gained(before, processed_each(self.supervisor.workers))
-        idle = flowed == 0 and self.idle()
+        flowed, idle = 0, False
+        while self.clock() - began < self.outage + FLOW_TIMEOUT:
+            time.sleep(1)  # sampling the workers' counts while the node is down
+            flowed = gained(before, processed_each(self.supervisor.workers))
+            if self.clock() - began >= self.outage:
+                idle = flowed == 0 and self.idle()
+                if flowed or idle:
+                    break
         cluster.restart(victim)
         down = self.clock() - began
         detail = (
