@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kafka.errors import KafkaError
+
 from schemas.registry import RAW
 from services.audit.report import as_text
 from services.audit.run import Report, audit, caught_up
@@ -152,7 +154,7 @@ def chaos(
             mail=catcher.handler,
             outage=plan.outage,
             topic_prefix=settings.topic_prefix,
-            idle=lambda: not sending.is_alive() and caught_up(settings),
+            idle=lambda: not sending.is_alive() and _caught_up(settings),
         )
         sending.start()
         rng = random.Random(plan.seed)
@@ -213,6 +215,15 @@ def _send(settings: Settings, load: Load, plan: Plan) -> None:
         sender.flush()
     finally:
         sender.close()
+
+
+def _caught_up(settings: Settings) -> bool:
+    """Whether every worker has committed all of its inputs; False when the brokers cannot
+    tell now (a node down, leaders moving)."""
+    try:
+        return caught_up(settings)
+    except (KafkaError, OSError):
+        return False
 
 
 def _drain(settings: Settings, mail_dir: Path, timeout: float) -> tuple[Report, bool]:
