@@ -69,3 +69,4 @@ def test_a_short_chaos_run_loses_nothing_and_does_nothing_twice(cf, tmp_path):
     assert "leader of complaints.raw.v1 partition 0" in said["broker lost"], result.summary()
     assert "nothing was left to process" not in said["broker lost"], result.summary()
     assert "every partition in sync" in said["broker lost"], result.summary()
+    assert "in sync again" in said["broker restarted"], result.summary()
