@@ -33,7 +33,7 @@ lint: $(STAMP) ## ruff and mypy
 bench: $(STAMP) ## the pipeline against bare Kafka on this machine (ARGS=--quick: small sizes)
 	$(BIN)/python -m services.bench $(ARGS)
 
-chaos: $(STAMP) ## kill workers, cut the database, restart the broker under load; then audit
+chaos: $(STAMP) ## kill workers, cut the database, lose a broker of three under load; then audit
 	$(BIN)/complaintflow chaos $(ARGS)
 
 default-model: $(STAMP) ## write the shipped labelled sets and retrain the shipped default routing model

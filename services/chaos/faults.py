@@ -1,7 +1,8 @@
 """The faults a chaos run injects: a worker killed (-9) or stopped (SIGTERM) mid-work, every
 database connection of the workers cut, the database stopped for longer than the workers'
-readiness window, the broker stopped and started again, a second and third instance of a
-worker joining and leaving, and a mail provider that is slow or refuses mail for a while."""
+readiness window, a broker stopped and started again, a broker of the three lost (-9) for a
+while under load, a second and third instance of a worker joining and leaving, and a mail
+provider that is slow or refuses mail for a while."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import psycopg
 
+from services.devstack.local_kafka import LocalKafka
+from services.devstack.local_kafka_cluster import LocalKafkaCluster
 from services.devstack.local_postgres import LocalPostgres
 from services.devstack.mailcatcher import Catcher
 from services.devstack.ports import stop_process
@@ -29,6 +32,7 @@ KINDS = (
     "database connections cut",
     "database stopped",
     "broker restarted",
+    "broker lost",
     "instance joined",
     "instance left",
     "mail provider slow",
@@ -46,31 +50,73 @@ class Injected:
     """Seconds since the run began."""
     kind: str
     detail: str
+    held: bool = True
+    """False when the fault showed what must not happen (the pipeline stood still while a
+    broker was lost, the cluster never came back in sync)."""
+
+
+BUSY_TOPIC = "complaints.raw.v1"
+"""The topic whose partition 0 leader is the broker a run loses: every event passes there."""
+FLOW_TIMEOUT = 120.0
+"""Seconds a lost broker stays down beyond the outage, at most, for the pipeline to be seen
+flowing without it (the cluster notices a dead broker after its session timeout, 9 s, and
+then elects new leaders)."""
 
 
 class Broker:
-    """The broker a chaos run owns: it may stop it and start it again on the same port."""
+    """The Kafka a chaos run owns, which it may stop and start again on the same ports: three
+    KRaft nodes (`nodes=3`: topics replicated 3 times, 2 in-sync replicas required, so one
+    node may be lost), or a single broker (`nodes=1`)."""
 
-    def __init__(self, home: Path) -> None:
-        from services.devstack.local_kafka import LocalKafka
-
+    def __init__(self, home: Path, *, nodes: int = 3) -> None:
+        if nodes not in (1, 3):
+            raise ValueError(f"a chaos run takes 1 or 3 brokers, not {nodes}")
         self.home = home
-        self.kafka = LocalKafka(home, heap="512m").start()
+        self.cluster: LocalKafkaCluster | None = None
+        self.single: LocalKafka | None = None
+        if nodes == 3:  # three JVMs on a small machine: a small heap each
+            self.cluster = LocalKafkaCluster(home / "brokers", heap="320m").start()
+        else:
+            self.single = LocalKafka(home, heap="512m").start()
 
     @property
     def bootstrap(self) -> str:
-        return self.kafka.bootstrap
+        return self.cluster.bootstrap if self.cluster else self._single().bootstrap
 
-    def restart(self) -> None:
-        """Stopped (SIGTERM) and started again on the same ports and log directory."""
-        assert self.kafka.proc is not None
-        stop_process(self.kafka.proc.pid, signal.SIGTERM, 60)
-        self.kafka.proc.wait()
-        self.kafka.start()
+    @property
+    def replication(self) -> int:
+        """The replication factor the product's topics are made with (`CF_TOPIC_REPLICATION`)."""
+        return 3 if self.cluster else 1
+
+    def _single(self) -> LocalKafka:
+        assert self.single is not None
+        return self.single
+
+    def restart(self, rng: random.Random) -> str:
+        """One broker (a node picked by `rng` on the cluster) stopped with SIGTERM — a clean
+        shutdown, leadership handed over — and started again on the same ports and log
+        directory; on the cluster, back once every partition is in sync again."""
+        began = time.monotonic()
+        if self.cluster is None:
+            single = self._single()
+            assert single.proc is not None
+            stop_process(single.proc.pid, signal.SIGTERM, 60)
+            single.proc.wait()
+            single.start()
+            return f"down and back in {time.monotonic() - began:.1f} s"
+        node = rng.choice(sorted(self.cluster.nodes))
+        self.cluster.stop(node)
+        self.cluster.restart(node)
+        back = time.monotonic() - began
+        synced = self.cluster.wait_in_sync()
+        return f"node {node} down and back in {back:.1f} s, in sync again {synced:.1f} s later"
 
     def stop(self) -> None:
-        if self.kafka.proc is not None and self.kafka.proc.poll() is None:
-            stop_process(self.kafka.proc.pid, signal.SIGTERM, 60)
+        if self.cluster is not None:
+            self.cluster.stop()
+        single = self.single
+        if single is not None and single.proc is not None and single.proc.poll() is None:
+            stop_process(single.proc.pid, signal.SIGTERM, 60)
 
 
 class Injector:
@@ -86,17 +132,24 @@ class Injector:
         database: LocalPostgres | None = None,
         mail: Catcher | None = None,
         outage: float = 10.0,
+        topic_prefix: str = "",
+        idle: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rng = random.Random(seed)
         self.supervisor, self.database_url, self.broker = supervisor, database_url, broker
         self.database, self.mail, self.outage = database, mail, outage
-        """`outage`: how long the database is stopped and the mail provider in trouble."""
+        """`outage`: how long the database is stopped, a broker lost and the mail provider in
+        trouble."""
+        self.busy_topic = topic_prefix + BUSY_TOPIC
+        self.idle = idle
+        """Whether the load is all sent and every worker has caught up (nothing can flow)."""
         self.started = clock()
         self.clock = clock
         self.injected: list[Injected] = []
         absent = {
             "broker restarted": broker is None,
+            "broker lost": broker is None or broker.cluster is None,
             "database stopped": database is None,
             "mail provider slow": mail is None,
             "mail provider refusing": mail is None,
@@ -105,7 +158,8 @@ class Injector:
 
     def kinds_left(self, plan: int) -> list[str]:
         """The next `plan` kinds: each kind in turn (every kind is tried), in a seeded order;
-        an instance joins before one leaves."""
+        an instance joins before one leaves, and the run opens with a broker lost (when it
+        has three), while its load is being sent."""
         out: list[str] = []
         while len(out) < plan:
             batch = list(self.kinds)
@@ -113,10 +167,14 @@ class Injector:
             joins, leaves = batch.index("instance joined"), batch.index("instance left")
             if leaves < joins:
                 batch[joins], batch[leaves] = batch[leaves], batch[joins]
+            if not out and "broker lost" in batch:
+                batch.remove("broker lost")
+                batch.insert(0, "broker lost")
             out += batch
         return out[:plan]
 
     def inject(self, kind: str) -> Injected:
+        held = True
         if kind in ("kill -9", "SIGTERM"):
             sig = signal.SIGKILL if kind == "kill -9" else signal.SIGTERM
             running = [w for w in self.supervisor.workers if w.alive()]
@@ -136,12 +194,12 @@ class Injector:
             detail = self._leave()
         elif kind.startswith("mail provider"):
             detail = self._mail_trouble(slow=kind.endswith("slow"))
+        elif kind == "broker lost":
+            detail, held = self._lose_broker()
         else:
             assert self.broker is not None
-            began = self.clock()
-            self.broker.restart()
-            detail = f"down and back in {self.clock() - began:.1f} s"
-        done = Injected(round(self.clock() - self.started, 1), kind, detail)
+            detail = self.broker.restart(self.rng)
+        done = Injected(round(self.clock() - self.started, 1), kind, detail, held)
         self.injected.append(done)
         return done
 
@@ -167,6 +225,40 @@ class Injector:
         self.database.start()
         said = ", ".join(sorted(unready)) or "none"
         return f"down {self.clock() - began:.0f} s; not ready meanwhile: {said}"
+
+    def _lose_broker(self) -> tuple[str, bool]:
+        """The node leading partition 0 of the raw topic killed with SIGKILL (no clean
+        shutdown, no leadership handed over) and kept down at least `outage` seconds, and
+        until the workers have processed events without it (or have nothing left to process;
+        at most `FLOW_TIMEOUT` more seconds), then started again and waited for until every
+        partition is in sync. It held when the pipeline flowed while the node was down and the
+        cluster came back in sync."""
+        assert self.broker is not None and self.broker.cluster is not None
+        cluster = self.broker.cluster
+        victim = cluster.leader(self.busy_topic, 0)
+        before = processed_each(self.supervisor.workers)
+        began = self.clock()
+        cluster.kill(victim)
+        flowed, idle = 0, False
+        while self.clock() - began < self.outage + FLOW_TIMEOUT:
+            time.sleep(1)  # sampling the workers' counts while the node is down
+            flowed = gained(before, processed_each(self.supervisor.workers))
+            if self.clock() - began >= self.outage:
+                idle = flowed == 0 and self.idle()
+                if flowed or idle:
+                    break
+        cluster.restart(victim)
+        down = self.clock() - began
+        detail = (
+            f"node {victim} (leader of {BUSY_TOPIC} partition 0) killed -9, down {down:.0f} s;"
+            f" the workers processed {flowed:,} events meanwhile"
+            + (" (nothing was left to process)" if idle else "")
+        )
+        try:
+            synced = cluster.wait_in_sync()
+        except RuntimeError as exc:
+            return f"{detail}; back, but {exc}", False
+        return f"{detail}; back, every partition in sync {synced:.1f} s later", flowed > 0 or idle
 
     def _join(self) -> str:
         running = {w.name for w in self.supervisor.workers}
@@ -219,12 +311,28 @@ def ready(url: str | None) -> bool:
 
 def processed(workers: list[ProcessInfo]) -> int:
     """Events the `workers` have processed, from their `/metrics` (0 for one not answering)."""
-    total = 0.0
+    return sum(processed_each(workers).values())
+
+
+def processed_each(workers: list[ProcessInfo]) -> dict[str, int]:
+    """Events each of the `workers` has processed since it started, by name (those that
+    answer their `/metrics`)."""
+    out: dict[str, int] = {}
     for w in workers:
         try:
             with urllib.request.urlopen(f"{w.metrics_url}/metrics", timeout=2) as resp:
                 text = resp.read().decode()
         except OSError:
             continue
-        total += sum(float(v) for v in _PROCESSED.findall(text))
-    return int(total)
+        out[w.name] = int(sum(float(v) for v in _PROCESSED.findall(text)))
+    return out
+
+
+def gained(before: dict[str, int], after: dict[str, int]) -> int:
+    """Events processed between two `processed_each` readings: a worker started again in
+    between (its count lower) is counted from its new start."""
+    total = 0
+    for name, n in after.items():
+        was = before.get(name, 0)
+        total += n - was if n >= was else n
+    return total

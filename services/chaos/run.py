@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kafka.errors import KafkaError
+
 from schemas.registry import RAW
 from services.audit.report import as_text
 from services.audit.run import Report, audit, caught_up
@@ -43,8 +45,8 @@ class Plan:
     stalled_after: float = 5.0
     """The workers' readiness window (`CF_STALLED_AFTER_SECONDS`) in the run."""
     outage: float = 12.0
-    """Seconds the database stays stopped (longer than the readiness window) and the mail
-    provider slow or refusing."""
+    """Seconds the database stays stopped (longer than the readiness window), a lost broker
+    down, and the mail provider slow or refusing."""
 
 
 @dataclass
@@ -61,6 +63,11 @@ class Result:
     def balanced(self) -> bool:
         return self.drained and self.report is not None and self.report.balanced
 
+    @property
+    def passed(self) -> bool:
+        """The books balance and every fault held (see `Injected.held`)."""
+        return self.balanced and all(f.held for f in self.injected)
+
     def summary(self) -> str:
         kinds: dict[str, int] = {}
         for f in self.injected:
@@ -72,10 +79,16 @@ class Result:
             f"Faults injected: {len(self.injected)} ("
             + ", ".join(f"{k}: {n}" for k, n in kinds.items())
             + ")",
-            *(f"  +{f.at:6.1f}s  {f.kind}: {f.detail}" for f in self.injected),
+            *(
+                f"  +{f.at:6.1f}s  {f.kind}: {f.detail}" + ("" if f.held else "  [DID NOT HOLD]")
+                for f in self.injected
+            ),
             "Worker restarts: " + ", ".join(f"{name} {n}" for name, n in self.restarts.items()),
             f"Events checked: {checked:,}",
         ]
+        failed = [f.kind for f in self.injected if not f.held]
+        if failed:
+            lines.append("Faults that did not hold: " + ", ".join(failed))
         if not self.drained:
             lines.append(
                 f"Not drained within {self.plan.drain_timeout:.0f} s: the last audit follows."
@@ -95,7 +108,7 @@ def chaos(
     say: Say = print,
 ) -> Result:
     """Run `plan` against the broker and database of `settings` (topics made); `broker` and
-    `database`, when the run owns them, are restarted and stopped among the faults."""
+    `database`, when the run owns them, are restarted, lost and stopped among the faults."""
     began = time.monotonic()
     load = build(plan.complaints, seed=plan.seed)
     catcher = MailCatcher(home / "mail").start()
@@ -107,6 +120,7 @@ def chaos(
         # a notice whose sender was killed mid-send turns `unknown` within the run
         "CF_NOTIFY_LEASE_SECONDS": "10",
         "CF_STALLED_AFTER_SECONDS": repr(plan.stalled_after),
+        "CF_TOPIC_REPLICATION": str(settings.topic_replication),
         **catcher.env,
     }
     if settings.pii_key is not None:
@@ -130,6 +144,7 @@ def chaos(
         watching.start()
         _wait_ready(supervisor, timeout=180)
         say(f"+{time.monotonic() - began:.0f}s workers ready; sending {load.events:,} events")
+        sending = threading.Thread(target=_send, args=(settings, load, plan), daemon=True)
         injector = Injector(
             seed=plan.seed,
             supervisor=supervisor,
@@ -138,8 +153,9 @@ def chaos(
             database=database,
             mail=catcher.handler,
             outage=plan.outage,
+            topic_prefix=settings.topic_prefix,
+            idle=lambda: not sending.is_alive() and _caught_up(settings),
         )
-        sending = threading.Thread(target=_send, args=(settings, load, plan), daemon=True)
         sending.start()
         rng = random.Random(plan.seed)
         for kind in injector.kinds_left(plan.faults):
@@ -199,6 +215,15 @@ def _send(settings: Settings, load: Load, plan: Plan) -> None:
         sender.flush()
     finally:
         sender.close()
+
+
+def _caught_up(settings: Settings) -> bool:
+    """Whether every worker has committed all of its inputs; False when the brokers cannot
+    tell now (a node down, leaders moving)."""
+    try:
+        return caught_up(settings)
+    except (KafkaError, OSError):
+        return False
 
 
 def _drain(settings: Settings, mail_dir: Path, timeout: float) -> tuple[Report, bool]:

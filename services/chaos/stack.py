@@ -1,5 +1,5 @@
-"""`complaintflow chaos` on a broker and database of its own (in a temporary folder), so that
-it may restart the broker and leaves nothing behind but its summary."""
+"""`complaintflow chaos` on brokers and a database of its own (in a temporary folder), so that
+it may restart and lose a broker and leaves nothing behind but its summary."""
 
 from __future__ import annotations
 
@@ -26,18 +26,21 @@ def run_on_own_stack(
     spread: float,
     drain_timeout: float,
     fuzz: int = 0,
+    brokers: int = 3,
 ) -> int:
-    """Start a broker and a database, run the chaos plan, print its summary, then fuzz every
-    way in with `fuzz` generated inputs; 0 when the books balance and the fuzz found nothing.
-    The folder is removed after a balanced run and kept (and named) otherwise."""
+    """Start `brokers` Kafka nodes (a three-node cluster, or one broker) and a database, run
+    the chaos plan, print its summary, then fuzz every way in with `fuzz` generated inputs; 0
+    when the books balance, every fault held and the fuzz found nothing. The folder is
+    removed after such a run and kept (and named) otherwise."""
     seed = seed if seed is not None else secrets.randbelow(1_000_000)
     plan = Plan(
         complaints=complaints, seed=seed, faults=faults, spread=spread, drain_timeout=drain_timeout
     )
     home = Path(tempfile.mkdtemp(prefix="complaintflow-chaos-"))
     print(f"Chaos run, seed {seed} (again: complaintflow chaos --seed {seed}); in {home}")
-    print("Starting a broker and a database of its own ...", flush=True)
-    broker = Broker(home)
+    kafka = "a broker" if brokers == 1 else f"{brokers} brokers"
+    print(f"Starting {kafka} and a database of its own ...", flush=True)
+    broker = Broker(home, nodes=brokers)
     pg = LocalPostgres(home).start()
     balanced = False
     try:
@@ -46,11 +49,12 @@ def run_on_own_stack(
             database_url=pg.url,
             home=home,
             pii_key=SecretStr(secrets.token_hex(32)),
+            topic_replication=broker.replication,
         )
         ensure_topics(settings)
         result = chaos(settings, plan, home=home, broker=broker, database=pg, say=_say)
         print(result.summary())
-        balanced = result.balanced
+        balanced = result.passed
     finally:
         broker.stop()
         if pg.proc is not None:

@@ -279,6 +279,7 @@ def cmd_chaos(args: argparse.Namespace) -> int:
         spread=args.spread,
         drain_timeout=args.drain_timeout,
         fuzz=args.fuzz,
+        brokers=args.brokers,
     )
 
 
@@ -607,7 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ch = sub.add_parser(
         "chaos",
-        help="kill workers, cut the database, restart the broker under load; then audit",
+        help="kill workers, cut the database, lose a broker of three under load; then audit",
     )
     ch.add_argument("--complaints", type=int, default=2000, help="complaints in the load")
     ch.add_argument("--seed", type=int, help="the run's seed (default: a random one, printed)")
@@ -623,6 +624,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=100_000,
         help="generated inputs for the fuzz of every way in afterwards (0: none)",
+    )
+    ch.add_argument(
+        "--brokers",
+        type=int,
+        choices=(1, 3),
+        default=3,
+        help="Kafka nodes: a three-node cluster (a broker lost among the faults) or one broker",
     )
     ch.set_defaults(func=cmd_chaos)
 

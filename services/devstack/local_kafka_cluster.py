@@ -10,7 +10,9 @@ cluster (`acks=all`) survives the loss of any one node.
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
+from typing import Any
 
 from services.devstack.local_kafka import LocalKafka, _cluster_id
 from services.devstack.ports import stop_process
@@ -33,6 +35,19 @@ def _with(properties: str, changes: dict[str, str]) -> str:
     """`properties` with each key of `changes` set to its value (replaced or added)."""
     kept = [line for line in properties.splitlines() if line.split("=", 1)[0] not in changes]
     return "\n".join([*kept, *(f"{k}={v}" for k, v in changes.items())]) + "\n"
+
+
+def partitions(admin: Any, topics: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every partition of `topics` (of every topic when None) as the cluster describes it:
+    `leader_id`, `replica_nodes`, `isr_nodes`, ... (`admin`: a `KafkaAdminClient`)."""
+    return [p for t in admin.describe_topics(topics) for p in t["partitions"]]
+
+
+def out_of_sync(admin: Any, topics: list[str] | None = None) -> int:
+    """How many partitions of `topics` (of every topic when None) miss an in-sync replica."""
+    return sum(
+        1 for p in partitions(admin, topics) if set(p["isr_nodes"]) != set(p["replica_nodes"])
+    )
 
 
 class ClusterNode(LocalKafka):
@@ -92,6 +107,46 @@ class LocalKafkaCluster:
             self.stop()
             raise
         return self
+
+    def admin(self) -> Any:
+        """A `KafkaAdminClient` on the cluster (any node that answers); the caller closes it."""
+        from kafka import KafkaAdminClient
+
+        servers = self.bootstrap.split(",")
+        return KafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=5000)
+
+    def leader(self, topic: str, partition: int = 0) -> int:
+        """The node leading `topic`'s `partition` now."""
+        admin = self.admin()
+        try:
+            found = [p for p in partitions(admin, [topic]) if p["partition_index"] == partition]
+        finally:
+            admin.close()
+        if not found or found[0]["leader_id"] not in self.nodes:
+            raise RuntimeError(f"{topic} partition {partition} has no leader on this cluster")
+        return int(found[0]["leader_id"])
+
+    def wait_in_sync(self, timeout: float = 120) -> float:
+        """Wait until every partition of every topic has all of its replicas in sync again;
+        the seconds it took. RuntimeError (with how many still lag) after `timeout`."""
+        from kafka.errors import KafkaError
+
+        began = time.monotonic()
+        lagging = -1
+        while time.monotonic() - began < timeout:
+            try:
+                admin = self.admin()
+                try:
+                    lagging = out_of_sync(admin)
+                finally:
+                    admin.close()
+            except (KafkaError, OSError):
+                lagging = -1  # a node still electing or loading: ask again
+            if lagging == 0:
+                return time.monotonic() - began
+            time.sleep(0.5)  # polling the cluster's own view, not waiting on a guess
+        said = "unknown" if lagging < 0 else str(lagging)
+        raise RuntimeError(f"partitions out of sync after {timeout:.0f} s: {said}")
 
     def kill(self, node_id: int) -> None:
         self.nodes[node_id].kill()

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, ROUTED, TOPICS
-from services.devstack.local_kafka_cluster import LocalKafkaCluster
+from services.devstack.local_kafka_cluster import LocalKafkaCluster, partitions
 from services.kernel.db import with_database
 from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
@@ -88,10 +88,6 @@ def routed_ids(reader: TopicReader) -> set[str]:
     return {json.loads(m.value)["complaint_id"] for m in reader.poll()}
 
 
-def partitions(admin: KafkaAdminClient, topics: list[str]) -> list[dict]:
-    return [p for t in admin.describe_topics(topics) for p in t["partitions"]]
-
-
 def test_a_broker_killed_mid_run_loses_nothing_and_the_pipeline_keeps_flowing(
     cluster_cf, worker_factory, mail_catcher
 ):
@@ -121,8 +117,7 @@ def test_a_broker_killed_mid_run_loses_nothing_and_the_pipeline_keeps_flowing(
         wait_for(lambda: before_ids <= routed_ids(routed), timeout=120, what="BEFORE routed")
 
         # And the broker leading the raw topic's first partition is killed (SIGKILL)
-        raw_partitions = partitions(admin, [cf.topic(RAW.name)])
-        victim = next(p["leader_id"] for p in raw_partitions if p["partition_index"] == 0)
+        victim = cluster.leader(cf.topic(RAW.name), 0)
         cluster.kill(victim)
 
         # Then complaints submitted while it is down are registered and routed all the same
@@ -142,11 +137,8 @@ def test_a_broker_killed_mid_run_loses_nothing_and_the_pipeline_keeps_flowing(
         wait_for(lambda: after_ids <= routed_ids(routed), timeout=120, what="AFTER routed")
 
         # Then it catches up: every partition is fully in sync again
-        wait_for(
-            lambda: all(len(p["isr_nodes"]) == 3 for p in partitions(admin, names)),
-            timeout=120,
-            what="every partition back to three in-sync replicas",
-        )
+        cluster.wait_in_sync(timeout=120)
+        assert all(len(p["isr_nodes"]) == 3 for p in partitions(admin, names))
         routed.close()
     finally:
         admin.close()

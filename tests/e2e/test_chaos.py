@@ -1,7 +1,8 @@
-"""End to end, in `make test` at small scale: workers killed (-9 and SIGTERM), second and
-third instances joining and leaving, the database connections cut and the database stopped
-for longer than the readiness window, the broker restarted, the mail provider slow and then
-refusing — while a load flows; and the books still balance."""
+"""End to end, in `make test` at small scale, on a three-node Kafka cluster: workers killed
+(-9 and SIGTERM), second and third instances joining and leaving, the database connections
+cut and the database stopped for longer than the readiness window, a broker restarted, the
+leader of the raw topic's partition 0 lost (-9) and brought back, the mail provider slow and
+then refusing — while a load flows; and the books still balance."""
 
 from __future__ import annotations
 
@@ -17,13 +18,18 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.timeout(900)
 def test_a_short_chaos_run_loses_nothing_and_does_nothing_twice(cf, tmp_path):
-    # Given a broker and a database this test may restart and stop, every worker supervised
+    # Given three brokers and a database this test may restart, lose and stop, every topic
+    # replicated three times, every worker supervised
     home = tmp_path / "chaos"
-    broker = Broker(home)
+    broker = Broker(home, nodes=3)
     pg = LocalPostgres(home).start()
     try:
         settings = cf.model_copy(
-            update={"kafka_bootstrap_servers": broker.bootstrap, "database_url": pg.url}
+            update={
+                "kafka_bootstrap_servers": broker.bootstrap,
+                "database_url": pg.url,
+                "topic_replication": broker.replication,
+            }
         )
         ensure_topics(settings)
         plan = Plan(
@@ -48,6 +54,7 @@ def test_a_short_chaos_run_loses_nothing_and_does_nothing_twice(cf, tmp_path):
     assert {f.kind for f in result.injected} == set(KINDS), result.summary()
     assert sum(result.restarts.values()) >= 2, result.summary()
     assert result.balanced, result.summary()
+    assert result.passed, result.summary()
     assert result.report is not None
     checked = {o.check: o.checked for o in result.report.outcomes}
     assert checked["raw events"] == result.events and checked["routing"] == 30
@@ -56,3 +63,10 @@ def test_a_short_chaos_run_loses_nothing_and_does_nothing_twice(cf, tmp_path):
     assert "started beside the others" in said["instance joined"], result.summary()
     assert "gone" in said["instance left"], result.summary()
     assert "not ready meanwhile: none" not in said["database stopped"], result.summary()
+    # The broker lost led the raw topic's partition 0, events flowed while it was down, and
+    # every partition was in sync again after it came back
+    assert result.injected[0].kind == "broker lost", result.summary()
+    assert "leader of complaints.raw.v1 partition 0" in said["broker lost"], result.summary()
+    assert "nothing was left to process" not in said["broker lost"], result.summary()
+    assert "every partition in sync" in said["broker lost"], result.summary()
+    assert "in sync again" in said["broker restarted"], result.summary()
