@@ -22,9 +22,9 @@ from services.kernel.handler import Handler, Record, Rejected, decode_all
 
 STATS_EVERY = 5.0
 """Seconds between two publications of the figures, at the least."""
-STATS_SHARE = 0.05
+STATS_SHARE = 0.02
 """The share of the worker's time the figures may take: when computing them takes longer (a
-large archive), the next publication waits longer, twenty times what the last one took."""
+large archive), the next publication waits longer, fifty times what the last one took."""
 REMEMBERED = 100_000
 """Published keys remembered to skip unchanged ones."""
 
@@ -86,6 +86,7 @@ class Analytics(Handler):
         # Remembered as published only once the broker has them and the transaction commits.
         self.after_commit(lambda: self._remember(published))
         self.after_commit(lambda: self.metrics.show(live))
+        self.after_commit(lambda: self.metrics.figures_seconds.set(took))
         return out
 
     def _remember(self, published: dict[str, tuple[object, ...]]) -> None:

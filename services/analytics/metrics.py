@@ -15,6 +15,7 @@ class AnalyticsMetrics:
     backlog: Gauge
     sla_compliance: Gauge
     sla_decided: Gauge
+    figures_seconds: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AnalyticsMetrics:
@@ -38,6 +39,13 @@ class AnalyticsMetrics:
                 "SLA targets due in the last 7 days (event time) met or breached: the"
                 " compliance ratio's denominator.",
                 ("target", "priority"),
+            ),
+            figures_seconds=gauge(
+                registry,
+                "analytics_figures_seconds",
+                "How long computing the published figures and the gauges took, the last time;"
+                " the next publication waits fifty times as long (at least 5 s).",
+                (),
             ),
         )
 
