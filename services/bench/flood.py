@@ -1,6 +1,7 @@
 """A flood absorbed: N new complaints queued on `complaints.raw.v1` while every worker is
 down (a network outage, a recall, 3·15), then all workers started (the early-warning detector
-too) and the backlog drained: every worker's group has committed the end of its inputs.
+too) and the backlog drained: every worker's group has committed the end of its inputs (and
+the detector's group the end of its internal topic of signals).
 
 Measured: the time to drain (from the workers' start, and from the moment all were
 ready), the rate of each worker over time (its consumer group's committed offsets, read
@@ -112,7 +113,7 @@ def run_flood(
                 if (
                     drained_s is None
                     and done["intake"] >= n
-                    and caught_up(admin, s, inputs, done)
+                    and caught_up(admin, s, names)
                     and all(c >= n for c in counts(conn).values())
                 ):
                     drained_s = time.time() - t0

@@ -31,9 +31,10 @@ from rich.progress import Progress
 from schemas.raw import NewComplaint
 from schemas.registry import RAW, TopicSpec
 from services.bench.measure import cpu_seconds, machine_busy, rss_mb
-from services.devstack.ports import free_port, stop_process
 from services.commands.workers import WORKERS as ALL_WORKERS
 from services.commands.workers import handler_class
+from services.devstack.ports import free_port, stop_process
+from services.early_warning.app import SIGNALS_TOPIC
 from services.intake import validate
 from services.kernel.errors import PoisonMessage
 from services.kernel.settings import Settings
@@ -227,7 +228,6 @@ def run_pipeline(
     have committed the end of its inputs, for its CPU per complaint."""
     n = len(events)
     admin = KafkaAdminClient(**s.kafka("bench-e2e-admin").as_dict())
-    detector = {"early_warning": list(handler_class("early_warning").inputs)}
     with Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
         # Every worker ready (partitions assigned): the flood meets a settled pipeline.
         workers.wait_ready()
@@ -261,7 +261,7 @@ def run_pipeline(
         cpu1 = workers.cpu()
         with Progress(console=console, transient=True) as bar:
             bar.add_task("early-warning detector: catching up", total=None)
-            while not caught_up(admin, s, detector, consumed(admin, s, detector)):
+            while not caught_up(admin, s, ("early_warning",)):
                 workers.check()
                 if time.monotonic() - started > timeout:
                     raise RuntimeError(f"early warning not caught up after {timeout:.0f}s")
@@ -299,22 +299,35 @@ def consumed(
     return out
 
 
-def caught_up(
-    admin: KafkaAdminClient, s: Settings, inputs: dict[str, list[TopicSpec]], done: dict[str, int]
-) -> bool:
-    """Every group has committed the end of every input topic."""
-    specs = {spec.name: spec for ss in inputs.values() for spec in ss}
+def read_topics(name: str) -> list[tuple[str, int]]:
+    """The topics (name, partitions) whose offsets a worker's group commits: its inputs, and
+    the early-warning detector's internal topic of signals (its work is done when that is
+    read too)."""
+    found = [(spec.name, spec.partitions) for spec in handler_class(name).inputs]
+    if name == "early_warning":
+        found.append((SIGNALS_TOPIC, 1))
+    return found
+
+
+def caught_up(admin: KafkaAdminClient, s: Settings, names: tuple[str, ...]) -> bool:
+    """Every group named has committed the end of every partition it reads."""
+    topics = {name: read_topics(name) for name in names}
     ends = admin.list_partition_offsets(
         {
-            TopicPartition(s.topic(spec.name), p): OffsetSpec.LATEST
-            for spec in specs.values()
-            for p in range(spec.partitions)
+            TopicPartition(s.topic(topic), p): OffsetSpec.LATEST
+            for found in topics.values()
+            for topic, partitions in found
+            for p in range(partitions)
         }
     )
-    per_topic: dict[str, int] = {}
-    for tp, info in ends.items():
-        per_topic[tp.topic] = per_topic.get(tp.topic, 0) + info.offset
-    return all(
-        done[name] >= sum(per_topic[s.topic(spec.name)] for spec in ss)
-        for name, ss in inputs.items()
-    )
+    for name, found in topics.items():
+        group, wanted = s.group(name), {s.topic(topic) for topic, _ in found}
+        try:
+            offsets = admin.list_group_offsets(group).get(group, {})
+        except KafkaError:  # no coordinator yet, a passing error: not known to be through
+            return False
+        committed = {tp: o.offset for tp, o in offsets.items()}
+        for tp, info in ends.items():
+            if tp.topic in wanted and max(committed.get(tp, 0), 0) < info.offset:
+                return False
+    return True
