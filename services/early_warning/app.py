@@ -66,9 +66,10 @@ BATCH_SECONDS = 0.05
 """How long an agent waits for a batch to fill before it takes what has come."""
 COMMIT_SECONDS = 2.0
 """How often the group commits the offsets of what the agents have finished (faust commits
-an event once its agent has asked for the next one, after the producer's flush: the signal,
-the alerts and the tables' changelog are on the broker first). The group's lag on its inputs
-(what KEDA's scaler and the bench's flood read) falls to 0 within this of its last event."""
+an event once its agent has finished the batch it came in and asked for the next, after the
+producer's flush: the signal, the alerts and the tables' changelog are on the broker first).
+The group's lag on its inputs (what KEDA's scaler and the bench's flood read) falls to 0
+within this of its last event."""
 
 
 class Table(faust.Table):  # type: ignore[type-arg]
