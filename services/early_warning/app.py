@@ -8,8 +8,8 @@ episodes. The detection itself is `detector.py`'s; this module decodes, calls an
 
 Both agents take their input in batches (`stream.take_events`): a batch's signals are sent
 together and awaited once, and a batch's table changes are written once per key, after it —
-the same changes, in the same order, as one event at a time would make, at a fraction of the
-changelog sends and broker round trips.
+the state one event at a time would leave, at a fraction of the changelog sends and broker
+round trips.
 """
 
 from __future__ import annotations
