@@ -1,6 +1,7 @@
 """A flood absorbed: N new complaints queued on `complaints.raw.v1` while every worker is
 down (a network outage, a recall, 3·15), then all workers started (the early-warning detector
-too) and the backlog drained: every worker's group has committed the end of its inputs.
+too) and the backlog drained: every worker's group has committed the end of its inputs (and
+the detector's group the end of its internal topic of signals).
 
 Measured: the time to drain (from the workers' start, and from the moment all were
 ready), the rate of each worker over time (its consumer group's committed offsets, read
@@ -20,15 +21,20 @@ import uuid
 from typing import Any
 
 import psycopg
-from kafka import KafkaAdminClient, TopicPartition
-from kafka.admin import OffsetSpec
-from kafka.errors import KafkaError
+from kafka import KafkaAdminClient
 from rich.console import Console
 from rich.progress import Progress
 
-from schemas.registry import RAW, TopicSpec
+from schemas.registry import RAW
 from services.bench.measure import breach_lag_by_phase, percentile
-from services.bench.pipeline import Workers, counts, keyed_complaints, producer
+from services.bench.pipeline import (
+    Workers,
+    caught_up,
+    consumed,
+    counts,
+    keyed_complaints,
+    producer,
+)
 from services.bench.sla import copy_timers, timer_row
 from services.commands.workers import WORKERS, handler_class
 from services.kernel.db import migrate
@@ -97,7 +103,7 @@ def run_flood(
             task = bar.add_task("flood: draining", total=n)
             while time.time() - t0 < timeout:
                 workers.check()
-                done = _consumed(admin, s, inputs)
+                done = consumed(admin, s, inputs)
                 samples.append((time.time() - t0, done))
                 if timer_ready_s is None and workers.ready("sla_timer"):
                     timer_ready_s = time.time() - t0
@@ -107,7 +113,7 @@ def run_flood(
                 if (
                     drained_s is None
                     and done["intake"] >= n
-                    and _caught_up(admin, s, inputs, done)
+                    and caught_up(admin, s, names)
                     and all(c >= n for c in counts(conn).values())
                 ):
                     drained_s = time.time() - t0
@@ -153,44 +159,6 @@ def run_flood(
         },
         "flood_breaches": own,
     }
-
-
-def _consumed(
-    admin: KafkaAdminClient, s: Settings, inputs: dict[str, list[TopicSpec]]
-) -> dict[str, int]:
-    """Records each worker's group has committed, over all its input topics."""
-    out: dict[str, int] = {}
-    for name, specs in inputs.items():
-        group, topics = s.group(name), {s.topic(spec.name) for spec in specs}
-        try:
-            offsets = admin.list_group_offsets(group).get(group, {})
-        except KafkaError:  # no coordinator yet, a passing error: the next sample counts
-            offsets = {}
-        out[name] = sum(
-            o.offset for tp, o in offsets.items() if tp.topic in topics and o.offset > 0
-        )
-    return out
-
-
-def _caught_up(
-    admin: KafkaAdminClient, s: Settings, inputs: dict[str, list[TopicSpec]], done: dict[str, int]
-) -> bool:
-    """Every group has committed the end of every input topic."""
-    specs = {spec.name: spec for ss in inputs.values() for spec in ss}
-    ends = admin.list_partition_offsets(
-        {
-            TopicPartition(s.topic(spec.name), p): OffsetSpec.LATEST
-            for spec in specs.values()
-            for p in range(spec.partitions)
-        }
-    )
-    per_topic: dict[str, int] = {}
-    for tp, info in ends.items():
-        per_topic[tp.topic] = per_topic.get(tp.topic, 0) + info.offset
-    return all(
-        done[name] >= sum(per_topic[s.topic(spec.name)] for spec in ss)
-        for name, ss in inputs.items()
-    )
 
 
 def _breaches(conn: psycopg.Connection, ids: list[str]) -> dict[str, float]:

@@ -2,7 +2,10 @@
 fast as the client can, and the rate at which they are fully processed — registered, routed,
 their SLA clocks started, their acknowledgement recorded and archived.
 
-Progress is read from the workers' own tables, so "fully processed" means committed.
+Progress is read from the workers' own tables, so "fully processed" means committed. The
+early-warning detector runs beside them, as in production, and takes its share of the
+cores; it is no stage of "fully processed" (its alerts are no record a complaint depends on),
+but its CPU per complaint is taken once its group has committed the end of its inputs.
 """
 
 from __future__ import annotations
@@ -19,20 +22,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka.admin import OffsetSpec
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import Progress
 
 from schemas.raw import NewComplaint
-from schemas.registry import RAW
+from schemas.registry import RAW, TopicSpec
 from services.bench.measure import cpu_seconds, machine_busy, rss_mb, tree_cpu_seconds
+from services.commands.workers import WORKERS as ALL_WORKERS
+from services.commands.workers import handler_class
 from services.devstack.ports import free_port, stop_process
+from services.early_warning.app import SIGNALS_TOPIC
 from services.intake import validate
 from services.kernel.errors import PoisonMessage
 from services.kernel.settings import Settings
 from services.simulator.feed import Feed
 
-WORKERS = ("intake", "routing", "sla_timer", "notification", "analytics")
+WORKERS = tuple(ALL_WORKERS)
+"""Every worker a deployment runs, the early-warning detector too."""
 STAGES = {
     "registered": "SELECT count(*) FROM intake.complaints",
     "routed": "SELECT count(*) FROM routing.decisions WHERE decision IS NOT NULL",
@@ -123,7 +132,7 @@ def worker_env(s: Settings, port: int, **extra: str) -> dict[str, str]:
 
 
 class Workers:
-    """The five worker processes on one database and topic prefix (real SLA durations), as
+    """The worker processes on one database and topic prefix (real SLA durations), as
     `complaintflow worker NAME` runs them; stopped with SIGTERM on leaving."""
 
     def __init__(self, s: Settings, names: tuple[str, ...] = WORKERS, **extra: str) -> None:
@@ -248,10 +257,13 @@ def run_pipeline(
     beside: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Start every worker, wait until each has migrated, flood `events`, and time each stage
-    until every complaint is through it. `beside`: the broker's and the database's process
-    (name → pid), when the bench started them, whose CPU per complaint is measured too."""
+    until every complaint is through it; then wait for the early-warning detector's group to
+    have committed the end of its inputs, for its CPU per complaint. `beside`: the broker's
+    and the database's process (name → pid), when the bench started them, whose CPU per
+    complaint is measured too (until every complaint is fully processed)."""
     beside = beside or {}
     n = len(events)
+    admin = KafkaAdminClient(**s.kafka("bench-e2e-admin").as_dict())
     with Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
         # Every worker ready (partitions assigned): the flood meets a settled pipeline.
         workers.wait_ready()
@@ -289,11 +301,23 @@ def run_pipeline(
         cpu1 = workers.cpu()
         beside1 = {name: tree_cpu_seconds(pid) for name, pid in beside.items()}
         by_client = database_cpu_by_client(backends0, database_backends(conn))
+        with Progress(console=console, transient=True) as bar:
+            bar.add_task("early-warning detector: catching up", total=None)
+            while not caught_up(admin, s, ("early_warning",)):
+                workers.check()
+                if time.monotonic() - started > timeout:
+                    raise RuntimeError(f"early warning not caught up after {timeout:.0f}s")
+                time.sleep(0.5)
+        detector_s = time.monotonic() - started
+        cpu1["early_warning"] = workers.cpu()["early_warning"]
+        rss_peak["early_warning"] = max(rss_peak["early_warning"], workers.rss()["early_warning"])
+    admin.close()
     return {
         "complaints": n,
         "client_send_per_s": n / sent_s,
         "complaints_per_s": n / total,
         "stage_done_s": done,
+        "early_warning_done_s": detector_s,
         "cpu_us_per_complaint": {name: 1e6 * (cpu1[name] - cpu0[name]) / n for name in cpu1},
         "cpu_us_per_complaint_beside": {
             name: 1e6 * (beside1[name] - beside0[name]) / n for name in beside
@@ -304,3 +328,54 @@ def run_pipeline(
         "rss_peak_mb": rss_peak,
         "machine_busy_cores": (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * (os.cpu_count() or 1),
     }
+
+
+def consumed(
+    admin: KafkaAdminClient, s: Settings, inputs: dict[str, list[TopicSpec]]
+) -> dict[str, int]:
+    """Records each worker's group has committed, over all its input topics."""
+    out: dict[str, int] = {}
+    for name, specs in inputs.items():
+        group, topics = s.group(name), {s.topic(spec.name) for spec in specs}
+        try:
+            offsets = admin.list_group_offsets(group).get(group, {})
+        except KafkaError:  # no coordinator yet, a passing error: the next sample counts
+            offsets = {}
+        out[name] = sum(
+            o.offset for tp, o in offsets.items() if tp.topic in topics and o.offset > 0
+        )
+    return out
+
+
+def read_topics(name: str) -> list[tuple[str, int]]:
+    """The topics (name, partitions) whose offsets a worker's group commits: its inputs, and
+    the early-warning detector's internal topic of signals (its work is done when that is
+    read too)."""
+    found = [(spec.name, spec.partitions) for spec in handler_class(name).inputs]
+    if name == "early_warning":
+        found.append((SIGNALS_TOPIC, 1))
+    return found
+
+
+def caught_up(admin: KafkaAdminClient, s: Settings, names: tuple[str, ...]) -> bool:
+    """Every group named has committed the end of every partition it reads."""
+    topics = {name: read_topics(name) for name in names}
+    ends = admin.list_partition_offsets(
+        {
+            TopicPartition(s.topic(topic), p): OffsetSpec.LATEST
+            for found in topics.values()
+            for topic, partitions in found
+            for p in range(partitions)
+        }
+    )
+    for name, found in topics.items():
+        group, wanted = s.group(name), {s.topic(topic) for topic, _ in found}
+        try:
+            offsets = admin.list_group_offsets(group).get(group, {})
+        except KafkaError:  # no coordinator yet, a passing error: not known to be through
+            return False
+        committed = {tp: o.offset for tp, o in offsets.items()}
+        for tp, info in ends.items():
+            if tp.topic in wanted and max(committed.get(tp, 0), 0) < info.offset:
+                return False
+    return True

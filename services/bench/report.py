@@ -17,6 +17,7 @@ STAGE_COLOURS = {
     "sla_timer": "#2a9d3f",
     "notification": "#8e44ad",
     "analytics": "#7f8c8d",
+    "early_warning": "#b03060",
 }
 PERCENTILES = (("p50", "#2a9d3f"), ("p95", "#e0a030"), ("p99", "#c0392b"))
 RATE_WINDOW_S = 6.0

@@ -195,7 +195,12 @@ def _pipeline_rows(rows: Rows, r: dict[str, Any], bare: float | None) -> None:
     rows.add_row("  client send rate", f"{r['client_send_per_s']:,.0f} events/s")
     rows.add_row(
         "  through each stage after (s)",
-        ", ".join(f"{k} {v:.1f}" for k, v in r["stage_done_s"].items()),
+        ", ".join(f"{k} {v:.1f}" for k, v in r["stage_done_s"].items())
+        + (
+            f"; early-warning detector caught up {r['early_warning_done_s']:.1f}"
+            if "early_warning_done_s" in r
+            else ""
+        ),
     )
     rows.add_row(
         "  CPU per complaint (µs)",

@@ -5,10 +5,16 @@ complaint id) and keeps each half in the `pending` table until routing's first d
 its complaint; the joined signal goes to a one-partition internal topic, so that one `detect`
 agent sees every complaint and owns the `state` table of counts, places, texts and open
 episodes. The detection itself is `detector.py`'s; this module decodes, calls and emits.
+
+Both agents take their input in batches (`stream.take_events`): a batch's signals are sent
+together and awaited once, and a batch's table changes are written once per key, after it —
+the state one event at a time would leave, at a fraction of the changelog sends and broker
+round trips.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -42,12 +48,55 @@ from services.kernel.sealing import Sealer
 log = logging.getLogger(__name__)
 NAME = "early_warning"
 SOURCE = f"/complaintflow/{NAME}"
+SIGNALS_TOPIC = "early_warning.signals.v1"
+"""The internal topic of joined signals (one partition: one `detect` agent sees them all)."""
 TICK_SECONDS = 30.0
+LAG_SECONDS = 5.0
+"""How often `complaintflow_consumer_lag` is worked out (as the other workers do)."""
+JOIN_BATCH = 500
+DETECT_BATCH = 100
+"""Events an agent takes at most in one batch."""
+PACK = 50
+"""Signals sent in one message on the internal topic (a message of one signal, as earlier
+versions sent, is read too)."""
+JOURNAL_STEPS = 100
+"""Steps of the detector after which their table changes are written as one journal entry
+(a bounded value; a message's steps are never split)."""
+BATCH_SECONDS = 0.05
+"""How long an agent waits for a batch to fill before it takes what has come."""
 COMMIT_SECONDS = 2.0
 """How often the group commits the offsets of what the agents have finished (faust commits
-an event once its agent has asked for the next one, after the producer's flush: the signal,
-the alerts and the tables' changelog are on the broker first). The group's lag on its inputs
-(what KEDA's scaler and the bench's flood read) falls to 0 within this of its last event."""
+an event once its agent has finished the batch it came in and asked for the next, after the
+producer's flush: the signal, the alerts and the tables' changelog are on the broker first).
+The group's lag on its inputs (what KEDA's scaler and the bench's flood read) falls to 0
+within this of its last event."""
+
+
+class Table(faust.Table):  # type: ignore[type-arg]
+    """faust's table, whose writes may name their changelog partition (`writing_to`): the
+    agents write a batch's changes after the batch, outside the iteration of the event each
+    comes from, so they say whose partition that is (faust reads it off the current event)."""
+
+    writing_to: int | None = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        if self.writing_to is not None:
+            return self.writing_to
+        found: int | None = super().partition_for_key(key)
+        return found
+
+
+@dataclasses.dataclass
+class _JoinBatch:
+    """What a batch of the join makes, before any of it is written: the signals to send, and
+    the `pending` entries as its events leave them (complaint id → source partition, value;
+    a key written twice in a batch is written once, as its last event left it). A sweep of a
+    partition ends a batch: it reads the table as written so far."""
+
+    signals: list[Signal] = dataclasses.field(default_factory=list)
+    writes: dict[str, tuple[int, Any]] = dataclasses.field(default_factory=dict)
+    sweep: int | None = None
+    handled: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 class EarlyWarningApp:
@@ -69,10 +118,11 @@ class EarlyWarningApp:
         self._ready = False
         self.sealer = Sealer(settings.pii_secret(), "dead-letters")
         conn = settings.kafka(NAME)
+        self.group = settings.group(NAME)
         datadir = settings.home / "early-warning"
         datadir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
-            settings.group(NAME),
+            self.group,
             broker=f"kafka://{conn.bootstrap_servers}",
             store="memory://",
             web_enabled=False,
@@ -83,80 +133,117 @@ class EarlyWarningApp:
             broker_commit_interval=COMMIT_SECONDS,
             table_standby_replicas=0,
             producer_max_request_size=4 * 1024 * 1024,
+            # as the other workers' producers: a batch's signals and changelog writes go in
+            # a few requests, not one each
+            producer_linger=0.005,
+            producer_max_batch_size=64 * 1024,
+            Table=Table,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.inputs = {settings.topic(s.name): s for s in (REGISTERED, ROUTED)}
         self.source = self.app.topic(*self.inputs, **raw)  # type: ignore[arg-type]
         self.signals = self.app.topic(
-            settings.topic("early_warning.signals.v1"),
+            settings.topic(SIGNALS_TOPIC),
             partitions=1,
             internal=True,
             **raw,  # type: ignore[arg-type]
         )
         self.alerts = self.app.topic(settings.topic(ALERTS.name), **raw)  # type: ignore[arg-type]
         self.rejected = self.app.topic(settings.topic(REJECTED.name), **raw)  # type: ignore[arg-type]
-        self.pending = self.app.Table("pending", default=None, partitions=REGISTERED.partitions)
+        self.pending: Table = self.app.Table(
+            "pending", default=None, partitions=REGISTERED.partitions
+        )  # type: ignore[assignment]
         self._newest: dict[int, float] = {}
         self._pruned: dict[int, float] = {}
-        self.state = self.app.Table("state", default=None, partitions=1)
+        self.state: Table = self.app.Table("state", default=None, partitions=1)  # type: ignore[assignment]
+        self.state.writing_to = 0
         self.app.agent(self.source, name="join")(self._join)
         self.app.agent(self.signals, name="detect")(self._detect)
         self.app.timer(TICK_SECONDS)(self._tick)
         self.app.timer(1.0)(self._heartbeat)
+        self.app.timer(LAG_SECONDS)(self._lag)
 
     # -- join: registered + routed → signal --------------------------------------------------
     async def _join(self, stream: Any) -> None:
-        async for event in stream.events():
+        async for events in stream.take_events(JOIN_BATCH, within=BATCH_SECONDS):
             self.beat = time.monotonic()
-            spec = self.inputs[event.message.topic]
-            try:
-                model, _ = decode(spec, event.value, _headers(event))
-            except PoisonMessage as exc:
-                await self._dead_letter(event, spec, exc)
-                continue
-            part = event.message.partition
-            signal = self._pair(model, part)
-            if signal is not None:
-                # On the broker before the pair is marked done: a crash in between sends it
-                # again, and the detector counts a complaint once.
-                sent = await self.signals.send(key=b"all", value=_json(signal.as_json()))
-                await sent
-                self.pending[signal.complaint_id] = pending.done(signal.occurred_at, part)
-            self._prune(part, model.occurred_at.timestamp())
-            self.flow.events_processed.labels(NAME, spec.name).inc()
+            batch = _JoinBatch()
+            for event in events:
+                spec = self.inputs[event.message.topic]
+                try:
+                    model, _ = decode(spec, event.value, _headers(event))
+                except PoisonMessage as exc:
+                    await self._dead_letter(event, spec, exc)
+                    continue
+                part = event.message.partition
+                self._pair(model, part, batch)
+                batch.handled[spec.name] = batch.handled.get(spec.name, 0) + 1
+                if self._sweep_due(part, model.occurred_at.timestamp()):
+                    batch.sweep = part
+                    await self._settle(batch)
+                    batch = _JoinBatch()
+            await self._settle(batch)
 
-    def _pair(self, model: Any, part: int) -> Signal | None:
+    def _pair(self, model: Any, part: int, batch: _JoinBatch) -> None:
         """Keep one half until the other comes; the signal once both are here (first routing
         decision only: re-routes change no count)."""
         cid = model.complaint_id
-        held = self.pending.get(cid)
+        held = batch.writes[cid][1] if cid in batch.writes else self.pending.get(cid)
         if pending.is_done(held):
-            return None
+            return
         half = dict(held or {})
         if isinstance(model, RegisteredComplaint):
             half["reg"] = model.model_dump(mode="json")
         elif isinstance(model, RoutedComplaint) and "route" not in half:
             half["route"] = model.model_dump(mode="json")
         if "reg" in half and "route" in half:
-            return join(
+            signal = join(
                 RegisteredComplaint.model_validate(half["reg"]),
                 RoutedComplaint.model_validate(half["route"]),
                 min_confidence=self.settings.ew_min_confidence,
                 part=part,
             )
-        half.update(pending.stamp(model.occurred_at.timestamp(), part))
-        self.pending[cid] = half
-        return None
+            batch.signals.append(signal)
+            # Written once the signal is on the broker (`_settle`): a crash in between sends
+            # it again, and the detector counts a complaint once.
+            half = pending.done(signal.occurred_at, part)
+        else:
+            half.update(pending.stamp(model.occurred_at.timestamp(), part))
+        batch.writes[cid] = (part, half)
 
-    def _prune(self, part: int, occurred_at: float) -> None:
-        """Now and then (an hour of event time on this partition), forget this partition's
-        done markers and lone halves older than any window they could still count in."""
+    async def _settle(self, batch: _JoinBatch) -> None:
+        """Send a batch's signals and wait until the broker has them all; then write its
+        `pending` entries, and sweep."""
+        sent = [
+            await self.signals.send(
+                key=b"all",
+                value=_json({"signals": [s.as_json() for s in batch.signals[i : i + PACK]]}),
+            )
+            for i in range(0, len(batch.signals), PACK)
+        ]
+        if sent:
+            await asyncio.gather(*sent)
+        for key, (part, value) in batch.writes.items():
+            self.pending.writing_to = part
+            self.pending[key] = value
+        if batch.sweep is not None:
+            self.pending.writing_to = batch.sweep
+            self._sweep(batch.sweep)
+        for topic, n in batch.handled.items():
+            self.flow.events_processed.labels(NAME, topic).inc(n)
+
+    def _sweep_due(self, part: int, occurred_at: float) -> bool:
+        """Now and then (an hour of event time on this partition) this partition's done
+        markers and lone halves older than any window they could still count in go."""
         newest = self._newest[part] = max(self._newest.get(part, occurred_at), occurred_at)
         last = self._pruned.setdefault(part, newest)
         if newest - last < pending.PRUNE_EVERY_SECONDS:
-            return
+            return False
         self._pruned[part] = newest
-        horizon = newest - pending.horizon(self.rules)
+        return True
+
+    def _sweep(self, part: int) -> None:
+        horizon = self._newest[part] - pending.horizon(self.rules)
         for key in pending.stale(self.pending.items(), part, horizon):
             del self.pending[key]  # this partition's key, in this partition's changelog
 
@@ -175,32 +262,49 @@ class EarlyWarningApp:
         overlay = Overlay(self.state)
         detector = Detector(overlay, self.rules)
         redone = False
-        async for event in stream.events():
+        async for events in stream.take_events(DETECT_BATCH, within=BATCH_SECONDS):
             self.beat = time.monotonic()
-            if not redone:  # the first event after recovery: finish what a crash cut short
+            if not redone:  # the first batch after recovery: finish what a crash cut short
                 await self._redo()
                 redone = True
-            offset = event.message.offset
-            if offset <= (self.state.get("applied") or -1):
-                continue  # already applied before a crash: its offset was not committed
-            started = time.perf_counter()
-            found = _loads(event.value)
-            if "tick" in found:
-                outcome = detector.advance(float(found["tick"]))
-            else:
-                signal = Signal.from_json(found)
-                outcome = detector.observe(signal)
-                behind = max(0.0, self.wall() - signal.occurred_at)
-                self.flow.stage_latency.labels(NAME).observe(behind)
-            self.metrics.detect_seconds.observe(time.perf_counter() - started)
-            body = overlay.take()
-            body["alerts"] = [a.model_dump(mode="json") for a in outcome.alerts]
-            body["offset"] = offset
-            self.state["journal"] = body
-            apply(self.state, body)
+            applied = self.state.get("applied") or -1
+            outcomes: list[Outcome] = []
+            for event in events:
+                offset = event.message.offset
+                if offset <= applied:
+                    continue  # already applied before a crash: its offset was not committed
+                found = _loads(event.value)
+                if "tick" in found:
+                    started = time.perf_counter()
+                    outcomes.append(detector.advance(float(found["tick"])))
+                    self.metrics.detect_seconds.observe(time.perf_counter() - started)
+                for doc in found.get("signals", [found] if "tick" not in found else []):
+                    started = time.perf_counter()
+                    signal = Signal.from_json(doc)
+                    outcomes.append(detector.observe(signal))
+                    self.metrics.detect_seconds.observe(time.perf_counter() - started)
+                    self.flow.stage_latency.labels(NAME).observe(
+                        max(0.0, self.wall() - signal.occurred_at)
+                    )
+                if len(outcomes) >= JOURNAL_STEPS:
+                    await self._commit(overlay, outcomes, offset)
+                    outcomes = []
+            if outcomes:
+                await self._commit(overlay, outcomes, offset)
+
+    async def _commit(self, overlay: Overlay, outcomes: list[Outcome], offset: int) -> None:
+        """The steps' writes up to `offset` (each key once, as the last step left it) as one
+        journal entry, then applied, their alerts sent, then `offset` marked applied: all or
+        nothing."""
+        body = overlay.take()
+        body["alerts"] = [a.model_dump(mode="json") for o in outcomes for a in o.alerts]
+        body["offset"] = offset
+        self.state["journal"] = body
+        apply(self.state, body)
+        for outcome in outcomes:
             await self._publish(outcome)
-            self.state["applied"] = offset
-            self.flow.events_processed.labels(NAME, "signals").inc()
+        self.state["applied"] = offset
+        self.flow.events_processed.labels(NAME, "signals").inc(len(outcomes))
 
     async def _redo(self) -> None:
         """A journal entry newer than the applied mark is applied again, its alerts sent
@@ -216,6 +320,7 @@ class EarlyWarningApp:
     async def _publish(self, outcome: Outcome, *, again: bool = False) -> None:
         if outcome.late:
             self.metrics.late_complaints.inc(outcome.late)
+        sent = []
         for alert in outcome.alerts:
             if not again:
                 self.metrics.alerts.labels(alert.kind.value, alert.status.value).inc()
@@ -230,14 +335,19 @@ class EarlyWarningApp:
                 source=SOURCE,
                 time=datetime.now(UTC),
             )
-            await self._send(self.alerts, out)
+            sent.append(await self._send_soon(self.alerts, out))
+        if sent:
+            await asyncio.gather(*sent)
 
     async def _send(self, topic: Any, out: Emit) -> None:
         """Send and wait until the broker has it (what follows in the tables may rely on it)."""
-        sent = await topic.send(
+        await (await self._send_soon(topic, out))
+
+    async def _send_soon(self, topic: Any, out: Emit) -> Any:
+        """Send; the future of the broker's acknowledgement."""
+        return await topic.send(
             key=out.key.encode(), value=encode(out.value), headers=out.event.headers()
         )
-        await sent
 
     async def _tick(self) -> None:
         """While the stream is live, the wall clock closes windows no complaint closes."""
@@ -254,6 +364,32 @@ class EarlyWarningApp:
         recovery = getattr(self.app.tables, "recovery", None)
         done = recovery is not None and recovery.completed.is_set()
         self._ready = bool(done and not self.app.rebalancing and self.app.consumer.assignment())
+
+    async def _lag(self) -> None:
+        """`complaintflow_consumer_lag` of the source topics: records past what the group has
+        committed (before its first commit here, past the consumer's position)."""
+        consumer = self.app.consumer
+        try:
+            assigned = consumer.assignment()
+        except Exception:  # not started, or between assignments: the next pass reports
+            return
+        committed = self.app.monitor.tp_committed_offsets
+        behind: dict[str, int] = {}
+        for tp in assigned:
+            spec = self.inputs.get(tp.topic)
+            end = consumer.highwater(tp) if spec is not None else None
+            if spec is None or end is None:
+                continue
+            done = committed.get(tp)
+            if done is None:
+                try:
+                    done = await consumer.position(tp)
+                except Exception:  # lag is advisory; never let it stop the worker
+                    continue
+            if done is not None:
+                behind[spec.name] = behind.get(spec.name, 0) + max(0, end - done)
+        for name, lag in behind.items():
+            self.flow.consumer_lag.labels(self.group, name).set(lag)
 
     # -- health ------------------------------------------------------------------------------
     def healthy(self) -> bool:

@@ -46,6 +46,11 @@ def run(settings: EarlyWarningSettings) -> None:
     ew.flow.ready.set_function(lambda: 1.0 if ew.ready() else 0.0)
     logging.getLogger(__name__).info("%s: ops endpoints on %s", NAME, ops.url)
     try:
-        Worker(ew.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+        worker = Worker(ew.app, loglevel=settings.log_level, quiet=True)
+        # faust's terminal spinner, kept at WARNING and above, sets the root logger to DEBUG
+        # to spin on every record: each of faust's and aiokafka's debug messages would then be
+        # made (a tenth of the worker's CPU) and dropped. No spinner: the level is the level.
+        worker.spinner = None
+        worker.execute_from_commandline()
     finally:
         ops.stop()
