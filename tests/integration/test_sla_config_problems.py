@@ -126,9 +126,9 @@ def test_a_status_before_the_routing_decision_is_no_configuration_problem(cf):
         assert sla.problems.current() == []
 
 
-def broken_calendars(tmp_path: Path) -> Path:
-    # London works on Mondays only, and the next 120 Mondays are company holidays.
-    mondays = [date(2026, 3, 16) + timedelta(weeks=n) for n in range(120)]
+def broken_calendars(tmp_path: Path, *, from_: date = date(2026, 3, 16)) -> Path:
+    # London works on Mondays only, and the 120 Mondays from `from_` are company holidays.
+    mondays = [from_ + timedelta(weeks=n) for n in range(120)]
     text = (CONFIG_DIR / "calendars.yaml").read_text(encoding="utf-8")
     text += (
         "\n  broken:\n    timezone: Europe/London\n"
@@ -174,15 +174,7 @@ def test_a_calendar_that_places_the_deadline_but_not_the_escalations_after_it(cf
     # London works on Mondays only, and every Monday after the first is a holiday: the
     # acknowledge deadline (4 business hours) fits on the first Monday, the escalation chain
     # after its breach (a business day to the department manager) does not.
-    mondays = [date(2026, 3, 23) + timedelta(weeks=n) for n in range(120)]
-    text = (CONFIG_DIR / "calendars.yaml").read_text(encoding="utf-8")
-    text += (
-        "\n  closing:\n    timezone: Europe/London\n"
-        '    hours: {mon: ["09:00-17:00"]}\n'
-        f"    extra_holidays: [{', '.join(d.isoformat() for d in mondays)}]\n"
-    )
-    path = tmp_path / "calendars.yaml"
-    path.write_text(text.replace("london-cc: london", "london-cc: closing"), encoding="utf-8")
+    path = broken_calendars(tmp_path, from_=MON.date() + timedelta(weeks=1))
     settings = SlaSettings.of(cf).model_copy(
         update={"sla_policies_path": CONFIG_DIR / "policies.yaml", "sla_calendars_path": path}
     )
