@@ -80,12 +80,21 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (none when the process is gone)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[1].split()
+    return []
+
+
+def _ticks(fields: list[str], *at: int) -> float:
+    """The clock-tick fields at these places, summed, in seconds (0 when there are none)."""
+    return sum(int(fields[i]) for i in at) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (0 when it is gone)."""
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
+    return _ticks(_stat(pid), 11, 12)
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -93,24 +102,14 @@ def tree_cpu_seconds(pid: int) -> float:
     database's connection processes come and go)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-    total, todo = _reaped_cpu_seconds(pid), [pid]
+        if entry.isdigit() and (fields := _stat(int(entry))):
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = _ticks(_stat(pid), 13, 14), [pid]  # the ended children it waited for
     while todo:
         p = todo.pop()
         total += cpu_seconds(p)
         todo += children.get(p, [])
     return total
-
-
-def _reaped_cpu_seconds(pid: int) -> float:
-    """CPU time of the ended children a process has waited for."""
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
 
 
 def machine_busy() -> tuple[float, float]:

@@ -18,6 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Collection, Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -264,7 +265,7 @@ def run_pipeline(
     beside = beside or {}
     n = len(events)
     admin = KafkaAdminClient(**s.kafka("bench-e2e-admin").as_dict())
-    with Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
+    with closing(admin), Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
         # Every worker ready (partitions assigned): the flood meets a settled pipeline.
         workers.wait_ready()
         cpu0 = workers.cpu()
@@ -311,7 +312,6 @@ def run_pipeline(
         detector_s = time.monotonic() - started
         cpu1["early_warning"] = workers.cpu()["early_warning"]
         rss_peak["early_warning"] = max(rss_peak["early_warning"], workers.rss()["early_warning"])
-    admin.close()
     return {
         "complaints": n,
         "client_send_per_s": n / sent_s,

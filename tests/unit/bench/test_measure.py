@@ -56,13 +56,13 @@ def test_a_process_tree_counts_its_children_cpu():
     import sys
 
     from services.bench.measure import cpu_seconds, tree_cpu_seconds
+    from tests.conftest import wait_for
 
     # A child that burns CPU until it is killed: its time is the parent's tree's too.
     child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         me = os.getpid()
-        while cpu_seconds(child.pid) < 0.2:
-            pass
+        wait_for(lambda: cpu_seconds(child.pid) >= 0.2, what="the child's CPU time")
         assert tree_cpu_seconds(me) >= cpu_seconds(me) + cpu_seconds(child.pid) - 0.05
     finally:
         child.kill()
