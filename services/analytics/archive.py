@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -22,10 +23,9 @@ LATE = "((t.met_at IS NOT NULL AND t.met_at > t.deadline) OR (t.met_at IS NULL A
 deadline, or breached and not met since. An import processed long after it happened is
 judged by when things happened, not by when the SLA clock saw them."""
 ON_TIME = "(t.met_at IS NOT NULL AND t.met_at <= t.deadline)"
-MET_AT = (
-    "CASE t.target WHEN 'acknowledge' THEN c.acknowledged_at WHEN 'resolve' THEN c.resolved_at END"
-)
-"""When a target was met, in event time: the first acknowledging status, the resolution."""
+MET_AT = "CASE t.target WHEN 'acknowledge' THEN m.acknowledged_at ELSE m.resolved_at END"
+"""When a target was met, in event time: the first acknowledging status, the resolution (of
+the complaint's row `m`, for the targets 'acknowledge' and 'resolve')."""
 
 
 def kind_of(model: Archived) -> tuple[str, datetime]:
@@ -177,7 +177,7 @@ def apply(
         " SELECT id, %s FROM unnest(%s::text[]) AS id ON CONFLICT DO NOTHING",
         (now, ids),
     )
-    conn.execute(
+    cursor = conn.execute(
         f"UPDATE {schema}.complaints c SET"
         " reference = COALESCE(p.reference, c.reference),"
         " source = COALESCE(p.source, c.source),"
@@ -221,9 +221,11 @@ def apply(
         " compensation_currency = COALESCE(p.compensation_currency, c.compensation_currency),"
         " csat_comment = COALESCE(p.csat_comment, c.csat_comment),"
         " updated_at = %s"
-        f" FROM {_PATCHES} WHERE c.complaint_id = p.complaint_id",
+        f" FROM {_PATCHES} WHERE c.complaint_id = p.complaint_id"
+        " RETURNING c.complaint_id, c.acknowledged_at, c.resolved_at",
         (now, _PATCHES.param(map(_patch_row, patches))),
     )
+    met = cursor.fetchall()
     _name_categories(conn, [p.routed for p in patches if p.routed is not None], schema)
     targets = [(p.complaint_id, name, t) for p in patches for name, t in p.targets.items()]
     if targets:
@@ -257,7 +259,7 @@ def apply(
                 ),
             ),
         )
-    _judge(conn, ids, schema)
+    _judge(conn, met, schema)
 
 
 def _name_categories(
@@ -286,19 +288,28 @@ def _name_categories(
     )
 
 
-def _judge(conn: psycopg.Connection, ids: list[str], schema: str) -> None:
-    """The batch's complaints' acknowledge and resolve targets met when their events say, and
+_MET = JsonRows("m", "complaint_id text, acknowledged_at timestamptz, resolved_at timestamptz")
+
+
+def _judge(conn: psycopg.Connection, met: list[tuple[Any, ...]], schema: str) -> None:
+    """The batch's complaints' acknowledge and resolve targets met when their events say
+    (`met`: each complaint's id, first acknowledgement and resolution, as its row now is), and
     each complaint breached when one of its targets was missed on event time (idempotent: it
     depends only on the rows as they now are)."""
+    # Every row is found by its key, whatever the planner believes of the tables (their
+    # statistics lag far behind them during a flood): the targets by their whole primary key,
+    # and each complaint's verdict in a lateral aggregate, so no statement ever reads the
+    # whole of a table for a batch.
     conn.execute(
-        f"UPDATE {schema}.sla_targets t SET met_at = {MET_AT} FROM {schema}.complaints c"
-        " WHERE c.complaint_id = t.complaint_id AND t.complaint_id = ANY(%s)"
-        f" AND t.target IN ('acknowledge', 'resolve') AND t.met_at IS DISTINCT FROM {MET_AT}",
-        (ids,),
+        f"UPDATE {schema}.sla_targets t SET met_at = {MET_AT} FROM {_MET}"
+        " WHERE t.complaint_id = m.complaint_id AND t.target IN ('acknowledge', 'resolve')"
+        f" AND t.met_at IS DISTINCT FROM {MET_AT}",
+        (_MET.param(met),),
     )
     conn.execute(
-        f"UPDATE {schema}.complaints c SET sla_breached = l.late FROM (SELECT t.complaint_id,"
-        f" bool_or({LATE}) AS late FROM {schema}.sla_targets t WHERE t.complaint_id = ANY(%s)"
-        " GROUP BY 1) l WHERE l.complaint_id = c.complaint_id AND c.sla_breached <> l.late",
-        (ids,),
+        f"UPDATE {schema}.complaints c SET sla_breached = l.late FROM unnest(%s::text[]) AS i(id)"
+        f" CROSS JOIN LATERAL (SELECT bool_or({LATE}) AS late FROM {schema}.sla_targets t"
+        " WHERE t.complaint_id = i.id) l"
+        " WHERE c.complaint_id = i.id AND l.late IS NOT NULL AND c.sla_breached <> l.late",
+        ([row[0] for row in met],),
     )
