@@ -170,6 +170,15 @@ class LocalPostgres:
                 "shared_buffers=128MB",
                 "-c",
                 "synchronous_commit=off",
+                # A flood writes the archive's history at thousands of rows a second: fewer,
+                # later checkpoints, and index lookups priced as on a disk that seeks for free
+                # (the working set is in memory or on SSD), as README's settings recommend
+                "-c",
+                "max_wal_size=4GB",
+                "-c",
+                "checkpoint_timeout=15min",
+                "-c",
+                "random_page_cost=1.1",
                 *tls,
             ],
             stdout=log,
