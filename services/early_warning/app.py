@@ -70,6 +70,9 @@ an event once its agent has finished the batch it came in and asked for the next
 producer's flush: the signal, the alerts and the tables' changelog are on the broker first).
 The group's lag on its inputs (what KEDA's scaler and the bench's flood read) falls to 0
 within this of its last event."""
+METADATA_SECONDS = 5
+"""How often the consumer refreshes the topics' metadata (a topic that appears after the
+group's join is assigned within this)."""
 
 
 class Table(faust.Table):  # type: ignore[type-arg]
@@ -131,6 +134,11 @@ class EarlyWarningApp:
             processing_guarantee="exactly_once" if settings.ew_exactly_once else "at_least_once",
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=COMMIT_SECONDS,
+            # The group's first join can come before the broker's metadata names the internal
+            # topics faust has just created: they are left out of the assignment (faust logs
+            # "Ignoring missing topic") until a metadata refresh shows them and the client
+            # joins again — five minutes by default, during which `detect` reads nothing.
+            consumer_metadata_max_age_ms=METADATA_SECONDS * 1000,
             table_standby_replicas=0,
             producer_max_request_size=4 * 1024 * 1024,
             # as the other workers' producers: a batch's signals and changelog writes go in
@@ -267,7 +275,7 @@ class EarlyWarningApp:
             if not redone:  # the first batch after recovery: finish what a crash cut short
                 await self._redo()
                 redone = True
-            applied = self.state.get("applied") or -1
+            applied = self._applied()
             outcomes: list[Outcome] = []
             for event in events:
                 offset = event.message.offset
@@ -310,12 +318,17 @@ class EarlyWarningApp:
         """A journal entry newer than the applied mark is applied again, its alerts sent
         again (the same `ce_id`: readers de-duplicate on it)."""
         body = self.state.get("journal")
-        if body and body["offset"] > (self.state.get("applied") or -1):
+        if body and body["offset"] > self._applied():
             log.warning("%s: finishing step %d cut short by a crash", NAME, body["offset"])
             apply(self.state, body)
             alerts = [Alert.model_validate(a) for a in body["alerts"]]
             await self._publish(Outcome(alerts=alerts), again=True)
             self.state["applied"] = body["offset"]
+
+    def _applied(self) -> int:
+        """The offset of the last signal applied (-1 before the first; 0 is an offset)."""
+        found = self.state.get("applied")
+        return -1 if found is None else int(found)
 
     async def _publish(self, outcome: Outcome, *, again: bool = False) -> None:
         if outcome.late:
