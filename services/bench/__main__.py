@@ -21,6 +21,9 @@
 Bare Kafka is measured twice on the same messages and partitions: Kafka's own performance
 tools (`kafka_tools.py`) and kafka-python. Results are printed as a table and written to
 `bench-results/<date>.json` with a markdown summary and charts beside it.
+
+Ctrl-C (or SIGTERM) stops every process the run started — the stage's workers, the broker
+and the database — says so, and exits 130 (143); see `processes.py`.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from schemas.registry import RAW, REGISTERED, TOPICS
+from schemas.registry import RAW
 from services.bench.bare import bare_kafka, bare_librdkafka, console
 from services.bench.chart import latency_svg
 from services.bench.early_warning import run_detection
@@ -47,55 +50,13 @@ from services.bench.intake import feed_events, intake_latency, intake_throughput
 from services.bench.kafka_tools import kafka_tools
 from services.bench.load import offered_loads
 from services.bench.pipeline import new_complaints, run_pipeline
+from services.bench.processes import Interrupted, interruptible
 from services.bench.report import cpu_chart, flood_chart, latency_chart, markdown, throughput_chart
 from services.bench.routing import classification_cost, routing_throughput
 from services.bench.sla import run_sla
+from services.bench.stack import bench_stack, fresh
 from services.bench.table import figures
-from services.devstack.ports import stop_process
-from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
-
-
-def _stack(home: Path) -> tuple[Settings, list[int]]:
-    bootstrap, db = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
-    if bootstrap and db:
-        return Settings(kafka_bootstrap_servers=bootstrap, database_url=db), []
-    from services.devstack.local_kafka import LocalKafka
-    from services.devstack.local_postgres import LocalPostgres
-
-    kafka = LocalKafka(home).start()
-    pg = LocalPostgres(home).start()
-    assert kafka.proc and pg.proc
-    return Settings(kafka_bootstrap_servers=kafka.bootstrap, database_url=pg.url), [
-        kafka.proc.pid,
-        pg.proc.pid,
-    ]
-
-
-def _fresh(settings: Settings) -> Settings:
-    tag = uuid.uuid4().hex[:8]
-    import psycopg
-
-    from services.kernel.db import with_database
-
-    with psycopg.connect(settings.db_url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "bench_{tag}"')
-    s = settings.model_copy(
-        update={
-            "topic_prefix": f"bench{tag}.",
-            "database_url": with_database(settings.db_url(), f"bench_{tag}"),
-        }
-    )
-    ensure_topics(
-        s,
-        [
-            RAW,
-            REGISTERED,
-            *[t for n, t in TOPICS.items() if n != RAW.name and n != REGISTERED.name],
-        ],
-    )
-    return s
-
 
 STAGES = ("kafka", "intake", "pipeline", "loads", "routing", "early_warning", "sla", "flood")
 """What a run can measure (`--only`, `--skip`)."""
@@ -243,135 +204,170 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    stages = args.stages
-    instances = [int(n) for n in args.intake_instances.split(",") if n.strip()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
     home = Path("/tmp") / f"cf-bench-{uuid.uuid4().hex[:8]}"
     home.mkdir()
-    console.print(f"Stages: {', '.join(stages)}. Starting a local stack in {home} ...")
-    base, pids = _stack(home)
+    console.print(f"Stages: {', '.join(args.stages)}. Starting a local stack in {home} ...")
     result: dict[str, Any] = {
         "at": stamp,
         "cpus": os.cpu_count(),
         "machine": _machine(),
         "command": _command(argv),
-        "stages": stages,
+        "stages": args.stages,
     }
-    started = time.monotonic()
-
-    def step(stage: str, label: str) -> None:
+    step = _Steps(args.stages)
+    try:
+        with interruptible():
+            with bench_stack(home) as (base, beside):
+                step.started = time.monotonic()
+                _measure(args, base, beside, result, step, out=out, stamp=stamp)
+            result["elapsed_s"] = time.monotonic() - step.started
+            _write(result, out, stamp, args)
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        stopped = "; ".join(getattr(exc, "__notes__", [])) or "nothing of its own was running"
         console.print(
-            f"[bold]{stages.index(stage) + 1}/{len(stages)}[/] {label}"
-            f"  [dim]({time.monotonic() - started:,.0f} s)[/]"
+            f"Interrupted by {signal.Signals(signum).name} at {step.at}: stopped {stopped}.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 128 + signum
+    finally:
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+    return 0
+
+
+class _Steps:
+    """Says which step a run is at, with the time since the stages began; the last one said
+    is where an interruption found it."""
+
+    def __init__(self, stages: list[str]) -> None:
+        self.stages = stages
+        self.started = time.monotonic()
+        self.at = "the start of the broker and the database"
+
+    def __call__(self, stage: str, label: str) -> None:
+        where = f"{self.stages.index(stage) + 1}/{len(self.stages)}"
+        self.at = f"stage {where} ({stage})"
+        console.print(
+            f"[bold]{where}[/] {label}  [dim]({time.monotonic() - self.started:,.0f} s)[/]"
         )
 
-    try:
-        if "kafka" in stages:
-            events = new_complaints(args.events)
-            step(
-                "kafka",
-                f"bare Kafka: Kafka's own tools and kafka-python, {len(events):,} raw events",
+
+def _measure(
+    args: argparse.Namespace,
+    base: Settings,
+    beside: dict[str, int],
+    result: dict[str, Any],
+    step: _Steps,
+    *,
+    out: Path,
+    stamp: str,
+) -> None:
+    """Each stage asked for in turn, on `base`'s broker and database, its figures in
+    `result`. `beside`: the broker's and the database's process, when the run started them."""
+    stages = args.stages
+    instances = [int(n) for n in args.intake_instances.split(",") if n.strip()]
+    if "kafka" in stages:
+        events = new_complaints(args.events)
+        step(
+            "kafka",
+            f"bare Kafka: Kafka's own tools and kafka-python, {len(events):,} raw events",
+        )
+        s = fresh(base)
+        result["kafka_tools"] = kafka_tools(
+            s.kafka_bootstrap_servers or "", s.topic(RAW.name), events
+        )
+        result["bare_kafka"] = bare_kafka(fresh(base), events)
+        c_client = bare_librdkafka(fresh(base), events)
+        if c_client is not None:
+            result["bare_librdkafka"] = c_client
+    if "intake" in stages:
+        events = feed_events(args.events)
+        thr: dict[str, Any] = {}
+        for n in instances:
+            step("intake", f"intake throughput, {len(events):,} events, {n} instance(s)")
+            thr[f"{n}_instances"] = intake_throughput(fresh(base), events, n)
+        result["intake"] = thr
+        step("intake", f"intake latency at {args.rate:,.0f} events/s")
+        result["latency"] = intake_latency(fresh(base), args.rate, args.seconds)
+    if "pipeline" in stages:
+        step(
+            "pipeline",
+            f"whole pipeline: {args.pipeline_complaints:,} new complaints flooded through"
+            " every running worker (the maximum sustained rate)",
+        )
+        result["pipeline"] = run_pipeline(
+            fresh(base),
+            new_complaints(args.pipeline_complaints),
+            console=console,
+            beside=beside,
+        )
+    if "loads" in stages:
+        rates = [float(r) for r in args.loads.split(",") if r.strip()]
+        step(
+            "loads",
+            f"fixed offered loads {', '.join(f'{r:,.0f}' for r in rates)}/s,"
+            f" {args.load_seconds:g} s each",
+        )
+        result["loads"] = offered_loads(
+            fresh(base), rates, args.load_seconds, drain_s=args.load_drain, console=console
+        )
+    if "routing" in stages:
+        step(
+            "routing",
+            "routing: classification cost, and one worker on"
+            f" {args.routing_complaints:,} complaints naming no category",
+        )
+        routing: dict[str, Any] = {"cost": classification_cost()}
+        for mode in ("model", "keywords"):
+            routing[mode] = routing_throughput(
+                fresh(base), args.routing_complaints, classifier=mode, console=console
             )
-            s = _fresh(base)
-            result["kafka_tools"] = kafka_tools(
-                s.kafka_bootstrap_servers or "", s.topic(RAW.name), events
-            )
-            result["bare_kafka"] = bare_kafka(_fresh(base), events)
-            c_client = bare_librdkafka(_fresh(base), events)
-            if c_client is not None:
-                result["bare_librdkafka"] = c_client
-        if "intake" in stages:
-            events = feed_events(args.events)
-            thr: dict[str, Any] = {}
-            for n in instances:
-                step("intake", f"intake throughput, {len(events):,} events, {n} instance(s)")
-                thr[f"{n}_instances"] = intake_throughput(_fresh(base), events, n)
-            result["intake"] = thr
-            step("intake", f"intake latency at {args.rate:,.0f} events/s")
-            result["latency"] = intake_latency(_fresh(base), args.rate, args.seconds)
-        if "pipeline" in stages:
-            step(
-                "pipeline",
-                f"whole pipeline: {args.pipeline_complaints:,} new complaints flooded through"
-                " every running worker (the maximum sustained rate)",
-            )
-            result["pipeline"] = run_pipeline(
-                _fresh(base),
-                new_complaints(args.pipeline_complaints),
-                console=console,
-                beside=dict(zip(("broker", "database"), pids, strict=False)),
-            )
-        if "loads" in stages:
-            rates = [float(r) for r in args.loads.split(",") if r.strip()]
-            step(
-                "loads",
-                f"fixed offered loads {', '.join(f'{r:,.0f}' for r in rates)}/s,"
-                f" {args.load_seconds:g} s each",
-            )
-            result["loads"] = offered_loads(
-                _fresh(base), rates, args.load_seconds, drain_s=args.load_drain, console=console
-            )
-        if "routing" in stages:
-            step(
-                "routing",
-                "routing: classification cost, and one worker on"
-                f" {args.routing_complaints:,} complaints naming no category",
-            )
-            routing: dict[str, Any] = {"cost": classification_cost()}
-            for mode in ("model", "keywords"):
-                routing[mode] = routing_throughput(
-                    _fresh(base), args.routing_complaints, classifier=mode, console=console
-                )
-            result["routing"] = routing
-        if "early_warning" in stages:
-            step(
-                "early_warning",
-                f"early warning: the detector over {args.ew_weeks} weeks at"
-                f" {args.ew_per_day:,.0f} complaints a day, in process",
-            )
-            result["early_warning"] = run_detection(args.ew_weeks, args.ew_per_day)
-        if "sla" in stages:
-            step(
-                "sla",
-                f"SLA timer: {args.sla_timers:,} open timers, {args.sla_rate:,.0f} deadlines/s,"
-                " kill -9 and recovery",
-            )
-            result["sla"] = run_sla(
-                _fresh(base),
-                timers=args.sla_timers,
-                rate=args.sla_rate,
-                seconds=args.sla_seconds,
-                down=args.sla_down,
-                recover=args.sla_recover,
-                lead=args.sla_lead,
-                logs=out,
-                stamp=stamp,
-                console=console,
-            )
-        if "flood" in stages:
-            step(
-                "flood",
-                f"flood: {args.flood_events:,} complaints queued with the workers down, then"
-                f" drained; {args.flood_deadlines_per_s:,.0f} deadlines/s falling due",
-            )
-            result["flood"] = run_flood(
-                _fresh(base),
-                args.flood_events,
-                deadlines_per_s=args.flood_deadlines_per_s,
-                lead_s=args.flood_lead,
-                window_s=args.flood_window,
-                timeout=args.flood_timeout,
-                console=console,
-            )
-    finally:
-        for pid in pids:
-            stop_process(pid, signal.SIGINT if pid == pids[-1] else signal.SIGTERM, 60)
-        subprocess.run(["rm", "-rf", str(home)], check=False)
-    result["elapsed_s"] = time.monotonic() - started
-    _write(result, out, stamp, args)
-    return 0
+        result["routing"] = routing
+    if "early_warning" in stages:
+        step(
+            "early_warning",
+            f"early warning: the detector over {args.ew_weeks} weeks at"
+            f" {args.ew_per_day:,.0f} complaints a day, in process",
+        )
+        result["early_warning"] = run_detection(args.ew_weeks, args.ew_per_day)
+    if "sla" in stages:
+        step(
+            "sla",
+            f"SLA timer: {args.sla_timers:,} open timers, {args.sla_rate:,.0f} deadlines/s,"
+            " kill -9 and recovery",
+        )
+        result["sla"] = run_sla(
+            fresh(base),
+            timers=args.sla_timers,
+            rate=args.sla_rate,
+            seconds=args.sla_seconds,
+            down=args.sla_down,
+            recover=args.sla_recover,
+            lead=args.sla_lead,
+            logs=out,
+            stamp=stamp,
+            console=console,
+        )
+    if "flood" in stages:
+        step(
+            "flood",
+            f"flood: {args.flood_events:,} complaints queued with the workers down, then"
+            f" drained; {args.flood_deadlines_per_s:,.0f} deadlines/s falling due",
+        )
+        result["flood"] = run_flood(
+            fresh(base),
+            args.flood_events,
+            deadlines_per_s=args.flood_deadlines_per_s,
+            lead_s=args.flood_lead,
+            window_s=args.flood_window,
+            timeout=args.flood_timeout,
+            console=console,
+        )
 
 
 def _command(argv: list[str] | None) -> str:

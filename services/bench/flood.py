@@ -28,12 +28,12 @@ from rich.progress import Progress
 from schemas.registry import RAW
 from services.bench.measure import breach_lag_by_phase, percentile
 from services.bench.pipeline import (
-    Workers,
     caught_up,
     consumed,
     counts,
     keyed_complaints,
     producer,
+    start_workers,
 )
 from services.bench.sla import copy_timers, timer_row
 from services.commands.workers import WORKERS, handler_class
@@ -97,7 +97,7 @@ def run_flood(
     ready_s: float | None = None
     timer_ready_s: float | None = None
     drained_s: float | None = None
-    with Workers(s, names) as workers, psycopg.connect(s.db_url()) as conn:
+    with start_workers(s, names) as workers, psycopg.connect(s.db_url()) as conn:
         cpu0 = workers.cpu()  # migrations and start-up are in it; small beside a drain
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("flood: draining", total=n)

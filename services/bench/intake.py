@@ -4,10 +4,10 @@ fixed rate."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
+from contextlib import closing
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
@@ -20,7 +20,8 @@ from schemas.registry import RAW
 from services.bench.bare import Counter, console, reader
 from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
 from services.bench.pipeline import json_object, worker_env
-from services.devstack.ports import free_port, stop_process
+from services.bench.processes import Processes
+from services.devstack.ports import free_port
 from services.kernel.settings import Settings
 from services.sdk.submit import send_raw
 from services.simulator.feed import Feed
@@ -31,9 +32,10 @@ def feed_events(n: int) -> list[bytes]:
     return [next(feed) for _ in range(n)]
 
 
-def _start_intake(s: Settings) -> subprocess.Popen[bytes]:
+def _start_intake(processes: Processes, s: Settings) -> subprocess.Popen[bytes]:
     env = worker_env(s, free_port(), CF_POLL_TIMEOUT_MS="50")
-    return subprocess.Popen(
+    return processes.start(
+        "intake",
         [sys.executable, "-m", "services.commands.cli", "worker", "intake"],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -65,30 +67,29 @@ def intake_throughput(s: Settings, events: list[bytes], instances: int) -> dict[
             {TopicPartition(topic, p): OffsetSpec.LATEST for p in range(RAW.partitions)}
         ).items()
     }
-    procs = [_start_intake(s) for _ in range(instances)]
-    try:
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task(f"intake ×{instances}: joining the group", total=len(events))
-            members = _wait_members(admin, group, procs, timeout=120)
-            t0, done = time.monotonic(), _committed(admin, group, topic)
-            done0 = sum(done.values())
-            cpu0, machine0 = [cpu_seconds(p.pid) for p in procs], machine_busy()
-            bar.update(task, description=f"intake ×{instances}", completed=done0)
-            while all(sum(ends[p] - done.get(p, 0) for p in parts) > 0 for parts in members):
-                if time.monotonic() - t0 > 600:
-                    raise RuntimeError(f"intake: {sum(done.values())} of {len(events)} after 600 s")
-                _check_running(procs)
-                time.sleep(0.05)
-                done = _committed(admin, group, topic)
-                bar.update(task, completed=sum(done.values()))
-            elapsed = time.monotonic() - t0
-            cores = [(cpu_seconds(p.pid) - c) / elapsed for p, c in zip(procs, cpu0, strict=True)]
-            busy, total = (b - a for a, b in zip(machine0, machine_busy(), strict=True))
-            rss = max(rss_mb(p.pid) for p in procs)
-    finally:
-        for p in procs:
-            stop_process(p.pid, signal.SIGTERM, 30)
-        admin.close()
+    with (
+        closing(admin),
+        Processes() as processes,
+        Progress(console=console, transient=True) as bar,
+    ):
+        procs = [_start_intake(processes, s) for _ in range(instances)]
+        task = bar.add_task(f"intake ×{instances}: joining the group", total=len(events))
+        members = _wait_members(admin, group, procs, timeout=120)
+        t0, done = time.monotonic(), _committed(admin, group, topic)
+        done0 = sum(done.values())
+        cpu0, machine0 = [cpu_seconds(p.pid) for p in procs], machine_busy()
+        bar.update(task, description=f"intake ×{instances}", completed=done0)
+        while all(sum(ends[p] - done.get(p, 0) for p in parts) > 0 for parts in members):
+            if time.monotonic() - t0 > 600:
+                raise RuntimeError(f"intake: {sum(done.values())} of {len(events)} after 600 s")
+            _check_running(procs)
+            time.sleep(0.05)
+            done = _committed(admin, group, topic)
+            bar.update(task, completed=sum(done.values()))
+        elapsed = time.monotonic() - t0
+        cores = [(cpu_seconds(p.pid) - c) / elapsed for p, c in zip(procs, cpu0, strict=True)]
+        busy, total = (b - a for a, b in zip(machine0, machine_busy(), strict=True))
+        rss = max(rss_mb(p.pid) for p in procs)
     measured = sum(done.values()) - done0
     return {
         "instances": instances,
@@ -159,15 +160,17 @@ def _check_running(procs: list[subprocess.Popen[bytes]]) -> None:
 def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
     """raw → registered at a fixed rate, from broker timestamps: the feed runs in its own
     process (`complaintflow simulate`), so neither side's client skews the other."""
-    proc = _start_intake(s)
-    registered = reader(s, ["complaints.registered.v1"])
-    raw = reader(s, [RAW.name])
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
         "CF_TOPIC_PREFIX": s.topic_prefix,
     }
-    try:
+    with (
+        Processes() as processes,
+        closing(reader(s, ["complaints.registered.v1"])) as registered,
+        closing(reader(s, [RAW.name])) as raw,
+    ):
+        _start_intake(processes, s)
         warm = subprocess.run(
             [
                 sys.executable,
@@ -237,10 +240,6 @@ def intake_latency(s: Settings, rate: float, seconds: float) -> dict[str, Any]:
                     at = sent.pop(r.key.decode(), None) if r.key else None
                     if at is not None:
                         latencies.append((r.timestamp - at) / 1000)
-    finally:
-        stop_process(proc.pid, signal.SIGTERM, 30)
-        registered.close()
-        raw.close()
     return {
         "rate": rate,
         "events": len(latencies),

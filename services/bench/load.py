@@ -24,7 +24,7 @@ from rich.progress import Progress
 from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, REGISTERED, ROUTED, SLA, TopicSpec
 from services.bench.measure import keeps_up, percentile
-from services.bench.pipeline import Workers, keyed_complaints, producer
+from services.bench.pipeline import Workers, keyed_complaints, producer, start_workers
 from services.kernel.settings import Settings
 
 HOPS: tuple[tuple[str, str, str], ...] = (
@@ -101,7 +101,7 @@ def offered_loads(
 ) -> dict[str, Any]:
     """Each rate in turn on one running pipeline; the figures of each."""
     out: dict[str, Any] = {}
-    with Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
+    with start_workers(s) as workers, psycopg.connect(s.db_url()) as conn:
         with Progress(console=console, transient=True) as bar:
             bar.add_task("offered loads: workers starting", total=None)
             workers.wait_ready()

@@ -100,16 +100,23 @@ def cpu_seconds(pid: int) -> float:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and every process under it, those running and those ended (a
     database's connection processes come and go)."""
+    ended = _ticks(_stat(pid), 13, 14)  # the children it waited for
+    return ended + sum(cpu_seconds(p) for p in [pid, *descendants(pid)])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under `pid` now: its children, theirs, and so on."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (fields := _stat(int(entry))):
             children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = _ticks(_stat(pid), 13, 14), [pid]  # the ended children it waited for
+    found: list[int] = []
+    todo = [pid]
     while todo:
-        p = todo.pop()
-        total += cpu_seconds(p)
-        todo += children.get(p, [])
-    return total
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
 
 
 def machine_busy() -> tuple[float, float]:

@@ -18,7 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Collection, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,9 +32,10 @@ from rich.progress import Progress
 from schemas.raw import NewComplaint
 from schemas.registry import RAW, TopicSpec
 from services.bench.measure import cpu_seconds, machine_busy, rss_mb, tree_cpu_seconds
+from services.bench.processes import Processes
 from services.commands.workers import WORKERS as ALL_WORKERS
 from services.commands.workers import handler_class
-from services.devstack.ports import free_port, stop_process
+from services.devstack.ports import free_port
 from services.early_warning.app import SIGNALS_TOPIC
 from services.intake import validate
 from services.kernel.errors import PoisonMessage
@@ -132,11 +133,21 @@ def worker_env(s: Settings, port: int, **extra: str) -> dict[str, str]:
     }
 
 
-class Workers:
-    """The worker processes on one database and topic prefix (real SLA durations), as
-    `complaintflow worker NAME` runs them; stopped with SIGTERM on leaving."""
+@contextmanager
+def start_workers(s: Settings, names: tuple[str, ...] = WORKERS, **extra: str) -> Iterator[Workers]:
+    """The worker processes named, on one database and topic prefix (real SLA durations), as
+    `complaintflow worker NAME` runs them; stopped on leaving however the stage ends, those
+    started before an interruption of the starting too."""
+    with Processes() as processes:
+        yield Workers(processes, s, names, **extra)
 
-    def __init__(self, s: Settings, names: tuple[str, ...] = WORKERS, **extra: str) -> None:
+
+class Workers:
+    """Running workers: whether they are ready, still running, and what they use."""
+
+    def __init__(
+        self, processes: Processes, s: Settings, names: tuple[str, ...], **extra: str
+    ) -> None:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.urls: dict[str, str] = {}
         for name in names:
@@ -144,23 +155,14 @@ class Workers:
             env = worker_env(
                 s, port, CF_SLA_SCALE="1", CF_PII_KEY="bench-pii-key-0123456789", **extra
             )
-            self.procs[name] = subprocess.Popen(
+            self.procs[name] = processes.start(
+                name,
                 [sys.executable, "-m", "services.commands.cli", "worker", name],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             self.urls[name] = f"http://127.0.0.1:{port}/readyz"
-
-    def __enter__(self) -> Workers:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        for p in self.procs.values():
-            stop_process(p.pid, 15, 30)
 
     def wait_ready(self, timeout: float = 180) -> None:
         """Every worker ready (migrated, partitions assigned)."""
@@ -265,7 +267,7 @@ def run_pipeline(
     beside = beside or {}
     n = len(events)
     admin = KafkaAdminClient(**s.kafka("bench-e2e-admin").as_dict())
-    with closing(admin), Workers(s) as workers, psycopg.connect(s.db_url()) as conn:
+    with closing(admin), start_workers(s) as workers, psycopg.connect(s.db_url()) as conn:
         # Every worker ready (partitions assigned): the flood meets a settled pipeline.
         workers.wait_ready()
         cpu0 = workers.cpu()

@@ -18,7 +18,7 @@ from schemas.envelope import CloudEvent, complaint_id_for, encode
 from schemas.registered import RegisteredComplaint
 from schemas.registry import REGISTERED
 from services.bench.measure import cpu_seconds, rss_mb
-from services.bench.pipeline import Workers
+from services.bench.pipeline import start_workers
 from services.kernel.settings import Settings
 from services.routing.learning import TRAINING_DIR, read_labelled, shipped_model
 from services.routing.rules import Facts, default_router
@@ -89,7 +89,7 @@ def routing_throughput(
     producer.flush()
     producer.close()
     with (
-        Workers(s, ("routing",), CF_ROUTING_CLASSIFIER=classifier) as workers,
+        start_workers(s, ("routing",), CF_ROUTING_CLASSIFIER=classifier) as workers,
         psycopg.connect(s.db_url(), autocommit=True) as conn,
     ):
         workers.wait_ready()

@@ -55,7 +55,8 @@ from rich.progress import (
 from schemas.registry import SLA
 from services.bench.measure import cpu_seconds, machine_busy, percentile
 from services.bench.pipeline import worker_env
-from services.devstack.ports import free_port, stop_process
+from services.bench.processes import Processes
+from services.devstack.ports import free_port
 from services.kernel.db import migrate
 from services.kernel.settings import Settings
 from services.sla_timer.migrations import MIGRATIONS
@@ -139,13 +140,10 @@ def run_sla(
         migrate(conn, "sla_timer", MIGRATIONS)
         conn.commit()
     # What the worker weighs with no timers at all: the base of the memory per timer.
-    w0 = _start_worker(s, logs / f"sla-worker-0-{stamp}.log")
-    try:
-        with _spinner(console, "worker with no timers (memory baseline)"):
-            _wait_ready(w0, 60)
-            baseline_mb, _ = _rss(w0.proc.pid)
-    finally:
-        stop_process(w0.proc.pid, signal.SIGTERM, 30)
+    with Processes() as processes, _spinner(console, "worker with no timers (memory baseline)"):
+        w0 = _start_worker(processes, s, logs / f"sla-worker-0-{stamp}.log")
+        _wait_ready(w0, 60)
+        baseline_mb, _ = _rss(w0.proc.pid)
 
     t = time.monotonic()
     copy_timers(s, _far_rows(far_n), far_n, "COPY far-future timers", console)
@@ -192,18 +190,17 @@ def run_sla(
         f" MiB with indexes); first deadline in {first_due - time.time():.1f} s"
     )
 
-    reader = _reader(s)
     run = _Run(planned, window_of)
     kill_at = windows["steady"][1] + GAP / 2
     restart_at = windows["down"][1]
     end_at = windows["recovery"][1]
-    w1 = _start_worker(s, logs / f"sla-worker-1-{stamp}.log")
     rss: dict[str, float] = {"baseline_mb": baseline_mb}
     cpu: dict[str, float] = {}
     timers_gauge: float | None = None
     w2: _Worker | None = None
     killed_at = 0.0
-    try:
+    with contextlib.closing(_reader(s)) as reader, Processes() as processes:
+        w1 = _start_worker(processes, s, logs / f"sla-worker-1-{stamp}.log")
         with _bar(console) as bar:
             task = bar.add_task("worker starting, loading its heap", total=None)
             while w1.ready is None:
@@ -240,7 +237,7 @@ def run_sla(
             while time.time() < restart_at:
                 _drain(reader, run, min(0.1, max(0.0, restart_at - time.time())))
             _done(bar, task)
-            w2 = _start_worker(s, logs / f"sla-worker-2-{stamp}.log")
+            w2 = _start_worker(processes, s, logs / f"sla-worker-2-{stamp}.log")
             expected = len(planned)
             task = bar.add_task("recovery: new worker, backlog, then steady", total=expected)
             # Wait for the last planned deadline, then a little for stragglers and duplicates.
@@ -258,11 +255,6 @@ def run_sla(
                     stop_at = min(stop_at, time.time() + 2.0)
             _done(bar, task)
             rss["end_mb"], rss["end_hwm_mb"] = _rss(w2.proc.pid)
-    finally:
-        reader.close()
-        for w in (w1, w2):
-            if w is not None and w.proc.poll() is None:
-                stop_process(w.proc.pid, signal.SIGTERM, 30)
     assert w2 is not None
 
     _write_csv(logs / f"sla-breaches-{stamp}.csv", run, window_of)
@@ -372,7 +364,7 @@ def copy_timers(s: Settings, rows: Iterator[str], total: int, label: str, consol
 # --- the worker -------------------------------------------------------------------------
 
 
-def _start_worker(s: Settings, log: Path) -> _Worker:
+def _start_worker(processes: Processes, s: Settings, log: Path) -> _Worker:
     port = free_port()
     env = worker_env(
         s,
@@ -385,7 +377,8 @@ def _start_worker(s: Settings, log: Path) -> _Worker:
     log.parent.mkdir(parents=True, exist_ok=True)
     fh = log.open("wb")
     started = time.time()
-    proc = subprocess.Popen(
+    proc = processes.start(
+        "sla_timer",
         [sys.executable, "-m", "services.commands.cli", "worker", "sla_timer"],
         env=env,
         stdout=fh,

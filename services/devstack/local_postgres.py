@@ -270,6 +270,12 @@ class LocalPostgres:
                     ) from None
                 time.sleep(0.2)
 
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the server this object started (`stop_pid`); its data stays."""
+        if self.proc is not None:
+            self.stop_pid(self.proc.pid, timeout)
+            self.proc = None
+
     @staticmethod
     def stop_pid(pid: int, timeout: float = 30) -> None:
         """Fast shutdown (SIGINT): roll back open transactions, checkpoint, exit."""

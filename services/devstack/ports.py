@@ -6,7 +6,10 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 
 def free_port() -> int:
@@ -53,6 +56,50 @@ def stop_process(pid: int, sig: int = signal.SIGTERM, timeout: float = 30) -> No
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+class Child(Protocol):
+    """The part of `subprocess.Popen` that stopping a child uses."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+ChildT = TypeVar("ChildT", bound=Child)
+
+
+def stop_children(children: Sequence[ChildT], timeout: float = 30) -> list[ChildT]:
+    """SIGTERM to every child still running, SIGKILL to those still running `timeout`
+    seconds later, each one reaped; the children that were running.
+
+    All are signalled before any is waited for, so they wind down together within one
+    `timeout`. Interrupted while it waits (KeyboardInterrupt), it kills and reaps the rest
+    before it gives way: the stop is cut short, but leaves nothing behind.
+    """
+    running = [c for c in children if c.poll() is None]
+    for child in running:
+        child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    try:
+        for child in running:
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    finally:
+        for child in running:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    return running
 
 
 def describe_exit(code: int | None) -> str:

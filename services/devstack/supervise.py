@@ -7,15 +7,12 @@
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
-from services.devstack.ports import describe_exit
+from services.devstack.ports import Child, describe_exit, stop_children
 from services.devstack.stack import ProcessInfo
 
 log = logging.getLogger(__name__)
@@ -77,20 +74,6 @@ class Watch:
         return f"down ({describe_exit(self.exit_code)}), restart in {wait:.0f} s"
 
 
-class Child(Protocol):
-    """The part of `subprocess.Popen` the supervisor uses."""
-
-    pid: int
-
-    def poll(self) -> int | None: ...
-
-    def send_signal(self, sig: int) -> None: ...
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-    def kill(self) -> None: ...
-
-
 Spawn = Callable[[str], tuple[ProcessInfo, Child]]
 
 
@@ -135,13 +118,7 @@ class Supervisor:
             child = self._children.pop(name)
             self.watches.pop(name, None)
             self._infos.pop(name, None)
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        stop_children([child], timeout)
 
     def check(self) -> bool:
         """One turn: note workers that exited, restart those whose wait is over.
@@ -201,14 +178,5 @@ class Supervisor:
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM to every running worker, SIGKILL to those still running after `timeout`."""
-        running = [c for c in self._children.values() if c.poll() is None]
-        for child in running:
-            child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for child in running:
-            try:
-                child.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        stop_children(list(self._children.values()), timeout)
         self.watches.clear()
