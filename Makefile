@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-run: $(STAMP) ## local Kafka + PostgreSQL + all five workers + simulated feed, live (Ctrl-C stops all)
+run: $(STAMP) ## local Kafka + PostgreSQL + all six workers + simulated feed, live (Ctrl-C stops all)
 	$(BIN)/complaintflow run $(ARGS)
 
 test: $(STAMP) ## the whole suite: unit, integration and e2e (starts its own broker and database)

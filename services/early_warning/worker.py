@@ -44,13 +44,16 @@ def run(settings: EarlyWarningSettings) -> None:
         worker=NAME,
     ).start()
     ew.flow.ready.set_function(lambda: 1.0 if ew.ready() else 0.0)
-    logging.getLogger(__name__).info("%s: ops endpoints on %s", NAME, ops.url)
+    log = logging.getLogger(__name__)
+    log.info("%s: ops endpoints on %s", NAME, ops.url)
     try:
-        worker = Worker(ew.app, loglevel=settings.log_level, quiet=True)
-        # faust's terminal spinner, kept at WARNING and above, sets the root logger to DEBUG
-        # to spin on every record: each of faust's and aiokafka's debug messages would then be
-        # made (a tenth of the worker's CPU) and dropped. No spinner: the level is the level.
+        # The logging `complaintflow worker` set up (its form and CF_LOG_LEVEL) stays: faust's
+        # would replace it with lines of faust's own form on stdout, not CF_LOG_FORMAT's.
+        worker = Worker(ew.app, quiet=True, override_logging=False)
+        # faust's terminal spinner would end the start with terminal control characters on
+        # stdout (into the log, ahead of the next line) and log no "Ready".
         worker.spinner = None
         worker.execute_from_commandline()
     finally:
         ops.stop()
+        log.info("%s stopped", NAME)

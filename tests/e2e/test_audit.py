@@ -17,11 +17,12 @@ from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, REGISTERED
 from services.audit.report import as_text
 from services.audit.run import Report, audit
+from services.commands.workers import WORKERS
 from services.devstack.mailcatcher import read_mail
 from services.kernel.kafka import producer
 from services.sla_timer.settings import SlaSettings
 from tests.conftest import settings_env, wait_for, wait_ready
-from tests.e2e.test_pipeline import WORKERS, new_complaint, raw, submit
+from tests.e2e.test_pipeline import new_complaint, raw, submit
 from tests.kafka_helpers import TopicReader
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +54,7 @@ def problems(report: Report) -> list[tuple[str, str | None, str]]:
 
 
 def test_audit_balances_a_run_and_names_every_imbalance(cf, worker_factory, mail_catcher):
-    # Given all five workers with seconds-long SLAs and a mail server
+    # Given all six workers with seconds-long SLAs and a mail server
     cf = SlaSettings.of(cf).model_copy(update={"sla_scale": SLA_SCALE})
     workers = [
         worker_factory(name, cf, **(mail_catcher.env if name == "notification" else {}))

@@ -18,13 +18,14 @@ from pydantic import SecretStr
 
 from schemas.envelope import complaint_id_for
 from schemas.registry import RAW, ROUTED, TOPICS
+from services.commands.workers import WORKERS
 from services.devstack.local_kafka_cluster import LocalKafkaCluster, partitions
 from services.kernel.db import with_database
 from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
 from tests.conftest import wait_for, wait_ready
 from tests.e2e.test_audit import balanced_audit
-from tests.e2e.test_pipeline import WORKERS, new_complaint, submit
+from tests.e2e.test_pipeline import new_complaint, submit
 from tests.kafka_helpers import TopicReader
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""The first start of a fresh installation: all five workers at once, no key anywhere yet."""
+"""The first start of a fresh installation: all six workers at once, no key anywhere yet."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _first_start(cf, worker_factory, tmp_path, round_: int) -> None:
     home = tmp_path / f"home-{round_}"
     fresh = cf.model_copy(update={"home": home, "pii_key": None})
 
-    # When the five workers start at the same moment, on an empty database
+    # When the six workers start at the same moment, on an empty database
     workers = [worker_factory(name, fresh) for name in WORKERS]
 
     # Then every one becomes ready and none died

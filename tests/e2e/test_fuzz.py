@@ -1,4 +1,4 @@
-"""Hostile input at scale, through Kafka and the HTTP API, into all five workers: every record
+"""Hostile input at scale, through Kafka and the HTTP API, into all six workers: every record
 is accounted for by the audit, no worker stalls, and the customer data planted in it never
 comes out in clear downstream."""
 
@@ -14,10 +14,11 @@ from kafka import KafkaProducer
 from schemas.registry import RAW, TOPICS
 from services.audit.run import caught_up
 from services.chaos.hostile import PLANTED, records
+from services.commands.workers import WORKERS
 from services.devstack.ports import free_port
 from tests.conftest import wait_for, wait_ready
 from tests.e2e.test_audit import balanced_audit
-from tests.e2e.test_pipeline import WORKERS, metric
+from tests.e2e.test_pipeline import metric
 from tests.kafka_helpers import TopicReader
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +47,7 @@ def post(url: str, body: bytes) -> int:
 
 @pytest.mark.timeout(900)
 def test_hostile_records_are_all_accounted_for_and_leak_nothing(cf, worker_factory, mail_catcher):
-    # Given all five workers, intake's HTTP API on, follow-ups held for 5 s at most
+    # Given all six workers, intake's HTTP API on, follow-ups held for 5 s at most
     port = free_port()
     extra = {
         "intake": {

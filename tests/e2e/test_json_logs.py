@@ -1,5 +1,6 @@
 """CF_LOG_FORMAT=json: worker processes log one JSON object a line, naming the record they
-were handling, and never the customer data in it."""
+were handling, and never the customer data in it — the early-warning worker too, whose faust
+runtime would otherwise log in a form of its own."""
 
 from __future__ import annotations
 
@@ -31,12 +32,20 @@ def customer(**overrides: str) -> dict[str, str]:
 
 
 def json_lines(worker: WorkerProcess) -> list[dict[str, object]]:
-    lines = worker.log.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines]  # a line that is not JSON fails here
+    out = []
+    for line in worker.log.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"{worker.name} logged a line that is not JSON: {line!r}")
+    return out
 
 
 def test_json_logs_name_the_record_and_hold_no_customer_data(cf, worker_factory):
-    workers = [worker_factory(name, cf, CF_LOG_FORMAT="json") for name in ("intake", "routing")]
+    workers = [
+        worker_factory(name, cf, CF_LOG_FORMAT="json")
+        for name in ("intake", "routing", "early_warning")
+    ]
     wait_ready(workers)
     good, bad = complaint_id_for("e2e-cc", "LOG-1"), complaint_id_for("e2e-cc", "LOG-2")
 
@@ -66,20 +75,26 @@ def test_json_logs_name_the_record_and_hold_no_customer_data(cf, worker_factory)
         ],
     )
 
-    # When both workers have handled everything and stopped
+    # When the workers have handled everything and stopped
     admin = KafkaAdminClient(**cf.kafka("test-admin").as_dict())
     raw_topic = TopicReader(cf, "complaints.raw.v1")
     registered = TopicReader(cf, "complaints.registered.v1")
+    routed = TopicReader(cf, "complaints.routed.v1")
     wait_for(lambda: committed_all(admin, cf.group("intake"), raw_topic), what="raw taken in")
     wait_for(lambda: committed_all(admin, cf.group("routing"), registered), what="routed")
+    early_warning = cf.group("early_warning")  # faust's group: the app's id
+    wait_for(
+        lambda: all(committed_all(admin, early_warning, r) for r in (registered, routed)),
+        what="registered and routed taken in by early_warning",
+    )
     for w in workers:
         w.proc.send_signal(signal.SIGTERM)
         assert w.proc.wait(timeout=60) == 0
     admin.close()
-    raw_topic.close()
-    registered.close()
+    for reader in (raw_topic, registered, routed):
+        reader.close()
 
-    # Then every line of both logs is a JSON object with the pipeline's fields
+    # Then every line of every log is a JSON object with the pipeline's fields
     logs = {w.name: json_lines(w) for w in workers}
     for name, lines in logs.items():
         assert lines, f"{name} logged nothing"
@@ -87,6 +102,10 @@ def test_json_logs_name_the_record_and_hold_no_customer_data(cf, worker_factory)
             assert set(line) >= FIELDS, line
             assert line["worker"] == name
         assert any(line["message"] == f"{name} stopped" for line in lines)
+
+    # And faust's own lines in the early-warning worker's log are among them, at INFO too
+    faust_levels = {line["level"] for line in logs["early_warning"] if _of_faust(line)}
+    assert "INFO" in faust_levels, faust_levels
 
     # And the refusals name the record they are about: complaint, topic, partition, offset
     refused = [line for line in logs["intake"] if "dead-lettered" in str(line["message"])]
@@ -102,3 +121,7 @@ def test_json_logs_name_the_record_and_hold_no_customer_data(cf, worker_factory)
         for value in PLANTED:
             for form in (value, json.dumps(value)[1:-1]):  # as is, or \u-escaped
                 assert form not in text, f"{w.name} logged {form!r}"
+
+
+def _of_faust(line: dict[str, object]) -> bool:
+    return str(line["logger"]).split(".")[0] in ("faust", "mode", "aiokafka")

@@ -1,4 +1,4 @@
-"""End to end: raw events through all five worker processes on the real broker and database."""
+"""End to end: raw events through all six worker processes on the real broker and database."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from schemas.envelope import complaint_id_for
+from services.commands.workers import WORKERS
 from services.devstack.mailcatcher import read_mail
 from services.kernel.sealing import Sealer
 from services.sla_timer.settings import SlaSettings
@@ -21,7 +22,6 @@ from tests.kafka_helpers import TopicReader
 
 pytestmark = pytest.mark.e2e
 
-WORKERS = ("intake", "routing", "sla_timer", "notification", "analytics")
 SLA_SCALE = 1 / 72  # a P3 complaint has 1 h to be resolved: none breaches during the test
 OVERDUE = timedelta(minutes=65)
 """How long before submission the open complaint happened: its resolve deadline has passed
@@ -52,9 +52,9 @@ DESIGN_METRICS = {
     ),
     "notification": ("complaintflow_notifications_total",),
     "analytics": ("complaintflow_backlog_complaints", "complaintflow_sla_compliance_ratio"),
+    "early_warning": ("complaintflow_emerging_issues_total",),
 }
-"""The design contract's domain metrics, each served by the worker whose work it counts
-(`complaintflow_emerging_issues_total` is the early-warning worker's, not started here)."""
+"""The design contract's domain metrics, each served by the worker whose work it counts."""
 
 
 def raw(kind: str, ref: str, event_id: str, **fields: object) -> str:
@@ -114,7 +114,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(
     cf, worker_factory, mail_catcher
 ):
-    # Given all five workers running with an hour-long P3 SLA, and a mail server
+    # Given all six workers running with an hour-long P3 SLA, and a mail server
     cf = SlaSettings.of(cf).model_copy(update={"sla_scale": SLA_SCALE})
     workers = {
         name: worker_factory(name, cf, **(mail_catcher.env if name == "notification" else {}))
@@ -286,6 +286,17 @@ def test_complaints_flow_from_raw_to_archive_with_breach_and_dead_letter(
     wait_for(
         lambda: metric(workers["sla_timer"].metrics(), "complaintflow_sla_warnings_total") >= 1,
         what="the SLA warning counted",
+    )
+    wait_for(
+        lambda: (
+            metric(
+                workers["early_warning"].metrics(),
+                "complaintflow_stage_latency_seconds_count",
+                stage="early_warning",
+            )
+            >= 3
+        ),
+        what="the three complaints, joined with their routing, seen by early_warning's detector",
     )
     texts = {name: w.metrics() for name, w in workers.items()}
     for name, text in texts.items():
