@@ -75,9 +75,17 @@ class Broker:
         self.cluster: LocalKafkaCluster | None = None
         self.single: LocalKafka | None = None
         if nodes == 3:  # three JVMs on a small machine: a small heap each
-            self.cluster = LocalKafkaCluster(home / "brokers", heap="320m").start()
+            self.cluster = LocalKafkaCluster(home / "brokers", heap="320m")
         else:
-            self.single = LocalKafka(home, heap="512m").start()
+            self.single = LocalKafka(home, heap="512m")
+        try:  # (an interrupted start stops what it had started)
+            if self.cluster is not None:
+                self.cluster.start()
+            else:
+                self._single().start()
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def bootstrap(self) -> str:

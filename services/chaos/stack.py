@@ -41,9 +41,10 @@ def run_on_own_stack(
     kafka = "a broker" if brokers == 1 else f"{brokers} brokers"
     print(f"Starting {kafka} and a database of its own ...", flush=True)
     broker = Broker(home, nodes=brokers)
-    pg = LocalPostgres(home).start()
+    pg = LocalPostgres(home)
     balanced = False
     try:
+        pg.start()  # (inside: Ctrl-C while the database starts still stops the brokers)
         settings = Settings(
             kafka_bootstrap_servers=broker.bootstrap,
             database_url=pg.url,
@@ -57,8 +58,7 @@ def run_on_own_stack(
         balanced = result.passed
     finally:
         broker.stop()
-        if pg.proc is not None:
-            LocalPostgres.stop_pid(pg.proc.pid)
+        pg.stop(60)
         if balanced:
             shutil.rmtree(home, ignore_errors=True)
         else:

@@ -87,26 +87,36 @@ def test_stopping_some_leaves_the_others_running_until_the_stage_ends():
     assert _reaped(second)
 
 
-@pytest.mark.parametrize(
-    ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
-)
-def test_a_signal_to_an_interruptible_run_stops_its_processes_and_exits_128_plus_it(sig, code):
-    # Given a run that has started a process and waits, SIGINT and SIGTERM interrupting it
+def interruptible_run(grace: float, start: str) -> subprocess.Popen[str]:
+    """A Python process that runs `start` (its lines) in `interruptible()` and a `Processes`,
+    waits for a signal, prints the interruption's notes and exits 128 + the signal."""
+    body = "".join(f"        {line}\n" for line in start.splitlines())
     script = (
         "import signal, subprocess, sys\n"
         "from services.bench.processes import Interrupted, Processes, interruptible\n"
         "try:\n"
-        "    with interruptible(), Processes(grace=5) as processes:\n"
-        f"        argv = [sys.executable, '-c', {POLITE!r}]\n"
-        "        child = processes.start('worker', argv, stdout=subprocess.DEVNULL)\n"
-        "        print(child.pid, flush=True)\n"
+        f"    with interruptible(), Processes(grace={grace}) as processes:\n"
+        f"{body}"
         "        while True: signal.pause()\n"
         "except Interrupted as exc:\n"
         "    print(exc.__notes__, flush=True)\n"
         "    sys.exit(128 + exc.signum)\n"
     )
-    run = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+)
+def test_a_signal_to_an_interruptible_run_stops_its_processes_and_exits_128_plus_it(sig, code):
+    # Given a run that has started a process and waits, SIGINT and SIGTERM interrupting it
+    run = interruptible_run(
+        5,
+        f"child = processes.start('worker', [sys.executable, '-c', {POLITE!r}],"
+        " stdout=subprocess.DEVNULL)\n"
+        "print(child.pid, flush=True)",
     )
     try:
         assert run.stdout is not None
@@ -131,20 +141,7 @@ def test_a_second_ctrl_c_while_the_first_one_stops_the_run_does_not_cut_the_stop
         "import signal; signal.signal(signal.SIGTERM, lambda *_: print('term', flush=True));"
         " print('ready', flush=True)\nwhile True: signal.pause()"
     )
-    script = (
-        "import signal, sys\n"
-        "from services.bench.processes import Interrupted, Processes, interruptible\n"
-        "try:\n"
-        "    with interruptible(), Processes(grace=1) as processes:\n"
-        f"        processes.start('worker', [sys.executable, '-c', {noisy!r}])\n"
-        "        while True: signal.pause()\n"
-        "except Interrupted as exc:\n"
-        "    print(exc.__notes__, flush=True)\n"
-        "    sys.exit(128 + exc.signum)\n"
-    )
-    run = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
+    run = interruptible_run(1, f"processes.start('worker', [sys.executable, '-c', {noisy!r}])")
     try:
         assert run.stdout is not None
         assert run.stdout.readline() == "ready\n"
