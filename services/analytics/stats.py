@@ -69,43 +69,54 @@ def mark_published(conn: psycopg.Connection, upto: datetime) -> None:
 
 
 def changed(
-    conn: psycopg.Connection, since: datetime | None, now: datetime
+    conn: psycopg.Connection,
+    since: datetime | None,
+    now: datetime,
+    *,
+    schema: str = "analytics",
 ) -> Iterator[StatsRecord]:
     """Every dimension's figures over the whole archive and over each week, day and recent hour
     (`HOURS_KEPT`) whose complaints changed since `since` (all of them when None): one
-    statement each."""
+    statement each. A complaint changed when its row did (`updated_at`: every event folded
+    into it stamps it), found by that column's index."""
     after = since - MARGIN if since is not None else None
     dims = figures.DIMENSIONS
     p: dict[str, Any] = {"after": after, "recent": now - HOURS_KEPT}
+    # (the condition is left out, not `%(after)s IS NULL OR …`: a generic plan of that could
+    # not use the index)
+    since_sql = "" if after is None else " AND c.updated_at > %(after)s"
     touched = conn.execute(
-        "SELECT 1 FROM analytics.events WHERE %(after)s::timestamptz IS NULL"
-        " OR recorded_at > %(after)s LIMIT 1",
-        p,
+        f"SELECT 1 FROM {schema}.complaints c WHERE true{since_sql} LIMIT 1",
+        p,  # noqa: S608
     ).fetchone()
     if touched is None:
         return
     which, sets = figures.by_dimension(dims)
     for row in conn.execute(
-        f"SELECT {which}, {MEASURES} FROM analytics.complaints c"  # noqa: S608
+        f"SELECT {which}, {MEASURES} FROM {schema}.complaints c"  # noqa: S608
         f" WHERE c.reference IS NOT NULL GROUP BY {sets}",
         p,
     ):
         yield _record("all", None, row, now)
     which, sets = figures.by_dimension(dims, "w.name", "w.start")
-    for window, start, *measured in conn.execute(
-        "WITH touched AS (SELECT DISTINCT w.name, w.start FROM analytics.complaints c,"  # noqa: S608
-        f"  LATERAL {WINDOWS} WHERE c.occurred_at IS NOT NULL"
-        "  AND (%(after)s::timestamptz IS NULL OR c.complaint_id IN (SELECT e.complaint_id"
-        "   FROM analytics.events e WHERE e.recorded_at > %(after)s)))"
-        f" SELECT w.name, w.start, {which}, {MEASURES} FROM analytics.complaints c,"
+    for window, start, *measured in conn.execute(windowed(which, sets, since_sql, schema), p):
+        yield _record(window, start, tuple(measured), now)
+
+
+def windowed(which: str, sets: str, since_sql: str, schema: str = "analytics") -> str:
+    """The statement of the windows' figures: the windows (name, start) of the complaints
+    that changed (`since_sql`), then every complaint of those windows grouped by `sets`."""
+    return (
+        "WITH touched AS (SELECT DISTINCT w.name, w.start"  # noqa: S608
+        f"  FROM {schema}.complaints c, LATERAL {WINDOWS}"
+        f"  WHERE c.occurred_at IS NOT NULL{since_sql})"
+        f" SELECT w.name, w.start, {which}, {MEASURES} FROM {schema}.complaints c,"
         f" LATERAL {WINDOWS}"
         " WHERE c.reference IS NOT NULL"
         "  AND c.occurred_at >= (SELECT min(start) FROM touched)"
         "  AND (w.name, w.start) IN (SELECT name, start FROM touched)"
-        f" GROUP BY {sets}",
-        p,
-    ):
-        yield _record(window, start, tuple(measured), now)
+        f" GROUP BY {sets}"
+    )
 
 
 def _record(
