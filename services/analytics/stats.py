@@ -77,17 +77,15 @@ def changed(
 ) -> Iterator[StatsRecord]:
     """Every dimension's figures over the whole archive and over each week, day and recent hour
     (`HOURS_KEPT`) whose complaints changed since `since` (all of them when None): one
-    statement each. A complaint changed when its row did (`updated_at`: every event folded
-    into it stamps it), found by that column's index."""
+    statement each. The complaints that changed are those of the events recorded since (the
+    complaints' rows have no index on their change stamp: see migration 8)."""
     after = since - MARGIN if since is not None else None
     dims = figures.DIMENSIONS
     p: dict[str, Any] = {"after": after, "recent": now - HOURS_KEPT}
-    # (the condition is left out, not `%(after)s IS NULL OR …`: a generic plan of that could
-    # not use the index)
-    since_sql = "" if after is None else " AND c.updated_at > %(after)s"
     touched = conn.execute(
-        f"SELECT 1 FROM {schema}.complaints c WHERE true{since_sql} LIMIT 1",
-        p,  # noqa: S608
+        f"SELECT 1 FROM {schema}.events WHERE %(after)s::timestamptz IS NULL"  # noqa: S608
+        " OR recorded_at > %(after)s LIMIT 1",
+        p,
     ).fetchone()
     if touched is None:
         return
@@ -99,17 +97,29 @@ def changed(
     ):
         yield _record("all", None, row, now)
     which, sets = figures.by_dimension(dims, "w.name", "w.start")
-    for window, start, *measured in conn.execute(windowed(which, sets, since_sql, schema), p):
+    for window, start, *measured in conn.execute(
+        windowed(which, sets, since=after is not None, schema=schema), p
+    ):
         yield _record(window, start, tuple(measured), now)
 
 
-def windowed(which: str, sets: str, since_sql: str, schema: str = "analytics") -> str:
+def windowed(which: str, sets: str, *, since: bool, schema: str = "analytics") -> str:
     """The statement of the windows' figures: the windows (name, start) of the complaints
-    that changed (`since_sql`), then every complaint of those windows grouped by `sets`."""
+    with events recorded after `%(after)s` (`since`; else of every complaint), then every
+    complaint of those windows grouped by `sets`. The changed complaints are read from the
+    recent events and joined to their rows by key: never each complaint tested against the
+    list of changed ones (a list larger than `work_mem` is not hashed: each of N complaints
+    then compares itself with M events, a plan that ran for minutes during a flood)."""
+    changed = (
+        f"(SELECT DISTINCT complaint_id FROM {schema}.events"  # noqa: S608
+        " WHERE recorded_at > %(after)s) AS e"
+        f" JOIN {schema}.complaints c USING (complaint_id)"
+        if since
+        else f"{schema}.complaints c"
+    )
     return (
-        "WITH touched AS (SELECT DISTINCT w.name, w.start"  # noqa: S608
-        f"  FROM {schema}.complaints c, LATERAL {WINDOWS}"
-        f"  WHERE c.occurred_at IS NOT NULL{since_sql})"
+        f"WITH touched AS (SELECT DISTINCT w.name, w.start FROM {changed},"  # noqa: S608
+        f"  LATERAL {WINDOWS} WHERE c.occurred_at IS NOT NULL)"
         f" SELECT w.name, w.start, {which}, {MEASURES} FROM {schema}.complaints c,"
         f" LATERAL {WINDOWS}"
         " WHERE c.reference IS NOT NULL"
