@@ -16,8 +16,11 @@ complaints whose deadlines pass while they wait in the backlog are reported too.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -35,7 +38,7 @@ from services.bench.pipeline import (
     producer,
     start_workers,
 )
-from services.bench.sla import copy_timers, timer_row
+from services.bench.sla import copy_timers, sla_reader, timer_row
 from services.commands.workers import WORKERS, handler_class
 from services.kernel.db import migrate
 from services.kernel.settings import Settings
@@ -123,12 +126,11 @@ def run_flood(
                     break
                 time.sleep(SAMPLE_S)
         through = counts(conn)
-        planted = _breaches(conn, list(planned))
-        own = _own_breaches(conn, set(planned))
         rss = workers.rss()
         if drained_s is None:
             cpu1 = workers.cpu()
     admin.close()
+    planted, own = _breaches(s, planned)
     through_all = min(through.values())
     end_s = drained_s if drained_s is not None else time.time() - t0
     points = [(due - t0, planted.get(cid)) for cid, due in planned.items()]
@@ -161,27 +163,32 @@ def run_flood(
     }
 
 
-def _breaches(conn: psycopg.Connection, ids: list[str]) -> dict[str, float]:
-    """Planted timers that breached, and how late (seconds, by the worker's clock at the
-    breach: the event's `late_by_seconds`)."""
-    rows = conn.execute(
-        "SELECT complaint_id, extract(epoch FROM updated_at - deadline)::float8"
-        " FROM sla_timer.timers WHERE complaint_id = ANY(%s) AND state = 'breached'",
-        (ids,),
-    ).fetchall()
-    conn.rollback()
-    return {cid: lag for cid, lag in rows}
-
-
-def _own_breaches(conn: psycopg.Connection, planted: set[str]) -> dict[str, Any]:
-    """The flood's own complaints whose deadlines passed during the drain."""
-    rows = conn.execute(
-        "SELECT complaint_id, extract(epoch FROM updated_at - deadline)::float8"
-        " FROM sla_timer.timers WHERE state = 'breached'"
-    ).fetchall()
-    conn.rollback()
-    lags = [lag for cid, lag in rows if cid not in planted]
-    return {
+def _breaches(s: Settings, planned: dict[str, float]) -> tuple[dict[str, float], dict[str, Any]]:
+    """Each target's first breach on `complaints.sla.v1` (read from its beginning to its end):
+    how late the planted timers breached (seconds: the record's broker timestamp minus the
+    planted deadline), and the flood's own complaints whose deadlines passed in the backlog
+    (the timestamp minus the deadline the event names). Read from the topic, not from the
+    timers' rows: a row's `updated_at` moves on at each escalation after the breach."""
+    planted: dict[str, float] = {}
+    own: dict[tuple[str, str], float] = {}
+    with contextlib.closing(sla_reader(s)) as reader:
+        ends = reader.end_offsets(list(reader.assignment()))
+        while any(reader.position(tp) < end for tp, end in ends.items()):
+            for records in reader.poll(timeout_ms=1000, max_records=10_000).values():
+                for r in records:
+                    if b'"breached"' not in r.value:
+                        continue
+                    doc = json.loads(r.value)
+                    if doc.get("kind") != "breached":
+                        continue
+                    cid, at = doc["complaint_id"], r.timestamp / 1000
+                    if cid in planned:
+                        planted.setdefault(cid, at - planned[cid])
+                    else:
+                        deadline = datetime.fromisoformat(doc["deadline"]).timestamp()
+                        own.setdefault((cid, doc["target"]), at - deadline)
+    lags = list(own.values())
+    return planted, {
         "breached": len(lags),
         "lag_p50_ms": percentile(lags, 50) * 1000,
         "lag_p99_ms": percentile(lags, 99) * 1000,

@@ -362,14 +362,17 @@ def read_topics(name: str) -> list[tuple[str, int]]:
 def caught_up(admin: KafkaAdminClient, s: Settings, names: tuple[str, ...]) -> bool:
     """Every group named has committed the end of every partition it reads."""
     topics = {name: read_topics(name) for name in names}
-    ends = admin.list_partition_offsets(
-        {
-            TopicPartition(s.topic(topic), p): OffsetSpec.LATEST
-            for found in topics.values()
-            for topic, partitions in found
-            for p in range(partitions)
-        }
-    )
+    try:
+        ends = admin.list_partition_offsets(
+            {
+                TopicPartition(s.topic(topic), p): OffsetSpec.LATEST
+                for found in topics.values()
+                for topic, partitions in found
+                for p in range(partitions)
+            }
+        )
+    except KafkaError:  # a worker's internal topic not made yet (or not in the metadata)
+        return False
     for name, found in topics.items():
         group, wanted = s.group(name), {s.topic(topic) for topic, _ in found}
         try:

@@ -199,7 +199,7 @@ def run_sla(
     timers_gauge: float | None = None
     w2: _Worker | None = None
     killed_at = 0.0
-    with contextlib.closing(_reader(s)) as reader, Processes() as processes:
+    with contextlib.closing(sla_reader(s)) as reader, Processes() as processes:
         w1 = _start_worker(processes, s, logs / f"sla-worker-1-{stamp}.log")
         with _bar(console) as bar:
             task = bar.add_task("worker starting, loading its heap", total=None)
@@ -448,7 +448,8 @@ def _rss(pid: int) -> tuple[float, float]:
 # --- the output topic -------------------------------------------------------------------
 
 
-def _reader(s: Settings) -> KafkaConsumer:
+def sla_reader(s: Settings) -> KafkaConsumer:
+    """A plain consumer of `complaints.sla.v1`, every partition from the beginning."""
     consumer = KafkaConsumer(
         **s.kafka("bench-sla-reader").as_dict(),
         enable_auto_commit=False,
