@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, TopicPartition
 from rich.console import Console
 from rich.progress import Progress
 
@@ -34,6 +34,7 @@ from services.bench.pipeline import (
     caught_up,
     consumed,
     counts,
+    ends,
     keyed_complaints,
     producer,
     start_workers,
@@ -100,6 +101,9 @@ def run_flood(
     ready_s: float | None = None
     timer_ready_s: float | None = None
     drained_s: float | None = None
+    # The end offsets when every stage held the flood: drained once every group is past them
+    # (escalations keep adding events after; they are no backlog).
+    upto: dict[TopicPartition, int] | None = None
     with start_workers(s, names) as workers, psycopg.connect(s.db_url()) as conn:
         cpu0 = workers.cpu()  # migrations and start-up are in it; small beside a drain
         with Progress(console=console, transient=True) as bar:
@@ -115,10 +119,12 @@ def run_flood(
                 bar.update(task, completed=done["intake"])
                 if (
                     drained_s is None
+                    and upto is None
                     and done["intake"] >= n
-                    and caught_up(admin, s, names)
                     and all(c >= n for c in counts(conn).values())
-                ):
+                ):  # every stage holds the flood; the topics' ends then are its backlog's
+                    upto = ends(admin, s, names)
+                if drained_s is None and upto is not None and caught_up(admin, s, names, upto):
                     drained_s = time.time() - t0
                     cpu1 = workers.cpu()
                     bar.update(task, description="flood: drained; the last deadlines fall due")

@@ -359,28 +359,44 @@ def read_topics(name: str) -> list[tuple[str, int]]:
     return found
 
 
-def caught_up(admin: KafkaAdminClient, s: Settings, names: tuple[str, ...]) -> bool:
-    """Every group named has committed the end of every partition it reads."""
-    topics = {name: read_topics(name) for name in names}
+def ends(
+    admin: KafkaAdminClient, s: Settings, names: tuple[str, ...]
+) -> dict[TopicPartition, int] | None:
+    """The end offset of every partition the groups named read (None while a worker's
+    internal topic is not made yet, or not in the metadata)."""
     try:
-        ends = admin.list_partition_offsets(
+        found = admin.list_partition_offsets(
             {
                 TopicPartition(s.topic(topic), p): OffsetSpec.LATEST
-                for found in topics.values()
-                for topic, partitions in found
+                for name in names
+                for topic, partitions in read_topics(name)
                 for p in range(partitions)
             }
         )
-    except KafkaError:  # a worker's internal topic not made yet (or not in the metadata)
+    except KafkaError:
+        return None
+    return {tp: info.offset for tp, info in found.items()}
+
+
+def caught_up(
+    admin: KafkaAdminClient,
+    s: Settings,
+    names: tuple[str, ...],
+    upto: dict[TopicPartition, int] | None = None,
+) -> bool:
+    """Every group named has committed the end of every partition it reads (or `upto`: the
+    ends as they were at some moment, for topics that keep growing)."""
+    upto = upto if upto is not None else ends(admin, s, names)
+    if upto is None:
         return False
-    for name, found in topics.items():
-        group, wanted = s.group(name), {s.topic(topic) for topic, _ in found}
+    for name in names:
+        group, wanted = s.group(name), {s.topic(topic) for topic, _ in read_topics(name)}
         try:
             offsets = admin.list_group_offsets(group).get(group, {})
         except KafkaError:  # no coordinator yet, a passing error: not known to be through
             return False
         committed = {tp: o.offset for tp, o in offsets.items()}
-        for tp, info in ends.items():
-            if tp.topic in wanted and max(committed.get(tp, 0), 0) < info.offset:
+        for tp, end in upto.items():
+            if tp.topic in wanted and max(committed.get(tp, 0), 0) < end:
                 return False
     return True
