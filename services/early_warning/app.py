@@ -70,6 +70,11 @@ an event once its agent has finished the batch it came in and asked for the next
 producer's flush: the signal, the alerts and the tables' changelog are on the broker first).
 The group's lag on its inputs (what KEDA's scaler and the bench's flood read) falls to 0
 within this of its last event."""
+TAIL_SECONDS = 15.0
+"""How long a source partition's read mark may stand still behind the partition's end before
+the rest is read past the stream (`_tails`)."""
+TAIL_READ = 5000
+"""Events `_tails` reads at most from one partition at a time."""
 METADATA_SECONDS = 5
 """How often the consumer refreshes the topics' metadata (a topic that appears after the
 group's join is assigned within this)."""
@@ -100,6 +105,8 @@ class _JoinBatch:
     writes: dict[str, tuple[int, Any]] = dataclasses.field(default_factory=dict)
     sweep: int | None = None
     handled: dict[str, int] = dataclasses.field(default_factory=dict)
+    read: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Each source partition's last offset handled in the batch (`pending.read_mark`)."""
 
 
 class EarlyWarningApp:
@@ -165,32 +172,109 @@ class EarlyWarningApp:
         self._pruned: dict[int, float] = {}
         self.state: Table = self.app.Table("state", default=None, partitions=1)  # type: ignore[assignment]
         self.state.writing_to = 0
+        # Offsets between two signals: 1, or 2 with transactions (each commit's marker takes
+        # an offset); a larger step is a hole (`_missed`).
+        self._hole = 2 if settings.ew_exactly_once else 1
         self.app.agent(self.source, name="join")(self._join)
         self.app.agent(self.signals, name="detect")(self._detect)
         self.app.timer(TICK_SECONDS)(self._tick)
         self.app.timer(1.0)(self._heartbeat)
         self.app.timer(LAG_SECONDS)(self._lag)
+        self.app.timer(TAIL_SECONDS)(self._tails)
+        self._joining = asyncio.Lock()
+        self._moved: dict[str, float] = {}  # a source partition's read mark → when it moved
 
     # -- join: registered + routed → signal --------------------------------------------------
     async def _join(self, stream: Any) -> None:
         async for events in stream.take_events(JOIN_BATCH, within=BATCH_SECONDS):
             self.beat = time.monotonic()
-            batch = _JoinBatch()
-            for event in events:
-                spec = self.inputs[event.message.topic]
-                try:
-                    model, _ = decode(spec, event.value, _headers(event))
-                except PoisonMessage as exc:
-                    await self._dead_letter(event, spec, exc)
-                    continue
-                part = event.message.partition
-                self._pair(model, part, batch)
-                batch.handled[spec.name] = batch.handled.get(spec.name, 0) + 1
-                if self._sweep_due(part, model.occurred_at.timestamp()):
-                    batch.sweep = part
-                    await self._settle(batch)
-                    batch = _JoinBatch()
+            async with self._joining:
+                batch = _JoinBatch()
+                for event in events:
+                    msg = event.message
+                    spec = self.inputs[msg.topic]
+                    mark = pending.read_mark(msg.topic, msg.partition)
+                    last = batch.read.get(mark, pending.read_offset(self.pending.get(mark)))
+                    if last is not None and msg.offset <= last:
+                        continue  # handled before a restart: its offset was not committed
+                    todo = [Record(spec, msg.topic, msg.partition, msg.offset, msg.key,
+                                   msg.value, _headers(event), 0)]  # fmt: skip
+                    if last is not None and msg.offset > last + 1:  # never delivered
+                        todo[:0] = await self._missed_source(
+                            spec, msg.partition, last + 1, msg.offset
+                        )
+                    for rec in todo:
+                        batch = await self._take(rec, batch)
+                await self._settle(batch)
+
+    async def _take(self, rec: Record, batch: _JoinBatch) -> _JoinBatch:
+        """One source event into the batch (which a sweep settles: then a new one)."""
+        mark = pending.read_mark(rec.topic, rec.partition)
+        batch.read[mark] = rec.offset
+        self._moved[mark] = time.monotonic()
+        try:
+            model, _ = decode(rec.spec, rec.value, rec.headers)
+        except PoisonMessage as exc:
+            await self._dead_letter(rec, exc)
+            return batch
+        self._pair(model, rec.partition, batch)
+        batch.handled[rec.spec.name] = batch.handled.get(rec.spec.name, 0) + 1
+        if self._sweep_due(rec.partition, model.occurred_at.timestamp()):
+            batch.sweep = rec.partition
             await self._settle(batch)
+            return _JoinBatch()
+        return batch
+
+    async def _tails(self) -> None:
+        """A run the stream never delivered at the end of a partition shows no hole (no later
+        message comes to reveal it): a source partition whose read mark has not moved for
+        `TAIL_SECONDS` while its end is further on is read past the stream here, as `_join`
+        would (under the same lock: never beside a batch); never while a rebalance or the
+        tables' recovery is under way."""
+        if not self._ready:
+            return
+        consumer = self.app.consumer
+        try:
+            assigned = consumer.assignment()
+        except Exception:  # not started, or between assignments: the next pass looks
+            return
+        now = time.monotonic()
+        for tp in assigned:
+            spec = self.inputs.get(tp.topic)
+            end = consumer.highwater(tp) if spec is not None else None
+            if spec is None or end is None:
+                continue
+            mark = pending.read_mark(tp.topic, tp.partition)
+            async with self._joining:
+                last = pending.read_offset(self.pending.get(mark))
+                stuck = now - self._moved.setdefault(mark, now) >= TAIL_SECONDS
+                if last is None or last + 1 >= end or not stuck:
+                    continue
+                batch = _JoinBatch()
+                upto = min(end, last + 1 + TAIL_READ)
+                for rec in await self._missed_source(spec, tp.partition, last + 1, upto):
+                    batch = await self._take(rec, batch)
+                await self._settle(batch)
+                self._moved[mark] = now
+
+    async def _missed_source(
+        self, spec: TopicSpec, partition: int, start: int, end: int
+    ) -> list[Record]:
+        """A source partition's events from `start` up to `end` (excluded), read past the
+        stream (see `_missed`): the `pending` table keeps the offset of each source
+        partition's last event the join handled, written with the batch's entries."""
+        topic = self.settings.topic(spec.name)
+        log.warning(
+            "%s: %s[%d] %d to %d were not delivered by the stream; reading them", NAME, topic,
+            partition, start, end - 1,
+        )  # fmt: skip
+        conn = self.settings.kafka(f"{NAME}-reread").as_dict()
+        found = await asyncio.to_thread(read_range, conn, topic, partition, start, end)
+        self.metrics.reread.labels(spec.name).inc(len(found))
+        return [
+            Record(spec, topic, partition, offset, key, value, headers, 0)
+            for offset, key, value, headers in found
+        ]
 
     def _pair(self, model: Any, part: int, batch: _JoinBatch) -> None:
         """Keep one half until the other comes; the signal once both are here (first routing
@@ -234,6 +318,10 @@ class EarlyWarningApp:
         for key, (part, value) in batch.writes.items():
             self.pending.writing_to = part
             self.pending[key] = value
+        for mark, offset in batch.read.items():  # after the signals and entries they made
+            part = pending.read_partition(mark)
+            self.pending.writing_to = part
+            self.pending[mark] = pending.read_entry(offset, part)
         if batch.sweep is not None:
             self.pending.writing_to = batch.sweep
             self._sweep(batch.sweep)
@@ -255,11 +343,7 @@ class EarlyWarningApp:
         for key in pending.stale(self.pending.items(), part, horizon):
             del self.pending[key]  # this partition's key, in this partition's changelog
 
-    async def _dead_letter(self, event: EventT, spec: TopicSpec, exc: PoisonMessage) -> None:
-        msg = event.message
-        rec = Record(
-            spec, msg.topic, msg.partition, msg.offset, msg.key, msg.value, _headers(event), 0
-        )
+    async def _dead_letter(self, rec: Record, exc: PoisonMessage) -> None:
         log.warning("%s: dead-lettered %s (%s)", NAME, rec.where, exc.reason)
         self.flow.dead_letters.labels(NAME, exc.reason).inc()
         letter = dead_letter(rec, exc, worker=NAME, sealer=self.sealer, now=datetime.now(UTC))
@@ -275,30 +359,55 @@ class EarlyWarningApp:
             if not redone:  # the first batch after recovery: finish what a crash cut short
                 await self._redo()
                 redone = True
-            applied = self._applied()
+            last = self._applied()
             outcomes: list[Outcome] = []
             for event in events:
                 offset = event.message.offset
-                if offset <= applied:
+                if offset <= last:
                     continue  # already applied before a crash: its offset was not committed
-                found = _loads(event.value)
-                if "tick" in found:
-                    started = time.perf_counter()
-                    outcomes.append(detector.advance(float(found["tick"])))
-                    self.metrics.detect_seconds.observe(time.perf_counter() - started)
-                for doc in found.get("signals", [found] if "tick" not in found else []):
-                    started = time.perf_counter()
-                    signal = Signal.from_json(doc)
-                    outcomes.append(detector.observe(signal))
-                    self.metrics.detect_seconds.observe(time.perf_counter() - started)
-                    self.flow.stage_latency.labels(NAME).observe(
-                        max(0.0, self.wall() - signal.occurred_at)
-                    )
-                if len(outcomes) >= JOURNAL_STEPS:
-                    await self._commit(overlay, outcomes, offset)
-                    outcomes = []
+                todo: list[tuple[int, bytes]] = [(offset, event.value)]
+                if offset > last + self._hole:  # signals never delivered: read them first
+                    todo[:0] = await self._missed(last + 1, offset)
+                for at, value in todo:
+                    outcomes += self._step(detector, value)
+                    last = at
+                    if len(outcomes) >= JOURNAL_STEPS:
+                        await self._commit(overlay, outcomes, at)
+                        outcomes = []
             if outcomes:
-                await self._commit(overlay, outcomes, offset)
+                await self._commit(overlay, outcomes, last)
+
+    def _step(self, detector: Detector, value: bytes) -> list[Outcome]:
+        """The detector's steps for one message of the signals topic (a tick, or signals)."""
+        found = _loads(value)
+        outcomes: list[Outcome] = []
+        if "tick" in found:
+            started = time.perf_counter()
+            outcomes.append(detector.advance(float(found["tick"])))
+            self.metrics.detect_seconds.observe(time.perf_counter() - started)
+        for doc in found.get("signals", [found] if "tick" not in found else []):
+            started = time.perf_counter()
+            signal = Signal.from_json(doc)
+            outcomes.append(detector.observe(signal))
+            self.metrics.detect_seconds.observe(time.perf_counter() - started)
+            self.flow.stage_latency.labels(NAME).observe(max(0.0, self.wall() - signal.occurred_at))
+        return outcomes
+
+    async def _missed(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """The signals from `start` up to `end` (excluded), read past the stream. faust 0.15
+        can leave a run of a partition undelivered when a rebalance's seek races its fetch
+        after a restart, and commit past it (its 'gaps' count as done): the detector would
+        never see those complaints. Its `applied` mark says where it stopped; the stream's
+        next offset shows the hole, which is read here with a plain consumer of no group."""
+        log.warning(
+            "%s: signals %d to %d were not delivered by the stream; reading them", NAME,
+            start, end - 1,
+        )  # fmt: skip
+        conn = self.settings.kafka(f"{NAME}-reread").as_dict()
+        topic = self.settings.topic(SIGNALS_TOPIC)
+        found = await asyncio.to_thread(read_range, conn, topic, 0, start, end)
+        self.metrics.reread.labels(SIGNALS_TOPIC).inc(len(found))
+        return [(offset, value) for offset, _, value, _ in found]
 
     async def _commit(self, overlay: Overlay, outcomes: list[Outcome], offset: int) -> None:
         """The steps' writes up to `offset` (each key once, as the last step left it) as one
@@ -410,6 +519,40 @@ class EarlyWarningApp:
 
     def ready(self) -> bool:
         return self._ready and self.healthy()
+
+
+def read_range(
+    conn: dict[str, Any], topic: str, partition: int, start: int, end: int, timeout: float = 60
+) -> list[tuple[int, bytes | None, bytes, list[tuple[str, bytes]]]]:
+    """(offset, key, value, headers) of a partition from `start` up to `end` (excluded), read
+    committed, with no group; what retention has deleted is not there."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer = KafkaConsumer(
+        **conn,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        out: list[tuple[int, bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        deadline = time.monotonic() + timeout
+        while consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"could not read {topic}[{partition}] {start} to {end - 1}")
+            for records in consumer.poll(timeout_ms=500).values():
+                out += [
+                    (r.offset, r.key, r.value, [(k, v) for k, v in r.headers if v is not None])
+                    for r in records
+                    if start <= r.offset < end
+                ]
+        return out
+    finally:
+        consumer.close()
 
 
 def _headers(event: EventT) -> list[tuple[str, bytes]]:

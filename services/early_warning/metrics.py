@@ -17,6 +17,7 @@ class EarlyWarningMetrics:
     alerts: Counter
     late_complaints: Counter
     detect_seconds: Histogram
+    reread: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> EarlyWarningMetrics:
@@ -43,5 +44,12 @@ class EarlyWarningMetrics:
                 "early_warning_detect_seconds",
                 "Time the detector spent on one complaint (or one clock tick).",
                 DETECT_BUCKETS,
+            ),
+            reread=counter(
+                registry,
+                "early_warning_reread",
+                "Messages the stream skipped (after a restart) that the worker read past it, so"
+                " that no complaint goes uncounted, by topic (a source, or the internal signals).",
+                ("topic",),
             ),
         )

@@ -32,6 +32,26 @@ def is_done(held: Any) -> bool:
     return held == "done" or (isinstance(held, dict) and bool(held.get("done")))
 
 
+def read_mark(topic: str, partition: int) -> str:
+    """The key of a source partition's read mark: the offset of its last event the join
+    handled (kept beside the complaints' entries, in that partition's changelog; never stale:
+    it has no event time)."""
+    return f"@read:{partition}:{topic}"
+
+
+def read_partition(mark: str) -> int:
+    return int(mark.split(":", 2)[1])
+
+
+def read_entry(offset: int, part: int) -> dict[str, Any]:
+    return {"read": offset, "p": part}
+
+
+def read_offset(entry: Any) -> int | None:
+    """The offset a read mark holds (None: no mark, nothing read yet)."""
+    return int(entry["read"]) if isinstance(entry, dict) and "read" in entry else None
+
+
 def horizon(rules: Rules) -> float:
     """How far behind a partition's newest event time an entry can still matter."""
     return rules.collective_seconds + rules.lateness_seconds + rules.spike.window_seconds

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.partitioner.default import murmur2
+from kafka.structs import OffsetAndMetadata
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.envelope import encode
@@ -24,6 +27,7 @@ from schemas.registered import RegisteredComplaint
 from schemas.registry import ALERTS, REGISTERED, ROUTED
 from schemas.routed import RoutedComplaint
 from services.devstack.mailcatcher import read_mail
+from services.early_warning.app import PACK, SIGNALS_TOPIC
 from services.early_warning.detector import Detector
 from services.early_warning.settings import EarlyWarningSettings
 from services.early_warning.signals import join
@@ -171,9 +175,9 @@ def opened(worker: Any) -> Counter[tuple[str, str]]:
     return found
 
 
-def forgotten(cf: Any) -> set[str]:
-    """Complaint ids the join agent deleted from its `pending` table (tombstones in the
-    table's changelog; its keys are JSON)."""
+def pending_changelog(cf: Any) -> dict[str, Any]:
+    """The join agent's `pending` table as its changelog leaves it: key → last value (None
+    for a deleted key; keys and values are JSON)."""
     name = f"{cf.group('early_warning')}-pending-changelog"
     consumer = KafkaConsumer(**cf.kafka("ew-changelog").as_dict(), enable_auto_commit=False)
     try:
@@ -181,11 +185,35 @@ def forgotten(cf: Any) -> set[str]:
         consumer.assign(tps)
         consumer.seek_to_beginning()
         end = consumer.end_offsets(tps)
-        gone: set[str] = set()
+        table: dict[str, Any] = {}
         while any(consumer.position(tp) < end[tp] for tp in tps):
-            batch = consumer.poll(timeout_ms=1000)
-            gone |= {json.loads(r.key) for recs in batch.values() for r in recs if r.value is None}
-        return gone
+            for recs in consumer.poll(timeout_ms=1000).values():
+                for r in recs:
+                    table[json.loads(r.key)] = None if r.value is None else json.loads(r.value)
+        return table
+    finally:
+        consumer.close()
+
+
+def forgotten(cf: Any) -> set[str]:
+    """Complaint ids the join agent deleted from its `pending` table (tombstones)."""
+    return {key for key, value in pending_changelog(cf).items() if value is None}
+
+
+def signalled(cf: Any) -> set[str]:
+    """Complaint ids whose signal the join agent has sent (on the internal signals topic)."""
+    tp = TopicPartition(cf.topic(SIGNALS_TOPIC), 0)
+    consumer = KafkaConsumer(**cf.kafka("ew-signals").as_dict(), enable_auto_commit=False)
+    try:
+        consumer.assign([tp])
+        consumer.seek_to_beginning()
+        end = consumer.end_offsets([tp])[tp]
+        ids: set[str] = set()
+        while consumer.position(tp) < end:
+            for recs in consumer.poll(timeout_ms=1000).values():
+                for r in recs:
+                    ids |= {d["complaint_id"] for d in json.loads(r.value).get("signals", [])}
+        return ids
     finally:
         consumer.close()
 
@@ -237,12 +265,6 @@ def test_the_worker_raises_what_the_detector_finds_from_the_topics(cf, worker_fa
     assert isinstance(gone, set) and not gone & last_day
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, under investigation: in about one run in four the restarted detector "
-    "stops taking the signals of some source partitions (its watermark then holds every later "
-    "complaint back, and the last alerts never come); see README, Early warning, Known issue",
-)
 def test_after_kill_9_the_detector_recovers_its_tables_and_neither_misses_nor_repeats(
     cf, worker_factory
 ):
@@ -378,6 +400,101 @@ def lag(worker: Any) -> dict[tuple[str, str], float]:
         for family in text_string_to_metric_families(worker.metrics())
         for sample in family.samples
         if sample.name == "complaintflow_consumer_lag"
+    }
+
+
+def test_signals_the_stream_never_delivered_are_read_past_it_and_counted(cf, worker_factory):
+    # Given the story's signals on the detector's internal topic, as `join` sends them (fifty
+    # to a message, each from its complaint's source partition), the group's offset committed
+    # half-way and the detector's tables empty: what a consumer that committed past a run of
+    # messages it never delivered leaves behind
+    pairs = story()
+    want = Counter((a.alert_key, a.revision) for a in expected_alerts(pairs))
+    topic = cf.topic(SIGNALS_TOPIC)
+    admin = KafkaAdminClient(**cf.kafka("ew-test-admin").as_dict())
+    admin.create_topics([NewTopic(topic, 1, cf.topic_replication)])
+    admin.close()
+    docs = [
+        join(reg, route, min_confidence=0.6, part=source_partition(reg.complaint_id)).as_json()
+        for reg, route in pairs
+    ]
+    p = producer(cf, client_id="ew-test")
+    for i in range(0, len(docs), PACK):
+        p.send(topic, key=b"all", value=json.dumps({"signals": docs[i : i + PACK]}).encode())
+    p.flush()
+    p.close()
+    messages = -(-len(docs) // PACK)
+    half = messages // 2
+    tp = TopicPartition(topic, 0)
+    group = KafkaConsumer(
+        **cf.kafka("ew-test-commit").as_dict(),
+        group_id=cf.group("early_warning"),
+        enable_auto_commit=False,
+    )
+    group.assign([tp])
+    group.commit({tp: OffsetAndMetadata(half, "", -1)})
+    group.close()
+    # When the worker starts
+    worker = start(worker_factory, cf)
+    reader = AlertReader(cf)
+    # Then every alert of the story is raised once, those of the first half's complaints too
+    wait_for(lambda: set(reader.keys()) >= set(want), timeout=180, what="every alert")
+    assert reader.keys() == want
+    # And the worker says how many messages it read past the stream
+    assert reread(worker) == {SIGNALS_TOPIC: half}
+
+
+def test_source_events_the_stream_never_delivered_are_read_past_it(cf, worker_factory):
+    # Given the story but its last hours, joined by a worker that then stopped cleanly
+    pairs = story()
+    want = Counter((a.alert_key, a.revision) for a in expected_alerts(pairs))
+    cut = next(i for i, p in enumerate(pairs) if p[0].occurred_at >= START + timedelta(hours=55))
+    produce(cf, pairs[:cut])
+    first = start(worker_factory, cf)
+    wait_for(lambda: handled(first) == 2 * cut, timeout=180, what="the first part joined")
+    first.proc.send_signal(signal.SIGTERM)
+    first.proc.wait(timeout=60)
+    # and the rest on the source topics, the group's offsets committed 3 records into it on
+    # every partition of both: what a consumer that committed past a run it never delivered
+    # leaves behind
+    produce(cf, pairs[cut:])
+    group = cf.group("early_warning")
+    admin = KafkaAdminClient(**cf.kafka("ew-test-admin").as_dict())
+    committed = admin.list_group_offsets(group).get(group, {})
+    admin.close()
+    sources = {cf.topic(spec.name) for spec in (REGISTERED, ROUTED)}
+    ahead = {tp: OffsetAndMetadata(o.offset + 3, "", -1)
+             for tp, o in committed.items() if tp.topic in sources}  # fmt: skip
+    assert len(ahead) == 2 * REGISTERED.partitions
+    mover = KafkaConsumer(**cf.kafka("ew-test-commit").as_dict(), group_id=group,
+                          enable_auto_commit=False)  # fmt: skip
+    mover.assign(list(ahead))
+    mover.commit(ahead)
+    mover.close()
+    # When the worker starts again
+    worker = start(worker_factory, cf)
+    reader = AlertReader(cf)
+    # Then every complaint of the story is signalled, and every alert raised
+    ids = {reg.complaint_id for reg, _ in pairs}
+    wait_for(lambda: ids <= signalled(cf), timeout=240, what="every complaint signalled")
+    wait_for(lambda: set(reader.keys()) >= set(want), timeout=240, what="every alert")
+    assert set(reader.keys()) == set(want)
+    # And the worker read the 3 records of each partition past the stream
+    assert reread(worker) == {REGISTERED.name: 18, ROUTED.name: 18}
+
+
+def source_partition(complaint_id: str) -> int:
+    """The partition of the source topics a complaint's events are on (the key's murmur2)."""
+    return (murmur2(complaint_id.encode()) & 0x7FFFFFFF) % REGISTERED.partitions
+
+
+def reread(worker: Any) -> dict[str, float]:
+    """`complaintflow_early_warning_reread_total` by topic, as the worker serves it."""
+    return {
+        sample.labels["topic"]: sample.value
+        for family in text_string_to_metric_families(worker.metrics())
+        for sample in family.samples
+        if sample.name == "complaintflow_early_warning_reread_total"
     }
 
 
