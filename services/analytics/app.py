@@ -24,9 +24,20 @@ STATS_EVERY = 5.0
 """Seconds between two publications of the figures, at the least."""
 STATS_SHARE = 0.02
 """The share of the worker's time the figures may take: when computing them takes longer (a
-large archive), the next publication waits longer, fifty times what the last one took."""
+large archive), the next publication waits longer, fifty times what the last one took, up to
+`STATS_MOST`."""
+STATS_MOST = 60.0
+"""Seconds between two publications, at the most: figures a minute old at worst, even when one
+computation was slow only because the machine was busy (a wall-clock time taken under load
+would otherwise hold the next back for minutes)."""
 REMEMBERED = 100_000
 """Published keys remembered to skip unchanged ones."""
+
+
+def publish_after(took: float) -> float:
+    """Seconds from one publication of the figures to the next, when computing them took
+    `took`: fifty times that, at least `STATS_EVERY`, at most `STATS_MOST`."""
+    return min(STATS_MOST, max(STATS_EVERY, took / STATS_SHARE))
 
 
 class Analytics(Handler):
@@ -82,7 +93,7 @@ class Analytics(Handler):
         stats.mark_published(conn, now)
         live = stats.live(conn, now)
         took = time.monotonic() - began
-        self._stats_next = began + max(STATS_EVERY, took / STATS_SHARE)
+        self._stats_next = began + publish_after(took)
         # Remembered as published only once the broker has them and the transaction commits.
         self.after_commit(lambda: self._remember(published))
         self.after_commit(lambda: self.metrics.show(live))
