@@ -40,10 +40,11 @@ from services.early_warning.settings import EarlyWarningSettings
 from services.early_warning.signals import Signal, join
 from services.kernel.dead_letter import dead_letter
 from services.kernel.emit import Emit, decode, emit
-from services.kernel.errors import PoisonMessage
+from services.kernel.errors import ConfigError, PoisonMessage
 from services.kernel.handler import Record
 from services.kernel.metrics import Metrics
 from services.kernel.sealing import Sealer
+from services.kernel.settings import KafkaConnection
 
 log = logging.getLogger(__name__)
 NAME = "early_warning"
@@ -133,7 +134,8 @@ class EarlyWarningApp:
         datadir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             self.group,
-            broker=f"kafka://{conn.bootstrap_servers}",
+            broker=[f"kafka://{server}" for server in conn.bootstrap_servers.split(",")],
+            broker_credentials=credentials(conn),
             store="memory://",
             web_enabled=False,
             datadir=str(datadir),
@@ -519,6 +521,29 @@ class EarlyWarningApp:
 
     def ready(self) -> bool:
         return self._ready and self.healthy()
+
+
+def credentials(conn: KafkaConnection) -> faust.types.auth.CredentialsT | None:
+    """faust's form of the connection settings every other worker gives kafka-python:
+    TLS (with the CA, and a client certificate if one is set) and SASL."""
+    context = conn.ssl_context()
+    match conn.security_protocol:
+        case "PLAINTEXT":
+            return None
+        case "SSL":
+            return faust.SSLCredentials(context)
+        case "SASL_PLAINTEXT" | "SASL_SSL":
+            password = conn.sasl_password.get_secret_value() if conn.sasl_password else None
+            return faust.SASLCredentials(
+                username=conn.sasl_username,
+                password=password,
+                ssl_context=context,
+                mechanism=conn.sasl_mechanism or "PLAIN",
+            )
+    raise ConfigError(
+        f"CF_KAFKA_SECURITY_PROTOCOL={conn.security_protocol!r} is not a protocol the early"
+        " warning worker knows: use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
 
 
 def read_range(

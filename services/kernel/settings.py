@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import secrets
+import ssl
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -104,6 +105,21 @@ class KafkaConnection(BaseModel):
                 self.sasl_password.get_secret_value() if self.sasl_password else None
             )
         return cfg
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of `as_dict`'s settings, for a client that takes one (the early
+        warning's faust app): None unless the protocol is SSL or SASL_SSL."""
+        if self.security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        context = ssl.create_default_context(
+            cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+        )
+        context.check_hostname = self.ssl_check_hostname
+        if self.ssl_certfile is not None:
+            context.load_cert_chain(
+                str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None
+            )
+        return context
 
 
 class Settings(BaseSettings):

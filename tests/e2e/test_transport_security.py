@@ -1,6 +1,7 @@
-"""Transport security end to end: a worker, the `submit` command and the admin client talk to
-a real broker over SASL_SSL (SCRAM-SHA-512), and the worker to PostgreSQL over TLS; each
-server's certificate is checked against the CA it was issued by."""
+"""Transport security end to end: the workers (kafka-python's and the early warning's faust
+app), the `submit` command and the admin client talk to a real broker over SASL_SSL
+(SCRAM-SHA-512), and intake to PostgreSQL over TLS; each server's certificate is checked
+against the CA it was issued by."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from services.kernel.kafka import ensure_topics
 from services.kernel.settings import Settings
 from tests.conftest import settings_env, wait_for, wait_ready
 from tests.e2e.test_pipeline import new_complaint
-from tests.kafka_helpers import TopicReader
+from tests.kafka_helpers import TopicReader, committed_all
 
 pytestmark = pytest.mark.e2e
 
@@ -153,8 +154,22 @@ def test_a_worker_and_the_cli_work_over_sasl_ssl_and_tls(
     wait_for(lambda: len(registered.poll()) >= len(refs), timeout=90, what="registrations")
     ids = {json.loads(m.value)["complaint_id"] for m in registered.messages}
     assert ids == {complaint_id_for("e2e-cc", r) for r in refs}
-    registered.close()
 
     # And every database connection of the worker is encrypted
     connections = tls_connections(secure, "complaintflow-intake")
     assert connections and all(connections), connections
+
+    # And the early warning worker (a faust app, not kafka-python) takes them in over
+    # SASL_SSL too: its internal topics made, its group joined, the registrations committed
+    early_warning = worker_factory("early_warning", secure, **security_env(secure))
+    wait_ready([early_warning])
+    admin = KafkaAdminClient(**secure.kafka("test-admin").as_dict())
+    try:
+        wait_for(
+            lambda: committed_all(admin, secure.group("early_warning"), registered),
+            timeout=120,
+            what="the registrations committed by early_warning over SASL_SSL",
+        )
+    finally:
+        admin.close()
+    registered.close()
