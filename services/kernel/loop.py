@@ -148,7 +148,11 @@ class WorkerRunner:
         """Since when the periodic work has failed without a success (None: it works)."""
         self._failures = 0
         self._uncommitted: dict[TopicPartition, int] = {}
+        self._committing: dict[TopicPartition, int] = {}
+        """Offsets of an asynchronous commit the broker has not answered yet."""
         self._committed: dict[TopicPartition, int] = {}
+        self._generation = 0
+        """Counts the rebalances: an answer to a commit sent before the last is not news."""
         self._tick_after = 0.0
         self._tick_failures = 0
         self._until_idle = False
@@ -272,7 +276,8 @@ class WorkerRunner:
         finally:
             if stop_serving is not None:
                 stop_serving()
-            self._commit_offsets()  # what was processed and not yet committed, before leaving
+            # what was processed and not yet committed (or not yet answered), before leaving
+            self._commit_offsets(wait=True)
             try:
                 self.producer.flush(timeout=10)
             finally:
@@ -564,21 +569,64 @@ class WorkerRunner:
         for topic, n in counts.items():
             self.metrics.events_processed.labels(self.name, topic).inc(n)
 
-    def _commit_offsets(self) -> None:
-        """Commit exactly what committed transactions covered; a failed commit is retried
-        with the next one (the records in between come again only after a rebalance, and
-        are then de-duplicated)."""
+    def _commit_offsets(self, *, wait: bool = False) -> None:
+        """Commit exactly what committed transactions covered, without waiting for the
+        broker's answer: it comes with a later poll, and the next poll's records need not
+        wait a round trip for it. A failed commit is retried with the next one (the records
+        in between come again only after a rebalance, and are then de-duplicated).
+
+        `wait`: before partitions go (a rebalance, the stop), synchronously, with what was
+        sent and not answered yet."""
+        if wait:
+            self._commit_now()
+            return
         if not self._uncommitted:
             return
-        offsets = {tp: OffsetAndMetadata(n, "", -1) for tp, n in self._uncommitted.items()}
+        sent, self._uncommitted = self._uncommitted, {}
+        self._committing.update(sent)
+        generation = self._generation
+        offsets = {tp: OffsetAndMetadata(n, "", -1) for tp, n in sent.items()}
+        try:
+            self.consumer.commit_async(
+                offsets, callback=lambda _, res: self._commit_answered(sent, res, generation)
+            )
+        except Exception as exc:
+            self._commit_answered(sent, exc, generation)
+
+    def _commit_answered(
+        self, sent: dict[TopicPartition, int], response: object, generation: int
+    ) -> None:
+        """The broker's answer to an asynchronous commit (answers may come in any order)."""
+        if generation != self._generation:
+            return  # sent before a rebalance, whose synchronous commit covered it
+        for tp, n in sent.items():
+            if self._committing.get(tp) == n:
+                del self._committing[tp]
+        if isinstance(response, Exception):
+            self._commit_failed(response)
+            for tp, n in sent.items():  # unless a later commit covers it (or is on its way)
+                if n > max(self._committing.get(tp, -1), self._committed.get(tp, -1)):
+                    self._uncommitted.setdefault(tp, n)
+            return
+        for tp, n in sent.items():
+            self._committed[tp] = max(n, self._committed.get(tp, n))
+
+    def _commit_now(self) -> None:
+        pending = {**self._committing, **self._uncommitted}
+        if not pending:
+            return
+        offsets = {tp: OffsetAndMetadata(n, "", -1) for tp, n in pending.items()}
         try:
             self.consumer.commit(offsets)
         except Exception as exc:
-            self.metrics.loop_failures.labels(self.name, "commit").inc()
-            log.warning("%s: offset commit failed (%s); retried with the next one", self.name, exc)
+            self._commit_failed(exc)
             return
-        self._committed.update(self._uncommitted)
-        self._uncommitted = {}
+        self._committed.update(pending)
+        self._uncommitted, self._committing = {}, {}
+
+    def _commit_failed(self, exc: BaseException) -> None:
+        self.metrics.loop_failures.labels(self.name, "commit").inc()
+        log.warning("%s: offset commit failed (%s); retried with the next one", self.name, exc)
 
     def _tick(self) -> None:
         """The handler's periodic work, in its own transaction: a failing periodic job
@@ -728,7 +776,12 @@ class WorkerRunner:
 
     def _idle(self) -> bool:
         owned = self.consumer.assignment()
-        busy = owned & set(self._trouble) or self._uncommitted or self._tick_failures
+        busy = (
+            owned & set(self._trouble)
+            or self._uncommitted
+            or self._committing
+            or self._tick_failures
+        )
         if not owned or busy or self._failing_since is not None:
             return False
         ends = self.consumer.end_offsets(list(owned))
@@ -748,7 +801,7 @@ class WorkerRunner:
                 continue
             # Lag counts from what is committed, not from the consumer's position: a
             # partition that keeps failing shows its records as not yet consumed.
-            done = self._uncommitted.get(tp, self._committed.get(tp))
+            done = self._uncommitted.get(tp, self._committing.get(tp, self._committed.get(tp)))
             if done is None:
                 try:
                     done = self.consumer.position(tp)
@@ -762,17 +815,20 @@ class WorkerRunner:
 
     def _partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         assert self._pool is not None
+        self._generation += 1
         for tp in assigned:
             self._committed.pop(tp, None)
         with self._pool.connection() as conn:
             self.handler.assigned({tp.partition for tp in assigned}, conn)
 
     def _partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self._commit_offsets()
+        self._commit_offsets(wait=True)
+        self._generation += 1
         for tp in revoked:
             # Troubles are kept: they name an offset, so they count again only if the
             # partition comes back to this instance still stuck there.
             self._uncommitted.pop(tp, None)
+            self._committing.pop(tp, None)
             self._committed.pop(tp, None)
         self.handler.revoked({tp.partition for tp in revoked})
 

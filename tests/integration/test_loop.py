@@ -205,17 +205,17 @@ class FaultyRunner(WorkerRunner):
             raise KafkaTimeoutError("flush timed out")
         super()._produce(out)
 
-    def _commit_offsets(self) -> None:
-        if self._uncommitted and FAULTS.commit > 0:
+    def _commit_offsets(self, *, wait: bool = False) -> None:
+        if self._uncommitted and not wait and FAULTS.commit > 0:
             FAULTS.commit -= 1
-            real = self.consumer.commit
+            real = self.consumer.commit_async
 
-            def failing(*_: object, **__: object) -> None:
-                self.consumer.commit = real  # type: ignore[method-assign]
-                raise RuntimeError("the group coordinator went away")
+            def failing(offsets: object, callback: Callable[..., None]) -> None:
+                self.consumer.commit_async = real  # type: ignore[method-assign]
+                callback(offsets, RuntimeError("the group coordinator went away"))
 
-            self.consumer.commit = failing  # type: ignore[method-assign]
-        super()._commit_offsets()
+            self.consumer.commit_async = failing  # type: ignore[method-assign]
+        super()._commit_offsets(wait=wait)
 
 
 @pytest.fixture
@@ -391,6 +391,8 @@ def test_a_failed_offset_commit_is_made_good_by_the_next(loop):
     result = loop(values(20))
     echoed, dead = accounted(result)
     assert len(echoed) == 20 and not dead
+    failed = result["runner"].metrics.loop_failures.labels("looptest", "commit")._value.get()
+    assert failed == 1
 
 
 def test_the_database_going_away_mid_batch_loses_nothing(loop, cf):
