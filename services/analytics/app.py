@@ -74,6 +74,9 @@ class Analytics(Handler):
         alerts.record(conn, [model for _, model, _ in good if isinstance(model, Alert)], now)
         return refused
 
+    def tick_due(self) -> bool:
+        return time.monotonic() >= self._stats_next
+
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         """Publish the figures whose complaints changed (each key only when its figures did)
         and refresh the gauges, every few seconds (see `STATS_SHARE`)."""

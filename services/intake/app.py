@@ -32,6 +32,8 @@ from services.kernel.sealing import InvalidToken, KeyRing, Sealer
 
 REPEAT_WINDOW = timedelta(days=30)
 PURGE_EVERY = 600.0
+CHECK_EVERY = 1.0
+"""Seconds between two looks for held follow-ups whose complaint never came."""
 UNREADABLE = PoisonMessage(
     "unreadable_held_event",
     ["sealed under a key that is not in the PII key ring (see `complaintflow keys status`)"],
@@ -182,10 +184,13 @@ class Intake(Handler):
                 _held_record(h, h.sealed), exc if isinstance(exc, PoisonMessage) else UNREADABLE
             )
 
+    def tick_due(self) -> bool:
+        return time.monotonic() - self._checked_at >= CHECK_EVERY
+
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         """Dead-letter follow-ups whose complaint never came; forget old de-dup keys."""
         mono = time.monotonic()
-        if mono - self._checked_at < 1.0:
+        if mono - self._checked_at < CHECK_EVERY:
             return ()
         self._checked_at = mono
         now = self.clock.now()

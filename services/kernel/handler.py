@@ -218,6 +218,13 @@ class Handler:
         """Periodic work between polls (timers, aggregates), in a transaction of its own."""
         return ()
 
+    def tick_due(self) -> bool:
+        """Whether `tick` may have work now. False skips its transaction for this poll (a
+        database round trip to begin it and one to commit it, which every poll's records
+        would otherwise wait behind); a handler whose work comes every second or so says
+        when."""
+        return True
+
     def with_poll(self, conn: psycopg.Connection) -> Iterable[Emit]:
         """Periodic work due now that goes out with the poll under way: called in its
         transaction once its records are handled, before its outputs are produced, so what it

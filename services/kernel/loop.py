@@ -632,7 +632,7 @@ class WorkerRunner:
         """The handler's periodic work, in its own transaction: a failing periodic job
         cannot sink a poll's records, and it is retried with backoff."""
         now = time.monotonic()
-        if now < self._tick_after:
+        if now < self._tick_after or not self.handler.tick_due():
             return
         try:
             self._transaction(lambda conn: self._encode_all(self.handler.tick(conn)), along=True)

@@ -43,6 +43,9 @@ from services.routing.severity import local_date
 
 CLOSING = (Status.RESOLVED, Status.CLOSED)
 GAUGE_EVERY = 5.0
+TICK_EVERY = 1.0
+"""Seconds between two looks at the roster file and the model in use (the open-complaints
+gauge: every GAUGE_EVERY)."""
 ROSTER_RELOAD = "roster_reload"
 """Configuration problem: the roster file was edited and does not load (the last good one is
 kept)."""
@@ -71,6 +74,7 @@ class Routing(Handler):
             roster_path=s.routing_roster_path or CONFIG_DIR / "roster.yaml",
         )
         self._gauge_at = 0.0
+        self._ticked_at = 0.0
         self._roster_failures = 0
         self.models = ModelKeeper(
             self.router.classifier,
@@ -273,7 +277,11 @@ class Routing(Handler):
             self.after_commit(method.inc)
         return self.emit(ROUTED, complaint_id, routed, "routed", cause, d.version)
 
+    def tick_due(self) -> bool:
+        return time.monotonic() - self._ticked_at >= TICK_EVERY
+
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
+        self._ticked_at = time.monotonic()
         self.watch_roster()
         self.models.check(conn)
         if time.monotonic() - self._gauge_at < GAUGE_EVERY:

@@ -315,6 +315,10 @@ class SlaTimer(Handler):
         wake = self.next_wakeup()
         return SOON_BATCH if wake is not None and wake < SOON_S else None
 
+    def tick_due(self) -> bool:
+        wake = self.next_wakeup()
+        return (wake is not None and wake <= 0) or time.monotonic() - self._gauge_at >= GAUGE_EVERY
+
     def tick(self, conn: psycopg.Connection) -> Iterable[Emit]:
         self._gauge(conn)
         return self._fire_due(conn)

@@ -158,6 +158,13 @@ class SmallPolls(BatchEcho):
         return super().handle_batch(records, conn)
 
 
+class NothingDue(Echo):
+    """Its periodic work is never due: the loop must not run it (nor open its transaction)."""
+
+    def tick_due(self) -> bool:
+        return False
+
+
 class WithPolls(BatchEcho):
     """Has one output due that goes out with a poll (see `Handler.with_poll`), once."""
 
@@ -360,6 +367,16 @@ def test_a_failing_periodic_job_does_not_sink_the_records(loop):
     assert len(echoed) == 25 and not dead
     ticks = [d for _, d in result["outputs"] if d["offset"] == -1]
     assert ticks and all(h["ce_id"] == b"tick" for h, d in result["outputs"] if d["offset"] == -1)
+
+
+def test_periodic_work_runs_only_when_the_handler_says_it_is_due(loop):
+    # Given a handler whose periodic work is never due (the same work as Echo's, which runs)
+    result = loop(values(10), handler=NothingDue)
+    # Then the records are processed, and the periodic work never ran
+    echoed, dead = accounted(result)
+    assert len(echoed) == 10 and not dead
+    assert not [d for _, d in result["outputs"] if d["offset"] == -1]
+    assert result["runner"].handler.ticked is False
 
 
 def test_work_due_with_a_poll_goes_out_with_it_and_its_failure_sinks_no_record(loop, cf):
