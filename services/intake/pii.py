@@ -30,6 +30,11 @@ _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _CN_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 # US social security number.
 _SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
+# A latitude,longitude pair with three decimals or more (110 m or finer): where someone is.
+# Money has two decimals; `12.50,13.75` is left alone.
+_COORDINATES = re.compile(
+    r"(?<![\d.])(-?\d{1,3}\.\d{3,})[ \u3000]*[,\uff0c][ \u3000]*(-?\d{1,3}\.\d{3,})(?![\d.])"
+)
 # Phone numbers: international or local, 7+ digits with optional separators.
 _PHONE = re.compile(
     r"(?<![\dA-Za-z])(?:\+?\d{1,3}[ .-]?)?(?:\(?\d{2,4}\)?[ .-]?)?\d{3,4}[ .-]?\d{4}(?!\d)"
@@ -41,9 +46,9 @@ _SEVEN_DIGITS = re.compile(r"\d(?:\D*\d){6}")
 
 
 def redact(text: str, *, names: tuple[str, ...] = ()) -> str:
-    """Free text with emails, id, card and phone numbers replaced by placeholders, and the
-    customer's own `names` (known from the complaint) replaced by `[name]` — whatever their
-    case, Unicode form (NFC/NFD, full-width) or spacing in the text."""
+    """Free text with emails, id, card and phone numbers and `lat,lon` coordinates replaced by
+    placeholders, and the customer's own `names` (known from the complaint) replaced by
+    `[name]` — whatever their case, Unicode form (NFC/NFD, full-width) or spacing in the text."""
     text = unicodedata.normalize("NFC", text)
     for name in names:
         text = _redact_name(text, name)
@@ -51,11 +56,17 @@ def redact(text: str, *, names: tuple[str, ...] = ()) -> str:
         text = _EMAIL.sub("[email]", text)
     if not _SEVEN_DIGITS.search(text):
         return text  # too few digits for any of the numbers below (the common case)
+    text = _COORDINATES.sub(_location, text)
     text = _CN_ID.sub("[id]", text)
     text = _SSN.sub("[id]", text)
     text = _INTL_PHONE.sub("[phone]", text)
     text = _CARD.sub("[card]", text)
     return _PHONE.sub("[phone]", text)
+
+
+def _location(found: re.Match[str]) -> str:
+    lat, lon = float(found.group(1)), float(found.group(2))
+    return "[location]" if abs(lat) <= 90 and abs(lon) <= 180 else found.group(0)
 
 
 _LATIN = "A-Za-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"

@@ -118,3 +118,25 @@ def test_a_long_run_before_an_at_sign_is_redacted_in_linear_time(text):
     # (quadratic backtracking) per event, so these 128,000 would take over two minutes;
     # linear, they take milliseconds.
     assert pii.redact(text, names=("John Smith",)) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我在 31.2304,121.4737 等了一小时",
+        "stuck at -33.86882, 151.20929 since noon",
+        "位置 31.2304，121.4737",
+    ],
+)
+def test_coordinates_in_free_text_are_redacted_as_a_location(text):
+    # Where a customer stands is personal data; a phone pattern once took half of it.
+    redacted = pii.redact(text)
+    assert "[location]" in redacted and "[phone]" not in redacted
+    assert "121.47" not in redacted and "151.20" not in redacted
+
+
+@pytest.mark.parametrize(
+    "text", ["退款 12.50,13.75 元", "version 1.2.345,6.789", "at 95.1234,10.1234"]
+)
+def test_amounts_versions_and_numbers_off_the_globe_are_not_locations(text):
+    assert "[location]" not in pii.redact(text)

@@ -54,6 +54,31 @@ def test_the_place_travels_downstream_with_pii_patterns_redacted():
     )
 
 
+@pytest.mark.parametrize(
+    ("given", "archived"),
+    [
+        ("31.2304,121.4737", "31.230,121.474"),
+        ("31.23042, 121.47368", "31.230,121.474"),
+        ("-33.8688,151.2093", "-33.869,151.209"),
+        ("-0.0001,0.0002", "0.000,0.000"),
+    ],
+)
+def test_a_place_given_as_coordinates_is_kept_on_a_110_metre_grid(given, archived):
+    # Given customers at one station whose phones report it metres apart
+    event = new(place=given)
+    # When their complaints are registered
+    reg = register.registered(event, complaint_id="c1", token="t", now=NOW, repeat=None)
+    # Then the place is the coordinates to three decimals: not a phone mark (the local-number
+    # pattern once took `121.4737` for one), and the same place for all of them
+    assert reg.place == archived
+
+
+def test_coordinates_within_a_place_text_are_redacted():
+    event = new(place="出口 B 31.2304,121.4737")
+    reg = register.registered(event, complaint_id="c1", token="t", now=NOW, repeat=None)
+    assert reg.place == "出口 B [location]"
+
+
 def test_references_the_customer_names_are_found():
     assert register.mentioned_references(new()) == ["CF-7KQ2-M9XD"]
     assert register.mentioned_references(new(related_ref="R0", description="again")) == ["R0"]
