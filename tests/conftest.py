@@ -8,6 +8,7 @@ topic prefix, consumer groups and database, so tests never see each other's data
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,6 +86,7 @@ def cf(stack: Stack) -> Iterator[Settings]:
     yield settings
     with psycopg.connect(stack.admin_db_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    shutil.rmtree(settings.home, ignore_errors=True)  # its keys (link.key, pii.key) too
 
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
