@@ -29,15 +29,22 @@ large archive), the next publication waits longer, fifty times what the last one
 STATS_MOST = 60.0
 """Seconds between two publications, at the most: figures a minute old at worst, even when one
 computation was slow only because the machine was busy (a wall-clock time taken under load
-would otherwise hold the next back for minutes)."""
+would otherwise hold the next back for minutes) — unless that would give the figures more than
+`STATS_SHARE_MOST` of the worker's time."""
+STATS_SHARE_MOST = 0.1
+"""The share of the worker's time the figures take at the most, even to be a minute old: over
+a million complaints, in a flood, one computation took 49 s, and one a minute left the archive
+a sixth of the worker's time."""
 REMEMBERED = 100_000
 """Published keys remembered to skip unchanged ones."""
 
 
 def publish_after(took: float) -> float:
     """Seconds from one publication of the figures to the next, when computing them took
-    `took`: fifty times that, at least `STATS_EVERY`, at most `STATS_MOST`."""
-    return min(STATS_MOST, max(STATS_EVERY, took / STATS_SHARE))
+    `took`: fifty times that, at least `STATS_EVERY`, at most `STATS_MOST` — or ten times
+    that when a minute would give them more than a tenth of the worker's time."""
+    most = max(STATS_MOST, took / STATS_SHARE_MOST)
+    return min(most, max(STATS_EVERY, took / STATS_SHARE))
 
 
 class Analytics(Handler):

@@ -44,7 +44,8 @@ class AnalyticsMetrics:
                 registry,
                 "analytics_figures_seconds",
                 "How long computing the published figures and the gauges took, the last time;"
-                " the next publication waits fifty times as long (at least 5 s, at most 60 s).",
+                " the next publication waits fifty times as long (at least 5 s; at most 60 s,"
+                " or ten times as long when a minute would give them over a tenth of the time).",
                 (),
             ),
         )
