@@ -36,6 +36,25 @@ def _place(text: str) -> str:
     return text
 
 
+PLACE_DECIMALS = 3
+"""Coordinates given as a place are kept to 3 decimals (~110 m): the phones of customers at one
+station or store report it metres apart, and the place is a site, not where someone stands."""
+
+
+def coordinates(place: str) -> str | None:
+    """A place given as `lat,lon` (on the globe; blanks anywhere) on a grid of `PLACE_DECIMALS`
+    decimals — `31.2304, 121.4737` is `31.230,121.474`; None for any other place. Intake
+    archives such a place so, and a search by place (the read API, `complaintflow list`)
+    looks for it so."""
+    found = _COORDINATES.match("".join(place.split()))
+    if found is None:
+        return None
+    lat, lon = (round(float(found.group(i)), PLACE_DECIMALS) + 0.0 for i in (1, 2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return f"{lat:.{PLACE_DECIMALS}f},{lon:.{PLACE_DECIMALS}f}"
+
+
 Place = Annotated[str, Field(min_length=1, max_length=MAX_PLACE), AfterValidator(_place)]
 """Where the problem is (a site, store, street address or `lat,lon`), never the customer's own
 address: complaints about one place are seen together by the early-warning detector."""

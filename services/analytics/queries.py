@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from schemas.raw import coordinates
 from services.analytics.business_time import Calendars, calendars
 
 COLUMNS = (
@@ -195,7 +196,8 @@ class Filters:
     category: str | None = None
     channel: str | None = None
     place: str | None = None
-    """Exactly the place as archived (as the call center named it, spaces folded)."""
+    """Exactly the place as archived (as the call center named it, spaces folded); `lat,lon`
+    on the archive's grid of 3 decimals (`31.2304,121.4737` finds `31.230,121.474`)."""
     breached: bool | None = None
     sensitive: bool | None = None
     repeat: bool | None = None
@@ -215,6 +217,8 @@ class Filters:
         params: list[object] = []
         for column in ("status", "department", "priority", "category", "channel", "place"):
             value = getattr(self, column)
+            if column == "place" and value is not None:
+                value = coordinates(value) or value
             if value is not None:
                 terms.append(f"{column} = %s")
                 params.append(value)

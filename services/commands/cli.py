@@ -658,7 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--priority", choices=("P1", "P2", "P3", "P4"))
     ls.add_argument("--category")
     ls.add_argument("--channel")
-    ls.add_argument("--place", help="where the problem is, exactly as archived")
+    ls.add_argument(
+        "--place", help="where the problem is, exactly as archived (lat,lon: to 3 decimals)"
+    )
     for flag, what in (
         ("breached", "an SLA target breached"),
         ("sensitive", "marked sensitive (media, regulator, court threats)"),

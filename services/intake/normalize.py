@@ -71,11 +71,6 @@ _LANGUAGES: dict[str, Language] = {
     "yue": Language.ZH_HANT,
 }
 
-_LAT_LON = re.compile(r"(-?\d{1,3}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)")
-PLACE_DECIMALS = 3
-"""Coordinates given as a place are kept to 3 decimals (~110 m): the phones of customers at one
-station or store report it metres apart, and the place is a site, not where someone stands."""
-
 _SPACES = re.compile(r"[ \t\u3000]+")
 
 
@@ -97,17 +92,6 @@ def text(value: str) -> str:
         _SPACES.sub(" ", line).strip() for line in unicodedata.normalize("NFC", value).splitlines()
     ]
     return "\n".join(line for line in lines if line).strip()
-
-
-def coordinates(place: str) -> str | None:
-    """A place given as `lat,lon` (as validated: spaces folded, on the globe) on a grid of
-    `PLACE_DECIMALS` decimals — `31.2304, 121.4737` is `31.230,121.474`; None for any other
-    place."""
-    found = _LAT_LON.fullmatch(place.replace(" ", ""))
-    if found is None:
-        return None
-    lat, lon = (round(float(found.group(i)), PLACE_DECIMALS) + 0.0 for i in (1, 2))
-    return f"{lat:.{PLACE_DECIMALS}f},{lon:.{PLACE_DECIMALS}f}"
 
 
 def utc_offset(value: datetime) -> str:

@@ -18,6 +18,7 @@ from schemas.raw import (
     StatusChange,
     SurveyAnswered,
     Transfer,
+    coordinates,
 )
 from schemas.registered import RegisteredComplaint
 from services.intake import normalize, pii
@@ -85,7 +86,7 @@ def registered(
         customer_token=token,
         contact_masked=contact_mask(event),
         region=_clean(event.customer.region, names),
-        place=(event.place and normalize.coordinates(event.place)) or _clean(event.place, names),
+        place=(event.place and coordinates(event.place)) or _clean(event.place, names),
         time_zone=event.customer.time_zone,
         repeat_of=repeat.of if repeat else None,
         repeat_count=repeat.count if repeat else 0,

@@ -123,3 +123,13 @@ def test_failures_are_limited_per_client_in_a_sliding_minute():
     assert limiter.retry_after("10.0.0.2") == 0  # another client is not held back
     now[0] += 30
     assert limiter.retry_after("10.0.0.1") == 0
+
+
+@pytest.mark.parametrize("given", ["31.2304,121.4737", "31.2304, 121.4737", "31.23,121.474"])
+def test_a_place_searched_as_coordinates_is_looked_for_on_the_archives_grid(given):
+    # Intake archives a `lat,lon` place to 3 decimals: a search by the coordinates a phone
+    # reported finds it
+    where, params = filters_from({"place": [given]}).where()
+    assert "place = %s" in where and "31.230,121.474" in params
+    _, params = filters_from({"place": ["Store aaaa, High St"]}).where()
+    assert "Store aaaa, High St" in params
