@@ -49,7 +49,7 @@ from services.bench.flood import run_flood
 from services.bench.intake import feed_events, intake_latency, intake_throughput
 from services.bench.kafka_tools import kafka_tools
 from services.bench.load import offered_loads
-from services.bench.pipeline import new_complaints, run_pipeline
+from services.bench.pipeline import keep_logs, new_complaints, run_pipeline
 from services.bench.processes import Interrupted, interruptible
 from services.bench.report import cpu_chart, flood_chart, latency_chart, markdown, throughput_chart
 from services.bench.routing import classification_cost, routing_throughput
@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 128 + signum
     finally:
+        if kept := keep_logs(home, out / f"{stamp}-logs"):
+            console.print(f"The workers' logs in {kept}", markup=False, highlight=False)
         subprocess.run(["rm", "-rf", str(home)], check=False)
     return 0
 

@@ -19,7 +19,7 @@ from schemas.envelope import complaint_id_for
 from schemas.registry import RAW
 from services.bench.bare import Counter, console, reader
 from services.bench.measure import cpu_seconds, machine_busy, percentile, rss_mb
-from services.bench.pipeline import json_object, worker_env
+from services.bench.pipeline import json_object, worker_env, worker_log
 from services.bench.processes import Processes
 from services.devstack.ports import free_port
 from services.kernel.settings import Settings
@@ -34,13 +34,14 @@ def feed_events(n: int) -> list[bytes]:
 
 def _start_intake(processes: Processes, s: Settings) -> subprocess.Popen[bytes]:
     env = worker_env(s, free_port(), CF_POLL_TIMEOUT_MS="50")
-    return processes.start(
-        "intake",
-        [sys.executable, "-m", "services.commands.cli", "worker", "intake"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with worker_log(s, "intake") as log:
+        return processes.start(
+            "intake",
+            [sys.executable, "-m", "services.commands.cli", "worker", "intake"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def intake_throughput(s: Settings, events: list[bytes], instances: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +21,8 @@ import uuid
 from collections.abc import Collection, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import psycopg
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
@@ -128,9 +130,31 @@ def worker_env(s: Settings, port: int, **extra: str) -> dict[str, str]:
         "DATABASE_URL": s.db_url(),
         "CF_TOPIC_PREFIX": s.topic_prefix,
         "CF_METRICS_PORT": str(port),
+        "CF_HOME": str(s.home),
         "CF_LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+def worker_log(s: Settings, name: str) -> IO[bytes]:
+    """The file a worker's output goes to: `logs/NAME.log` in its CF_HOME (appended to; the
+    run keeps the logs when it ends, see `keep_logs`). The child holds its own descriptor: the
+    caller closes this one once the process is started."""
+    logs = s.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return (logs / f"{name}.log").open("ab")
+
+
+def keep_logs(home: Path, to: Path) -> Path | None:
+    """Copy the workers' logs of a run (`home/*/logs/*.log`, those not empty) to `to`, each
+    named after its stage's topic prefix and worker; `to`, or None when there was none."""
+    found = [p for p in sorted(home.glob("*/logs/*.log")) if p.stat().st_size]
+    if not found:
+        return None
+    to.mkdir(parents=True, exist_ok=True)
+    for log in found:
+        shutil.copyfile(log, to / f"{log.parent.parent.name}-{log.name}")
+    return to
 
 
 @contextmanager
@@ -155,13 +179,14 @@ class Workers:
             env = worker_env(
                 s, port, CF_SLA_SCALE="1", CF_PII_KEY="bench-pii-key-0123456789", **extra
             )
-            self.procs[name] = processes.start(
-                name,
-                [sys.executable, "-m", "services.commands.cli", "worker", name],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            with worker_log(s, name) as log:
+                self.procs[name] = processes.start(
+                    name,
+                    [sys.executable, "-m", "services.commands.cli", "worker", name],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             self.urls[name] = f"http://127.0.0.1:{port}/readyz"
 
     def wait_ready(self, timeout: float = 180) -> None:

@@ -27,14 +27,14 @@ def bench_stack(home: Path) -> Iterator[tuple[Settings, dict[str, int]]]:
     pipeline stage measures beside the workers'."""
     bootstrap, db = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if bootstrap and db:
-        yield Settings(kafka_bootstrap_servers=bootstrap, database_url=db), {}
+        yield Settings(kafka_bootstrap_servers=bootstrap, database_url=db, home=home), {}
         return
     kafka, pg = LocalKafka(home), LocalPostgres(home)
     try:
         kafka.start()
         pg.start()
         assert kafka.proc and pg.proc
-        settings = Settings(kafka_bootstrap_servers=kafka.bootstrap, database_url=pg.url)
+        settings = Settings(kafka_bootstrap_servers=kafka.bootstrap, database_url=pg.url, home=home)
         yield settings, {"broker": kafka.proc.pid, "database": pg.proc.pid}
     except KeyboardInterrupt as exc:
         if stopped := _stop(kafka, pg):
@@ -65,6 +65,9 @@ def fresh(settings: Settings) -> Settings:
         update={
             "topic_prefix": f"bench{tag}.",
             "database_url": with_database(settings.db_url(), f"bench_{tag}"),
+            # the workers' CF_HOME (their logs in `logs/`), inside the run's folder: never the
+            # developer's own `.complaintflow`
+            "home": settings.home / f"bench{tag}",
         }
     )
     ensure_topics(
