@@ -18,8 +18,7 @@ def test_a_workers_output_goes_to_its_home_and_the_run_keeps_what_was_written(tm
         log.write(b"WARNING sla_timer: a step fell due 71 s late\n")
     with worker_log(first, "sla_timer") as log:  # a worker started again appends
         log.write(b"INFO sla_timer: started\n")
-    with worker_log(second, "intake"):
-        pass  # nothing to say
+    worker_log(second, "intake").close()  # a worker that said nothing
     # When the run ends
     kept = keep_logs(run, tmp_path / "bench-results" / "2026-12-03T190000Z-logs")
     # Then the logs with something in them are kept, named by stage and worker
@@ -34,7 +33,6 @@ def test_a_workers_output_goes_to_its_home_and_the_run_keeps_what_was_written(tm
 
 
 def test_a_run_whose_workers_said_nothing_keeps_no_folder(tmp_path: Path):
-    with worker_log(Settings(home=tmp_path / "run" / "bench1"), "routing"):
-        pass
+    worker_log(Settings(home=tmp_path / "run" / "bench1"), "routing").close()
     assert keep_logs(tmp_path / "run", tmp_path / "out") is None
     assert not (tmp_path / "out").exists()
