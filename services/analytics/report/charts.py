@@ -84,13 +84,25 @@ def trend(
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     if any(previous):
         ax.plot(xs, previous, color=MUTED, linestyle="--", marker="o", label=previous_label)
-    fmt = {"hour": "%d %H:00", "day": "%m-%d", "week": "%G-W%V"}[bucket]
-    step = max(1, len(xs) // 12)
-    ax.set_xticks(xs[::step], [b.strftime(fmt) for b in buckets][::step])
+    ax.set_xticks(*ticks(buckets, bucket))
     ax.set_title(title, loc="left")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return _uri(fig)
+
+
+def ticks(buckets: Sequence[datetime], bucket: str) -> tuple[list[int], list[str]]:
+    """Where the trend's x labels go and what they say: at most 12 (8 of hours, whose labels
+    are wider), the hours of a single day as `HH:00` (the day is in the report's heading) —
+    a day's 24 hours labelled `DD HH:00` every other bar ran into each other."""
+    if bucket == "hour":
+        one_day = len({b.date() for b in buckets}) <= 1
+        fmt, most = ("%H:00" if one_day else "%d %H:00"), 8
+    else:
+        fmt, most = {"day": "%m-%d", "week": "%G-W%V"}[bucket], 12
+    step = max(1, -(-len(buckets) // most))
+    picked = list(range(0, len(buckets), step))
+    return picked, [buckets[i].strftime(fmt) for i in picked]
 
 
 def bars(items: Sequence[tuple[str, float]], *, title: str, color: str = PALETTE[0]) -> str:
